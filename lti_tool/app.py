@@ -1,0 +1,71 @@
+"""The Flask application factory.
+
+``create_app`` wires settings, the database, Babel, the blueprints and the error pages. Each domain owns
+a blueprint (``lti``, ``home``, ``directory``, ``timetable``, ``observations``, ``policy``, ``reports``);
+views stay thin and call one service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+from flask_babel import Babel, format_date, format_datetime, format_decimal
+
+from lti_tool import STATIC_DIR, TEMPLATES_DIR
+from lti_tool.config import Settings
+from lti_tool.db import make_engine, make_session_factory
+from lti_tool.errors import register_error_handlers
+from lti_tool.i18n import TRANSLATIONS_DIR, ensure_compiled
+from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.web import Tingke, init_request_handling, select_locale
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask("lti_tool", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR),
+                instance_path=str(settings.instance_path))
+    secret = settings.resolved_secret()
+    app.config.update(
+        SECRET_KEY=secret,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
+    )
+    ensure_compiled()
+    Babel(app, locale_selector=select_locale)
+    engine = make_engine(settings.database_url)
+    app.extensions["tingke"] = Tingke(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        key_cache=PlatformKeyCache(settings.jwks_cache_seconds, settings.jwks_refresh_min_interval_seconds),
+        secret=secret,
+    )
+    app.jinja_env.filters.update(
+        date=lambda d, fmt="medium": format_date(d, fmt) if isinstance(d, dt.date) else "",
+        datetime=lambda d, fmt="medium": format_datetime(d, fmt) if isinstance(d, dt.datetime) else "",
+        number=lambda n: format_decimal(n) if n is not None else "",
+    )
+    init_request_handling(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lti_tool.home.views import bp as home_bp
+    from lti_tool.lti.views import bp as lti_bp
+
+    app.register_blueprint(lti_bp)
+    app.register_blueprint(home_bp)
+    for module in ("directory", "timetable", "observations", "policy", "reports"):
+        try:
+            views = __import__(f"lti_tool.{module}.views", fromlist=["bp"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"lti_tool.{module}.views":
+                raise
+            continue
+        app.register_blueprint(views.bp)

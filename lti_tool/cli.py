@@ -1,0 +1,294 @@
+"""The ``tingke`` command: setup, registration, imports, the servers.
+
+Each domain adds its commands in its own ``cli.py`` (``register(cli)``). Every command opens one
+transaction and commits only on success, so a failed import stores nothing. Errors are printed as a
+person-readable message (with row and column for imports) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.config import Settings
+from lti_tool.db import make_engine, make_session_factory, session_scope
+from lti_tool.directory.models import Institution
+from lti_tool.errors import TingkeError
+from lti_tool.lti.keys import KeyService
+from lti_tool.lti.registration import PlatformSpec, RegistrationService
+
+
+class CliContext:
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self._factory = None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._factory is None:
+            self._factory = make_session_factory(make_engine(self.settings.database_url))  # type: ignore[assignment]
+        with session_scope(self._factory) as s:  # type: ignore[arg-type]
+            yield s
+
+
+pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def fail(message: str, details: list[str] | None = None) -> None:
+    click.echo(click.style(f"错误 Error: {message}", fg="red"), err=True)
+    for d in details or []:
+        click.echo(f"  - {d}", err=True)
+    sys.exit(2)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors into a clear message and exit status 2 (never a traceback)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TingkeError as exc:
+            fail(str(exc), [str(d) for d in exc.details])
+        except ValueError as exc:  # PolicyError and friends
+            details = getattr(exc, "problems", None)
+            fail(str(exc) if not details else "invalid input", details)
+
+    return wrapper
+
+
+def resolve_institution(session: Session, code: str | None) -> Institution:
+    """``--institution CODE``, optional when exactly one institution exists."""
+    if code:
+        inst = session.scalars(select(Institution).where(Institution.code == code)).first()
+        if inst is None:
+            fail(f"no institution with code {code!r}; see `tingke institution list`")
+        return inst  # type: ignore[return-value]
+    insts = list(session.scalars(select(Institution).limit(2)))
+    if not insts:
+        fail("no institution yet: run `tingke institution add CODE --name NAME`")
+    if len(insts) > 1:
+        fail("several institutions exist: pass --institution CODE")
+    return insts[0]
+
+
+institution_option = click.option("--institution", "institution_code", default=None,
+                                  help="Institution code (optional when only one exists).")
+
+
+@click.group()
+def cli() -> None:
+    """Tingke (听课): the leadership class-observation LTI tool."""
+
+
+# -- setup ------------------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic is the only way the schema changes)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: CliContext, revision: str) -> None:
+    from lti_tool.migrate import upgrade
+
+    ctx.settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(ctx.settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@pass_ctx
+def db_downgrade(ctx: CliContext, revision: str) -> None:
+    from lti_tool.migrate import downgrade
+
+    downgrade(ctx.settings.database_url, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@cli.command()
+@click.option("--institution", "institution_code", default=None, help="Also create this institution.")
+@click.option("--name", default=None, help="The institution's name.")
+@pass_ctx
+@guarded
+def init(ctx: CliContext, institution_code: str | None, name: str | None) -> None:
+    """Create the schema, the tool's signing key and (optionally) a first institution."""
+    from lti_tool.migrate import upgrade
+
+    ctx.settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(ctx.settings.database_url)
+    with ctx.session() as s:
+        key = KeyService(s).ensure_key()
+        click.echo(f"signing key kid={key.kid}")
+        if institution_code:
+            _add_institution(s, institution_code, name or institution_code)
+    _print_urls(ctx.settings)
+
+
+def _print_urls(settings: Settings) -> None:
+    base = settings.base_url
+    click.echo("LMS configuration (paste into Moodle):")
+    click.echo(f"  Dynamic registration URL: {base}/lti/register")
+    click.echo(f"  Tool URL / redirect URI:  {base}/lti/launch")
+    click.echo(f"  Initiate login URL:       {base}/lti/login")
+    click.echo(f"  Public keyset URL:        {base}/.well-known/jwks.json")
+    click.echo(f"  All values:               {base}/lti/config")
+
+
+def _add_institution(session: Session, code: str, name: str) -> Institution:
+    inst = session.scalars(select(Institution).where(Institution.code == code)).first()
+    if inst is None:
+        inst = Institution(code=code, name=name)
+        session.add(inst)
+        session.flush()
+        from lti_tool.policy.store import PolicyStore
+
+        PolicyStore(session, inst.id).ensure_version()
+        click.echo(f"institution {code} created")
+    else:
+        inst.name = name
+        click.echo(f"institution {code} updated")
+    return inst
+
+
+@cli.group()
+def institution() -> None:
+    """Institutions (tenants)."""
+
+
+@institution.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@pass_ctx
+@guarded
+def institution_add(ctx: CliContext, code: str, name: str) -> None:
+    with ctx.session() as s:
+        _add_institution(s, code, name)
+
+
+@institution.command("list")
+@pass_ctx
+def institution_list(ctx: CliContext) -> None:
+    with ctx.session() as s:
+        for inst in s.scalars(select(Institution).order_by(Institution.code)):
+            click.echo(f"{inst.code}\t{inst.name}")
+
+
+@cli.group()
+def platform() -> None:
+    """LMS platform registrations."""
+
+
+@platform.command("add")
+@institution_option
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--deployment-id", "deployment_ids", multiple=True, required=True)
+@click.option("--auth-url", required=True, help="The platform's OIDC authentication URL.")
+@click.option("--token-url", required=True, help="The platform's OAuth2 access-token URL.")
+@click.option("--jwks-url", required=True, help="The platform's public keyset URL.")
+@click.option("--name", default="")
+@click.option("--audience", default="", help="Token audience, when the platform needs one.")
+@pass_ctx
+@guarded
+def platform_add(ctx: CliContext, institution_code: str | None, issuer: str, client_id: str,
+                 deployment_ids: tuple[str, ...], auth_url: str, token_url: str, jwks_url: str, name: str,
+                 audience: str) -> None:
+    with ctx.session() as s:
+        inst = resolve_institution(s, institution_code)
+        p = RegistrationService(s, ctx.settings).add_platform(inst.code, PlatformSpec(
+            issuer=issuer, client_id=client_id, deployment_ids=list(deployment_ids), auth_login_url=auth_url,
+            auth_token_url=token_url, key_set_url=jwks_url, name=name, auth_audience=audience))
+        click.echo(f"platform {p.issuer} client {p.client_id} registered for {inst.code} "
+                   f"(deployments: {', '.join(d.deployment_id for d in p.deployments)})")
+
+
+@platform.command("list")
+@pass_ctx
+def platform_list(ctx: CliContext) -> None:
+    from lti_tool.lti.models import Platform
+
+    with ctx.session() as s:
+        for p in s.scalars(select(Platform).order_by(Platform.id)):
+            click.echo(f"{p.id}\t{p.issuer}\t{p.client_id}\t{','.join(d.deployment_id for d in p.deployments)}")
+
+
+@cli.group()
+def keys() -> None:
+    """The tool's signing keys (published at /.well-known/jwks.json)."""
+
+
+@keys.command("add")
+@pass_ctx
+def keys_add(ctx: CliContext) -> None:
+    with ctx.session() as s:
+        click.echo(f"added key kid={KeyService(s).add().kid} (it signs from now on; old keys stay published)")
+
+
+@keys.command("list")
+@pass_ctx
+def keys_list(ctx: CliContext) -> None:
+    with ctx.session() as s:
+        for k in KeyService(s).all():
+            click.echo(f"{k.kid}\t{k.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys.command("remove")
+@click.argument("kid")
+@pass_ctx
+@guarded
+def keys_remove(ctx: CliContext, kid: str) -> None:
+    with ctx.session() as s:
+        KeyService(s).remove(kid)
+        click.echo(f"removed key {kid}")
+
+
+# -- servers ----------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--workers", default=2, type=int, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the web app under gunicorn."""
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-b", f"{host}:{port}", "-w", str(workers),
+                               "--access-logfile", "-", "lti_tool.wsgi:app"])
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--with-scheduler/--without-scheduler", default=True)
+def worker(burst: bool, with_scheduler: bool) -> None:
+    """Run an RQ worker for Tingke's queues."""
+    from worker.queues import run_worker
+
+    run_worker(burst=burst, with_scheduler=with_scheduler)
+
+
+def _register_domain_commands() -> None:
+    import importlib
+
+    for module in ("directory", "timetable", "observations", "policy", "reports", "demo"):
+        try:
+            mod = importlib.import_module(f"lti_tool.{module}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"lti_tool.{module}.cli" and exc.name != f"lti_tool.{module}":
+                raise
+            continue
+        mod.register(cli)
+
+
+_register_domain_commands()
+
+
+def main() -> None:
+    cli(prog_name="tingke")

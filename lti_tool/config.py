@@ -1,0 +1,73 @@
+"""One settings object, read from the environment once.
+
+Every knob has a development default so that a newcomer gets a working tool with no configuration:
+SQLite in the instance folder and a local Redis. Production sets ``TINGKE_*`` variables (PostgreSQL,
+Redis, the public base URL, a real secret). Tests build a ``Settings`` with overrides and pass it to
+``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lti_tool import PROJECT_ROOT
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; immutable so request code cannot drift from what was started."""
+
+    instance_path: Path
+    database_url: str
+    redis_url: str
+    secret_key: str
+    base_url: str
+    session_lifetime_seconds: int = 8 * 3600
+    login_state_lifetime_seconds: int = 600
+    jwks_cache_seconds: int = 3600
+    jwks_refresh_min_interval_seconds: int = 60
+    http_timeout_seconds: float = 5.0
+    clock_leeway_seconds: int = 60
+    outbox_path: Path | None = None
+    smtp_url: str = ""
+    default_locale: str = "zh_CN"
+    testing: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        instance = Path(_env("TINGKE_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))).resolve()
+        settings = cls(
+            instance_path=instance,
+            database_url=_env("TINGKE_DATABASE_URL", f"sqlite:///{instance / 'tingke.db'}"),
+            redis_url=_env("TINGKE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            secret_key=_env("TINGKE_SECRET_KEY", ""),
+            base_url=_env("TINGKE_BASE_URL", "http://localhost:5000").rstrip("/"),
+            session_lifetime_seconds=int(_env("TINGKE_SESSION_LIFETIME", str(8 * 3600))),
+            outbox_path=Path(_env("TINGKE_OUTBOX", str(instance / "outbox"))),
+            smtp_url=_env("TINGKE_SMTP_URL", ""),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+    def resolved_secret(self) -> str:
+        """The signing secret: the configured one, else one generated and kept in the instance folder.
+
+        A generated secret keeps a dev install stable across restarts without asking the newcomer to
+        invent one; production should always set ``TINGKE_SECRET_KEY``.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.instance_path / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        secret = os.urandom(32).hex()
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret

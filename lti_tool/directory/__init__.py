@@ -1,0 +1,1 @@
+"""Directory: institutions (tenants), units, people and the positions they hold."""

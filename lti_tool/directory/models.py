@@ -1,0 +1,123 @@
+"""Institutions, units, people and positions (tenures).
+
+Positions come from the institution's roster, never from LTI roles: Moodle only says
+Instructor/Learner/Administrator. A person can hold several positions, each with its own dates; every
+position's rules apply while it is held (requirements.md, "Positions").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
+
+
+class UnitKind(StrEnum):
+    COLLEGE = "college"
+    MARXISM_SCHOOL = "marxism_school"
+    DEPARTMENT = "department"
+
+
+class UnitFunction(StrEnum):
+    """What a unit does inside Tingke beyond being a unit: it decides the staff personas."""
+
+    NONE = ""
+    QUALITY_CENTER = "quality_center"
+    ORGANIZATION = "organization"
+
+
+class Institution(Base):
+    """A tenant: one college. Every platform and every row of institutional data belongs to one."""
+
+    __tablename__ = "institution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    """Short code used on the command line (``--institution CODE``)."""
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    """Class sessions are local times; reminders and "now and next" need the college's clock."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Unit(InstitutionScoped, Base):
+    """A teaching college, the Marxism School or a functional department."""
+
+    __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("institution_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    """A ``UnitKind`` value."""
+    function: Mapped[str] = mapped_column(String(32), default="")
+    """A ``UnitFunction`` value: the quality center and the organization department get staff personas."""
+
+
+class Person(InstitutionScoped, Base):
+    """Somebody on the institution's roster, identified by employee number (工号)."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("institution_id", "employee_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
+
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    positions: Mapped[list[PositionHolding]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="PositionHolding.start_date"
+    )
+
+
+class PositionHolding(InstitutionScoped, Base):
+    """One tenure of one position: ``college_dean`` from 2024-09-01 to (open)."""
+
+    __tablename__ = "position_holding"
+    __table_args__ = (UniqueConstraint("person_id", "position_code", "start_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    position_code: Mapped[str] = mapped_column(String(64))
+    """A position code of the policy file (``school_leader``, ``college_dean`` …)."""
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    """Open when ``None``; for the Marxism School (O-6) these bound the term of office."""
+
+    person: Mapped[Person] = relationship(back_populates="positions")
+
+    def held_during(self, start: dt.date, end: dt.date) -> bool:
+        return (self.start_date is None or self.start_date <= end) and (
+            self.end_date is None or self.end_date >= start
+        )
+
+
+class PlatformUser(InstitutionScoped, Base):
+    """Remembers which roster person an LMS user (platform + ``sub``) is, once matched or linked."""
+
+    __tablename__ = "platform_user"
+    __table_args__ = (UniqueConstraint("platform_id", "lti_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    lti_user_id: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    sourcedid: Mapped[str] = mapped_column(String(255), default="")
+    roles: Mapped[str] = mapped_column(String(2000), default="")
+    """Space-separated LTI role URIs of the last launch (for the unmatched-users list)."""
+    last_launch_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    linked_by_hand: Mapped[bool] = mapped_column(default=False)
+
+    person: Mapped[Person | None] = relationship()
+
+
+__all__ = ["Institution", "Person", "PlatformUser", "PositionHolding", "Unit", "UnitFunction", "UnitKind"]

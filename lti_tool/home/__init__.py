@@ -1,0 +1,1 @@
+"""The landing pages: each persona's home, persona switching, language switching."""

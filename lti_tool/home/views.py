@@ -1,0 +1,54 @@
+"""Home pages per persona, persona switch and language switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from lti_tool.home.services import HomeService
+from lti_tool.policy.store import PolicyStore
+from lti_tool.web import SUPPORTED_LOCALES, db, load_actor, session_service
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/home")
+def index():  # type: ignore[no-untyped-def]
+    actor = load_actor()
+    if not actor.personas:
+        if actor.person_id is None and actor.claims.is_learner_only:
+            return render_template("home/learner.html")
+        if actor.person_id is None:
+            return render_template("home/unmatched.html", claims=actor.claims)
+        return render_template("home/no_role.html")
+    policy = PolicyStore(db(), actor.institution_id).current()
+    service = HomeService(db(), actor.institution_id, policy)
+    person = service.person(actor.person_id) if actor.person_id else None
+    context = {"person": person, "policy": policy}
+    if actor.persona == "observer" and person:
+        context["positions"] = service.positions(person.id, dt.date.today())
+    if actor.persona in ("quality_center", "organization"):
+        context["overview"] = service.overview()
+    return render_template(f"home/{actor.persona}.html", **context)
+
+
+@bp.route("/home/persona", methods=["POST"])
+def switch_persona():  # type: ignore[no-untyped-def]
+    actor = load_actor()
+    session_service().switch_persona(actor, request.form.get("persona", ""))
+    return redirect(url_for("home.index"), code=303)
+
+
+@bp.route("/home/locale", methods=["POST"])
+def switch_locale():  # type: ignore[no-untyped-def]
+    actor = load_actor()
+    locale = request.form.get("locale", "")
+    if locale in SUPPORTED_LOCALES:
+        session_service().set_locale(actor, locale)
+    return redirect(request.form.get("next") if _is_local(request.form.get("next")) else url_for("home.index"),
+                    code=303)
+
+
+def _is_local(target: str | None) -> bool:
+    return bool(target) and target.startswith("/") and not target.startswith("//")  # type: ignore[union-attr]

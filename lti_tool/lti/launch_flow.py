@@ -1,0 +1,100 @@
+"""What happens after a launch validated: who it is, which personas, and the session.
+
+Also builds the Deep Linking 2.0 response: the teacher or admin picks which Tingke page the new Moodle
+activity opens; the choice travels as a *custom parameter* of the resource link (never in the URL), and
+it only chooses a page — no privilege ever comes from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pylti1p3.deep_link import DeepLink
+from pylti1p3.deep_link_resource import DeepLinkResource
+from sqlalchemy.orm import Session
+
+from lti_tool.config import Settings
+from lti_tool.directory.identity import IdentityService
+from lti_tool.directory.models import Person
+from lti_tool.directory.personas import personas_for
+from lti_tool.errors import Forbidden
+from lti_tool.lti.claims import LaunchClaims
+from lti_tool.lti.models import Platform
+from lti_tool.lti.services import ValidatedLaunch
+from lti_tool.lti.sessions import Actor, LaunchSessionService
+from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.policy.store import PolicyStore
+
+# Pages a deep link may open; the key is stored as custom parameter ``tingke_page``.
+DEEP_LINK_TARGETS = {
+    "home": "Tingke home (each person lands on their own page)",
+    "pick": "Pick a class session to observe",
+    "dashboard": "Compliance dashboard",
+}
+
+
+@dataclass
+class LaunchOutcome:
+    token: str
+    deep_linking: bool
+
+
+def _locale_from_claim(raw: str) -> str:
+    raw = raw.lower().replace("-", "_")
+    return "en" if raw.startswith("en") else "zh_CN"
+
+
+class LaunchFlow:
+    def __init__(self, session: Session, sessions: LaunchSessionService, settings: Settings) -> None:
+        self.session = session
+        self.sessions = sessions
+        self.settings = settings
+
+    def complete(self, validated: ValidatedLaunch, today: dt.date | None = None) -> LaunchOutcome:
+        platform = validated.platform
+        claims = validated.claims
+        claims.custom = {k: v for k, v in claims.custom.items() if k == "tingke_page"}
+        user = IdentityService(self.session, platform.institution_id).resolve(platform.id, claims)
+        person = self.session.get(Person, user.person_id) if user.person_id else None
+        policy = PolicyStore(self.session, platform.institution_id).current()
+        personas = personas_for(self.session, person, policy, is_instructor=claims.is_instructor,
+                                is_platform_admin=claims.is_platform_admin,
+                                today=today or dt.date.today())
+        if claims.is_deep_linking and not (claims.is_instructor or claims.is_platform_admin):
+            raise Forbidden("Only teachers and administrators can add Tingke to a course.")
+        deployment_id = validated.body.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id", "")
+        extra = {"deployment_id": deployment_id}
+        row, token = self.sessions.create(
+            institution_id=platform.institution_id, platform_id=platform.id, person_id=user.person_id,
+            platform_user_id=user.id, claims=claims, personas=[p.value for p in personas],
+            locale=_locale_from_claim(claims.locale),
+        )
+        row.claims = row.claims | extra
+        return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking)
+
+    def deep_link_targets(self) -> dict[str, str]:
+        return DEEP_LINK_TARGETS
+
+    def deep_link_response(self, actor: Actor, target: str, title: str) -> tuple[str, str]:
+        claims: LaunchClaims = actor.claims
+        if not claims.is_deep_linking or not claims.deep_link_return_url:
+            raise Forbidden("This session did not come from a deep-linking request.")
+        if target not in DEEP_LINK_TARGETS:
+            target = "home"
+        platform = self.session.get(Platform, actor.platform_id)
+        assert platform is not None
+        from lti_tool.lti.models import LaunchSession
+
+        row = self.session.get(LaunchSession, actor.session_id)
+        deployment_id = (row.claims if row else {}).get("deployment_id", "")
+        registration = DbToolConf(self.session).registration_for(platform)
+        settings = {"deep_link_return_url": claims.deep_link_return_url,
+                    "accept_types": ["ltiResourceLink"], "accept_presentation_document_targets": ["iframe"]}
+        if claims.deep_link_data:
+            settings["data"] = claims.deep_link_data
+        resource = (DeepLinkResource().set_url(f"{self.settings.base_url}/lti/launch")
+                    .set_title(title.strip()[:200] or "听课 Tingke")
+                    .set_custom_params({"tingke_page": target}))
+        link = DeepLink(registration, deployment_id, settings)  # type: ignore[arg-type]
+        return link.get_response_jwt([resource]), claims.deep_link_return_url

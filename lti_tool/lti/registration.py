@@ -1,0 +1,172 @@
+"""Registering platforms: by hand (CLI) and by LTI Dynamic Registration as Moodle 4.x runs it.
+
+Dynamic registration (IMS LTI Dynamic Registration 1.0): the admin pastes our registration URL into
+Moodle's "Tool URL"; Moodle opens it with ``openid_configuration`` (its discovery document) and a
+one-time ``registration_token``. We fetch the discovery document (its issuer must match the URL's
+origin), post our tool configuration to its ``registration_endpoint`` asking for deep linking, NRPS and
+the launcher's name, e-mail and ID number, and store the client id and deployment id Moodle returns. The
+page then tells Moodle to close the dialog (``org.imsglobal.lti.close``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.config import Settings
+from lti_tool.directory.models import Institution
+from lti_tool.errors import BadRequest, Conflict, LaunchRefused, NotFound
+from lti_tool.lti.http import TimeoutSession
+from lti_tool.lti.models import Deployment, Platform
+
+TOOL_CONFIG_CLAIM = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+
+@dataclass
+class PlatformSpec:
+    issuer: str
+    client_id: str
+    deployment_ids: list[str]
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    name: str = ""
+    auth_audience: str = ""
+
+
+def _check_url(value: str, field: str) -> str:
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadRequest("%(field)s must be an http(s) URL (got '%(value)s').", field=field, value=value)
+    return value
+
+
+class RegistrationService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    # -- what the LMS admin needs --------------------------------------------------------------
+    def urls(self, institution_code: str | None = None) -> dict[str, str]:
+        base = self.settings.base_url
+        register = f"{base}/lti/register" + (f"/{institution_code}" if institution_code else "")
+        return {
+            "tool_url": f"{base}/lti/launch",
+            "login_url": f"{base}/lti/login",
+            "redirect_uri": f"{base}/lti/launch",
+            "jwks_url": f"{base}/.well-known/jwks.json",
+            "deep_linking_url": f"{base}/lti/launch",
+            "registration_url": register,
+        }
+
+    def tool_configuration(self) -> dict:
+        urls = self.urls()
+        host = urlsplit(self.settings.base_url).hostname or "localhost"
+        return {
+            "application_type": "web",
+            "response_types": ["id_token"],
+            "grant_types": ["implicit", "client_credentials"],
+            "initiate_login_uri": urls["login_url"],
+            "redirect_uris": [urls["redirect_uri"]],
+            "client_name": "听课 Tingke",
+            "jwks_uri": urls["jwks_url"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "scope": SCOPE_NRPS,
+            TOOL_CONFIG_CLAIM: {
+                "domain": host,
+                "target_link_uri": urls["tool_url"],
+                "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
+                "messages": [
+                    {"type": "LtiResourceLinkRequest", "target_link_uri": urls["tool_url"]},
+                    {"type": "LtiDeepLinkingRequest", "target_link_uri": urls["tool_url"],
+                     "placements": ["ContentArea"]},
+                ],
+                "description": "领导干部听课制度 — leadership class observation",
+                # Moodle shares the launcher's ID number (lis.person_sourcedid) only when asked: Tingke
+                # maps people by it (工号).
+                "https://moodle.org/lti/privacy": {"sendname": 1, "sendemailaddr": 1, "sendidnumber": 1},
+            },
+        }
+
+    # -- registration ------------------------------------------------------------------------------
+    def institution(self, code: str | None) -> Institution:
+        if code:
+            inst = self.session.scalars(select(Institution).where(Institution.code == code)).first()
+            if inst is None:
+                raise NotFound("No institution with code %(code)s.", code=code)
+            return inst
+        insts = list(self.session.scalars(select(Institution).limit(2)))
+        if len(insts) != 1:
+            raise BadRequest("Several institutions exist: name one (--institution CODE or /lti/register/CODE).")
+        return insts[0]
+
+    def add_platform(self, institution_code: str | None, spec: PlatformSpec) -> Platform:
+        inst = self.institution(institution_code)
+        for value, field in ((spec.issuer, "issuer"), (spec.auth_login_url, "auth-url"),
+                             (spec.auth_token_url, "token-url"), (spec.key_set_url, "jwks-url")):
+            _check_url(value, field)
+        if not spec.client_id:
+            raise BadRequest("client id must not be empty.")
+        platform = self.session.scalars(
+            select(Platform).where(Platform.issuer == spec.issuer, Platform.client_id == spec.client_id)
+        ).first()
+        if platform is not None and platform.institution_id != inst.id:
+            raise Conflict("This issuer and client id already belong to another institution.")
+        if platform is None:
+            platform = Platform(institution_id=inst.id, issuer=spec.issuer, client_id=spec.client_id)
+            self.session.add(platform)
+        platform.name = spec.name or platform.name or spec.issuer
+        platform.auth_login_url = spec.auth_login_url
+        platform.auth_token_url = spec.auth_token_url
+        platform.key_set_url = spec.key_set_url
+        platform.auth_audience = spec.auth_audience
+        self.session.flush()
+        known = {d.deployment_id for d in platform.deployments}
+        for dep in spec.deployment_ids:
+            if dep and dep not in known:
+                platform.deployments.append(Deployment(deployment_id=dep))
+        self.session.flush()
+        return platform
+
+    def register(self, institution_code: str | None, openid_configuration: str,
+                 registration_token: str | None) -> Platform:
+        inst = self.institution(institution_code)
+        _check_url(openid_configuration, "openid_configuration")
+        http = TimeoutSession(self.settings.http_timeout_seconds)
+        try:
+            resp = http.get(openid_configuration)
+            resp.raise_for_status()
+            discovery = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise LaunchRefused("The LMS's openid-configuration could not be read.") from exc
+        issuer = str(discovery.get("issuer", ""))
+        if urlsplit(issuer).netloc != urlsplit(openid_configuration).netloc:
+            raise LaunchRefused("The openid-configuration's issuer does not match its address.")
+        endpoint = str(discovery.get("registration_endpoint", ""))
+        _check_url(endpoint, "registration_endpoint")
+        headers = {"Content-Type": "application/json"}
+        if registration_token:
+            headers["Authorization"] = f"Bearer {registration_token}"
+        try:
+            reply = http.post(endpoint, json=self.tool_configuration(), headers=headers)
+            reply.raise_for_status()
+            registered = reply.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise LaunchRefused("The LMS refused the registration request.") from exc
+        tool_conf = registered.get(TOOL_CONFIG_CLAIM) or {}
+        platform_conf = discovery.get("https://purl.imsglobal.org/spec/lti-platform-configuration") or {}
+        spec = PlatformSpec(
+            issuer=issuer, client_id=str(registered.get("client_id", "")),
+            deployment_ids=[str(tool_conf["deployment_id"])] if tool_conf.get("deployment_id") else [],
+            auth_login_url=str(discovery.get("authorization_endpoint", "")),
+            auth_token_url=str(discovery.get("token_endpoint", "")),
+            key_set_url=str(discovery.get("jwks_uri", "")),
+            name=str(platform_conf.get("product_family_code", "")) or issuer,
+            auth_audience=str(discovery.get("authorization_server", "") or ""),
+        )
+        return self.add_platform(inst.code, spec)

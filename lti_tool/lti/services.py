@@ -1,0 +1,314 @@
+"""OIDC login initiation and the resource-link / deep-linking launch, through pylti1p3, once.
+
+The protocol, as Tingke runs it (LTI 1.3 core §5.1, OIDC third-party initiated login):
+
+1. The platform sends the browser to ``/lti/login`` with ``iss``, ``login_hint``, ``target_link_uri``
+   (and usually ``client_id``, ``lti_message_hint``). ``LaunchService.login`` finds the registration,
+   lets pylti1p3 build the authentication request, and stores the state with its nonce server-side
+   (``LoginState``). The state is also set as a *partitioned* cookie (CHIPS), which browsers that block
+   third-party cookies still keep inside the LMS's iframe.
+2. The platform posts an ``id_token`` and the ``state`` to ``/lti/launch``. ``LaunchService.launch``
+   checks what pylti1p3 checks and what it misses (../shared/docs/stack.md §8): RS256 only, the key by
+   ``kid`` (one JWKS refresh on an unknown kid), ``iss``, ``aud`` exactly our client id and ``azp``,
+   ``exp`` and ``iat`` present with ±60 s leeway, state and nonce consumed exactly once (a replayed or
+   re-posted token finds no state), the registered deployment, message type, version 1.3.0, resource
+   link id, ``target_link_uri`` equal to the login request's, ``sub`` present and ≤ 255 characters and
+   the roles claim.
+3. A launch that passes becomes a ``LaunchSession`` row; the page carries a signed token naming it.
+
+Every refusal raises ``LaunchRefused`` (HTTP 400 with a clear page). The caller rolls the transaction
+back on any error, so a refused launch leaves no row behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from jwcrypto.jwk import JWK
+from pylti1p3.cookie import CookieService
+from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.oidc_login import OIDCLogin
+from pylti1p3.redirect import Redirect
+from pylti1p3.request import Request
+from pylti1p3.session import SessionService
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from lti_tool.config import Settings
+from lti_tool.db import utcnow
+from lti_tool.errors import LaunchRefused
+from lti_tool.lti.claims import LaunchClaims
+from lti_tool.lti.http import TimeoutSession
+from lti_tool.lti.models import LoginState, Platform
+from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.tool_conf import DbToolConf
+
+STATE_COOKIE_PREFIX = "lti1p3-"
+MAX_SUB_LENGTH = 255
+
+
+class _ParamsRequest(Request):
+    """pylti1p3's request interface over plain dicts, so the service needs no Flask."""
+
+    def __init__(self, params: dict[str, str], cookies: dict[str, str], secure: bool) -> None:
+        super().__init__()
+        self._params = params
+        self._cookies = cookies
+        self._secure = secure
+
+    @property
+    def session(self) -> None:
+        return None
+
+    def get_param(self, key: str) -> str:
+        return self._params.get(key)  # type: ignore[return-value]
+
+    def get_cookie(self, key: str) -> str | None:
+        return self._cookies.get(key)
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+
+class _CookieJar(CookieService):
+    """Collects the cookies pylti1p3 wants to set; the view sets them partitioned."""
+
+    _cookie_prefix = "lti1p3"
+
+    def __init__(self, request: _ParamsRequest) -> None:
+        self._request = request
+        self.to_set: dict[str, tuple[str, int]] = {}
+
+    def _get_key(self, key: str) -> str:
+        return f"{self._cookie_prefix}-{key}"
+
+    def get_cookie(self, name: str) -> str | None:
+        return self._request.get_cookie(self._get_key(name))
+
+    def set_cookie(self, name: str, value: str, exp: int | None = 3600) -> None:
+        self.to_set[self._get_key(name)] = (value, exp or 3600)
+
+
+class _StateCapture(SessionService):
+    """Receives the nonce and state pylti1p3 generates; ``LaunchService`` stores them as a row."""
+
+    def __init__(self) -> None:  # no super(): pylti1p3's default storage is the Flask session
+        self.nonce = ""
+        self.state = ""
+        self.params: dict[str, Any] = {}
+
+    def save_nonce(self, nonce: str) -> None:
+        self.nonce = nonce
+
+    def save_state_params(self, state: str, params: dict[str, Any]) -> None:
+        self.state = state
+        self.params = dict(params)
+
+
+class _UrlRedirect(Redirect[str]):
+    def __init__(self, location: str) -> None:
+        self._location = location
+
+    def do_redirect(self) -> str:
+        return self._location
+
+    def do_js_redirect(self) -> str:
+        return self._location
+
+    def set_redirect_url(self, location: str) -> None:
+        self._location = location
+
+    def get_redirect_url(self) -> str:
+        return self._location
+
+
+class _Login(OIDCLogin):
+    def get_redirect(self, url: str) -> _UrlRedirect:
+        return _UrlRedirect(url)
+
+
+class _Launch(MessageLaunch):
+    def _get_request_param(self, key: str) -> str:
+        return self._request.get_param(key)
+
+
+@dataclass
+class LoginResult:
+    redirect_url: str
+    cookie_name: str
+    cookie_value: str
+    cookie_max_age: int
+
+
+@dataclass
+class ValidatedLaunch:
+    platform: Platform
+    claims: LaunchClaims
+    message_launch: MessageLaunch
+    body: dict[str, Any]
+
+
+class LaunchService:
+    """Runs the OIDC login and validates launches for one request."""
+
+    def __init__(self, session: Session, settings: Settings, key_cache: PlatformKeyCache) -> None:
+        self.session = session
+        self.settings = settings
+        self.key_cache = key_cache
+        self.http = TimeoutSession(settings.http_timeout_seconds)
+        self.tool_conf = DbToolConf(session)
+
+    @property
+    def launch_url(self) -> str:
+        return f"{self.settings.base_url}/lti/launch"
+
+    # -- step 1 -------------------------------------------------------------------------------------
+    def login(self, params: dict[str, str], secure: bool = True) -> LoginResult:
+        for required in ("iss", "login_hint", "target_link_uri"):
+            if not params.get(required):
+                raise LaunchRefused("The login request has no '%(param)s'.", param=required)
+        platform = self.tool_conf.platform(params["iss"], params.get("client_id"))
+        if platform is None:
+            raise LaunchRefused("This LMS is not registered with Tingke (unknown issuer or client id).")
+        if not self._is_ours(params["target_link_uri"]):
+            raise LaunchRefused("The login request's target_link_uri does not point at this tool.")
+        request = _ParamsRequest(params, {}, secure)
+        cookies = _CookieJar(request)
+        capture = _StateCapture()
+        login = _Login(request, self.tool_conf, capture, cookies)
+        login.pass_params_to_launch({"target_link_uri": params["target_link_uri"]})
+        try:
+            url = login.get_redirect_object(self.launch_url).get_redirect_url()
+        except (OIDCException, LtiException) as exc:
+            raise LaunchRefused("The login request was refused: %(reason)s", reason=str(exc)) from exc
+        lifetime = self.settings.login_state_lifetime_seconds
+        self.session.add(LoginState(
+            state=capture.state, nonce=capture.nonce, platform_id=platform.id,
+            target_link_uri=params["target_link_uri"],
+            login_params={k: params[k] for k in ("iss", "login_hint", "target_link_uri", "lti_message_hint",
+                                                  "client_id", "lti_deployment_id") if params.get(k)},
+            expires_at=utcnow() + dt.timedelta(seconds=lifetime),
+        ))
+        self.session.execute(delete(LoginState).where(LoginState.expires_at < utcnow()))
+        return LoginResult(url, STATE_COOKIE_PREFIX + capture.state, capture.state, lifetime)
+
+    def _is_ours(self, url: str) -> bool:
+        ours, theirs = urlsplit(self.settings.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    # -- step 2 -------------------------------------------------------------------------------------
+    def validate_launch(self, params: dict[str, str], cookies: dict[str, str], secure: bool = True) -> ValidatedLaunch:
+        id_token, state = params.get("id_token"), params.get("state")
+        if not id_token:
+            raise LaunchRefused("The launch has no id_token.")
+        if not state:
+            raise LaunchRefused("The launch has no state.")
+        request = _ParamsRequest(params, cookies, secure)
+        launch = _Launch(request, self.tool_conf, session_service=_StateCapture(),
+                         cookie_service=_CookieJar(request), requests_session=self.http)
+        launch.set_auto_validation(enable=False)  # Tingke runs the steps itself, in its own order
+        try:
+            launch.validate_jwt_format()
+        except LtiException as exc:
+            raise LaunchRefused("The id_token is not a well-formed JWT.") from exc
+        header: dict[str, Any] = launch._jwt.get("header", {})  # noqa: SLF001 - pylti1p3 exposes no getter
+        body: dict[str, Any] = dict(launch._jwt.get("body", {}))  # noqa: SLF001
+        if header.get("alg") != "RS256":
+            raise LaunchRefused("The id_token must be signed with RS256.")
+        if not header.get("kid"):
+            raise LaunchRefused("The id_token names no key (kid).")
+
+        platform, client_id = self._check_audience(body)
+        try:
+            launch.validate_registration()
+        except LtiException as exc:
+            raise LaunchRefused("The launch's registration is not valid: %(reason)s", reason=str(exc)) from exc
+        self._check_signature(id_token, header["kid"], platform, client_id)
+        login_state = self._consume_state(state, body, cookies, platform)
+
+        target = body.get("https://purl.imsglobal.org/spec/lti/claim/target_link_uri")
+        if target != login_state.target_link_uri:
+            raise LaunchRefused("The launch's target_link_uri differs from the login request's.")
+        try:
+            launch.validate_deployment()
+            launch.validate_message()
+        except LtiException as exc:
+            raise LaunchRefused("The launch message is not valid: %(reason)s", reason=str(exc)) from exc
+        sub = body.get("sub")
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_LENGTH:
+            raise LaunchRefused("The launch's user id (sub) is missing or longer than 255 characters.")
+        roles = body.get("https://purl.imsglobal.org/spec/lti/claim/roles")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise LaunchRefused("The launch's roles claim must be a list of role URIs.")
+        launch.set_jwt({"header": header, "body": body})  # type: ignore[arg-type]
+        launch._validated = True  # noqa: SLF001 - validated above, step by step
+        return ValidatedLaunch(platform, LaunchClaims.from_jwt(body), launch, body)
+
+    def _check_audience(self, body: dict[str, Any]) -> tuple[Platform, str]:
+        iss, aud, azp = body.get("iss"), body.get("aud"), body.get("azp")
+        if not isinstance(iss, str) or not iss:
+            raise LaunchRefused("The id_token has no issuer (iss).")
+        audiences = aud if isinstance(aud, list) else [aud] if isinstance(aud, str) else []
+        if not audiences or not all(isinstance(a, str) for a in audiences):
+            raise LaunchRefused("The id_token has no audience (aud).")
+        if len(audiences) > 1 and azp is None:
+            raise LaunchRefused("An id_token for several audiences must name its authorized party (azp).")
+        client_id = azp if isinstance(azp, str) else audiences[0]
+        if client_id not in audiences:
+            raise LaunchRefused("The id_token's authorized party (azp) is not among its audiences.")
+        platform = self.tool_conf.platform(iss, client_id)
+        if platform is None:
+            raise LaunchRefused("This LMS is not registered with Tingke (unknown issuer or client id).")
+        untrusted = [a for a in audiences if a != client_id]
+        if untrusted:
+            raise LaunchRefused("The id_token is also addressed to an audience Tingke does not trust.")
+        return platform, client_id
+
+    def _check_signature(self, id_token: str, kid: str, platform: Platform, client_id: str) -> None:
+        jwk = self.key_cache.key_for(platform.key_set_url, kid, self.http)
+        if jwk.get("alg", "RS256") != "RS256" or jwk.get("kty") != "RSA":
+            raise LaunchRefused("The platform's key is not an RS256 key.")
+        pem = JWK(**jwk).export_to_pem()
+        leeway = self.settings.clock_leeway_seconds
+        try:
+            claims = jwt.decode(
+                id_token, pem, algorithms=["RS256"], audience=client_id, issuer=platform.issuer,
+                leeway=leeway, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise LaunchRefused("The launch has expired; please launch again from the LMS.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise LaunchRefused("The id_token failed verification: %(reason)s", reason=str(exc)) from exc
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or iat > utcnow().timestamp() + leeway:
+            raise LaunchRefused("The id_token was issued in the future (check the LMS clock).")
+
+    def _consume_state(self, state: str, body: dict[str, Any], cookies: dict[str, str],
+                       platform: Platform) -> LoginState:
+        if cookies.get(STATE_COOKIE_PREFIX + state) != state:
+            raise LaunchRefused(
+                "This browser did not start this launch (its login state is missing). Launch again "
+                "from the LMS; if it keeps failing, open Tingke in a new window.",
+            )
+        row = self.session.get(LoginState, state)
+        if row is None or row.platform_id != platform.id:
+            raise LaunchRefused("This launch was already used or has expired; please launch again.")
+        # The DELETE decides between two simultaneous posts of the same token: one deletes, one finds 0.
+        deleted = self.session.execute(delete(LoginState).where(LoginState.state == state))
+        if deleted.rowcount != 1:  # type: ignore[attr-defined]
+            raise LaunchRefused("This launch was already used; please launch again.")
+        if row.expires_at < utcnow():
+            raise LaunchRefused("The login took too long; please launch again.")
+        if not secrets.compare_digest(str(body.get("nonce", "")), row.nonce):
+            raise LaunchRefused("The launch's nonce does not match its login request.")
+        return row
+
+    def login_params_for_new_window(self, state: str) -> dict[str, Any] | None:
+        row = self.session.scalars(select(LoginState).where(LoginState.state == state)).first()
+        return dict(row.login_params) if row else None

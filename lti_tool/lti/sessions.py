@@ -1,0 +1,114 @@
+"""Launch sessions and the signed token that names one.
+
+Inside an LMS iframe, a browser that blocks third-party cookies drops the tool's session cookie, so the
+token travels in the page instead: every link and form action carries ``?s=<token>`` (added by a
+``url_defaults`` hook), and fetch calls send it as ``X-Tingke-Session``. The token is signed with the
+app secret, expires, and names the session row, its institution and its person; all three must match.
+Pages set ``Referrer-Policy: no-referrer`` so the token does not leak to other sites.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from lti_tool.db import utcnow
+from lti_tool.errors import Forbidden, NotAuthenticated
+from lti_tool.lti.claims import LaunchClaims
+from lti_tool.lti.models import LaunchSession
+
+
+@dataclass
+class Actor:
+    """Who is acting in this request: passed to services instead of any global."""
+
+    session_id: str
+    institution_id: int
+    person_id: int | None
+    platform_id: int
+    persona: str
+    personas: list[str]
+    claims: LaunchClaims
+    locale: str = "zh_CN"
+    extra: dict = field(default_factory=dict)
+
+    def require_persona(self, *allowed: str) -> None:
+        if self.persona not in allowed:
+            raise Forbidden("This page is not available in your current role.")
+
+    def require_person(self) -> int:
+        if self.person_id is None:
+            raise Forbidden("Your LMS account is not linked to the roster yet.")
+        return self.person_id
+
+
+class LaunchSessionService:
+    def __init__(self, session: Session, secret: str, lifetime_seconds: int) -> None:
+        self.session = session
+        self.lifetime = lifetime_seconds
+        self._serializer = URLSafeTimedSerializer(secret, salt="tingke-launch-session")
+        self._csrf_key = sha256(("csrf:" + secret).encode()).digest()
+
+    def create(self, *, institution_id: int, platform_id: int, person_id: int | None,
+               platform_user_id: int | None, claims: LaunchClaims, personas: list[str],
+               locale: str) -> tuple[LaunchSession, str]:
+        row = LaunchSession(
+            id=secrets.token_urlsafe(24), institution_id=institution_id, platform_id=platform_id,
+            person_id=person_id, platform_user_id=platform_user_id, lti_user_id=claims.user_id,
+            roles=claims.roles, claims=claims.to_dict() | {"personas": personas},
+            persona=personas[0] if personas else "", locale=locale,
+            expires_at=utcnow() + dt.timedelta(seconds=self.lifetime),
+        )
+        self.session.add(row)
+        self.session.execute(delete(LaunchSession).where(LaunchSession.expires_at < utcnow()))
+        self.session.flush()
+        return row, self.token_for(row)
+
+    def token_for(self, row: LaunchSession) -> str:
+        return self._serializer.dumps({"sid": row.id, "i": row.institution_id, "p": row.person_id})
+
+    def csrf_for(self, session_id: str) -> str:
+        return hmac.new(self._csrf_key, session_id.encode(), sha256).hexdigest()[:32]
+
+    def check_csrf(self, session_id: str, value: str | None) -> None:
+        if not value or not hmac.compare_digest(self.csrf_for(session_id), value):
+            raise Forbidden("The form has expired or did not come from Tingke; reload the page and try again.")
+
+    def actor_from_token(self, token: str | None) -> Actor:
+        if not token:
+            raise NotAuthenticated("Please open Tingke from your LMS (the session is missing).")
+        try:
+            data = self._serializer.loads(token, max_age=self.lifetime)
+        except SignatureExpired as exc:
+            raise NotAuthenticated("Your session has expired; please open Tingke from your LMS again.") from exc
+        except BadSignature as exc:
+            raise NotAuthenticated("The session is not valid; please open Tingke from your LMS again.") from exc
+        row = self.session.get(LaunchSession, data.get("sid")) if isinstance(data, dict) else None
+        if (row is None or row.expires_at < utcnow() or row.institution_id != data.get("i")
+                or row.person_id != data.get("p")):
+            raise NotAuthenticated("Your session has ended; please open Tingke from your LMS again.")
+        claims = LaunchClaims.from_dict(row.claims)
+        return Actor(session_id=row.id, institution_id=row.institution_id, person_id=row.person_id,
+                     platform_id=row.platform_id, persona=row.persona,
+                     personas=list(row.claims.get("personas", [])), claims=claims, locale=row.locale)
+
+    def switch_persona(self, actor: Actor, persona: str) -> None:
+        if persona not in actor.personas:
+            raise Forbidden("You do not have that role.")
+        row = self.session.get(LaunchSession, actor.session_id)
+        assert row is not None
+        row.persona = persona
+        actor.persona = persona
+
+    def set_locale(self, actor: Actor, locale: str) -> None:
+        row = self.session.get(LaunchSession, actor.session_id)
+        assert row is not None
+        row.locale = locale
+        actor.locale = locale

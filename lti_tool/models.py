@@ -1,0 +1,24 @@
+"""Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from lti_tool.db import Base
+from lti_tool.directory.models import Institution, Person, PlatformUser, PositionHolding, Unit
+from lti_tool.lti.models import CourseContextMapping, Deployment, LaunchSession, LoginState, Platform, ToolKey
+from lti_tool.observations.models import (
+    Observation,
+    ObservationAudit,
+    ObservationMember,
+    ObservationRating,
+    Patrol,
+    Problem,
+    ProblemEvent,
+)
+from lti_tool.policy.models import PolicyVersion
+from lti_tool.reports.models import ReportRun, StatisticsSnapshot
+from lti_tool.timetable.models import ClassSession, Course, CourseSection, Period, SectionTeacher, Semester
+
+__all__ = [
+    "Base", "ClassSession", "Course", "CourseContextMapping", "CourseSection", "Deployment", "Institution",
+    "LaunchSession", "LoginState", "Observation", "ObservationAudit", "ObservationMember", "ObservationRating",
+    "Patrol", "Period", "Person", "Platform", "PlatformUser", "PolicyVersion", "PositionHolding", "Problem",
+    "ProblemEvent", "ReportRun", "SectionTeacher", "Semester", "StatisticsSnapshot", "ToolKey", "Unit",
+]

@@ -1,0 +1,283 @@
+"""The policy file's schema: parsing TOML into frozen dataclasses, naming the bad key and rule ID.
+
+Code knows only a few rule kinds (``RULE_KINDS``); numbers, positions, course kinds and the form are
+data. ``load_policy`` never returns a half-valid policy: any problem raises ``PolicyError`` with every
+message found, each naming the rule ID and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+
+RULE_KINDS = {
+    "min_count": "at least N observations per semester",
+    "each_course": "at least one observation of each listed course per semester",
+    "tenure_coverage": "every teacher of a unit observed within a term of office",
+    "per_month": "at least N activities in each month of the semester",
+    "in_scope_share": "share of observations in the observer's own scope (informative)",
+}
+COURSE_SETS = {"ideological"}
+ACTIVITIES = {"observation", "patrol"}
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; ``problems`` names each bad key with its rule ID."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PositionDef:
+    code: str
+    name: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str
+    positions: tuple[str, ...]
+    source: str
+    count: int = 1
+    courses: str | None = None
+    """``ideological``: only observations of 思政 required courses count (O-3, O-8)."""
+    include_supervision: bool = True
+    activity: str = "observation"
+    unit_kind: str | None = None
+    target: float | None = None
+
+    @property
+    def informative(self) -> bool:
+        """Informative rules (O-10) report a share and never make anybody "short"."""
+        return self.kind == "in_scope_share"
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    label: str
+    label_en: str
+    score: int = 0
+    source: str = ""
+
+    def display(self, locale: str) -> str:
+        return self.label_en if locale.startswith("en") and self.label_en else self.label
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int
+    name: str
+    positions: dict[str, PositionDef]
+    groups: dict[str, str]
+    rules: tuple[Rule, ...]
+    ideological_course_kinds: frozenset[str]
+    scale: tuple[Choice, ...]
+    dimensions: tuple[Choice, ...]
+    patrol_checklist: tuple[Choice, ...]
+    problem_categories: tuple[Choice, ...]
+    correction_window_days: int
+    teachers_see_observer_names: bool
+    problem_overdue_days: int
+    reminder_weeks: tuple[int, ...]
+    text: str = field(repr=False, default="")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def rules_for(self, position_codes: set[str]) -> list[Rule]:
+        return [r for r in self.rules if position_codes & set(r.positions)]
+
+    def observing_positions(self) -> set[str]:
+        """Positions with a duty to observe classes or to patrol: these people get the observer persona."""
+        return {p for r in self.rules for p in r.positions}
+
+    def patrol_positions(self) -> set[str]:
+        return {p for r in self.rules if r.activity == "patrol" for p in r.positions}
+
+    def is_ideological(self, course_kind: str | None) -> bool:
+        return bool(course_kind) and course_kind.strip() in self.ideological_course_kinds
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+def _choices(raw: Any, where: str, problems: list[str], *, need_score: bool = False) -> tuple[Choice, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.append(f"{where}: must be a non-empty list")
+        return ()
+    out: list[Choice] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not item.get("code") or not item.get("label"):
+            problems.append(f"{where}[{i}]: needs 'code' and 'label'")
+            continue
+        if item["code"] in seen:
+            problems.append(f"{where}[{i}]: duplicate code '{item['code']}'")
+        seen.add(item["code"])
+        score = item.get("score", 0)
+        if need_score and not isinstance(score, int):
+            problems.append(f"{where}[{i}].score: must be an integer")
+            score = 0
+        out.append(Choice(str(item["code"]), str(item["label"]), str(item.get("label_en", "")), score,
+                          str(item.get("source", ""))))
+    return tuple(out)
+
+
+def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: list[str]) -> Rule | None:
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    where = f"rule {rid}" if rid else f"rules[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    if not rid:
+        problems.append(f"{where}: missing 'id'")
+    kind = raw.get("kind")
+    if kind not in RULE_KINDS:
+        problems.append(f"{where}: 'kind' must be one of {', '.join(RULE_KINDS)} (got {kind!r})")
+    pos = raw.get("positions")
+    if not isinstance(pos, list) or not pos:
+        problems.append(f"{where}: 'positions' must be a non-empty list")
+        pos = []
+    for p in pos:
+        if p not in positions:
+            problems.append(f"{where}: 'positions' names unknown position {p!r}")
+    count = raw.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        problems.append(f"{where}: 'count' must be a positive integer (got {count!r})")
+        count = 1
+    courses = raw.get("courses")
+    if courses is not None and courses not in COURSE_SETS:
+        problems.append(f"{where}: 'courses' must be one of {sorted(COURSE_SETS)} (got {courses!r})")
+    if kind == "each_course" and courses is None:
+        problems.append(f"{where}: kind each_course needs 'courses'")
+    activity = raw.get("activity", "observation")
+    if activity not in ACTIVITIES:
+        problems.append(f"{where}: 'activity' must be one of {sorted(ACTIVITIES)} (got {activity!r})")
+    unit_kind = raw.get("unit_kind")
+    if kind == "tenure_coverage" and not unit_kind:
+        problems.append(f"{where}: kind tenure_coverage needs 'unit_kind'")
+    target = raw.get("target")
+    if target is not None and (not isinstance(target, int | float) or not 0 <= target <= 1):
+        problems.append(f"{where}: 'target' must be a number between 0 and 1 (got {target!r})")
+    include_sup = raw.get("include_supervision", True)
+    if not isinstance(include_sup, bool):
+        problems.append(f"{where}: 'include_supervision' must be true or false")
+        include_sup = True
+    known = {"id", "kind", "positions", "source", "count", "courses", "include_supervision", "activity",
+             "unit_kind", "target"}
+    for key in raw:
+        if key not in known:
+            problems.append(f"{where}: unknown key {key!r}")
+    if not rid or kind not in RULE_KINDS:
+        return None
+    return Rule(id=str(rid), kind=str(kind), positions=tuple(pos), source=str(raw.get("source", "")),
+                count=count, courses=courses, include_supervision=include_sup, activity=str(activity),
+                unit_kind=unit_kind, target=float(target) if target is not None else None)
+
+
+def parse_policy(text: str) -> Policy:
+    """Parse and validate a policy file's text; raise ``PolicyError`` naming every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError([f"not valid TOML: {exc}"]) from exc
+    problems: list[str] = []
+    version = raw.get("version")
+    if not isinstance(version, int):
+        problems.append("version: must be an integer")
+    groups = raw.get("groups", {})
+    if not isinstance(groups, dict):
+        problems.append("groups: must be a table")
+        groups = {}
+    positions: dict[str, PositionDef] = {}
+    raw_positions = raw.get("positions")
+    if not isinstance(raw_positions, dict) or not raw_positions:
+        problems.append("positions: must be a non-empty table")
+        raw_positions = {}
+    for code, spec in raw_positions.items():
+        if not isinstance(spec, dict) or not spec.get("name"):
+            problems.append(f"positions.{code}: needs 'name'")
+            continue
+        group = str(spec.get("group", ""))
+        if group and group not in groups:
+            problems.append(f"positions.{code}.group: unknown group {group!r}")
+        positions[code] = PositionDef(code, str(spec["name"]), group)
+    rules: list[Rule] = []
+    raw_rules = raw.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        problems.append("rules: must be a non-empty list of [[rules]] tables")
+        raw_rules = []
+    seen_ids: set[str] = set()
+    for i, item in enumerate(raw_rules, start=1):
+        rule = _rule(item, i, positions, problems)
+        if rule:
+            if rule.id in seen_ids:
+                problems.append(f"rule {rule.id}: duplicate id")
+            seen_ids.add(rule.id)
+            rules.append(rule)
+    ideo = raw.get("ideological", {}).get("course_kinds")
+    if not isinstance(ideo, list) or not all(isinstance(k, str) for k in ideo):
+        problems.append("ideological.course_kinds: must be a list of course kind names")
+        ideo = []
+    form = raw.get("form", {})
+    scale = _choices(form.get("scale"), "form.scale", problems, need_score=True)
+    dimensions = _choices(form.get("dimensions"), "form.dimensions", problems)
+    checklist = _choices(raw.get("patrol", {}).get("checklist"), "patrol.checklist", problems)
+    categories = _choices(raw.get("problems", {}).get("categories"), "problems.categories", problems)
+
+    def _int(key: str, default: int) -> int:
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problems.append(f"{key}: must be a non-negative integer (got {value!r})")
+            return default
+        return value
+
+    window = _int("correction_window_days", 7)
+    overdue = _int("problem_overdue_days", 7)
+    see_names = raw.get("teachers_see_observer_names", True)
+    if not isinstance(see_names, bool):
+        problems.append("teachers_see_observer_names: must be true or false")
+        see_names = True
+    weeks = raw.get("reminder_weeks", [])
+    if not isinstance(weeks, list) or not all(isinstance(w, int) and w > 0 for w in weeks):
+        problems.append("reminder_weeks: must be a list of positive week numbers")
+        weeks = []
+    if problems:
+        raise PolicyError(problems)
+    return Policy(
+        version=int(version), name=str(raw.get("name", "")), positions=positions,
+        groups={str(k): str(v) for k, v in groups.items()}, rules=tuple(rules),
+        ideological_course_kinds=frozenset(k.strip() for k in ideo), scale=scale, dimensions=dimensions,
+        patrol_checklist=checklist, problem_categories=categories, correction_window_days=window,
+        teachers_see_observer_names=see_names, problem_overdue_days=overdue, reminder_weeks=tuple(weeks),
+        text=text,
+    )
+
+
+def default_policy_text() -> str:
+    return DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """The shipped policy of this college, parsed once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = parse_policy(default_policy_text())
+    return _DEFAULT

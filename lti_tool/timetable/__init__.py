@@ -1,0 +1,1 @@
+"""Timetable: semesters, periods, courses, sections and the concrete class sessions they expand to."""

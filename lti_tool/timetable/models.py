@@ -1,0 +1,147 @@
+"""Semesters, the period table, courses, course sections and class sessions.
+
+A timetable row from the academic system (a *section*: course × teachers × classes × weekday × periods ×
+weeks) expands into concrete ``ClassSession`` rows with a date and clock times. Observations attach to
+sessions, so re-importing a timetable never deletes a session that has observations; a session that
+changed or vanished is flagged instead (issue 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
+from lti_tool.directory.models import Person, Unit
+
+
+class SemesterStatus(StrEnum):
+    OPEN = "open"
+    ARCHIVED = "archived"
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    CHANGED = "changed"
+    """The timetable row behind it changed after observations were attached."""
+    VANISHED = "vanished"
+    """The timetable row disappeared on re-import; kept because observations reference it."""
+
+
+class Semester(InstitutionScoped, Base):
+    """A teaching semester: ``2026-2027-1`` starting on week 1's Monday, N teaching weeks, holidays."""
+
+    __tablename__ = "semester"
+    __table_args__ = (UniqueConstraint("institution_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    week1_monday: Mapped[dt.date] = mapped_column(Date)
+    weeks: Mapped[int] = mapped_column(Integer)
+    holidays: Mapped[list] = mapped_column(JSON, default=list)
+    """ISO dates (``YYYY-MM-DD``) on which no class takes place."""
+    status: Mapped[str] = mapped_column(String(16), default=SemesterStatus.OPEN)
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
+    """The policy this semester is evaluated under; fixed so old reports reproduce exactly."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def start_date(self) -> dt.date:
+        return self.week1_monday
+
+    @property
+    def end_date(self) -> dt.date:
+        return self.week1_monday + dt.timedelta(days=7 * self.weeks - 1)
+
+    def week_of(self, day: dt.date) -> int:
+        return (day - self.week1_monday).days // 7 + 1
+
+
+class Period(InstitutionScoped, Base):
+    """One row of the institution's period table (节次 → clock times)."""
+
+    __tablename__ = "period"
+    __table_args__ = (UniqueConstraint("institution_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+
+
+class Course(InstitutionScoped, Base):
+    """A course of the catalogue (课程), shared by its sections across semesters."""
+
+    __tablename__ = "course"
+    __table_args__ = (UniqueConstraint("institution_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    """课程类别 as exported by the academic system; the policy says which kinds are 思政 required."""
+    offering_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
+
+    offering_unit: Mapped[Unit | None] = relationship()
+
+
+class SectionTeacher(Base):
+    __tablename__ = "section_teacher"
+
+    section_id: Mapped[int] = mapped_column(ForeignKey("course_section.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CourseSection(InstitutionScoped, Base):
+    """One timetable row of one semester (教学班 × weekday × periods × weeks)."""
+
+    __tablename__ = "course_section"
+    __table_args__ = (UniqueConstraint("semester_id", "natural_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    semester_id: Mapped[int] = mapped_column(ForeignKey("semester.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    natural_key: Mapped[str] = mapped_column(String(500))
+    """course_code|classes|weekday|periods|weeks: what makes a row "the same row" on re-import."""
+    classes: Mapped[str] = mapped_column(String(1000), default="")
+    """上课班级, ";"-separated."""
+    student_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[int] = mapped_column(Integer)
+    period_end: Mapped[int] = mapped_column(Integer)
+    weeks_spec: Mapped[str] = mapped_column(String(200))
+    room: Mapped[str] = mapped_column(String(100), default="")
+    full_time: Mapped[bool] = mapped_column(default=True)
+    """Only courses for full-time students may be observed (O-10)."""
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    course: Mapped[Course] = relationship(lazy="joined")
+    teachers: Mapped[list[Person]] = relationship(secondary="section_teacher", order_by=Person.employee_no)
+    student_unit: Mapped[Unit | None] = relationship()
+
+
+class ClassSession(InstitutionScoped, Base):
+    """A concrete class meeting: a section on a date, with clock times and a room."""
+
+    __tablename__ = "class_session"
+    __table_args__ = (
+        UniqueConstraint("section_id", "date", "period_start"),
+        Index("ix_class_session_inst_date", "institution_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    semester_id: Mapped[int] = mapped_column(ForeignKey("semester.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("course_section.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    week: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[int] = mapped_column(Integer)
+    period_end: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[dt.time | None] = mapped_column(Time)
+    ends_at: Mapped[dt.time | None] = mapped_column(Time)
+    room: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE)
+
+    section: Mapped[CourseSection] = relationship(lazy="joined")

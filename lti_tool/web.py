@@ -1,0 +1,172 @@
+"""Request plumbing shared by every blueprint: the DB session, the actor, CSRF, headers, locale.
+
+One transaction per request: services flush, ``after_request`` commits when the response is a success
+and rolls back otherwise (a refused launch or a failed import leaves nothing behind).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, request
+from flask_babel import lazy_gettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.config import Settings
+from lti_tool.lti.models import Platform
+from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.sessions import Actor, LaunchSessionService
+
+SESSION_PARAM = "s"
+SESSION_HEADER = "X-Tingke-Session"
+CSRF_FIELD = "csrf"
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+
+@dataclass
+class Tingke:
+    """What the app holds for its lifetime (``app.extensions["tingke"]``)."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    key_cache: PlatformKeyCache
+    secret: str
+    frame_origins: tuple[float, list[str]] = (0.0, [])
+
+
+def tingke() -> Tingke:
+    return current_app.extensions["tingke"]  # type: ignore[no-any-return]
+
+
+def db() -> Session:
+    """The request's database session, opened on first use."""
+    if "db" not in g:
+        g.db = tingke().session_factory()
+    return g.db  # type: ignore[no-any-return]
+
+
+def session_service() -> LaunchSessionService:
+    t = tingke()
+    return LaunchSessionService(db(), t.secret, t.settings.session_lifetime_seconds)
+
+
+def current_actor() -> Actor:
+    actor = g.get("actor")
+    if actor is None:
+        actor = load_actor()
+    return actor  # type: ignore[no-any-return]
+
+
+def load_actor() -> Actor:
+    """Authenticate the request from its session token; POSTs must also carry the CSRF field."""
+    token = (request.headers.get(SESSION_HEADER) or request.args.get(SESSION_PARAM)
+             or request.form.get(SESSION_PARAM))
+    service = session_service()
+    actor = service.actor_from_token(token)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        service.check_csrf(actor.session_id, request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD))
+    g.actor = actor
+    g.session_token = token
+    g.csrf_token = service.csrf_for(actor.session_id)
+    return actor
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires_persona(*personas: str) -> Callable[[F], F]:
+    """View decorator: an authenticated actor whose current persona is one of ``personas``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = current_actor()
+            if personas:
+                actor.require_persona(*personas)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def _platform_origins() -> list[str]:
+    """Origins allowed to frame Tingke: every registered platform's (cached for a minute)."""
+    t = tingke()
+    fetched, origins = t.frame_origins
+    if time.monotonic() - fetched > 60:
+        with t.session_factory() as s:
+            origins = sorted({p.origin for p in s.scalars(select(Platform)) if p.origin})
+        t.frame_origins = (time.monotonic(), origins)
+    return origins
+
+
+def init_request_handling(app: Flask) -> None:
+    @app.url_defaults
+    def _carry_session(endpoint: str, values: dict[str, Any]) -> None:
+        token = g.get("session_token")
+        if token and endpoint != "static" and not endpoint.startswith("lti."):
+            values.setdefault(SESSION_PARAM, token)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {"actor": g.get("actor"), "csrf_token": g.get("csrf_token", ""), "session_token":
+                g.get("session_token", ""), "CSRF_FIELD": CSRF_FIELD, "persona_label": persona_label}
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        session = g.pop("db", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        actor = g.get("actor")
+        ancestors = " ".join(["'self'", *_platform_origins()])
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if actor is not None:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.teardown_request
+    def _teardown(exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+PERSONA_LABELS = {
+    "quality_center": lazy_gettext("Quality center"),
+    "organization": lazy_gettext("Organization department"),
+    "observer": lazy_gettext("Observer"),
+    "handler": lazy_gettext("Unit handler"),
+    "teacher": lazy_gettext("Teacher"),
+}
+
+
+def persona_label(persona: str) -> str:
+    return str(PERSONA_LABELS.get(persona, persona))
+
+
+def select_locale() -> str:
+    actor = g.get("actor")
+    if actor is not None and actor.locale in SUPPORTED_LOCALES:
+        return actor.locale
+    lang = request.args.get("lang")
+    if lang in SUPPORTED_LOCALES:
+        return lang
+    return request.accept_languages.best_match(SUPPORTED_LOCALES, default="zh_CN") or "zh_CN"

@@ -1,0 +1,1 @@
+"""Test support: the platform simulator, database helpers and factories."""

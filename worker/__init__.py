@@ -1,0 +1,1 @@
+"""Tingke's RQ worker: statistics, reports, reminders. Imports services and models, never views."""

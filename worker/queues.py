@@ -1,0 +1,33 @@
+"""Queues and the worker process.
+
+WeasyPrint is imported in the parent process so each forked job inherits it warm
+(../shared/docs/stack.md §4).
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Worker
+
+from lti_tool.config import Settings
+
+QUEUE_NAMES = ("reports", "default")
+
+
+def redis_connection(settings: Settings | None = None) -> Redis:
+    settings = settings or Settings.from_env()
+    return Redis.from_url(settings.redis_url)
+
+
+def queue(name: str = "default", connection: Redis | None = None) -> Queue:
+    return Queue(name, connection=connection or redis_connection())
+
+
+def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
+    try:  # warm import for the forked work-horses
+        import weasyprint  # noqa: F401
+    except Exception:  # pragma: no cover - reports will fail with a clear error instead
+        pass
+    connection = redis_connection()
+    worker = Worker([Queue(n, connection=connection) for n in QUEUE_NAMES], connection=connection)
+    worker.work(burst=burst, with_scheduler=with_scheduler)
