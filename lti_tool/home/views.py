@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from lti_tool.home.panels import panels_for
 from lti_tool.home.services import HomeService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import SUPPORTED_LOCALES, db, load_actor, session_service
@@ -25,7 +26,7 @@ def index():  # type: ignore[no-untyped-def]
     policy = PolicyStore(db(), actor.institution_id).current()
     service = HomeService(db(), actor.institution_id, policy)
     person = service.person(actor.person_id) if actor.person_id else None
-    context = {"person": person, "policy": policy}
+    context = {"person": person, "policy": policy, "panels": panels_for(actor)}
     if actor.persona == "observer" and person:
         context["positions"] = service.positions(person.id, dt.date.today())
     if actor.persona in ("quality_center", "organization"):
