@@ -37,6 +37,17 @@ class Tingke:
     key_cache: PlatformKeyCache
     secret: str
     frame_origins: tuple[float, list[str]] = (0.0, [])
+    redis: Any = None
+
+
+def redis_connection() -> Any:
+    """The app's Redis connection (RQ queues), opened on first use."""
+    t = tingke()
+    if t.redis is None:
+        from redis import Redis
+
+        t.redis = Redis.from_url(t.settings.redis_url)
+    return t.redis
 
 
 def tingke() -> Tingke:
@@ -116,7 +127,8 @@ def init_request_handling(app: Flask) -> None:
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
         return {"actor": g.get("actor"), "csrf_token": g.get("csrf_token", ""), "session_token":
-                g.get("session_token", ""), "CSRF_FIELD": CSRF_FIELD, "persona_label": persona_label}
+                g.get("session_token", ""), "CSRF_FIELD": CSRF_FIELD, "persona_label": persona_label,
+                "run_status_label": run_status_label}
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -156,6 +168,18 @@ PERSONA_LABELS = {
     "handler": lazy_gettext("Unit handler"),
     "teacher": lazy_gettext("Teacher"),
 }
+
+
+RUN_STATUS_LABELS = {
+    "pending": lazy_gettext("Waiting"),
+    "running": lazy_gettext("Running"),
+    "succeeded": lazy_gettext("Done"),
+    "failed": lazy_gettext("Failed"),
+}
+
+
+def run_status_label(status: str) -> str:
+    return str(RUN_STATUS_LABELS.get(status, status))
 
 
 def persona_label(persona: str) -> str:

@@ -1,0 +1,142 @@
+"""Report runs: the state row behind every piece of worker output (statistics, PDFs, exports).
+
+A run goes pending → running → succeeded | failed and keeps its error; the page polls it. Requesting
+the same output while a run for it is still pending or running returns that run instead of queueing a
+second one (the natural key is kind + semester + person). The worker updates ``progress`` as it goes.
+A run whose worker died (``running`` long past the job timeout) is reported as stalled and may be
+requested again: the RQ job status alone is never trusted to say "running" (stack.md §5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lti_tool.db import utcnow
+from lti_tool.errors import BadRequest, Conflict, NotFound
+from lti_tool.reports.models import ReportRun, RunStatus
+from lti_tool.timetable.models import Semester
+
+JOB_TIMEOUT_SECONDS = 600
+MAX_ATTEMPTS = 3
+
+
+class ReportKind(StrEnum):
+    STATISTICS = "statistics"
+    EXECUTION_REPORT = "execution_report"
+    PERSONAL_ARCHIVE = "personal_archive"
+    CADRE_EXCEL = "cadre_excel"
+    BULLETIN = "bulletin"
+
+
+class ReportRunService:
+    def __init__(self, session: Session, institution_id: int) -> None:
+        self.session = session
+        self.institution_id = institution_id
+
+    def semester(self, code_or_id: str | int) -> Semester:
+        stmt = select(Semester).where(Semester.institution_id == self.institution_id)
+        if isinstance(code_or_id, int) or str(code_or_id).isdigit():
+            stmt = stmt.where(Semester.id == int(code_or_id))
+        else:
+            stmt = stmt.where(Semester.code == code_or_id)
+        semester = self.session.scalars(stmt).first()
+        if semester is None:
+            raise NotFound("No semester %(semester)s.", semester=code_or_id)
+        return semester
+
+    def request(self, kind: str, *, semester_id: int | None, person_id: int | None = None,
+                requested_by_id: int | None = None) -> tuple[ReportRun, bool]:
+        """The run for this output: an active one (``False``) or a new pending one (``True``)."""
+        if kind not in ReportKind.__members__.values():
+            raise BadRequest("Unknown report kind %(kind)s.", kind=kind)
+        if semester_id is not None:
+            self.semester(semester_id)
+        active = self.session.scalars(
+            select(ReportRun).where(ReportRun.institution_id == self.institution_id, ReportRun.kind == kind,
+                                    ReportRun.semester_id == semester_id, ReportRun.person_id == person_id,
+                                    ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+            .order_by(ReportRun.id.desc())
+        ).first()
+        if active is not None and not self.is_stalled(active):
+            return active, False
+        if active is not None:
+            active.status = RunStatus.FAILED
+            active.error = "stalled: the worker stopped without finishing"
+        run = ReportRun(institution_id=self.institution_id, kind=kind, semester_id=semester_id,
+                        person_id=person_id, requested_by_id=requested_by_id, status=RunStatus.PENDING)
+        self.session.add(run)
+        self.session.flush()
+        return run, True
+
+    def is_stalled(self, run: ReportRun, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        if run.status == RunStatus.RUNNING and run.started_at is not None:
+            return (now - run.started_at).total_seconds() > JOB_TIMEOUT_SECONDS + 120
+        if run.status == RunStatus.PENDING:
+            return (now - run.created_at).total_seconds() > 6 * 3600
+        return False
+
+    def get(self, run_id: int) -> ReportRun:
+        run = self.session.get(ReportRun, run_id)
+        if run is None or run.institution_id != self.institution_id:
+            raise NotFound("No such report.")
+        return run
+
+    def runs(self, *, kind: str | None = None, person_id: int | None = None, limit: int = 50) -> list[ReportRun]:
+        stmt = select(ReportRun).where(ReportRun.institution_id == self.institution_id)
+        if kind:
+            stmt = stmt.where(ReportRun.kind == kind)
+        if person_id is not None:
+            stmt = stmt.where(ReportRun.person_id == person_id)
+        return list(self.session.scalars(stmt.order_by(ReportRun.id.desc()).limit(limit)))
+
+    def latest_succeeded(self, kind: str, semester_id: int | None, person_id: int | None = None) -> ReportRun | None:
+        return self.session.scalars(
+            select(ReportRun).where(ReportRun.institution_id == self.institution_id, ReportRun.kind == kind,
+                                    ReportRun.semester_id == semester_id, ReportRun.person_id == person_id,
+                                    ReportRun.status == RunStatus.SUCCEEDED)
+            .order_by(ReportRun.frozen.desc(), ReportRun.id.desc())
+        ).first()
+
+    def download(self, run_id: int) -> ReportRun:
+        run = self.get(run_id)
+        if run.status != RunStatus.SUCCEEDED or run.content is None:
+            raise Conflict("This report is not ready yet.")
+        return run
+
+
+class RunProgress:
+    """Worker-side writes to a run's state row, each committed at once so the page sees it."""
+
+    def __init__(self, session: Session, run_id: int) -> None:
+        self.session = session
+        self.run_id = run_id
+
+    def _set(self, **values: object) -> None:
+        self.session.execute(update(ReportRun).where(ReportRun.id == self.run_id).values(**values))
+        self.session.commit()
+
+    def start(self) -> ReportRun:
+        run = self.session.get(ReportRun, self.run_id)
+        if run is None:
+            raise NotFound("No such report run %(id)s.", id=self.run_id)
+        self._set(status=RunStatus.RUNNING, started_at=utcnow(), progress=0, error="",
+                  attempts=(run.attempts or 0) + 1, message="")
+        self.session.refresh(run)
+        return run
+
+    def __call__(self, percent: int, message: str = "") -> None:
+        self._set(progress=max(0, min(100, int(percent))), message=message[:500])
+
+    def succeed(self, filename: str = "", content: bytes | None = None) -> None:
+        self._set(status=RunStatus.SUCCEEDED, progress=100, finished_at=utcnow(), filename=filename,
+                  content=content, error="")
+
+    def fail(self, error: str, *, will_retry: bool) -> None:
+        status = RunStatus.PENDING if will_retry else RunStatus.FAILED
+        message = "retrying after an error" if will_retry else ""
+        self._set(status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow())

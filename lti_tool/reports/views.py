@@ -1,0 +1,125 @@
+"""Report runs: start one, watch its progress (the page polls JSON), download the result."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
+
+from lti_tool.errors import Forbidden
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.sessions import Actor
+from lti_tool.reports.models import ReportRun
+from lti_tool.reports.services import ReportKind, ReportRunService
+from lti_tool.timetable.models import Semester
+from lti_tool.web import current_actor, db, redis_connection, requires_persona
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+KIND_LABELS = {
+    ReportKind.STATISTICS: lazy_gettext("Semester statistics"),
+    ReportKind.EXECUTION_REPORT: lazy_gettext("Execution report (PDF)"),
+    ReportKind.PERSONAL_ARCHIVE: lazy_gettext("Personal observation archive (PDF)"),
+    ReportKind.CADRE_EXCEL: lazy_gettext("Annual cadre assessment (Excel)"),
+    ReportKind.BULLETIN: lazy_gettext("Bulletin (PDF)"),
+}
+# Who may start which kind; the personal archive is always the actor's own.
+STARTABLE = {
+    "quality_center": {ReportKind.STATISTICS, ReportKind.EXECUTION_REPORT, ReportKind.CADRE_EXCEL,
+                       ReportKind.BULLETIN},
+    "organization": {ReportKind.CADRE_EXCEL},
+    "observer": {ReportKind.PERSONAL_ARCHIVE},
+}
+STAFF = ("quality_center", "organization")
+
+
+def _service(actor: Actor) -> ReportRunService:
+    return ReportRunService(db(), actor.institution_id)
+
+
+def _visible(actor: Actor, run: ReportRun) -> ReportRun:
+    if actor.persona in STAFF:
+        return run
+    if run.kind == ReportKind.PERSONAL_ARCHIVE and run.person_id == actor.person_id:
+        return run
+    raise Forbidden("This report is not yours.")
+
+
+def _semesters(actor: Actor) -> list[Semester]:
+    return list(db().query(Semester).filter(Semester.institution_id == actor.institution_id)
+                .order_by(Semester.week1_monday.desc()))
+
+
+@bp.route("/")
+@requires_persona("quality_center", "organization", "observer")
+def index():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = _service(actor)
+    runs = service.runs() if actor.persona in STAFF else service.runs(kind=ReportKind.PERSONAL_ARCHIVE,
+                                                                       person_id=actor.person_id)
+    return render_template("reports/index.html", runs=runs, semesters=_semesters(actor), labels=KIND_LABELS,
+                           startable=sorted(STARTABLE.get(actor.persona, set())))
+
+
+@bp.route("/start", methods=["POST"])
+@requires_persona("quality_center", "organization", "observer")
+def start():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    kind = request.form.get("kind", "")
+    if kind not in STARTABLE.get(actor.persona, set()):
+        raise Forbidden("You cannot start this report.")
+    semester_id = request.form.get("semester_id", type=int)
+    person_id = actor.require_person() if kind == ReportKind.PERSONAL_ARCHIVE else None
+    run, created = _service(actor).request(kind, semester_id=semester_id, person_id=person_id,
+                                           requested_by_id=actor.person_id)
+    if created:
+        # The row must be committed before the worker can pick the job up.
+        db().commit()
+        from worker.jobs import enqueue_run
+
+        run.job_id = enqueue_run(run.id, redis_connection())
+    return redirect(url_for("reports.show", run_id=run.id), code=303)
+
+
+@bp.route("/runs/<int:run_id>")
+@requires_persona("quality_center", "organization", "observer")
+def show(run_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    run = _visible(actor, _service(actor).get(run_id))
+    return render_template("reports/run.html", run=run, labels=KIND_LABELS)
+
+
+@bp.route("/runs/<int:run_id>/status")
+@requires_persona("quality_center", "organization", "observer")
+def status(run_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = _service(actor)
+    run = _visible(actor, service.get(run_id))
+    from lti_tool.web import run_status_label
+
+    return jsonify(id=run.id, status=run.status, status_label=run_status_label(run.status), progress=run.progress, message=run.message,
+                   error=run.error.splitlines()[0] if run.error else "", stalled=service.is_stalled(run),
+                   download=url_for("reports.download", run_id=run.id) if run.status == "succeeded" else None)
+
+
+@bp.route("/runs/<int:run_id>/download")
+@requires_persona("quality_center", "organization", "observer")
+def download(run_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    run = _visible(actor, _service(actor).download(run_id))
+    mimetype = ("application/pdf" if run.filename.endswith(".pdf") else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if run.filename.endswith(".xlsx")
+                else "application/octet-stream")
+    return Response(run.content, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(run.filename)}"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@register_panel("quality_center", 50)
+@register_panel("organization", 50)
+def _reports_panel(actor: Actor) -> Panel:
+    return Panel("reports/_panel.html", {"runs": _service(actor).runs(limit=5), "labels": KIND_LABELS})

@@ -1,0 +1,28 @@
+// Polls a report run's state row and moves the progress bar; no cookie needed (session header).
+(function () {
+  "use strict";
+  var box = document.getElementById("run");
+  if (!box) { return; }
+  var bar = document.getElementById("run-bar");
+  function paint(p) { bar.style.width = p + "%"; document.getElementById("run-percent").textContent = p + "%"; }
+  paint(parseInt(bar.getAttribute("data-progress") || "0", 10));
+  function poll() {
+    window.tingke.fetch(box.getAttribute("data-status-url")).then(function (r) { return r.json(); }).then(function (d) {
+      paint(d.progress);
+      document.getElementById("run-status").textContent = d.status_label || d.status;
+      document.getElementById("run-message").textContent = d.message || "";
+      document.getElementById("run-error").textContent = d.error || "";
+      if (d.status === "succeeded") {
+        var dl = document.getElementById("run-download");
+        if (d.download && !dl.querySelector("a")) {
+          var a = document.createElement("a"); a.className = "button"; a.href = d.download; a.textContent = "⬇";
+          a.id = "run-download-link"; dl.appendChild(a);
+        }
+        dl.hidden = false;
+        return;
+      }
+      if (d.status !== "failed") { setTimeout(poll, 1000); }
+    }).catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 500);
+})();

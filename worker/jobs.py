@@ -1,0 +1,90 @@
+"""RQ jobs: thin and idempotent. Each takes a run id, opens a session, calls a builder, records the outcome.
+
+Builders are registered per report kind (``register_builder``); they receive the session, the run and a
+progress callback, and return (filename, bytes) or (``""``, ``None``) when their output is a database
+snapshot. A failure is retried by RQ (``Retry(max=2)``) and the run shows "retrying"; after the last
+attempt the run is failed with the error kept for the page.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+
+from rq import Retry, get_current_job
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.config import Settings
+from lti_tool.db import make_engine, make_session_factory
+from lti_tool.reports.models import ReportRun
+from lti_tool.reports.services import JOB_TIMEOUT_SECONDS, MAX_ATTEMPTS, RunProgress
+
+Builder = Callable[[Session, ReportRun, RunProgress], tuple[str, bytes | None]]
+_BUILDERS: dict[str, Builder] = {}
+_FACTORY: sessionmaker[Session] | None = None
+
+
+def register_builder(kind: str) -> Callable[[Builder], Builder]:
+    def decorator(fn: Builder) -> Builder:
+        _BUILDERS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def configure(settings: Settings) -> None:
+    """Point the jobs at a database (the worker reads the environment; tests call this)."""
+    global _FACTORY
+    _FACTORY = make_session_factory(make_engine(settings.database_url))
+
+
+def _factory() -> sessionmaker[Session]:
+    if _FACTORY is None:
+        configure(Settings.from_env())
+    assert _FACTORY is not None
+    return _FACTORY
+
+
+def _load_builders() -> None:
+    import importlib
+
+    for module in ("worker.statistics", "worker.report", "worker.exports"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def run_report(run_id: int) -> str:
+    """The job: build one run's output. Safe to run twice (the output is replaced, never duplicated)."""
+    _load_builders()
+    with _factory()() as session:
+        progress = RunProgress(session, run_id)
+        run = progress.start()
+        builder = _BUILDERS.get(run.kind)
+        try:
+            if builder is None:
+                raise RuntimeError(f"no builder for report kind {run.kind!r}")
+            filename, content = builder(session, run, progress)
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            job = get_current_job()
+            retries_left = job.retries_left if job is not None and job.retries_left else 0
+            will_retry = retries_left > 0 and run.attempts < MAX_ATTEMPTS
+            progress.fail(f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}", will_retry=will_retry)
+            raise
+        progress.succeed(filename, content)
+        return f"{run.kind} {run_id} done"
+
+
+def enqueue_run(run_id: int, connection: object) -> str:
+    """Queue a run (after its row is committed, so the worker always finds it)."""
+    from rq import Queue
+
+    job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
+        run_report, run_id, job_timeout=JOB_TIMEOUT_SECONDS, retry=Retry(max=MAX_ATTEMPTS - 1),
+        job_id=f"report-run-{run_id}", result_ttl=3600, failure_ttl=7 * 24 * 3600,
+    )
+    return str(job.id)
