@@ -84,7 +84,26 @@ institution_option = click.option("--institution", "institution_code", default=N
                                   help="Institution code (optional when only one exists).")
 
 
-@click.group()
+class _TingkeGroup(click.Group):
+    """Loads the domain command modules on first use (they import this module, so not at import time)."""
+
+    _loaded = False
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            _register_domain_commands()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._ensure_loaded()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._ensure_loaded()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_TingkeGroup)
 def cli() -> None:
     """Tingke (听课): the leadership class-observation LTI tool."""
 
@@ -277,7 +296,7 @@ def worker(burst: bool, with_scheduler: bool) -> None:
 def _register_domain_commands() -> None:
     import importlib
 
-    for module in ("directory", "timetable", "observations", "policy", "reports", "demo"):
+    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "demo"):
         try:
             mod = importlib.import_module(f"lti_tool.{module}.cli")
         except ModuleNotFoundError as exc:
@@ -285,9 +304,6 @@ def _register_domain_commands() -> None:
                 raise
             continue
         mod.register(cli)
-
-
-_register_domain_commands()
 
 
 def main() -> None:

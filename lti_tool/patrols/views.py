@@ -1,0 +1,75 @@
+"""The phone-friendly patrol page: months done or missing, a quick form, recent patrols (O-9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from lti_tool.directory.models import Person
+from lti_tool.directory.services import parse_date
+from lti_tool.errors import ValidationFailed
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.sessions import Actor
+from lti_tool.patrols.services import PatrolService
+from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.services import NewProblem, ProblemService
+from lti_tool.web import current_actor, db, requires_persona
+
+bp = Blueprint("patrols", __name__, url_prefix="/patrols")
+PROBLEM_ROWS = 3
+
+
+def _service(actor: Actor) -> PatrolService:
+    return PatrolService(db(), actor.institution_id, PolicyStore(db(), actor.institution_id).current())
+
+
+def _problems_from_form() -> list[NewProblem]:
+    items = []
+    for i in range(PROBLEM_ROWS):
+        description = request.form.get(f"problem_description_{i}", "").strip()
+        category = request.form.get(f"problem_category_{i}", "")
+        if not description:
+            continue
+        unit = request.form.get(f"problem_unit_{i}", type=int)
+        items.append(NewProblem(category, unit, request.form.get(f"problem_room_{i}", ""), description))
+    return items
+
+
+@bp.route("/", methods=["GET", "POST"])
+@requires_persona("observer")
+def index():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    person = db().get(Person, actor.require_person())
+    service = _service(actor)
+    if request.method == "POST":
+        try:
+            date = parse_date(request.form.get("date", ""))
+        except ValueError:
+            raise ValidationFailed("The patrol cannot be saved.", details=["date: not a date (YYYY-MM-DD)"]) from None
+        service.record(person, date=date, rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
+                       checked=request.form.getlist("checked"), notes=request.form.get("notes", ""),
+                       problems=_problems_from_form())
+        return redirect(url_for("patrols.index", saved=1), code=303)
+    today = dt.date.today()
+    semester = service.current_semester(today)
+    problem_service = ProblemService(db(), actor.institution_id, service.policy)
+    return render_template(
+        "patrols/index.html", months=service.months(person.id, semester) if semester else [],  # type: ignore[union-attr]
+        semester=semester, recent=service.recent(person.id), today=today, has_duty=service.has_duty(person.id, today),  # type: ignore[union-attr]
+        policy=service.policy, units=problem_service.route_units(), rows=range(PROBLEM_ROWS),
+        saved=request.args.get("saved") == "1",
+    )
+
+
+@register_panel("observer", 20)
+def _panel(actor: Actor) -> Panel | None:
+    if actor.person_id is None:
+        return None
+    service = _service(actor)
+    today = dt.date.today()
+    if not service.duty_tenures(actor.person_id):
+        return None
+    semester = service.current_semester(today)
+    months = service.months(actor.person_id, semester) if semester else []
+    return Panel("patrols/_panel.html", {"months": months, "today": today})

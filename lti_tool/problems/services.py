@@ -1,0 +1,182 @@
+"""Problems and their handling.
+
+States: new → accepted → resolved → confirmed by the raiser; the handler may reject with a reason
+(new/accepted → rejected); the raiser may reopen a resolved problem (resolved → accepted) when it is
+not actually solved. Every step is a ``ProblemEvent`` (who, when, what was done: 处理情况). A problem is
+overdue when it is still open (new/accepted) after the policy's ``problem_overdue_days`` ("迅速解决",
+四.3). The same room raising the same category again is shown as a recurrence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from lti_tool.db import utcnow
+from lti_tool.directory.models import Person, Unit, UnitKind
+from lti_tool.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from lti_tool.observations.models import Problem, ProblemEvent, ProblemStatus
+from lti_tool.policy.schema import Policy
+
+OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
+# (from, to) → who may make the step: "handler" (the responsible unit) or "raiser".
+TRANSITIONS = {
+    (ProblemStatus.NEW, ProblemStatus.ACCEPTED): "handler",
+    (ProblemStatus.NEW, ProblemStatus.REJECTED): "handler",
+    (ProblemStatus.ACCEPTED, ProblemStatus.RESOLVED): "handler",
+    (ProblemStatus.ACCEPTED, ProblemStatus.REJECTED): "handler",
+    (ProblemStatus.RESOLVED, ProblemStatus.CONFIRMED): "raiser",
+    (ProblemStatus.RESOLVED, ProblemStatus.ACCEPTED): "raiser",
+}
+NOTE_REQUIRED = {ProblemStatus.RESOLVED, ProblemStatus.REJECTED}
+
+
+@dataclass
+class ProblemView:
+    problem: Problem
+    overdue: bool
+    days_open: int
+    recurrences: int
+    """How many other problems of the same category were raised in the same room."""
+
+
+@dataclass
+class NewProblem:
+    category: str
+    unit_id: int | None
+    room: str
+    description: str
+
+
+class ProblemService:
+    def __init__(self, session: Session, institution_id: int, policy: Policy) -> None:
+        self.session = session
+        self.institution_id = institution_id
+        self.policy = policy
+
+    # -- raising ------------------------------------------------------------------------------------
+    def validate_new(self, items: list[NewProblem], field_prefix: str = "problems") -> list[str]:
+        """Problems of each item (empty when all are fine), naming the field; used before storing."""
+        categories = {c.code for c in self.policy.problem_categories}
+        units = {u.id for u in self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id))}
+        errors = []
+        for i, item in enumerate(items, start=1):
+            if item.category not in categories:
+                errors.append(f"{field_prefix}[{i}].category: “{item.category}” is not a category of the policy")
+            if item.unit_id is not None and item.unit_id not in units:
+                errors.append(f"{field_prefix}[{i}].unit: unknown unit")
+            if not item.description.strip():
+                errors.append(f"{field_prefix}[{i}].description: must not be empty")
+            if len(item.description) > 5000:
+                errors.append(f"{field_prefix}[{i}].description: longer than 5000 characters")
+        return errors
+
+    def raise_problems(self, items: list[NewProblem], raised_by_id: int, *, observation_id: int | None = None,
+                       patrol_id: int | None = None) -> list[Problem]:
+        errors = self.validate_new(items)
+        if errors:
+            raise ValidationFailed("The problems cannot be stored.", details=errors)
+        out = []
+        for item in items:
+            problem = Problem(institution_id=self.institution_id, observation_id=observation_id,
+                              patrol_id=patrol_id, raised_by_id=raised_by_id, unit_id=item.unit_id,
+                              category=item.category, room=item.room.strip()[:100],
+                              description=item.description.strip(), status=ProblemStatus.NEW)
+            problem.events.append(ProblemEvent(person_id=raised_by_id, status=ProblemStatus.NEW,
+                                               note=item.description.strip()[:2000]))
+            self.session.add(problem)
+            out.append(problem)
+        self.session.flush()
+        return out
+
+    # -- reading --------------------------------------------------------------------------------------
+    def get(self, problem_id: int) -> Problem:
+        problem = self.session.get(Problem, problem_id)
+        if problem is None or problem.institution_id != self.institution_id:
+            raise NotFound("No such problem.")
+        return problem
+
+    def is_overdue(self, problem: Problem, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        return problem.status in OPEN and (now - problem.created_at).days >= self.policy.problem_overdue_days
+
+    def listing(self, *, unit_id: int | None = None, raised_by_id: int | None = None, status: str | None = None,
+                overdue_only: bool = False, limit: int = 200) -> list[ProblemView]:
+        other = aliased(Problem)
+        recurrences = (
+            select(func.count(other.id)).where(
+                other.institution_id == Problem.institution_id, other.category == Problem.category,
+                other.room == Problem.room, other.room != "", other.id != Problem.id)
+            .correlate(Problem).scalar_subquery()
+        )
+        stmt = select(Problem, recurrences).where(Problem.institution_id == self.institution_id)
+        if unit_id is not None:
+            stmt = stmt.where(Problem.unit_id == unit_id)
+        if raised_by_id is not None:
+            stmt = stmt.where(Problem.raised_by_id == raised_by_id)
+        if status:
+            stmt = stmt.where(Problem.status == status)
+        if overdue_only:
+            cutoff = utcnow() - dt.timedelta(days=self.policy.problem_overdue_days)
+            stmt = stmt.where(and_(Problem.status.in_(OPEN), Problem.created_at <= cutoff))
+        now = utcnow()
+        rows = self.session.execute(stmt.order_by(Problem.created_at.desc()).limit(limit)).all()
+        return [ProblemView(p, self.is_overdue(p, now), (now - p.created_at).days, int(n or 0)) for p, n in rows]
+
+    def view(self, problem: Problem) -> ProblemView:
+        recurrences = 0
+        if problem.room:
+            recurrences = int(self.session.scalar(
+                select(func.count(Problem.id)).where(
+                    Problem.institution_id == self.institution_id, Problem.category == problem.category,
+                    Problem.room == problem.room, Problem.id != problem.id)) or 0)
+        now = utcnow()
+        return ProblemView(problem, self.is_overdue(problem, now), (now - problem.created_at).days, recurrences)
+
+    # -- handling -------------------------------------------------------------------------------------
+    def role_of(self, problem: Problem, person: Person | None) -> set[str]:
+        roles = set()
+        if person is not None:
+            if problem.unit_id is not None and person.unit_id == problem.unit_id:
+                roles.add("handler")
+            if person.id == problem.raised_by_id:
+                roles.add("raiser")
+        return roles
+
+    def allowed_steps(self, problem: Problem, person: Person | None) -> list[str]:
+        roles = self.role_of(problem, person)
+        return [to for (frm, to), who in TRANSITIONS.items() if frm == problem.status and who in roles]
+
+    def step(self, problem_id: int, to_status: str, person: Person, note: str) -> Problem:
+        problem = self.get(problem_id)
+        who = TRANSITIONS.get((ProblemStatus(problem.status), ProblemStatus(to_status))) if to_status in \
+            ProblemStatus.__members__.values() else None
+        if who is None:
+            raise Conflict("A problem that is %(current)s cannot become %(target)s.", current=problem.status,
+                           target=to_status)
+        if who not in self.role_of(problem, person):
+            raise Forbidden("Only the responsible unit or the person who raised it can do this.")
+        note = note.strip()
+        if to_status in NOTE_REQUIRED and not note:
+            raise ValidationFailed("Please say what was done (处理情况) or why it is rejected.")
+        problem.status = to_status
+        if to_status == ProblemStatus.RESOLVED:
+            problem.resolved_at = utcnow()
+        problem.events.append(ProblemEvent(person_id=person.id, status=to_status, note=note[:5000]))
+        self.session.flush()
+        return problem
+
+    def route_units(self) -> list[Unit]:
+        """Units a problem can be routed to: functional departments first, then colleges."""
+        order = {UnitKind.DEPARTMENT: 0, UnitKind.COLLEGE: 1, UnitKind.MARXISM_SCHOOL: 2}
+        units = self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id))
+        return sorted(units, key=lambda u: (order.get(UnitKind(u.kind), 9), u.code))
+
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Problem.status, func.count()).where(Problem.institution_id == self.institution_id)
+            .group_by(Problem.status))
+        return {status: int(n) for status, n in rows}

@@ -1,0 +1,107 @@
+"""Problem inbox (unit handlers), the problems I raised, the quality center's overview, one problem's page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
+
+from lti_tool.directory.models import Person
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.sessions import Actor
+from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.services import ProblemService
+from lti_tool.web import current_actor, db, requires_persona
+
+bp = Blueprint("problems", __name__, url_prefix="/problems")
+
+STATUS_LABELS = {
+    "new": lazy_gettext("New"), "accepted": lazy_gettext("Accepted"), "resolved": lazy_gettext("Resolved"),
+    "confirmed": lazy_gettext("Confirmed"), "rejected": lazy_gettext("Rejected"),
+}
+STEP_LABELS = {
+    "accepted": lazy_gettext("Accept"), "resolved": lazy_gettext("Mark resolved"),
+    "confirmed": lazy_gettext("Confirm it is solved"), "rejected": lazy_gettext("Reject"),
+}
+
+
+def _service(actor: Actor) -> ProblemService:
+    return ProblemService(db(), actor.institution_id, PolicyStore(db(), actor.institution_id).current())
+
+
+def _person(actor: Actor) -> Person | None:
+    return db().get(Person, actor.person_id) if actor.person_id else None
+
+
+def _category_labels(service: ProblemService, locale: str) -> dict[str, str]:
+    return {c.code: c.display(locale) for c in service.policy.problem_categories}
+
+
+@bp.route("/")
+@requires_persona("handler", "quality_center", "observer", "organization")
+def index():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = _service(actor)
+    person = _person(actor)
+    status = request.args.get("status") or None
+    overdue = request.args.get("overdue") == "1"
+    if actor.persona == "handler":
+        scope = "unit"
+        items = service.listing(unit_id=person.unit_id if person else -1, status=status, overdue_only=overdue)
+    elif actor.persona == "observer":
+        scope = "mine"
+        items = service.listing(raised_by_id=actor.person_id or -1, status=status, overdue_only=overdue)
+    else:
+        scope = "all"
+        items = service.listing(status=status, overdue_only=overdue)
+    return render_template("problems/index.html", items=items, scope=scope, status=status, overdue=overdue,
+                           labels=STATUS_LABELS, categories=_category_labels(service, actor.locale),
+                           counts=service.counts_by_status())
+
+
+@bp.route("/<int:problem_id>")
+@requires_persona("handler", "quality_center", "observer", "organization")
+def show(problem_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = _service(actor)
+    problem = service.get(problem_id)
+    person = _person(actor)
+    if actor.persona in ("handler", "observer") and not service.role_of(problem, person):
+        from lti_tool.errors import Forbidden
+
+        raise Forbidden("This problem is not routed to your unit and was not raised by you.")
+    return render_template("problems/show.html", item=service.view(problem), labels=STATUS_LABELS,
+                           steps=service.allowed_steps(problem, person), step_labels=STEP_LABELS,
+                           categories=_category_labels(service, actor.locale))
+
+
+@bp.route("/<int:problem_id>/step", methods=["POST"])
+@requires_persona("handler", "observer")
+def step(problem_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    person = _person(actor)
+    if person is None:
+        actor.require_person()
+    _service(actor).step(problem_id, request.form.get("status", ""), person, request.form.get("note", ""))  # type: ignore[arg-type]
+    return redirect(url_for("problems.show", problem_id=problem_id), code=303)
+
+
+@register_panel("handler", 10)
+def _handler_panel(actor: Actor) -> Panel | None:
+    person = _person(actor)
+    if person is None or person.unit_id is None:
+        return None
+    service = _service(actor)
+    items = service.listing(unit_id=person.unit_id, limit=50)
+    open_items = [v for v in items if v.problem.status in ("new", "accepted")]
+    return Panel("problems/_panel.html", {"items": open_items[:10], "open": len(open_items),
+                                          "overdue": sum(v.overdue for v in open_items), "labels": STATUS_LABELS,
+                                          "categories": _category_labels(service, actor.locale)})
+
+
+@register_panel("quality_center", 40)
+def _qc_panel(actor: Actor) -> Panel:
+    service = _service(actor)
+    overdue = service.listing(overdue_only=True, limit=10)
+    return Panel("problems/_qc_panel.html", {"counts": service.counts_by_status(), "overdue": overdue,
+                                             "labels": STATUS_LABELS,
+                                             "categories": _category_labels(service, actor.locale)})
