@@ -22,3 +22,7 @@ __all__ = [
     "Patrol", "Period", "Person", "Platform", "PlatformUser", "PolicyVersion", "PositionHolding", "Problem",
     "ProblemEvent", "ReportRun", "SectionTeacher", "Semester", "StatisticsSnapshot", "ToolKey", "Unit",
 ]
+
+from lti_tool.reminders.models import Reminder, ReminderCheckpoint  # noqa: E402
+
+__all__ += ["Reminder", "ReminderCheckpoint"]

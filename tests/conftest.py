@@ -95,12 +95,17 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     eng = request.getfixturevalue("engine")
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(text(f'DELETE FROM "{t}"'))
+    with eng.begin() as conn:  # DELETE is much faster than TRUNCATE on PostgreSQL for tiny tables
+        for t in tables:
+            conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_worker_connections() -> Iterator[None]:
+    yield
+    from worker import jobs
+
+    jobs.dispose()
 
 
 @pytest.fixture
@@ -129,7 +134,12 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, tool_p
 
 @pytest.fixture(scope="session")
 def app(settings: Settings):  # type: ignore[no-untyped-def]
-    return create_app(settings)
+    application = create_app(settings)
+    yield application
+    t = application.extensions["tingke"]
+    t.session_factory.kw["bind"].dispose()
+    if t.redis is not None:
+        t.redis.close()
 
 
 @pytest.fixture(scope="session")

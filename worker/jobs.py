@@ -22,6 +22,7 @@ from lti_tool.reports.services import JOB_TIMEOUT_SECONDS, MAX_ATTEMPTS, RunProg
 Builder = Callable[[Session, ReportRun, RunProgress], tuple[str, bytes | None]]
 _BUILDERS: dict[str, Builder] = {}
 _FACTORY: sessionmaker[Session] | None = None
+_SETTINGS: Settings | None = None
 
 
 def register_builder(kind: str) -> Callable[[Builder], Builder]:
@@ -32,13 +33,33 @@ def register_builder(kind: str) -> Callable[[Builder], Builder]:
     return decorator
 
 
-def configure(settings: Settings) -> None:
+def configure(config: Settings) -> None:
     """Point the jobs at a database (the worker reads the environment; tests call this)."""
+    global _FACTORY, _SETTINGS
+    if _SETTINGS is not None and _SETTINGS.database_url == config.database_url and _FACTORY is not None:
+        _SETTINGS = config
+        return
+    dispose()
+    _SETTINGS = config
+    _FACTORY = make_session_factory(make_engine(config.database_url))
+
+
+def dispose() -> None:
+    """Close the jobs' database connections (the end of a test run, a worker shutting down)."""
     global _FACTORY
-    _FACTORY = make_session_factory(make_engine(settings.database_url))
+    if _FACTORY is not None:
+        _FACTORY.kw["bind"].dispose()
+        _FACTORY = None
 
 
-def _factory() -> sessionmaker[Session]:
+def settings() -> Settings:
+    if _SETTINGS is None:
+        configure(Settings.from_env())
+    assert _SETTINGS is not None
+    return _SETTINGS
+
+
+def session_factory() -> sessionmaker[Session]:
     if _FACTORY is None:
         configure(Settings.from_env())
     assert _FACTORY is not None
@@ -59,7 +80,7 @@ def _load_builders() -> None:
 def run_report(run_id: int) -> str:
     """The job: build one run's output. Safe to run twice (the output is replaced, never duplicated)."""
     _load_builders()
-    with _factory()() as session:
+    with session_factory()() as session:
         progress = RunProgress(session, run_id)
         run = progress.start()
         builder = _BUILDERS.get(run.kind)

@@ -1,0 +1,144 @@
+"""Pacing reminders: at each checkpoint the policy sets (ends of weeks 6, 12, 16 by default), every person
+behind their duties gets a reminder naming what is missing and the next sessions that would close it —
+as a banner in the tool and by e-mail.
+
+A checkpoint is claimed by inserting its unique ``ReminderCheckpoint`` row in the same transaction that
+stores the reminders; a second worker (or the same one after a restart) fails the insert and sends
+nothing. E-mails go out only after that transaction committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lti_tool.db import utcnow
+from lti_tool.directory.models import Institution, Person
+from lti_tool.policy.compliance import ComplianceService, PersonCompliance
+from lti_tool.reminders.models import Reminder, ReminderCheckpoint
+from lti_tool.timetable.models import Semester, SemesterStatus
+from lti_tool.timetable.services import SessionFilters, SessionSearchService
+
+STALE_AFTER = dt.timedelta(days=7)
+"""A checkpoint found more than a week after it passed (e.g. on a fresh install) is skipped, not sent."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    institution_id: int
+    semester_id: int
+    week: int
+    due_at: dt.datetime
+
+
+def checkpoint_due_at(semester: Semester, week: int, tz: str) -> dt.datetime:
+    """The end of teaching week ``week``: midnight after its Sunday, in the college's time zone."""
+    day = semester.week1_monday + dt.timedelta(days=7 * week)
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+class ReminderService:
+    def __init__(self, session: Session, institution_id: int) -> None:
+        self.session = session
+        self.institution_id = institution_id
+        self.compliance = ComplianceService(session, institution_id)
+
+    def due(self, now: dt.datetime | None = None) -> list[Checkpoint]:
+        now = now or utcnow()
+        inst = self.session.get(Institution, self.institution_id)
+        tz = inst.timezone if inst else "Asia/Shanghai"
+        claimed = {(c.semester_id, c.week) for c in self.session.scalars(
+            select(ReminderCheckpoint).where(ReminderCheckpoint.institution_id == self.institution_id))}
+        out = []
+        for semester in self.session.scalars(select(Semester).where(
+                Semester.institution_id == self.institution_id, Semester.status == SemesterStatus.OPEN)):
+            policy, _ = self.compliance.policy_for(semester)
+            for week in policy.reminder_weeks:
+                if week > semester.weeks or (semester.id, week) in claimed:
+                    continue
+                due_at = checkpoint_due_at(semester, week, tz)
+                if due_at <= now < due_at + STALE_AFTER:
+                    out.append(Checkpoint(self.institution_id, semester.id, week, due_at))
+        return out
+
+    def run_checkpoint(self, checkpoint: Checkpoint, today: dt.date | None = None) -> list[Reminder]:
+        """Claim the checkpoint and store its reminders; ``[]`` when another worker already claimed it.
+
+        The caller commits, then sends the e-mails of the returned reminders.
+        """
+        claim = ReminderCheckpoint(institution_id=self.institution_id, semester_id=checkpoint.semester_id,
+                                   week=checkpoint.week)
+        try:
+            with self.session.begin_nested():
+                self.session.add(claim)
+                self.session.flush()
+        except IntegrityError:
+            return []
+        semester = self.session.get(Semester, checkpoint.semester_id)
+        assert semester is not None
+        today = today or checkpoint.due_at.date()
+        report = self.compliance.evaluate(semester)
+        search = SessionSearchService(self.session, self.institution_id, report.policy)
+        reminders = []
+        for person in report.persons:
+            if not person.short:
+                continue
+            subject, body = self._compose(person, semester, checkpoint.week, search, today)
+            row = self.session.get(Person, person.person_id)
+            reminder = Reminder(institution_id=self.institution_id, checkpoint_id=claim.id,
+                                person_id=person.person_id, subject=subject, body=body,
+                                email=(row.email or "") if row else "")
+            self.session.add(reminder)
+            reminders.append(reminder)
+        claim.recipients = len(reminders)
+        self.session.flush()
+        return reminders
+
+    def _compose(self, person: PersonCompliance, semester: Semester, week: int, search: SessionSearchService,
+                 today: dt.date) -> tuple[str, str]:
+        lines = [f"{person.name}（{person.employee_no}）老师：", "",
+                 f"截至 {semester.code} 学期第 {week} 周末，您的听课任务尚未完成：", ""]
+        for r in person.short:
+            missing = "、".join(str(m.label) for m in r.missing[:12]) if r.missing else ""
+            lines.append(f"  · {r.rule_id}：要求 {r.required}，已完成 {r.done}，还差 {r.remaining}"
+                         + (f"（未完成：{missing}）" if missing else ""))
+        upcoming = self._next_sessions(person, search, today)
+        if upcoming:
+            lines += ["", "以下近期课程可帮助完成任务："]
+            for v in upcoming:
+                teachers = "、".join(t.name for t in v.teachers)
+                marks = f"（{'、'.join(v.marks)}）" if v.marks else ""
+                lines.append(f"  · {v.date.isoformat()} 第{v.period_start}-{v.period_end}节 {v.course_name} "
+                             f"{teachers} {v.room}{marks}")
+        lines += ["", "请登录学校教学平台，打开“听课 Tingke”选择课程听课。",
+                  "", "This is a pacing reminder from Tingke: the duties above are not yet met."]
+        return f"【听课提醒】第 {week} 周：尚有 {len(person.short)} 项听课任务未完成", "\n".join(lines)
+
+    def _next_sessions(self, person: PersonCompliance, search: SessionSearchService, today: dt.date,
+                       limit: int = 3) -> list:  # type: ignore[type-arg]
+        codes = {p.code for p in person.positions}
+        rules = {r.id: r for r in search.policy.rules}
+        ideological = any(rules[r.rule_id].courses == "ideological" for r in person.short if r.rule_id in rules)
+        filters = SessionFilters(date_from=today, date_to=today + dt.timedelta(days=14),
+                                 ideological_only=ideological)
+        page = search.search(filters, per_page=60)
+        progress = search.observer_progress(person.person_id, codes, today)
+        search.add_duty_marks(page.items, codes, progress)
+        marked = [v for v in page.items if v.marks]
+        return (marked or page.items)[:limit]
+
+    # -- banners ------------------------------------------------------------------------------------
+    def active_for(self, person_id: int) -> list[Reminder]:
+        return list(self.session.scalars(
+            select(Reminder).where(Reminder.institution_id == self.institution_id, Reminder.person_id == person_id,
+                                   Reminder.dismissed_at.is_(None)).order_by(Reminder.id.desc()).limit(3)))
+
+    def dismiss(self, reminder_id: int, person_id: int) -> None:
+        reminder = self.session.get(Reminder, reminder_id)
+        if reminder is not None and reminder.person_id == person_id and reminder.institution_id == self.institution_id:
+            reminder.dismissed_at = utcnow()

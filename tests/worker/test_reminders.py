@@ -1,0 +1,108 @@
+"""Pacing reminders (issue 5 §3): a checkpoint fires once — also with two workers racing on Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from lti_tool.reminders.models import Reminder, ReminderCheckpoint
+from lti_tool.reminders.services import ReminderService, checkpoint_due_at
+from tests.support import factories as f
+from worker import jobs
+from worker.reminders import send_due_reminders
+
+
+@pytest.fixture
+def college(session_factory, institution_id):  # type: ignore[no-untyped-def]
+    """Week 6 ended yesterday: one school leader with nothing done, one who met O-1, one with no e-mail."""
+    today = dt.date.today()
+    monday = today - dt.timedelta(days=7 * 6 - 1)  # the end of week 6 was at midnight before today
+    with session_factory.begin() as s:
+        inst = institution_id
+        sem = f.semester(s, inst, "S-NOW", week1_monday=monday, weeks=16)
+        college_unit = f.unit(s, inst, "汽车工程学院")
+        behind = f.person(s, inst, "落后校领导", employee_no="L1", email="l1@jti.edu", positions=["school_leader"])
+        f.person(s, inst, "无邮箱校领导", employee_no="L3", positions=["school_leader"])
+        on_track = f.person(s, inst, "达标校领导", employee_no="L2", email="l2@jti.edu", positions=["school_leader"])
+        teacher = f.person(s, inst, "教师", unit=college_unit)
+        sec = f.section(s, sem, f.course(s, inst, "汽车构造"), [teacher])
+        for day in (monday, monday + dt.timedelta(days=7)):
+            f.observation(s, f.class_session(s, sec, day), on_track)
+        f.class_session(s, sec, today + dt.timedelta(days=2))  # an upcoming session to suggest
+        return {"institution_id": inst, "semester_id": sem.id, "behind": behind.id}
+
+
+def _outbox(settings) -> list[Path]:  # type: ignore[no-untyped-def]
+    box = Path(settings.outbox_path)
+    return sorted(box.glob("*.eml")) if box.exists() else []
+
+
+def test_checkpoint_due_and_sent_once(college, session_factory, settings):  # type: ignore[no-untyped-def]
+    jobs.configure(settings)
+    before = len(_outbox(settings))
+    assert send_due_reminders() == 2  # the two leaders behind; the one on track gets nothing
+    assert send_due_reminders() == 0  # a restart or a second tick never sends again
+    mails = _outbox(settings)[before:]
+    assert len(mails) == 1  # the leader without e-mail gets the banner only
+    text = mails[0].read_text(encoding="utf-8")
+    assert "l1@jti.edu" in text
+    with session_factory() as s:
+        reminders = s.scalars(select(Reminder)).all()
+        assert {r.person_id for r in reminders} >= {college["behind"]}
+        body = next(r.body for r in reminders if r.person_id == college["behind"])
+        assert "O-1" in body and "还差 2" in body and "汽车构造" in body
+
+
+def test_checkpoint_not_due_before_week_end_and_stale_skipped(college, session_factory):  # type: ignore[no-untyped-def]
+    with session_factory() as s:
+        from lti_tool.timetable.models import Semester
+
+        sem = s.get(Semester, college["semester_id"])
+        due = checkpoint_due_at(sem, 6, "Asia/Shanghai")
+        service = ReminderService(s, college["institution_id"])
+        assert service.due(due - dt.timedelta(minutes=1)) == []
+        assert [c.week for c in service.due(due)] == [6]
+        assert service.due(due + dt.timedelta(days=8)) == []  # found too late: skipped, not sent
+
+
+def test_two_workers_fire_a_checkpoint_once(college, session_factory, settings, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    redis = Redis.from_url(settings.redis_url)
+    queue = Queue(f"reminders-race-{os.getpid()}", connection=redis)
+    queue.empty()
+    for _ in range(4):
+        queue.enqueue(send_due_reminders)
+    env = dict(os.environ, TINGKE_DATABASE_URL=database_url, TINGKE_INSTANCE_PATH=str(tmp_path),
+               TINGKE_OUTBOX=str(tmp_path / "outbox"), TINGKE_REDIS_URL=settings.redis_url)
+    cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", settings.redis_url, queue.name]
+    workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(ReminderCheckpoint)) == 1
+        assert s.scalar(select(func.count()).select_from(Reminder)) == 2
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    redis.close()
+
+
+def test_banner_shown_and_dismissed(college, session_factory, settings, client, platform, launcher):  # type: ignore[no-untyped-def]
+    import re
+
+    from tests.support.platform import LmsUser
+
+    jobs.configure(settings)
+    send_due_reminders()
+    session = launcher.launch(LmsUser("u-l1", "落后校领导", "l1@jti.edu", "L1"))
+    home = session.get(client, "/home").get_data(as_text=True)
+    assert "听课提醒" in home
+    rid = re.search(r'/reminders/(\d+)/dismiss', home).group(1)  # type: ignore[union-attr]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
+    assert client.post(f"/reminders/{rid}/dismiss?s={session.token}", data={"csrf": csrf}).status_code == 303
+    assert "听课提醒" not in session.get(client, "/home").get_data(as_text=True)

@@ -1,0 +1,57 @@
+"""The reminder tick: finds due checkpoints of every institution, claims and sends them, reschedules itself.
+
+The tick re-enqueues itself with a fixed job id through RQ's scheduler (``enqueue_in``), so two workers
+keep one chain; even if two ticks ran at once, the checkpoint's unique claim row lets only one send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from rq import Queue
+from sqlalchemy import select
+
+from lti_tool.directory.models import Institution
+from lti_tool.mail import Mailer
+from lti_tool.reminders.services import ReminderService
+from worker.jobs import session_factory, settings
+
+TICK_JOB_ID = "tingke-reminder-tick"
+TICK_INTERVAL = dt.timedelta(minutes=15)
+log = logging.getLogger(__name__)
+
+
+def send_due_reminders(now: dt.datetime | None = None) -> int:
+    """Process every due checkpoint; returns how many reminders this call stored and sent."""
+    sent = 0
+    factory = session_factory()
+    with factory() as session:
+        institutions = list(session.scalars(select(Institution.id)))
+    mailer = Mailer(settings())
+    for institution_id in institutions:
+        with factory() as session:
+            for checkpoint in ReminderService(session, institution_id).due(now):
+                reminders = ReminderService(session, institution_id).run_checkpoint(checkpoint)
+                session.commit()  # the claim and the banners are stored before any mail leaves
+                for reminder in reminders:
+                    if reminder.email:
+                        try:
+                            mailer.send(reminder.email, reminder.subject, reminder.body)
+                        except OSError:  # a mail server hiccup must not lose the banners
+                            log.exception("reminder %s: e-mail not sent", reminder.id)
+                sent += len(reminders)
+    return sent
+
+
+def tick() -> int:
+    sent = send_due_reminders()
+    schedule_tick()
+    return sent
+
+
+def schedule_tick(connection: object | None = None) -> None:
+    from worker.queues import redis_connection
+
+    queue = Queue("default", connection=connection or redis_connection(settings()))  # type: ignore[arg-type]
+    queue.enqueue_in(TICK_INTERVAL, tick, job_id=TICK_JOB_ID, result_ttl=600, failure_ttl=24 * 3600)
