@@ -61,7 +61,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(lti_bp)
     app.register_blueprint(home_bp)
-    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "problems", "reminders"):
+    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "problems", "reminders", "archive"):
         try:
             views = __import__(f"lti_tool.{module}.views", fromlist=["bp"])
         except ModuleNotFoundError as exc:

@@ -26,3 +26,6 @@ __all__ = [
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint  # noqa: E402
 
 __all__ += ["Reminder", "ReminderCheckpoint"]
+from lti_tool.archive.models import SemesterEvent  # noqa: E402
+
+__all__ += ["SemesterEvent"]

@@ -1,0 +1,49 @@
+"""The quality center's archive page: close, reopen (with a reason), archived versions to download."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from lti_tool.archive.services import ArchiveService
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.sessions import Actor
+from lti_tool.web import current_actor, db, redis_connection, requires_persona
+
+bp = Blueprint("archive", __name__, url_prefix="/archive")
+
+
+@bp.route("/")
+@requires_persona("quality_center", "organization")
+def index():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = ArchiveService(db(), actor.institution_id)
+    semesters = service.semesters()
+    return render_template("archive/index.html", semesters=semesters,
+                           versions={s.id: service.versions(s.id) for s in semesters},
+                           events={s.id: service.events(s.id) for s in semesters})
+
+
+@bp.route("/<int:semester_id>/close", methods=["POST"])
+@requires_persona("quality_center")
+def close(semester_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    runs = ArchiveService(db(), actor.institution_id).close(semester_id, actor.person_id, request.form.get("note", ""))
+    db().commit()  # the frozen runs must exist before the worker looks for them
+    from worker.jobs import enqueue_run
+
+    for run in runs:
+        run.job_id = enqueue_run(run.id, redis_connection())
+    return redirect(url_for("archive.index"), code=303)
+
+
+@bp.route("/<int:semester_id>/reopen", methods=["POST"])
+@requires_persona("quality_center")
+def reopen(semester_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    ArchiveService(db(), actor.institution_id).reopen(semester_id, actor.person_id, request.form.get("reason", ""))
+    return redirect(url_for("archive.index"), code=303)
+
+
+@register_panel("quality_center", 60)
+def _panel(actor: Actor) -> Panel:
+    return Panel("archive/_panel.html", {"semesters": ArchiveService(db(), actor.institution_id).semesters()[:3]})
