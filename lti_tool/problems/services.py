@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from lti_tool.observations.models import Problem, ProblemEvent, ProblemStatus
+from lti_tool.i18n import N_
+from lti_tool.observations.models import Observation, ObservationStatus, Problem, ProblemEvent, ProblemStatus
 from lti_tool.policy.schema import Policy
 
 OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
@@ -58,20 +59,21 @@ class ProblemService:
         self.policy = policy
 
     # -- raising ------------------------------------------------------------------------------------
-    def validate_new(self, items: list[NewProblem], field_prefix: str = "problems") -> list[str]:
+    def validate_new(self, items: list[NewProblem]) -> list[str]:
         """Problems of each item (empty when all are fine), naming the field; used before storing."""
         categories = {c.code for c in self.policy.problem_categories}
-        units = {u.id for u in self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id))}
+        units = set(self.session.scalars(select(Unit.id).where(Unit.institution_id == self.institution_id)))
         errors = []
         for i, item in enumerate(items, start=1):
+            prefix = f"#{i} " if len(items) > 1 else ""
             if item.category not in categories:
-                errors.append(f"{field_prefix}[{i}].category: “{item.category}” is not a category of the policy")
-            if item.unit_id is not None and item.unit_id not in units:
-                errors.append(f"{field_prefix}[{i}].unit: unknown unit")
+                errors.append(prefix + N_("Category: choose one of the policy's problem categories."))
+            if item.unit_id is None or item.unit_id not in units:
+                errors.append(prefix + N_("Responsible unit: choose a unit."))
             if not item.description.strip():
-                errors.append(f"{field_prefix}[{i}].description: must not be empty")
-            if len(item.description) > 5000:
-                errors.append(f"{field_prefix}[{i}].description: longer than 5000 characters")
+                errors.append(prefix + N_("Description: describe the problem."))
+            elif len(item.description) > 5000:
+                errors.append(prefix + N_("Description: this text is too long."))
         return errors
 
     def raise_problems(self, items: list[NewProblem], raised_by_id: int, *, observation_id: int | None = None,
@@ -112,7 +114,12 @@ class ProblemService:
                 other.room == Problem.room, other.room != "", other.id != Problem.id)
             .correlate(Problem).scalar_subquery()
         )
-        stmt = select(Problem, recurrences).where(Problem.institution_id == self.institution_id)
+        # A problem written into a record still being drafted reaches the unit only once the record is
+        # submitted (the observer may still withdraw it); patrol problems reach it at once.
+        submitted = select(Observation.id).where(Observation.id == Problem.observation_id,
+                                                 Observation.status == ObservationStatus.SUBMITTED).exists()
+        stmt = (select(Problem, recurrences).where(Problem.institution_id == self.institution_id)
+                .where(or_(Problem.observation_id.is_(None), submitted)))
         if unit_id is not None:
             stmt = stmt.where(Problem.unit_id == unit_id)
         if raised_by_id is not None:
