@@ -33,7 +33,11 @@ class CliContext:
     @contextmanager
     def session(self) -> Iterator[Session]:
         if self._factory is None:
-            self._factory = make_session_factory(make_engine(self.settings.database_url))  # type: ignore[assignment]
+            engine = make_engine(self.settings.database_url)
+            self._factory = make_session_factory(engine)  # type: ignore[assignment]
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # close the connections when the command ends (tests run many commands)
+                ctx.find_root().call_on_close(engine.dispose)
         with session_scope(self._factory) as s:  # type: ignore[arg-type]
             yield s
 

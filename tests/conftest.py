@@ -90,10 +90,11 @@ def session_factory(engine):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table after a test that used the database (functional tests commit for real)."""
+    eng = request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
     yield
-    if "database_url" not in request.fixturenames:
+    if eng is None:
         return
-    eng = request.getfixturevalue("engine")
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with eng.begin() as conn:  # DELETE is much faster than TRUNCATE on PostgreSQL for tiny tables
         for t in tables:

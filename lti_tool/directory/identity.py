@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, PlatformUser
-from lti_tool.errors import NotFound
+from lti_tool.errors import BadRequest, NotFound
 from lti_tool.lti.claims import LaunchClaims
 
 
@@ -50,19 +50,34 @@ class IdentityService:
             if person is not None:
                 return person
         if claims.email:
-            matches = list(self.session.scalars(base.where(func.lower(Person.email) == claims.email).limit(2)))
+            matches = list(self.session.scalars(
+                base.where(func.lower(Person.email) == claims.email.lower()).limit(2)))
             if len(matches) == 1:  # an e-mail shared by two roster rows identifies nobody
                 return matches[0]
         return None
 
-    def unmatched(self) -> list[PlatformUser]:
+    def unmatched(self, limit: int = 500) -> list[PlatformUser]:
+        """LMS users who launched but match nobody in the roster, most recent first."""
         return list(self.session.scalars(
             select(PlatformUser).where(PlatformUser.institution_id == self.institution_id,
                                        PlatformUser.person_id.is_(None))
-            .order_by(PlatformUser.last_launch_at.desc())
+            .order_by(PlatformUser.last_launch_at.desc(), PlatformUser.id.desc()).limit(limit)
         ))
 
+    def unmatched_count(self) -> int:
+        return int(self.session.scalar(
+            select(func.count()).select_from(PlatformUser)
+            .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
+        ) or 0)
+
     def link(self, platform_user_id: int, employee_no: str) -> PlatformUser:
+        """Link an LMS user to a roster person by hand; their next launch lands them as that person.
+
+        The launch session the user already holds keeps its old identity (it is signed with it); only a
+        new launch picks the link up, which is what "open Tingke again" on the unmatched page says.
+        """
+        if not employee_no.strip():
+            raise BadRequest("Enter an employee number.")
         user = self.session.get(PlatformUser, platform_user_id)
         if user is None or user.institution_id != self.institution_id:
             raise NotFound("No such LMS user.")

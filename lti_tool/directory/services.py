@@ -2,21 +2,28 @@
 
 Re-import updates rows by their natural key (unit code, employee number) and never duplicates. For every
 person present in a people file, the positions in the file *replace* that person's stored positions: the
-roster export is the source of truth for the people it lists. Any bad row aborts the whole file.
+roster export is the source of truth for the people it lists. A column the file does not have at all
+(say, no 职务 column) leaves that field alone, so a plain staff list cannot wipe everybody's positions.
+
+Any bad row aborts the whole file: every row is parsed and checked first, all problems are reported as
+"row N, column C" (``RowErrors``), and only a clean file is written. The caller's transaction (one per
+request or CLI command) rolls back if anything still fails while storing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
 
-from lti_tool.directory.models import Person, PositionHolding, Unit, UnitFunction, UnitKind
+from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit, UnitFunction, UnitKind
+from lti_tool.errors import NotFound
+from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import Policy
-from lti_tool.tabular import RowErrors, read_table
+from lti_tool.tabular import Row, RowErrors, read_table
 
 UNIT_ALIASES = {
     "code": ["代码", "单位代码", "unit_code"],
@@ -46,14 +53,22 @@ PEOPLE_ALIASES = {
     "tenure_end": ["任职结束", "任职结束日期"],
 }
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+POSITION_SEPARATOR = re.compile(r"[;；]")
+"""Positions in one cell are separated by ";" — also the full-width "；" a Chinese keyboard types."""
+_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                      r"(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?$")
 
 
 def parse_date(text: str) -> dt.date:
-    """Accepts 2026-09-01, 2026/9/1 and 2026.9.1 (the forms the academic office exports)."""
-    parts = re.split(r"[-/.]", text.strip())
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    """Accepts 2026-09-01, 2026/9/1, 2026.9.1 and 2026年9月1日 (the forms the academic office exports).
+
+    A trailing midnight time (what a spreadsheet date cell sometimes carries) is ignored.
+    """
+    match = _DATE_RE.match(text.strip())
+    if match is None:
         raise ValueError(text)
-    return dt.date(int(parts[0]), int(parts[1]), int(parts[2][:2]))
+    year, month, day = (int(g) for g in match.groups())
+    return dt.date(year, month, day)  # raises ValueError for 2026-02-30
 
 
 @dataclass
@@ -66,6 +81,61 @@ class ImportResult:
         return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
 
 
+@dataclass
+class _PersonEntry:
+    """One person as the file states it, possibly over several rows (one row per tenure)."""
+
+    row: int
+    name: str
+    email: str
+    unit: Unit | None
+    tenures: dict[tuple[str, dt.date | None], tuple[dt.date | None, int]] = field(default_factory=dict)
+    """(position code, start) → (end, the row that said so). (code, start) is the stored natural key."""
+
+
+@dataclass
+class PeoplePage:
+    people: list[Person]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass
+class LmsAccount:
+    """An LMS user linked to a person, for the person page (which platform, how it was linked)."""
+
+    user: PlatformUser
+    platform_name: str
+
+
+@dataclass
+class PersonDetail:
+    person: Person
+    accounts: list[LmsAccount]
+
+
+@dataclass
+class CadreRow:
+    person: Person
+    position_code: str
+    position_name: str
+    start: dt.date | None
+    end: dt.date | None
+
+
+@dataclass
+class CadreGroup:
+    code: str
+    name: str | None
+    """The policy's group label (Chinese data); ``None`` for positions the policy no longer lists."""
+    rows: list[CadreRow]
+
+
 class DirectoryService:
     def __init__(self, session: Session, institution_id: int) -> None:
         self.session = session
@@ -76,6 +146,13 @@ class DirectoryService:
         return list(self.session.scalars(
             select(Unit).where(Unit.institution_id == self.institution_id).order_by(Unit.kind, Unit.code)))
 
+    def unit_people_counts(self) -> dict[int, int]:
+        rows = self.session.execute(
+            select(Person.unit_id, func.count()).where(Person.institution_id == self.institution_id,
+                                                       Person.unit_id.is_not(None))
+            .group_by(Person.unit_id))
+        return {unit_id: int(n) for unit_id, n in rows if unit_id is not None}
+
     def unit_lookup(self) -> dict[str, Unit]:
         """Units by code and by name, for imports that name a unit either way."""
         out: dict[str, Unit] = {}
@@ -84,12 +161,36 @@ class DirectoryService:
             out[unit.code] = unit
         return out
 
-    def people(self, search: str = "", limit: int = 200, offset: int = 0) -> list[Person]:
+    def _people_query(self, search: str):  # type: ignore[no-untyped-def]
         stmt = select(Person).where(Person.institution_id == self.institution_id)
-        if search:
-            like = f"%{search.strip()}%"
-            stmt = stmt.where(Person.name.like(like) | Person.employee_no.like(like) | Person.email.like(like))
-        return list(self.session.scalars(stmt.order_by(Person.employee_no).limit(limit).offset(offset)))
+        term = search.strip()
+        if term:
+            stmt = stmt.where(or_(Person.name.icontains(term, autoescape=True),
+                                  Person.employee_no.icontains(term, autoescape=True),
+                                  Person.email.icontains(term, autoescape=True)))
+        return stmt
+
+    def people(self, search: str = "", limit: int = 200, offset: int = 0) -> list[Person]:
+        stmt = self._people_query(search).order_by(Person.employee_no).limit(limit).offset(offset)
+        return list(self.session.scalars(stmt))
+
+    def people_page(self, search: str = "", page: int = 1, per_page: int = 50) -> PeoplePage:
+        """One page of the roster, searched by name, employee number or e-mail (case-insensitive)."""
+        stmt = self._people_query(search)
+        total = int(self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        people = list(self.session.scalars(
+            stmt.options(joinedload(Person.positions)).order_by(Person.employee_no)
+            .limit(per_page).offset((page - 1) * per_page)).unique())
+        return PeoplePage(people, total, page, per_page)
+
+    def person(self, person_id: int) -> Person:
+        """A person of this institution; another institution's id is "not found", never shown."""
+        person = self.session.get(Person, person_id)
+        if person is None or person.institution_id != self.institution_id:
+            raise NotFound("No such person.")
+        return person
 
     def person_by_no(self, employee_no: str) -> Person | None:
         return self.session.scalars(select(Person).where(Person.institution_id == self.institution_id,
@@ -99,16 +200,55 @@ class DirectoryService:
         return {p.employee_no: p for p in self.session.scalars(
             select(Person).where(Person.institution_id == self.institution_id))}
 
+    def person_detail(self, person_id: int) -> PersonDetail:
+        """The person page: the person (unit, tenures) and the LMS accounts linked to them."""
+        person = self.person(person_id)
+        return PersonDetail(person, self.lms_accounts(person.id))
+
+    def lms_accounts(self, person_id: int) -> list[LmsAccount]:
+        rows = self.session.execute(
+            select(PlatformUser, Platform.name, Platform.issuer)
+            .join(Platform, Platform.id == PlatformUser.platform_id)
+            .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id == person_id)
+            .order_by(PlatformUser.last_launch_at.desc()))
+        return [LmsAccount(user, name or issuer) for user, name, issuer in rows]
+
+    def cadres(self, policy: Policy, today: dt.date) -> list[CadreGroup]:
+        """People holding positions now or from a later date, grouped as the policy groups positions.
+
+        Ended tenures are left out: this is the organization department's list of cadres in office.
+        """
+        holdings = self.session.scalars(
+            select(PositionHolding).join(Person, Person.id == PositionHolding.person_id)
+            .where(PositionHolding.institution_id == self.institution_id,
+                   or_(PositionHolding.end_date.is_(None), PositionHolding.end_date >= today))
+            .options(joinedload(PositionHolding.person))
+            .order_by(Person.employee_no, PositionHolding.start_date))
+        order = {code: i for i, code in enumerate(policy.positions)}
+        groups: dict[str, CadreGroup] = {
+            code: CadreGroup(code, name, []) for code, name in policy.groups.items()}
+        for h in holdings:
+            definition = policy.positions.get(h.position_code)
+            group_code = definition.group if definition else ""
+            group = groups.setdefault(group_code, CadreGroup(group_code, policy.groups.get(group_code), []))
+            name = definition.name if definition else h.position_code
+            group.rows.append(CadreRow(h.person, h.position_code, name, h.start_date, h.end_date))
+        for group in groups.values():
+            group.rows.sort(key=lambda r: (order.get(r.position_code, len(order)), r.person.employee_no))
+        return [g for g in groups.values() if g.rows]
+
     # -- imports ------------------------------------------------------------------------------------
     def import_units(self, data: bytes, filename: str) -> ImportResult:
         table = read_table(data, filename, UNIT_ALIASES, ["code", "name", "kind"])
         errors = table.errors
+        has_function = "function" in errors.headers
         seen: dict[str, int] = {}
-        parsed: list[tuple[str, str, str, str]] = []
+        parsed: list[tuple[str, str, str, str | None]] = []
         for row in table.rows:
             code, name = row.get("code"), row.get("name")
-            kind = UNIT_KINDS.get(row.get("kind").lower()) or UNIT_KINDS.get(row.get("kind"))
-            function = UNIT_FUNCTIONS.get(row.get("function").lower(), UNIT_FUNCTIONS.get(row.get("function")))
+            kind_text, function_text = row.get("kind"), row.get("function")
+            kind = UNIT_KINDS.get(kind_text.lower()) or UNIT_KINDS.get(kind_text)
+            function = UNIT_FUNCTIONS.get(function_text.lower(), UNIT_FUNCTIONS.get(function_text))
             if not code:
                 errors.add(row.number, "code", "不能为空 (must not be empty)")
             elif len(code) > 64:
@@ -118,23 +258,26 @@ class DirectoryService:
             if not name:
                 errors.add(row.number, "name", "不能为空 (must not be empty)")
             if kind is None:
-                errors.add(row.number, "kind", f"“{row.get('kind')}”不是 college / marxism_school / department "
+                errors.add(row.number, "kind", f"“{kind_text}”不是 college / marxism_school / department "
                            f"(not a known unit type)")
             if function is None:
-                errors.add(row.number, "function", f"“{row.get('function')}”不是 quality_center / organization")
+                errors.add(row.number, "function", f"“{function_text}”不是 quality_center / organization "
+                           f"(not a known function)")
             seen.setdefault(code, row.number)
-            parsed.append((code, name[:200], str(kind or ""), str(function or "")))
+            parsed.append((code, name[:200], str(kind or ""), str(function or "") if has_function else None))
         errors.raise_if_any("units")
         existing = {u.code: u for u in self.units()}
         result = ImportResult()
-        for code, name, kind, function in parsed:
+        for code, name, kind_code, function_code in parsed:
             unit = existing.get(code)
             if unit is None:
-                self.session.add(Unit(institution_id=self.institution_id, code=code, name=name, kind=kind,
-                                      function=function))
+                self.session.add(Unit(institution_id=self.institution_id, code=code, name=name,
+                                      kind=kind_code, function=function_code or ""))
                 result.created += 1
-            elif (unit.name, unit.kind, unit.function) != (name, kind, function):
-                unit.name, unit.kind, unit.function = name, kind, function
+                continue
+            wanted = (name, kind_code, unit.function if function_code is None else function_code)
+            if (unit.name, unit.kind, unit.function) != wanted:
+                unit.name, unit.kind, unit.function = wanted
                 result.updated += 1
             else:
                 result.unchanged += 1
@@ -146,14 +289,14 @@ class DirectoryService:
         errors = table.errors
         units = self.unit_lookup()
         position_names = {p.name: p.code for p in policy.positions.values()}
-        people: dict[str, dict] = {}
+        people: dict[str, _PersonEntry] = {}
         for row in table.rows:
             self._parse_person_row(row, errors, units, policy, position_names, people)
         errors.raise_if_any("people")
-        return self._store_people(people)
+        return self._store_people(people, set(errors.headers))
 
-    def _parse_person_row(self, row, errors: RowErrors, units: dict[str, Unit], policy: Policy,  # type: ignore[no-untyped-def]
-                          position_names: dict[str, str], people: dict[str, dict]) -> None:
+    def _parse_person_row(self, row: Row, errors: RowErrors, units: dict[str, Unit], policy: Policy,
+                          position_names: dict[str, str], people: dict[str, _PersonEntry]) -> None:
         no, name, email = row.get("employee_no"), row.get("name"), row.get("email").lower()
         if not no:
             errors.add(row.number, "employee_no", "不能为空 (must not be empty)")
@@ -161,74 +304,121 @@ class DirectoryService:
             errors.add(row.number, "employee_no", "超过 64 个字符 (longer than 64 characters)")
         if not name:
             errors.add(row.number, "name", "不能为空 (must not be empty)")
-        if email and not EMAIL_RE.match(email):
+        if email and (not EMAIL_RE.match(email) or len(email) > 254):
             errors.add(row.number, "email", f"“{email}”不是有效的邮箱地址 (not an e-mail address)")
         unit_text = row.get("unit")
         unit = units.get(unit_text) if unit_text else None
         if unit_text and unit is None:
-            errors.add(row.number, "unit", f"单位“{unit_text}”不存在，请先导入单位 (unknown unit: import units first)")
-        codes = []
-        for token in (t.strip() for t in re.split(r"[;；]", row.get("positions")) if t.strip()):
+            errors.add(row.number, "unit",
+                       f"单位“{unit_text}”不存在，请先导入单位 (unknown unit: import units first)")
+        codes: list[str] = []
+        for token in (t.strip() for t in POSITION_SEPARATOR.split(row.get("positions")) if t.strip()):
             code = token if token in policy.positions else position_names.get(token)
             if code is None:
                 errors.add(row.number, "positions", f"职务“{token}”不在政策文件的职务表中 (unknown position)")
-            else:
+            elif code not in codes:
                 codes.append(code)
-        dates: list[dt.date | None] = []
-        for column in ("tenure_start", "tenure_end"):
-            text = row.get(column)
-            try:
-                dates.append(parse_date(text) if text else None)
-            except ValueError:
-                errors.add(row.number, column, f"“{text}”不是日期，应为 YYYY-MM-DD (not a date)")
-                dates.append(None)
-        if dates[0] and dates[1] and dates[1] < dates[0]:
+        start, end = (self._date(row, errors, column) for column in ("tenure_start", "tenure_end"))
+        if start and end and end < start:
             errors.add(row.number, "tenure_end", "早于任职开始日期 (before the tenure start)")
-        if (dates[0] or dates[1]) and not codes:
+        if (start or end) and not codes:
             errors.add(row.number, "positions", "填写了任职日期但没有职务 (tenure dates without a position)")
-        entry = people.setdefault(no, {"row": row.number, "name": name, "email": email or None,
-                                       "unit": unit, "positions": set()})
-        if entry["row"] != row.number and (entry["name"] != name or (entry["unit"] and unit and entry["unit"] != unit)):
-            errors.add(row.number, "name", f"与第 {entry['row']} 行的同一工号信息不一致 (conflicts with row {entry['row']})")
-        entry["unit"] = entry["unit"] or unit
-        entry["email"] = entry["email"] or email or None
+        if not no:
+            return
+        entry = people.get(no)
+        if entry is None:
+            entry = people[no] = _PersonEntry(row.number, name, email, unit)
+        else:
+            self._check_same_person(row, errors, entry, name, email, unit)
         for code in codes:
-            entry["positions"].add((code, dates[0], dates[1]))
+            key = (code, start)
+            if key in entry.tenures and entry.tenures[key][0] != end:
+                other = entry.tenures[key][1]
+                errors.add(row.number, "tenure_end", f"与第 {other} 行同一职务、同一开始日期的结束日期不一致 "
+                           f"(conflicts with row {other})")
+            entry.tenures.setdefault(key, (end, row.number))
 
-    def _store_people(self, people: dict[str, dict]) -> ImportResult:
+    @staticmethod
+    def _date(row: Row, errors: RowErrors, column: str) -> dt.date | None:
+        text = row.get(column)
+        if not text:
+            return None
+        try:
+            return parse_date(text)
+        except ValueError:
+            errors.add(row.number, column, f"“{text}”不是日期，应为 YYYY-MM-DD (not a date)")
+            return None
+
+    @staticmethod
+    def _check_same_person(row: Row, errors: RowErrors, entry: _PersonEntry, name: str, email: str,
+                           unit: Unit | None) -> None:
+        """Several rows may list one person (one row per tenure) but must agree on who that is."""
+        conflict = (f"与第 {entry.row} 行同一工号的信息不一致 "
+                    f"(conflicts with row {entry.row} for the same employee_no)")
+        if name and entry.name and name != entry.name:
+            errors.add(row.number, "name", conflict)
+        if email and entry.email and email != entry.email:
+            errors.add(row.number, "email", conflict)
+        if unit is not None and entry.unit is not None and unit.id != entry.unit.id:
+            errors.add(row.number, "unit", conflict)
+        entry.email = entry.email or email
+        entry.unit = entry.unit or unit
+
+    def _store_people(self, people: dict[str, _PersonEntry], columns: set[str]) -> ImportResult:
         existing = self.people_by_no()
         result = ImportResult()
         for no, entry in people.items():
             person = existing.get(no)
-            changed = False
-            is_new = person is None
             if person is None:
-                person = Person(institution_id=self.institution_id, employee_no=no, name=entry["name"][:100],
-                                email=entry["email"], unit_id=entry["unit"].id if entry["unit"] else None)
+                person = Person(institution_id=self.institution_id, employee_no=no, name=entry.name[:100],
+                                email=entry.email or None, unit=entry.unit)
                 self.session.add(person)
-                self.session.flush()
+                self._sync_positions(person, entry)
                 result.created += 1
-            else:
-                new = (entry["name"][:100], entry["email"], entry["unit"].id if entry["unit"] else None)
-                if (person.name, person.email, person.unit_id) != new:
-                    person.name, person.email, person.unit_id = new
-                    changed = True
-            stored = {(h.position_code, h.start_date, h.end_date): h for h in person.positions}
-            wanted = entry["positions"]
-            for key, holding in stored.items():
-                if key not in wanted:
-                    person.positions.remove(holding)
-                    changed = True
-            for code, start, end in sorted(wanted, key=lambda k: (k[0], k[1] or dt.date.min)):
-                if (code, start, end) not in stored:
-                    person.positions.append(PositionHolding(institution_id=self.institution_id,
-                                                            position_code=code, start_date=start, end_date=end))
-                    changed = True
-            if is_new:
                 continue
+            changed = False
+            wanted: dict[str, object] = {"name": entry.name[:100]}
+            if "email" in columns:
+                wanted["email"] = entry.email or None
+            if "unit" in columns:
+                wanted["unit"] = entry.unit
+            for attr, value in wanted.items():
+                if getattr(person, attr) is not value and getattr(person, attr) != value:
+                    setattr(person, attr, value)
+                    changed = True
+            if "positions" in columns:
+                changed = self._sync_positions(person, entry) or changed
             if changed:
                 result.updated += 1
             else:
                 result.unchanged += 1
         self.session.flush()
         return result
+
+    def _sync_positions(self, person: Person, entry: _PersonEntry) -> bool:
+        """Make the person's tenures exactly the file's; a tenure is the same when code and start match.
+
+        Matching on (code, start) — the table's unique key — and updating the end date in place matters:
+        deleting and re-inserting the same key in one flush would hit the unique constraint, because the
+        unit of work inserts before it deletes.
+        """
+        changed = False
+        kept: set[tuple[str, dt.date | None]] = set()
+        for holding in list(person.positions):
+            key = (holding.position_code, holding.start_date)
+            if key in entry.tenures and key not in kept:
+                kept.add(key)
+                end = entry.tenures[key][0]
+                if holding.end_date != end:
+                    holding.end_date = end
+                    changed = True
+            else:
+                person.positions.remove(holding)
+                changed = True
+        for (code, start), (end, _row) in sorted(entry.tenures.items(),
+                                                 key=lambda item: (item[0][0], item[0][1] or dt.date.min)):
+            if (code, start) not in kept:
+                person.positions.append(PositionHolding(institution_id=self.institution_id,
+                                                        position_code=code, start_date=start, end_date=end))
+                changed = True
+        return changed

@@ -29,8 +29,6 @@ from lti_tool.timetable.models import Semester
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 from tests.test_observation_world import MONDAY_W1, World, build_world, complete_fields
 
-xlsx_warning = pytest.mark.filterwarnings("ignore:defusedxml.cElementTree is deprecated:DeprecationWarning")
-
 OBSERVER = LmsUser("u-l001", "王校长", "l001@jti.edu", "L001", [ROLE_LEARNER])
 CO_OBSERVER = LmsUser("u-l002", "赵院长", "l002@jti.edu", "L002", [ROLE_LEARNER])
 THIRD = LmsUser("u-l003", "钱书记", "l003@jti.edu", "L003", [ROLE_LEARNER])
@@ -285,7 +283,6 @@ def test_problems_are_stored_as_new(world, as_user, session_factory):  # type: i
 
 
 # -- quality center -----------------------------------------------------------------------------------
-@xlsx_warning
 def test_qc_list_detail_and_exports_are_formula_safe(world, as_user):  # type: ignore[no-untyped-def]
     evil = '=HYPERLINK("http://evil.example/steal","点我")'
     obs_id = _submitted(as_user(OBSERVER), world, narrative=evil, strengths="-1+2", suggestions="@SUM(A1)")
@@ -414,7 +411,6 @@ def test_import_observations_stores_group_record_and_is_rerunnable(world, run, t
         assert draft.status == "draft" and draft.is_supervision and draft.author.employee_no == "L003"
 
 
-@xlsx_warning
 def test_export_reads_back_through_import(world, as_user, run, tmp_path, session_factory):  # type: ignore[no-untyped-def]
     evil = '=HYPERLINK("http://evil.example","x")'
     _submitted(as_user(OBSERVER), world, narrative=evil)

@@ -1,0 +1,158 @@
+"""Quality-center pages for the roster: units, people, and LMS users waiting to be linked.
+
+Thin views: parse, authorise (``requires_persona``), call ``DirectoryService`` / ``IdentityService``,
+render. The quality center (and a platform administrator, who gets that persona) may change things; the
+organization department reads the people list and person pages. An upload goes through the same
+importer as ``tingke import``: a bad row raises ``ValidationFailed``; the page answers 422 listing every
+row and column, with the upload form again, and because the status is an error the request's
+transaction rolls back, so nothing from the file is stored.
+
+Home panels: the quality center gets links (with the number of unlinked LMS users); the organization
+department gets the cadre list grouped as the policy groups positions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
+from werkzeug.wrappers import Response
+
+from lti_tool.directory.identity import IdentityService
+from lti_tool.directory.services import DirectoryService, ImportResult
+from lti_tool.errors import BadRequest, ValidationFailed
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.sessions import Actor
+from lti_tool.policy.store import PolicyStore
+from lti_tool.web import current_actor, db, requires_persona
+
+bp = Blueprint("directory", __name__, url_prefix="/directory")
+
+PER_PAGE = 50
+KIND_LABELS = {
+    "college": lazy_gettext("Teaching college"),
+    "marxism_school": lazy_gettext("Marxism School"),
+    "department": lazy_gettext("Functional department"),
+}
+FUNCTION_LABELS = {
+    "quality_center": lazy_gettext("Quality center"),
+    "organization": lazy_gettext("Organization department"),
+}
+
+
+def _directory(actor: Actor) -> DirectoryService:
+    return DirectoryService(db(), actor.institution_id)
+
+
+def _upload() -> tuple[bytes, str]:
+    """The uploaded file's bytes and name; the importer decides CSV or XLSX from both."""
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        raise BadRequest("Choose a CSV or XLSX file to upload.")
+    return file.read(), file.filename
+
+
+def _import_failed(kind: str, err: ValidationFailed) -> tuple[str, int]:
+    """The row/column list and the form again, so the file can be fixed and re-sent from the same page."""
+    return render_template("directory/import_failed.html", kind=kind, message=err.translated(),
+                           details=err.details), err.status
+
+
+def _imported(endpoint: str, result: ImportResult) -> Response:
+    """Post/redirect/get: the list page shows what the import did (no cookie-based flash in an iframe)."""
+    return redirect(url_for(endpoint, created=result.created, updated=result.updated,
+                            unchanged=result.unchanged), code=303)
+
+
+def _import_summary() -> dict[str, int] | None:
+    if "created" not in request.args:
+        return None
+    return {k: request.args.get(k, 0, type=int) for k in ("created", "updated", "unchanged")}
+
+
+# -- units --------------------------------------------------------------------------------------------
+@bp.route("/units")
+@requires_persona("quality_center")
+def units():  # type: ignore[no-untyped-def]
+    service = _directory(current_actor())
+    return render_template("directory/units.html", units=service.units(), counts=service.unit_people_counts(),
+                           kinds=KIND_LABELS, functions=FUNCTION_LABELS, imported=_import_summary())
+
+
+@bp.route("/units/import", methods=["POST"])
+@requires_persona("quality_center")
+def import_units():  # type: ignore[no-untyped-def]
+    data, filename = _upload()
+    try:
+        result = _directory(current_actor()).import_units(data, filename)
+    except ValidationFailed as err:
+        return _import_failed("units", err)
+    return _imported("directory.units", result)
+
+
+# -- people -------------------------------------------------------------------------------------------
+@bp.route("/people")
+@requires_persona("quality_center", "organization")
+def people():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    search = request.args.get("q", "").strip()[:100]
+    page = _directory(actor).people_page(search, request.args.get("page", 1, type=int), PER_PAGE)
+    return render_template("directory/people.html", page=page, q=search, imported=_import_summary(),
+                           policy=PolicyStore(db(), actor.institution_id).current(), today=dt.date.today(),
+                           can_import=actor.persona == "quality_center")
+
+
+@bp.route("/people/import", methods=["POST"])
+@requires_persona("quality_center")
+def import_people():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    data, filename = _upload()
+    policy = PolicyStore(db(), actor.institution_id).current()
+    try:
+        result = _directory(actor).import_people(data, filename, policy)
+    except ValidationFailed as err:
+        return _import_failed("people", err)
+    return _imported("directory.people", result)
+
+
+@bp.route("/people/<int:person_id>")
+@requires_persona("quality_center", "organization")
+def person(person_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    detail = _directory(actor).person_detail(person_id)
+    return render_template("directory/person.html", detail=detail, person=detail.person,
+                           policy=PolicyStore(db(), actor.institution_id).current(), today=dt.date.today(),
+                           kinds=KIND_LABELS)
+
+
+# -- LMS users not matched to the roster ---------------------------------------------------------------
+@bp.route("/users/unmatched")
+@requires_persona("quality_center")
+def unmatched():  # type: ignore[no-untyped-def]
+    users = IdentityService(db(), current_actor().institution_id).unmatched()
+    return render_template("directory/unmatched.html", users=users,
+                           linked=request.args.get("linked", ""), linked_to=request.args.get("to", ""))
+
+
+@bp.route("/users/<int:user_id>/link", methods=["POST"])
+@requires_persona("quality_center")
+def link(user_id: int):  # type: ignore[no-untyped-def]
+    employee_no = request.form.get("employee_no", "").strip()
+    user = IdentityService(db(), current_actor().institution_id).link(user_id, employee_no)
+    return redirect(url_for("directory.unmatched", linked=user.name or user.lti_user_id, to=employee_no),
+                    code=303)
+
+
+# -- home panels ----------------------------------------------------------------------------------------
+@register_panel("quality_center", 20)
+def _quality_center_panel(actor: Actor) -> Panel:
+    return Panel("directory/_panel_quality_center.html",
+                 {"unmatched": IdentityService(db(), actor.institution_id).unmatched_count()})
+
+
+@register_panel("organization", 20)
+def _cadre_panel(actor: Actor) -> Panel:
+    policy = PolicyStore(db(), actor.institution_id).current()
+    return Panel("directory/_panel_cadres.html",
+                 {"groups": _directory(actor).cadres(policy, dt.date.today())})
