@@ -1,0 +1,257 @@
+"""Timetable pages: the session picker (observers, O-10/O-11) and the quality center's semesters,
+period table, timetable import and LMS-course mapping.
+
+Pages carry the session token in every link (``url_for`` adds it) and GET forms carry it as a hidden
+field, because a browser drops an action URL's query string when it submits a GET form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from lti_tool.directory.personas import active_positions
+from lti_tool.directory.services import parse_date
+from lti_tool.errors import BadRequest
+from lti_tool.home.panels import Panel, register_panel
+from lti_tool.lti.nrps import CourseMembersService
+from lti_tool.lti.sessions import Actor
+from lti_tool.policy.store import PolicyStore
+from lti_tool.timetable.services import (
+    CourseMappingService,
+    PeriodService,
+    SemesterService,
+    SessionFilters,
+    SessionSearchService,
+    TimetableImporter,
+    local_now,
+)
+from lti_tool.web import current_actor, db, requires_persona, tingke
+
+bp = Blueprint("timetable", __name__, url_prefix="/timetable")
+
+PER_PAGE = 25
+START_ENDPOINT = "observations.start"
+
+
+def _start_url() -> str | None:
+    """The observation engineer's start endpoint, when it exists (the picker renders either way)."""
+    return url_for(START_ENDPOINT) if START_ENDPOINT in current_app.view_functions else None
+
+
+def _upload() -> tuple[bytes, str]:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequest("Choose a CSV or XLSX file to import.")
+    return upload.read(), upload.filename
+
+
+def _search_service(actor: Actor) -> SessionSearchService:
+    return SessionSearchService(db(), actor.institution_id, PolicyStore(db(), actor.institution_id).current())
+
+
+# -- the picker ----------------------------------------------------------------------------------------
+def _date_arg(args: MultiDict[str, str], name: str, default: dt.date | None) -> dt.date | None:
+    if name not in args:
+        return default
+    text = args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError:
+        raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=text) from None
+
+
+def _int_arg(args: MultiDict[str, str], name: str) -> int | None:
+    text = args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest("“%(value)s” is not a number.", value=text) from None
+
+
+def _course_teacher_ids(actor: Actor) -> list[int]:
+    """The launching LMS course's teachers (NRPS), asked only when the course maps to no course code."""
+    return CourseMembersService(db(), tingke().settings).course_teacher_ids(actor)
+
+
+@bp.route("/pick")
+@requires_persona("observer", "quality_center")
+def pick():  # type: ignore[no-untyped-def]
+    """Pick a class session to observe (O-11): the launching course's sessions, or a search."""
+    actor = current_actor()
+    service = _search_service(actor)
+    now = local_now(db(), actor.institution_id)
+    today = now.date()
+    args = request.args
+    want_all = args.get("scope") == "all"
+    scope = service.scope(
+        platform_id=actor.platform_id, context_id=actor.claims.context_id,
+        course_keys=actor.claims.course_keys,
+        course_teacher_ids=lambda: _course_teacher_ids(actor),
+        viewer_id=actor.person_id) if not want_all else None
+    scoped = scope is not None and scope.kind != "all"
+    default_to = None if scoped else today + dt.timedelta(days=6)
+    filters = SessionFilters(
+        date_from=_date_arg(args, "from", today), date_to=_date_arg(args, "to", default_to),
+        unit_id=_int_arg(args, "unit"), teacher=args.get("teacher", "")[:100],
+        course=args.get("course", "")[:100],
+        class_name=args.get("class", "")[:100], ideological_only=args.get("ideological") == "1",
+        course_codes=scope.course_codes if scope else (), teacher_ids=scope.teacher_ids if scope else ())
+    if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
+        raise BadRequest("The end date is before the start date.")
+    page = service.search(filters, page=_int_arg(args, "page") or 1, per_page=PER_PAGE)
+    upcoming = []
+    if page.page == 1:
+        upcoming = service.now_and_next(now, 5, SessionFilters(course_codes=filters.course_codes,
+                                                               teacher_ids=filters.teacher_ids))
+    positions: set[str] = set()
+    if actor.person_id is not None:
+        positions = active_positions(db(), actor.person_id, today)
+        progress = service.observer_progress(actor.person_id, positions, today)
+        service.add_duty_marks(page.items + upcoming, positions, progress)
+    service.add_observer_counts(page.items + upcoming, actor.person_id)
+    # empty values stay: an emptied date field means "no bound", unlike an absent one (the default)
+    query: dict[str, Any] = {k: v for k, v in args.items() if k not in ("page", "s")}
+    return render_template(
+        "timetable/pick.html", page=page, upcoming=upcoming, filters=filters, scope=scope, want_all=want_all,
+        units=service.units(), now=now, query=query, start_url=_start_url(), positions=positions,
+        policy=service.policy)
+
+
+@register_panel("observer", 20)
+def _observer_panel(actor: Actor) -> Panel | None:
+    """Home: the next classes one could walk into now, with a link to the picker."""
+    service = _search_service(actor)
+    now = local_now(db(), actor.institution_id)
+    upcoming = service.now_and_next(now, 5)
+    if actor.person_id is not None:
+        positions = active_positions(db(), actor.person_id, now.date())
+        service.add_duty_marks(upcoming, positions, service.observer_progress(actor.person_id, positions,
+                                                                              now.date()))
+    service.add_observer_counts(upcoming, actor.person_id)
+    return Panel("timetable/_panel_now.html", {"upcoming": upcoming, "now": now, "start_url": _start_url()})
+
+
+@register_panel("quality_center", 40)
+def _quality_center_panel(actor: Actor) -> Panel | None:
+    semesters = SemesterService(db(), actor.institution_id)
+    current = semesters.current_or_next(local_now(db(), actor.institution_id).date())
+    periods = len(PeriodService(db(), actor.institution_id).all())
+    return Panel("timetable/_panel_qc.html", {"current": current, "counts": semesters.session_counts(),
+                                              "periods": periods})
+
+
+# -- quality center: semesters, periods, import, mapping -------------------------------------------
+QC = ("quality_center",)
+
+
+@bp.route("/")
+@requires_persona(*QC)
+def index():  # type: ignore[no-untyped-def]
+    return redirect(url_for("timetable.semesters"), code=303)
+
+
+@bp.route("/semesters")
+@requires_persona(*QC)
+def semesters():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = SemesterService(db(), actor.institution_id)
+    return render_template("timetable/semesters.html", semesters=service.all(),
+                           counts=service.session_counts(), added=request.args.get("added", ""))
+
+
+@bp.route("/semesters", methods=["POST"])
+@requires_persona(*QC)
+def add_semester():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    form = request.form
+    semester = SemesterService(db(), actor.institution_id).add(
+        form.get("code", ""), form.get("start", ""), form.get("weeks", ""), [form.get("holidays", "")])
+    return redirect(url_for("timetable.semesters", added=semester.code), code=303)
+
+
+@bp.route("/periods")
+@requires_persona(*QC)
+def periods():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    return render_template("timetable/periods.html", periods=PeriodService(db(), actor.institution_id).all(),
+                           result=None)
+
+
+@bp.route("/periods", methods=["POST"])
+@requires_persona(*QC)
+def import_periods():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    data, filename = _upload()
+    service = PeriodService(db(), actor.institution_id)
+    result = service.import_periods(data, filename)
+    return render_template("timetable/periods.html", periods=service.all(), result=result)
+
+
+@bp.route("/import")
+@requires_persona(*QC)
+def import_page():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    return _import_page(actor, None)
+
+
+@bp.route("/import", methods=["POST"])
+@requires_persona(*QC)
+def import_timetable():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    data, filename = _upload()
+    result = TimetableImporter(db(), actor.institution_id).import_file(data, filename)
+    return _import_page(actor, result)
+
+
+def _import_page(actor: Actor, result: object) -> str:
+    semesters = SemesterService(db(), actor.institution_id)
+    return render_template("timetable/import.html", result=result, semesters=semesters.all(),
+                           counts=semesters.session_counts(), flagged=_search_service(actor).flagged(100),
+                           has_periods=bool(PeriodService(db(), actor.institution_id).all()))
+
+
+@bp.route("/mappings")
+@requires_persona(*QC)
+def mappings():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    service = CourseMappingService(db(), actor.institution_id)
+    claims = actor.claims
+    prefill = {
+        "platform_id": request.args.get("platform_id", str(actor.platform_id)),
+        "context_id": request.args.get("context_id", claims.context_id),
+        "context_title": request.args.get("context_title", claims.context_title),
+        "course_code": request.args.get("course_code", ""),
+    }
+    return render_template("timetable/mappings.html", mappings=service.all(), platforms=service.platforms(),
+                           recent=service.recent_unmapped(), prefill=prefill,
+                           saved=request.args.get("saved", ""))
+
+
+@bp.route("/mappings", methods=["POST"])
+@requires_persona(*QC)
+def add_mapping():  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    form = request.form
+    try:
+        platform_id = int(form.get("platform_id", ""))
+    except ValueError:
+        raise BadRequest("Choose the LMS platform.") from None
+    mapping = CourseMappingService(db(), actor.institution_id).set(
+        platform_id, form.get("context_id", ""), form.get("course_code", ""), form.get("context_title", ""))
+    return redirect(url_for("timetable.mappings", saved=mapping.context_id), code=303)
+
+
+@bp.route("/mappings/<int:mapping_id>/delete", methods=["POST"])
+@requires_persona(*QC)
+def remove_mapping(mapping_id: int):  # type: ignore[no-untyped-def]
+    actor = current_actor()
+    CourseMappingService(db(), actor.institution_id).remove(mapping_id)
+    return redirect(url_for("timetable.mappings"), code=303)
