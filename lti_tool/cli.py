@@ -155,17 +155,20 @@ def init(ctx: CliContext, institution_code: str | None, name: str | None) -> Non
         click.echo(f"signing key kid={key.kid}")
         if institution_code:
             _add_institution(s, institution_code, name or institution_code)
-    _print_urls(ctx.settings)
+        _print_urls(s, ctx.settings)
 
 
-def _print_urls(settings: Settings) -> None:
-    base = settings.base_url
+def _print_urls(session: Session, settings: Settings) -> None:
+    """What an LMS administrator pastes into Moodle, per institution."""
+    service = RegistrationService(session, settings)
+    urls = service.urls()
     click.echo("LMS configuration (paste into Moodle):")
-    click.echo(f"  Dynamic registration URL: {base}/lti/register")
-    click.echo(f"  Tool URL / redirect URI:  {base}/lti/launch")
-    click.echo(f"  Initiate login URL:       {base}/lti/login")
-    click.echo(f"  Public keyset URL:        {base}/.well-known/jwks.json")
-    click.echo(f"  All values:               {base}/lti/config")
+    for inst in session.scalars(select(Institution).order_by(Institution.code)):
+        click.echo(f"  Dynamic registration URL ({inst.code}): {service.urls(inst.code)['registration_url']}")
+    click.echo(f"  Tool URL / redirect URI:  {urls['tool_url']}")
+    click.echo(f"  Initiate login URL:       {urls['login_url']}")
+    click.echo(f"  Public keyset URL:        {urls['jwks_url']}")
+    click.echo(f"  All values:               {settings.base_url}/lti/config")
 
 
 def _add_institution(session: Session, code: str, name: str) -> Institution:
@@ -197,6 +200,7 @@ def institution() -> None:
 def institution_add(ctx: CliContext, code: str, name: str) -> None:
     with ctx.session() as s:
         _add_institution(s, code, name)
+        click.echo(f"dynamic registration URL: {RegistrationService(s, ctx.settings).urls(code)['registration_url']}")
 
 
 @institution.command("list")
@@ -283,8 +287,10 @@ def keys_remove(ctx: CliContext, kid: str) -> None:
 @click.option("--workers", default=2, type=int, help="gunicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the web app under gunicorn."""
+    # The access log leaves out query strings: they carry the session token (lti/sessions.py).
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-b", f"{host}:{port}", "-w", str(workers),
-                               "--access-logfile", "-", "lti_tool.wsgi:app"])
+                               "--access-logfile", "-", "--access-logformat",
+                               '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss', "lti_tool.wsgi:app"])
 
 
 @cli.command()
@@ -300,7 +306,7 @@ def worker(burst: bool, with_scheduler: bool) -> None:
 def _register_domain_commands() -> None:
     import importlib
 
-    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "demo"):
+    for module in ("lti", "directory", "timetable", "observations", "policy", "reports", "patrols", "demo"):
         try:
             mod = importlib.import_module(f"lti_tool.{module}.cli")
         except ModuleNotFoundError as exc:

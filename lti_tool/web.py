@@ -142,7 +142,7 @@ def init_request_handling(app: Flask) -> None:
             finally:
                 session.close()
         actor = g.get("actor")
-        ancestors = " ".join(["'self'", *_platform_origins()])
+        ancestors = " ".join(["'self'", *_platform_origins(), *g.get("frame_ancestors_extra", [])])
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"

@@ -23,7 +23,7 @@ from lti_tool.app import create_app
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.directory.models import Institution
-from lti_tool.lti.keys import KeyService
+from lti_tool.lti.models import ToolKey
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.migrate import upgrade
 from lti_tool.models import Base
@@ -167,9 +167,19 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def tool_key(session_factory) -> str:  # type: ignore[no-untyped-def]
+def tool_key(session_factory, _tool_key_material) -> str:  # type: ignore[no-untyped-def]
+    """The tool's signing key row, made from one key pair per test run (RSA generation is slow)."""
+    kid, pem, public = _tool_key_material
     with session_factory.begin() as s:
-        return KeyService(s).ensure_key().kid
+        s.add(ToolKey(kid=kid, private_pem=pem, public_jwk=public))
+    return kid
+
+
+@pytest.fixture(scope="session")
+def _tool_key_material() -> tuple[str, str, dict]:
+    from lti_tool.lti.keys import _new_key
+
+    return _new_key()
 
 
 def make_institution(session_factory, code: str = "JTI", name: str = "吉林交通职业技术学院") -> int:  # type: ignore[no-untyped-def]

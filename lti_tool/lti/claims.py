@@ -33,6 +33,16 @@ def _short(role: str) -> str:
     return role.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A claim that must be a JSON object; anything else counts as absent (never a 500 on odd input)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A claim value as text; objects and lists (which a platform should never send here) become ''."""
+    return str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+
+
 @dataclass
 class LaunchClaims:
     """What Tingke uses of a launch. Stored on the ``LaunchSession`` as a dict."""
@@ -59,36 +69,37 @@ class LaunchClaims:
 
     @classmethod
     def from_jwt(cls, body: dict[str, Any]) -> LaunchClaims:
-        ctx = body.get(CLAIM_CONTEXT) or {}
-        lis = body.get(CLAIM_LIS) or {}
-        link = body.get(CLAIM_RESOURCE_LINK) or {}
-        pres = body.get(CLAIM_PRESENTATION) or {}
-        nrps = body.get(CLAIM_NRPS) or {}
-        dl = body.get(CLAIM_DL_SETTINGS) or {}
-        custom = body.get(CLAIM_CUSTOM) or {}
-        name = body.get("name") or " ".join(
-            p for p in (body.get("family_name"), body.get("given_name")) if p
+        ctx = _obj(body.get(CLAIM_CONTEXT))
+        lis = _obj(body.get(CLAIM_LIS))
+        link = _obj(body.get(CLAIM_RESOURCE_LINK))
+        pres = _obj(body.get(CLAIM_PRESENTATION))
+        nrps = _obj(body.get(CLAIM_NRPS))
+        dl = _obj(body.get(CLAIM_DL_SETTINGS))
+        custom = _obj(body.get(CLAIM_CUSTOM))
+        roles = body.get(CLAIM_ROLES)
+        name = _text(body.get("name")) or " ".join(
+            p for p in (_text(body.get("family_name")), _text(body.get("given_name"))) if p
         )
         return cls(
-            message_type=str(body.get(CLAIM_MESSAGE_TYPE, "")),
-            user_id=str(body.get("sub", "")),
-            roles=[str(r) for r in body.get(CLAIM_ROLES) or []],
-            name=str(name or ""),
-            email=str(body.get("email") or "").strip().lower(),
-            person_sourcedid=str(lis.get("person_sourcedid") or "").strip(),
-            context_id=str(ctx.get("id") or ""),
-            context_label=str(ctx.get("label") or ""),
-            context_title=str(ctx.get("title") or ""),
-            course_offering_sourcedid=str(lis.get("course_offering_sourcedid") or "").strip(),
-            resource_link_id=str(link.get("id") or ""),
-            resource_link_title=str(link.get("title") or ""),
-            custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
-            locale=str(pres.get("locale") or ""),
-            return_url=str(pres.get("return_url") or ""),
-            nrps_url=str(nrps.get("context_memberships_url") or ""),
-            platform_name=str((body.get(CLAIM_PLATFORM) or {}).get("name") or ""),
-            deep_link_return_url=str(dl.get("deep_link_return_url") or ""),
-            deep_link_data=str(dl.get("data") or ""),
+            message_type=_text(body.get(CLAIM_MESSAGE_TYPE)),
+            user_id=_text(body.get("sub")),
+            roles=[r for r in roles if isinstance(r, str)] if isinstance(roles, list) else [],
+            name=name,
+            email=_text(body.get("email")).strip().lower(),
+            person_sourcedid=_text(lis.get("person_sourcedid")).strip(),
+            context_id=_text(ctx.get("id")),
+            context_label=_text(ctx.get("label")),
+            context_title=_text(ctx.get("title")),
+            course_offering_sourcedid=_text(lis.get("course_offering_sourcedid")).strip(),
+            resource_link_id=_text(link.get("id")),
+            resource_link_title=_text(link.get("title")),
+            custom={str(k): _text(v) for k, v in custom.items()},
+            locale=_text(pres.get("locale")),
+            return_url=_text(pres.get("return_url")),
+            nrps_url=_text(nrps.get("context_memberships_url")),
+            platform_name=_text(_obj(body.get(CLAIM_PLATFORM)).get("name")),
+            deep_link_return_url=_text(dl.get("deep_link_return_url")),
+            deep_link_data=_text(dl.get("data")),
         )
 
     @classmethod

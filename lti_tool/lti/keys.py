@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from lti_tool.errors import Conflict, NotFound
@@ -26,7 +27,7 @@ def _new_key() -> tuple[str, str, dict]:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    jwk = JWK.from_pem(pem.encode())
+    jwk = JWK.from_pyca(private)  # not from_pem: re-parsing the PEM would re-run OpenSSL's slow key check
     public = json.loads(jwk.export_public())
     kid = jwk.thumbprint()
     public.update(kid=kid, alg="RS256", use="sig")
@@ -73,3 +74,26 @@ class KeyService:
 
     def jwks(self) -> dict:
         return {"keys": [k.public_jwk for k in self.all()]}
+
+
+def published_jwks(engine: Engine) -> dict:
+    """The JWKS, read without taking SQLite's write lock.
+
+    Why: on SQLite every session transaction starts with ``BEGIN IMMEDIATE`` (db.py), so a request that
+    calls an LMS holds the write lock meanwhile. When that call is an OAuth2 token request (NRPS), the
+    LMS verifies our client assertion by fetching this JWKS *during* the call; a JWKS view that needed the
+    lock would wait for the very request that waits for it. A plain autocommit SELECT in WAL mode reads
+    the last committed keys without any lock. PostgreSQL has no such problem and uses a normal session.
+    """
+    if engine.dialect.name != "sqlite":
+        with Session(engine) as session:
+            return KeyService(session).jwks()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT public_jwk FROM tool_key ORDER BY id")  # isolation_level None: no BEGIN
+        rows = cursor.fetchall()
+        cursor.close()
+    finally:
+        raw.close()
+    return {"keys": [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in rows]}

@@ -20,7 +20,7 @@ from lti_tool.directory.models import Person
 from lti_tool.directory.personas import personas_for
 from lti_tool.errors import Forbidden
 from lti_tool.lti.claims import LaunchClaims
-from lti_tool.lti.models import Platform
+from lti_tool.lti.models import LaunchSession, Platform
 from lti_tool.lti.services import ValidatedLaunch
 from lti_tool.lti.sessions import Actor, LaunchSessionService
 from lti_tool.lti.tool_conf import DbToolConf
@@ -33,11 +33,20 @@ DEEP_LINK_TARGETS = {
     "dashboard": "Compliance dashboard",
 }
 
+# Which personas a landing page is for. A custom parameter only *chooses* among the pages the person
+# may see anyway (Moodle's course teachers can edit custom parameters); the page itself still checks.
+LANDING_PERSONAS: dict[str, tuple[str, ...]] = {
+    "pick": ("observer", "quality_center"),
+    "dashboard": ("quality_center", "organization"),
+}
+
 
 @dataclass
 class LaunchOutcome:
     token: str
     deep_linking: bool
+    landing: str = "home"
+    """The page key the launch lands on (``home`` unless a deep link chose a page this person may see)."""
 
 
 def _locale_from_claim(raw: str) -> str:
@@ -51,7 +60,9 @@ class LaunchFlow:
         self.sessions = sessions
         self.settings = settings
 
-    def complete(self, validated: ValidatedLaunch, today: dt.date | None = None) -> LaunchOutcome:
+    def complete(self, validated: ValidatedLaunch, today: dt.date | None = None,
+                 available_pages: frozenset[str] | set[str] = frozenset()) -> LaunchOutcome:
+        """Identity, personas and the session; ``available_pages`` are the landing pages that exist now."""
         platform = validated.platform
         claims = validated.claims
         claims.custom = {k: v for k, v in claims.custom.items() if k == "tingke_page"}
@@ -71,7 +82,24 @@ class LaunchFlow:
             locale=_locale_from_claim(claims.locale),
         )
         row.claims = row.claims | extra
-        return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking)
+        landing = "home"
+        if not claims.is_deep_linking:
+            landing = self._landing(claims.custom.get("tingke_page", ""), row, available_pages)
+        return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking, landing=landing)
+
+    @staticmethod
+    def _landing(page: str, row: LaunchSession, available: frozenset[str] | set[str]) -> str:
+        """The page a resource link's ``tingke_page`` asks for, if it exists and the person may see it.
+
+        The session switches to the persona that page is for (someone who is quality center *and*
+        observer lands on the pick page as observer).
+        """
+        allowed = LANDING_PERSONAS.get(page, ())
+        held = [p for p in allowed if p in row.claims.get("personas", [])]  # in the page's preference order
+        if page not in available or not held:
+            return "home"
+        row.persona = held[0]
+        return page
 
     def deep_link_targets(self) -> dict[str, str]:
         return DEEP_LINK_TARGETS
@@ -84,8 +112,6 @@ class LaunchFlow:
             target = "home"
         platform = self.session.get(Platform, actor.platform_id)
         assert platform is not None
-        from lti_tool.lti.models import LaunchSession
-
         row = self.session.get(LaunchSession, actor.session_id)
         deployment_id = (row.claims if row else {}).get("deployment_id", "")
         registration = DbToolConf(self.session).registration_for(platform)

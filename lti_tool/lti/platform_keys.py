@@ -1,9 +1,10 @@
 """The platforms' public keys (JWKS), cached per process.
 
-A launch's ``kid`` is looked up in the cache; on a miss the JWKS is fetched once (with a timeout), and a
-kid still unknown after that refresh does not cause another fetch until ``refresh_min_interval`` passed.
-This keeps a stream of forged tokens with random kids from turning into a stream of requests to the
-platform.
+A launch's ``kid`` is looked up in the cache. An unknown kid triggers one refresh of the JWKS (with a
+timeout): the platform may just have rotated its key. After such a refresh, further unknown kids cause
+no fetch until ``refresh_min_interval`` has passed, so a stream of forged tokens with random kids does not
+turn into a stream of requests to the platform. The first fetch of a JWKS does not count as a refresh:
+a platform that rotates its key right after Tingke first cached it is still followed at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lti_tool.errors import LaunchRefused
 class _Entry:
     keys: dict[str, dict]
     fetched_at: float
+    refreshed_for_unknown_kid_at: float | None = None
 
 
 class PlatformKeyCache:
@@ -42,7 +44,8 @@ class PlatformKeyCache:
             resp.raise_for_status()
             data = resp.json()
         except (requests.RequestException, ValueError) as exc:
-            raise LaunchRefused("The platform's public keys could not be fetched from %(url)s.", url=url) from exc
+            raise LaunchRefused("The platform's public keys could not be fetched from %(url)s.",
+                                url=url) from exc
         keys = {str(k["kid"]): k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kid")}
         return _Entry(keys=keys, fetched_at=time.monotonic())
 
@@ -50,13 +53,13 @@ class PlatformKeyCache:
         with self._lock:
             entry = self._entries.get(url)
             now = time.monotonic()
-            stale = entry is None or now - entry.fetched_at > self.ttl
-            unknown = entry is not None and kid not in entry.keys
-            may_refresh = entry is None or now - entry.fetched_at > self.refresh_min_interval
-            if stale or (unknown and may_refresh):
-                entry = self._fetch(url, http)
-                self._entries[url] = entry
-            assert entry is not None
+            if entry is None or now - entry.fetched_at > self.ttl:
+                entry = self._entries[url] = self._fetch(url, http)
+            elif kid not in entry.keys:
+                last = entry.refreshed_for_unknown_kid_at
+                if last is None or now - last > self.refresh_min_interval:
+                    entry = self._entries[url] = self._fetch(url, http)
+                    entry.refreshed_for_unknown_kid_at = now
             key = entry.keys.get(kid)
         if key is None:
             raise LaunchRefused("The launch was signed with a key the platform does not publish.")

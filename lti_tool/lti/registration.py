@@ -6,10 +6,23 @@ one-time ``registration_token``. We fetch the discovery document (its issuer mus
 origin), post our tool configuration to its ``registration_endpoint`` asking for deep linking, NRPS and
 the launcher's name, e-mail and ID number, and store the client id and deployment id Moodle returns. The
 page then tells Moodle to close the dialog (``org.imsglobal.lti.close``).
+
+The registration URL carries a per-institution key (an HMAC of the institution code under the app
+secret). Without it anyone could point Tingke at an "LMS" of their own, register it for an institution,
+and launch as that institution's quality-center staff: a registered platform is trusted to say who the
+user is. The key is printed by the CLI and shown to the institution's quality center; the public
+configuration page shows only the manual values.
+
+Moodle (mod/lti registration_helper) turns the requested ``claims`` into its privacy settings: ``name``
+/ ``given_name`` / ``family_name`` → "share launcher's name", ``email`` → "share e-mail". It has no
+setting for the ID number: Moodle sends ``lis.person_sourcedid`` (the user's ID number = 工号) whenever
+the user has one. We still list the ``lis`` claim so platforms that honour ``claims`` share it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
 from lti_tool.directory.models import Institution
-from lti_tool.errors import BadRequest, Conflict, LaunchRefused, NotFound
+from lti_tool.errors import BadRequest, Conflict, Forbidden, LaunchRefused, NotFound
+from lti_tool.lti.claims import CLAIM_LIS
 from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.models import Deployment, Platform
 
@@ -52,9 +66,24 @@ class RegistrationService:
         self.settings = settings
 
     # -- what the LMS admin needs --------------------------------------------------------------
+    def registration_key(self, institution_code: str) -> str:
+        """The secret part of an institution's dynamic registration URL (stable across restarts)."""
+        secret = self.settings.resolved_secret().encode()
+        return hmac.new(secret, f"tingke-dynamic-registration:{institution_code}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
+
+    def check_registration_key(self, institution_code: str | None, key: str | None) -> None:
+        expected = self.registration_key(institution_code) if institution_code else ""
+        if not expected or not key or not hmac.compare_digest(expected, key):
+            raise Forbidden(
+                "This registration URL is incomplete: use the full URL (with its key) that `tingke init` "
+                "printed or that the quality center's configuration page shows."
+            )
+
     def urls(self, institution_code: str | None = None) -> dict[str, str]:
         base = self.settings.base_url
-        register = f"{base}/lti/register" + (f"/{institution_code}" if institution_code else "")
+        register = (f"{base}/lti/register/{institution_code}/{self.registration_key(institution_code)}"
+                    if institution_code else f"{base}/lti/register/<INSTITUTION>/<KEY>")
         return {
             "tool_url": f"{base}/lti/launch",
             "login_url": f"{base}/lti/login",
@@ -80,16 +109,13 @@ class RegistrationService:
             TOOL_CONFIG_CLAIM: {
                 "domain": host,
                 "target_link_uri": urls["tool_url"],
-                "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
+                "claims": ["iss", "sub", "name", "given_name", "family_name", "email", CLAIM_LIS],
                 "messages": [
                     {"type": "LtiResourceLinkRequest", "target_link_uri": urls["tool_url"]},
                     {"type": "LtiDeepLinkingRequest", "target_link_uri": urls["tool_url"],
                      "placements": ["ContentArea"]},
                 ],
                 "description": "领导干部听课制度 — leadership class observation",
-                # Moodle shares the launcher's ID number (lis.person_sourcedid) only when asked: Tingke
-                # maps people by it (工号).
-                "https://moodle.org/lti/privacy": {"sendname": 1, "sendemailaddr": 1, "sendidnumber": 1},
             },
         }
 
@@ -102,7 +128,7 @@ class RegistrationService:
             return inst
         insts = list(self.session.scalars(select(Institution).limit(2)))
         if len(insts) != 1:
-            raise BadRequest("Several institutions exist: name one (--institution CODE or /lti/register/CODE).")
+            raise BadRequest("Several institutions exist: name one (--institution CODE).")
         return insts[0]
 
     def add_platform(self, institution_code: str | None, spec: PlatformSpec) -> Platform:
@@ -134,7 +160,9 @@ class RegistrationService:
         return platform
 
     def register(self, institution_code: str | None, openid_configuration: str,
-                 registration_token: str | None) -> Platform:
+                 registration_token: str | None, key: str | None = None) -> Platform:
+        """Dynamic registration; ``key`` must be the institution's registration key (checked first)."""
+        self.check_registration_key(institution_code, key)
         inst = self.institution(institution_code)
         _check_url(openid_configuration, "openid_configuration")
         http = TimeoutSession(self.settings.http_timeout_seconds)
@@ -144,8 +172,11 @@ class RegistrationService:
             discovery = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise LaunchRefused("The LMS's openid-configuration could not be read.") from exc
+        if not isinstance(discovery, dict):
+            raise LaunchRefused("The LMS's openid-configuration could not be read.")
         issuer = str(discovery.get("issuer", ""))
-        if urlsplit(issuer).netloc != urlsplit(openid_configuration).netloc:
+        theirs, asked = urlsplit(issuer), urlsplit(openid_configuration)
+        if not theirs.netloc or (theirs.scheme, theirs.netloc) != (asked.scheme, asked.netloc):
             raise LaunchRefused("The openid-configuration's issuer does not match its address.")
         endpoint = str(discovery.get("registration_endpoint", ""))
         _check_url(endpoint, "registration_endpoint")
@@ -158,8 +189,12 @@ class RegistrationService:
             registered = reply.json()
         except (requests.RequestException, ValueError) as exc:
             raise LaunchRefused("The LMS refused the registration request.") from exc
-        tool_conf = registered.get(TOOL_CONFIG_CLAIM) or {}
-        platform_conf = discovery.get("https://purl.imsglobal.org/spec/lti-platform-configuration") or {}
+        if not isinstance(registered, dict):
+            raise LaunchRefused("The LMS refused the registration request.")
+        tool_conf = registered.get(TOOL_CONFIG_CLAIM)
+        tool_conf = tool_conf if isinstance(tool_conf, dict) else {}
+        platform_conf = discovery.get("https://purl.imsglobal.org/spec/lti-platform-configuration")
+        platform_conf = platform_conf if isinstance(platform_conf, dict) else {}
         spec = PlatformSpec(
             issuer=issuer, client_id=str(registered.get("client_id", "")),
             deployment_ids=[str(tool_conf["deployment_id"])] if tool_conf.get("deployment_id") else [],

@@ -37,13 +37,26 @@ from pylti1p3.oidc_login import OIDCLogin
 from pylti1p3.redirect import Redirect
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
 from lti_tool.db import utcnow
 from lti_tool.errors import LaunchRefused
-from lti_tool.lti.claims import LaunchClaims
+from lti_tool.lti.claims import (
+    CLAIM_CONTEXT,
+    CLAIM_CUSTOM,
+    CLAIM_DEPLOYMENT,
+    CLAIM_DL_SETTINGS,
+    CLAIM_LIS,
+    CLAIM_MESSAGE_TYPE,
+    CLAIM_NRPS,
+    CLAIM_PLATFORM,
+    CLAIM_PRESENTATION,
+    CLAIM_RESOURCE_LINK,
+    CLAIM_TARGET,
+    LaunchClaims,
+)
 from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.models import LoginState, Platform
 from lti_tool.lti.platform_keys import PlatformKeyCache
@@ -51,6 +64,23 @@ from lti_tool.lti.tool_conf import DbToolConf
 
 STATE_COOKIE_PREFIX = "lti1p3-"
 MAX_SUB_LENGTH = 255
+ACCEPTED_MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+# The login parameters kept with the state, to re-initiate the login at the top level ("new window").
+KEPT_LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
+                     "lti_deployment_id")
+
+
+class LaunchStateMissing(LaunchRefused):
+    """The launch's state cookie did not come back: the browser keeps no cookie in the LMS's iframe.
+
+    ``retry_state`` names the login whose parameters can start the login again in a new window (top
+    level, where the browser keeps cookies); it is empty when that login is unknown or expired.
+    """
+
+    def __init__(self, message: str, retry_state: str = "") -> None:
+        super().__init__(message)
+        self.retry_state = retry_state
 
 
 class _ParamsRequest(Request):
@@ -91,8 +121,8 @@ class _CookieJar(CookieService):
     def get_cookie(self, name: str) -> str | None:
         return self._request.get_cookie(self._get_key(name))
 
-    def set_cookie(self, name: str, value: str, exp: int | None = 3600) -> None:
-        self.to_set[self._get_key(name)] = (value, exp or 3600)
+    def set_cookie(self, name: str, value: str | int, exp: int | None = 3600) -> None:
+        self.to_set[self._get_key(name)] = (str(value), exp or 3600)
 
 
 class _StateCapture(SessionService):
@@ -191,8 +221,7 @@ class LaunchService:
         self.session.add(LoginState(
             state=capture.state, nonce=capture.nonce, platform_id=platform.id,
             target_link_uri=params["target_link_uri"],
-            login_params={k: params[k] for k in ("iss", "login_hint", "target_link_uri", "lti_message_hint",
-                                                  "client_id", "lti_deployment_id") if params.get(k)},
+            login_params={k: params[k] for k in KEPT_LOGIN_PARAMS if params.get(k)},
             expires_at=utcnow() + dt.timedelta(seconds=lifetime),
         ))
         self.session.execute(delete(LoginState).where(LoginState.expires_at < utcnow()))
@@ -203,7 +232,8 @@ class LaunchService:
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
     # -- step 2 -------------------------------------------------------------------------------------
-    def validate_launch(self, params: dict[str, str], cookies: dict[str, str], secure: bool = True) -> ValidatedLaunch:
+    def validate_launch(self, params: dict[str, str], cookies: dict[str, str],
+                        secure: bool = True) -> ValidatedLaunch:
         id_token, state = params.get("id_token"), params.get("state")
         if not id_token:
             raise LaunchRefused("The launch has no id_token.")
@@ -217,24 +247,33 @@ class LaunchService:
             launch.validate_jwt_format()
         except LtiException as exc:
             raise LaunchRefused("The id_token is not a well-formed JWT.") from exc
-        header: dict[str, Any] = launch._jwt.get("header", {})  # noqa: SLF001 - pylti1p3 exposes no getter
-        body: dict[str, Any] = dict(launch._jwt.get("body", {}))  # noqa: SLF001
+        raw_header: object = launch._jwt.get("header")  # noqa: SLF001 - pylti1p3 exposes no getter
+        raw_body: object = launch._jwt.get("body")  # noqa: SLF001
+        if not isinstance(raw_header, dict) or not isinstance(raw_body, dict):
+            raise LaunchRefused("The id_token is not a well-formed JWT.")
+        header: dict[str, Any] = dict(raw_header)
+        body: dict[str, Any] = dict(raw_body)
         if header.get("alg") != "RS256":
             raise LaunchRefused("The id_token must be signed with RS256.")
-        if not header.get("kid"):
+        if not isinstance(header.get("kid"), str) or not header["kid"]:
             raise LaunchRefused("The id_token names no key (kid).")
 
+        for claim in NUMERIC_DATE_CLAIMS:
+            if claim in body and (isinstance(body[claim], bool) or not isinstance(body[claim], int | float)):
+                raise LaunchRefused("The id_token's %(claim)s must be a number of seconds.", claim=claim)
         platform, client_id = self._check_audience(body)
         try:
             launch.validate_registration()
         except LtiException as exc:
-            raise LaunchRefused("The launch's registration is not valid: %(reason)s", reason=str(exc)) from exc
+            raise LaunchRefused("The launch's registration is not valid: %(reason)s",
+                                reason=str(exc)) from exc
         self._check_signature(id_token, header["kid"], platform, client_id)
         login_state = self._consume_state(state, body, cookies, platform)
 
-        target = body.get("https://purl.imsglobal.org/spec/lti/claim/target_link_uri")
-        if target != login_state.target_link_uri:
+        target = body.get(CLAIM_TARGET)
+        if not isinstance(target, str) or target != login_state.target_link_uri:
             raise LaunchRefused("The launch's target_link_uri differs from the login request's.")
+        self._check_message_shape(body)
         try:
             launch.validate_deployment()
             launch.validate_message()
@@ -246,9 +285,40 @@ class LaunchService:
         roles = body.get("https://purl.imsglobal.org/spec/lti/claim/roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise LaunchRefused("The launch's roles claim must be a list of role URIs.")
-        launch.set_jwt({"header": header, "body": body})  # type: ignore[arg-type]
+        launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
         launch._validated = True  # noqa: SLF001 - validated above, step by step
         return ValidatedLaunch(platform, LaunchClaims.from_jwt(body), launch, body)
+
+    @staticmethod
+    def _check_message_shape(body: dict[str, Any]) -> None:
+        """What pylti1p3's validators assume without checking (they raise AttributeError, i.e. a 500).
+
+        Only the two message types Tingke handles are accepted: pylti1p3 would also pass a
+        ``DataPrivacyLaunchRequest`` or ``LtiSubmissionReviewRequest``, which carry no resource link and
+        must not open a session.
+        """
+        message_type = body.get(CLAIM_MESSAGE_TYPE)
+        if not message_type:
+            raise LaunchRefused("The launch has no message type.")
+        if message_type not in ACCEPTED_MESSAGE_TYPES:
+            raise LaunchRefused("Tingke does not handle LTI messages of type '%(type)s'.",
+                                type=str(message_type))
+        for claim in (CLAIM_CONTEXT, CLAIM_LIS, CLAIM_CUSTOM, CLAIM_PRESENTATION, CLAIM_NRPS, CLAIM_PLATFORM):
+            if claim in body and not isinstance(body[claim], dict):
+                raise LaunchRefused("The launch's claim %(claim)s must be a JSON object.", claim=claim)
+        if not isinstance(body.get(CLAIM_DEPLOYMENT), str) or not body[CLAIM_DEPLOYMENT]:
+            raise LaunchRefused("The launch names no deployment (deployment_id).")
+        if message_type == "LtiResourceLinkRequest":
+            link = body.get(CLAIM_RESOURCE_LINK)
+            if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
+                raise LaunchRefused("The launch has no resource link id.")
+        else:
+            settings = body.get(CLAIM_DL_SETTINGS)
+            if not isinstance(settings, dict):
+                raise LaunchRefused("The deep-linking request has no deep_linking_settings.")
+            return_url = settings.get("deep_link_return_url")
+            if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("http", "https"):
+                raise LaunchRefused("The deep-linking request has no valid deep_link_return_url.")
 
     def _check_audience(self, body: dict[str, Any]) -> tuple[Platform, str]:
         iss, aud, azp = body.get("iss"), body.get("aud"), body.get("azp")
@@ -274,7 +344,10 @@ class LaunchService:
         jwk = self.key_cache.key_for(platform.key_set_url, kid, self.http)
         if jwk.get("alg", "RS256") != "RS256" or jwk.get("kty") != "RSA":
             raise LaunchRefused("The platform's key is not an RS256 key.")
-        pem = JWK(**jwk).export_to_pem()
+        try:
+            pem = JWK(**jwk).export_to_pem()
+        except Exception as exc:  # jwcrypto raises several unrelated types for a malformed key
+            raise LaunchRefused("The platform publishes a key Tingke cannot read.") from exc
         leeway = self.settings.clock_leeway_seconds
         try:
             claims = jwt.decode(
@@ -292,9 +365,13 @@ class LaunchService:
     def _consume_state(self, state: str, body: dict[str, Any], cookies: dict[str, str],
                        platform: Platform) -> LoginState:
         if cookies.get(STATE_COOKIE_PREFIX + state) != state:
-            raise LaunchRefused(
-                "This browser did not start this launch (its login state is missing). Launch again "
-                "from the LMS; if it keeps failing, open Tingke in a new window.",
+            pending = self.session.get(LoginState, state)
+            retry = state if pending is not None and pending.platform_id == platform.id \
+                and pending.expires_at >= utcnow() else ""
+            raise LaunchStateMissing(
+                "This browser did not keep the launch's login state (it blocks cookies inside the LMS "
+                "page, or the launch did not start here). Open Tingke in a new window, or launch again "
+                "from the LMS.", retry_state=retry,
             )
         row = self.session.get(LoginState, state)
         if row is None or row.platform_id != platform.id:
@@ -309,6 +386,13 @@ class LaunchService:
             raise LaunchRefused("The launch's nonce does not match its login request.")
         return row
 
-    def login_params_for_new_window(self, state: str) -> dict[str, Any] | None:
-        row = self.session.scalars(select(LoginState).where(LoginState.state == state)).first()
-        return dict(row.login_params) if row else None
+    def login_params_for_new_window(self, state: str) -> dict[str, str]:
+        """The original login request's parameters, to start the same login again at the top level.
+
+        Only parameters the platform sent in the clear through the browser are kept, so handing them
+        back reveals nothing; the platform re-authenticates the user and a new state and nonce are made.
+        """
+        row = self.session.get(LoginState, state) if state else None
+        if row is None or row.expires_at < utcnow():
+            raise LaunchRefused("This launch has expired; please launch Tingke again from the LMS.")
+        return {k: str(v) for k, v in (row.login_params or {}).items() if k in KEPT_LOGIN_PARAMS}

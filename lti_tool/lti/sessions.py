@@ -79,7 +79,8 @@ class LaunchSessionService:
 
     def check_csrf(self, session_id: str, value: str | None) -> None:
         if not value or not hmac.compare_digest(self.csrf_for(session_id), value):
-            raise Forbidden("The form has expired or did not come from Tingke; reload the page and try again.")
+            raise Forbidden(
+                "The form has expired or did not come from Tingke; reload the page and try again.")
 
     def actor_from_token(self, token: str | None) -> Actor:
         if not token:
@@ -87,9 +88,11 @@ class LaunchSessionService:
         try:
             data = self._serializer.loads(token, max_age=self.lifetime)
         except SignatureExpired as exc:
-            raise NotAuthenticated("Your session has expired; please open Tingke from your LMS again.") from exc
+            raise NotAuthenticated(
+                "Your session has expired; please open Tingke from your LMS again.") from exc
         except BadSignature as exc:
-            raise NotAuthenticated("The session is not valid; please open Tingke from your LMS again.") from exc
+            raise NotAuthenticated(
+                "The session is not valid; please open Tingke from your LMS again.") from exc
         row = self.session.get(LaunchSession, data.get("sid")) if isinstance(data, dict) else None
         if (row is None or row.expires_at < utcnow() or row.institution_id != data.get("i")
                 or row.person_id != data.get("p")):

@@ -5,15 +5,18 @@ Thin views: parse the request, call ``LaunchService`` / ``RegistrationService``,
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
+from werkzeug.routing import BuildError
 
 from lti_tool.directory.models import Institution
 from lti_tool.errors import LaunchRefused
-from lti_tool.lti.keys import KeyService
+from lti_tool.lti.keys import published_jwks
 from lti_tool.lti.launch_flow import LaunchFlow
 from lti_tool.lti.registration import RegistrationService
-from lti_tool.lti.services import LaunchService
-from lti_tool.web import db, load_actor, session_service, tingke
+from lti_tool.lti.services import LaunchService, LaunchStateMissing
+from lti_tool.web import SESSION_HEADER, SESSION_PARAM, db, load_actor, session_service, tingke
 
 bp = Blueprint("lti", __name__)
 
@@ -38,42 +41,81 @@ def login():  # type: ignore[no-untyped-def]
     return response
 
 
+# Landing pages a resource link may ask for (custom parameter ``tingke_page``), by endpoint. Other
+# domains' pages may not exist yet: a page whose endpoint is not registered lands on home.
+LANDING_ENDPOINTS = {"pick": "timetable.pick", "dashboard": "policy.dashboard"}
+
+
+@bp.route("/lti/login/new-window")
+def login_new_window():  # type: ignore[no-untyped-def]
+    """Last resort when the browser keeps no cookie inside the LMS's iframe: the same login, top level."""
+    params = _launch_service().login_params_for_new_window(request.args.get("state", ""))
+    return redirect(url_for("lti.login", **params), code=303)
+
+
 @bp.route("/lti/launch", methods=["POST"])
 def launch():  # type: ignore[no-untyped-def]
-    validated = _launch_service().validate_launch(_params(), dict(request.cookies), secure=True)
+    try:
+        validated = _launch_service().validate_launch(_params(), dict(request.cookies), secure=True)
+    except LaunchStateMissing as exc:
+        return render_template("lti/state_missing.html", message=exc.translated(), state=exc.retry_state), 400
     t = tingke()
-    outcome = LaunchFlow(db(), session_service(), t.settings).complete(validated)
+    available = {page for page, ep in LANDING_ENDPOINTS.items() if ep in current_app.view_functions}
+    outcome = LaunchFlow(db(), session_service(), t.settings).complete(validated, available_pages=available)
     if outcome.deep_linking:
         return redirect(url_for("lti.deep_link", s=outcome.token), code=303)
+    if outcome.landing in LANDING_ENDPOINTS:
+        try:
+            return redirect(url_for(LANDING_ENDPOINTS[outcome.landing], s=outcome.token), code=303)
+        except BuildError:  # the page needs URL arguments a launch cannot supply
+            pass
     return redirect(url_for("home.index", s=outcome.token), code=303)
 
 
 @bp.route("/.well-known/jwks.json")
 def jwks():  # type: ignore[no-untyped-def]
-    response = make_response(KeyService(db()).jwks())
+    response = make_response(published_jwks(tingke().session_factory.kw["bind"]))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.route("/lti/config")
 def config():  # type: ignore[no-untyped-def]
-    """Every URL and value an LMS administrator pastes into Moodle (manual or dynamic registration)."""
-    institutions = db().query(Institution).order_by(Institution.code).all()
-    base = tingke().settings.base_url
-    return render_template("lti/config.html", base=base, institutions=institutions,
-                           registration=RegistrationService(db(), tingke().settings))
+    """Every URL and value an LMS administrator pastes into Moodle.
+
+    The manual values are public; the dynamic registration URL carries a key, so it is shown only to the
+    institution's own quality center (opened from the LMS, with its session token).
+    """
+    registration = RegistrationService(db(), tingke().settings)
+    institution = None
+    if request.args.get(SESSION_PARAM) or request.headers.get(SESSION_HEADER):
+        actor = load_actor()
+        if actor.persona == "quality_center":
+            institution = db().get(Institution, actor.institution_id)
+    return render_template("lti/config.html", base=tingke().settings.base_url, institution=institution,
+                           registration=registration)
 
 
 @bp.route("/lti/register", methods=["GET"])
 @bp.route("/lti/register/<institution_code>", methods=["GET"])
-def register(institution_code: str | None = None):  # type: ignore[no-untyped-def]
+@bp.route("/lti/register/<institution_code>/<key>", methods=["GET"])
+def register(institution_code: str | None = None, key: str | None = None):  # type: ignore[no-untyped-def]
     """LTI Dynamic Registration: Moodle opens this with openid_configuration and registration_token."""
+    service = RegistrationService(db(), tingke().settings)
     openid_configuration = request.args.get("openid_configuration", "")
+    # Moodle frames this page: let the LMS that opened it show our answer, refusals included (an error
+    # page carries no data, so framing it is harmless).
+    origin = urlsplit(openid_configuration)
+    if origin.scheme in ("http", "https") and origin.netloc:
+        g.frame_ancestors_extra = [f"{origin.scheme}://{origin.netloc}"]
+    service.check_registration_key(institution_code, key)
     if not openid_configuration:
         raise LaunchRefused("This is the dynamic registration URL: paste it into Moodle's 'Tool URL' field.")
-    result = RegistrationService(db(), tingke().settings).register(
-        institution_code, openid_configuration, request.args.get("registration_token")
-    )
+    result = service.register(institution_code, openid_configuration, request.args.get("registration_token"),
+                              key=key)
+    # Moodle shows this page in an iframe: drop the cached frame-ancestors so that this very response
+    # (its CSP is computed after the commit) already lets the newly registered LMS frame it.
+    tingke().frame_origins = (0.0, [])
     return render_template("lti/registered.html", platform=result)
 
 

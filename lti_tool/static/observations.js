@@ -110,7 +110,7 @@
         names.forEach(function (n) { showError(n, (body.invalid || {})[n]); });
         var late = document.getElementById("late-flag");
         if (late) { late.classList.toggle("hidden", !body.arrived_late); }
-        setStatus(msg("saved").replace("__TIME__", body.saved_at));
+        setStatus(Object.keys(pending).length ? msg("unsaved") : msg("saved").replace("__TIME__", body.saved_at));
         return true;
       });
     }, function () {

@@ -10,6 +10,7 @@ launches the tool into an iframe (for browser tests).
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import threading
 import time
@@ -30,6 +31,18 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLE_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ROLE_LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 ROLE_ADMIN = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
+
+
+_KEY_POOL: list[tuple[str, dict]] = []
+_key_turn = itertools.count()
+
+
+def pooled_rsa_key() -> tuple[str, dict]:
+    """A platform key from a small per-process pool: RSA generation is the slowest part of a test, and
+    consecutive simulators (two LMSs in one test) still get different keys."""
+    if not _KEY_POOL:
+        _KEY_POOL.extend(new_rsa_key() for _ in range(3))
+    return _KEY_POOL[next(_key_turn) % len(_KEY_POOL)]
 
 
 def new_rsa_key() -> tuple[str, dict]:
@@ -59,7 +72,7 @@ class PlatformSimulator:
         self.host = host
         self.client_id = client_id
         self.deployment_id = deployment_id
-        self.pem, self.public_jwk = new_rsa_key()
+        self.pem, self.public_jwk = pooled_rsa_key()
         self.kid = self.public_jwk["kid"]
         self.jwks_requests = 0
         self.token_requests: list[dict] = []
@@ -102,7 +115,7 @@ class PlatformSimulator:
             "/jwks": self._jwks, "/token": self._token, "/auth": self._auth,
             "/.well-known/openid-configuration": self._openid, "/register": self._register,
             "/deep-link-return": self._deep_link_return, "/course": self._course_page,
-            "/launch-frame": self._launch_frame,
+            "/launch-frame": self._launch_frame, "/embed": self._embed_page,
         }.get(request.path)
         if handler is None and request.path.startswith("/nrps/"):
             handler = self._nrps
@@ -224,6 +237,12 @@ class PlatformSimulator:
             "<!doctype html><html><body><h1>LMS course</h1>"
             f'<iframe id="tool" name="tool" style="width:1000px;height:900px" '
             f'src="/launch-frame?user={html.escape(hint)}"></iframe></body></html>', content_type="text/html")
+
+    def _embed_page(self, request: Request) -> Response:
+        """A page on the LMS's site framing any URL (browser tests probe third-party cookie behaviour)."""
+        src = request.args.get("src", "about:blank")
+        return Response(f'<!doctype html><html><body><iframe id="embedded" src="{html.escape(src)}"></iframe>'
+                        "</body></html>", content_type="text/html")
 
     def _launch_frame(self, request: Request) -> Response:
         """What Moodle's launch.php does: auto-post the third-party login initiation to the tool."""
