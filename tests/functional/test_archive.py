@@ -1,0 +1,101 @@
+"""Semester archiving (O-14, issue 5 §5–6): archive → edit refused → reopen → edit allowed → re-close,
+with both archive versions kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import select
+
+from lti_tool.archive.models import SemesterEvent
+from lti_tool.archive.services import ArchiveService
+from lti_tool.errors import Conflict, ValidationFailed
+from lti_tool.observations.models import Observation
+from lti_tool.observations.services import ObservationService
+from lti_tool.policy.schema import default_policy
+from lti_tool.reports.models import ReportRun
+from lti_tool.timetable.models import Semester
+from tests.support import factories as f
+from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
+
+
+def _world(s, institution_id: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    today = dt.date.today()
+    monday = today - dt.timedelta(days=today.weekday() + 7 * 3)
+    sem = f.semester(s, institution_id, "S-ARCH", week1_monday=monday, weeks=16)
+    qc_unit = f.unit(s, institution_id, "教学质量监控与评价中心", kind="department", function="quality_center")
+    qc = f.person(s, institution_id, "质量中心", employee_no="QC1", unit=qc_unit)
+    leader = f.person(s, institution_id, "校领导", employee_no="L1", positions=["school_leader"])
+    teacher = f.person(s, institution_id, "教师", employee_no="T1")
+    sec = f.section(s, sem, f.course(s, institution_id, "高等数学"), [teacher])
+    sess = f.class_session(s, sec, monday + dt.timedelta(days=7))
+    draft = ObservationService(s, institution_id, default_policy()).start(leader.id, sess.id)
+    return {"semester": sem.id, "qc": qc.id, "leader": leader.id, "draft": draft.id}
+
+
+def test_archive_edit_refused_reopen_edit_allowed_reclose_keeps_versions(session_factory, institution_id):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+    observations = lambda s: ObservationService(s, institution_id, default_policy())  # noqa: E731
+
+    with session_factory.begin() as s:
+        first = ArchiveService(s, institution_id).close(w["semester"], w["qc"], "期末归档")
+        assert [(r.kind, r.frozen, r.version) for r in first] == [("statistics", True, 1),
+                                                                  ("execution_report", True, 1)]
+    with session_factory() as s:
+        service = observations(s)
+        draft = s.get(Observation, w["draft"])
+        with pytest.raises(Conflict):
+            service.autosave(draft, w["leader"], {"narrative": "归档后修改"}, draft.draft_version)
+        s.rollback()
+    with session_factory.begin() as s:
+        with pytest.raises(ValidationFailed):
+            ArchiveService(s, institution_id).reopen(w["semester"], w["qc"], "")
+    with session_factory.begin() as s:
+        ArchiveService(s, institution_id).reopen(w["semester"], w["qc"], "补录两份纸质听课记录")
+    with session_factory.begin() as s:
+        draft = s.get(Observation, w["draft"])
+        observations(s).autosave(draft, w["leader"], {"narrative": "重新开放后补充"}, draft.draft_version)
+    with session_factory.begin() as s:
+        second = ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+        assert {r.version for r in second} == {2}
+        with pytest.raises(Conflict):
+            ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+    with session_factory() as s:
+        versions = ArchiveService(s, institution_id).versions(w["semester"])
+        assert [v.version for v in versions] == [2, 1]
+        assert all(len(v.runs) == 2 and all(r.frozen for r in v.runs) for v in versions)
+        events = s.scalars(select(SemesterEvent).order_by(SemesterEvent.id)).all()
+        assert [(e.action, e.version) for e in events] == [("close", 1), ("reopen", 0), ("close", 2)]
+        assert events[1].reason == "补录两份纸质听课记录" and events[1].person_id == w["qc"]
+        assert s.get(Semester, w["semester"]).status == "archived"
+        assert s.scalars(select(Observation)).one().narrative == "重新开放后补充"
+
+
+def test_archive_page_close_and_reopen(session_factory, institution_id, launcher, client, monkeypatch):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+    queued: list[int] = []
+    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job")
+    qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
+    page = qc.get(client, "/archive/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    assert client.post(f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf}).status_code == 303
+    assert len(queued) == 2  # the frozen statistics and report were queued after the commit
+    # Reopening without a reason is refused and changes nothing.
+    assert client.post(f"/archive/{w['semester']}/reopen?s={qc.token}", data={"csrf": csrf, "reason": ""}).status_code == 422
+    with session_factory() as s:
+        assert s.get(Semester, w["semester"]).status == "archived"
+    assert client.post(f"/archive/{w['semester']}/reopen?s={qc.token}",
+                       data={"csrf": csrf, "reason": "更正一条记录"}).status_code == 303
+    html = qc.get(client, "/archive/").get_data(as_text=True)
+    assert "更正一条记录" in html
+    # A leader may not close or reopen.
+    leader = launcher.launch(LmsUser("l1", "校领导", "", "L1", [ROLE_INSTRUCTOR]))
+    leader_csrf = re.search(r'data-csrf="([^"]+)"', leader.get(client, "/home").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    assert client.post(f"/archive/{w['semester']}/close?s={leader.token}",
+                       data={"csrf": leader_csrf}).status_code == 403
+    with session_factory() as s:
+        assert len(s.scalars(select(ReportRun)).all()) == 2
