@@ -109,3 +109,21 @@ def enqueue_run(run_id: int, connection: object) -> str:
         job_id=f"report-run-{run_id}", result_ttl=3600, failure_ttl=7 * 24 * 3600,
     )
     return str(job.id)
+
+
+def requeue_orphans(connection: object) -> int:
+    """Queue pending runs that have no RQ job (made offline, e.g. by ``tingke demo``, or lost with Redis)."""
+    from rq.job import Job
+    from sqlalchemy import select
+
+    from lti_tool.reports.models import RunStatus
+
+    queued = 0
+    with session_factory()() as session:
+        for run in session.scalars(select(ReportRun).where(ReportRun.status == RunStatus.PENDING)):
+            if run.job_id and Job.exists(run.job_id, connection=connection):  # type: ignore[arg-type]
+                continue
+            run.job_id = enqueue_run(run.id, connection)
+            queued += 1
+        session.commit()
+    return queued

@@ -29,8 +29,10 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     except Exception:  # pragma: no cover - reports will fail with a clear error instead
         pass
     connection = redis_connection()
+    from worker.jobs import requeue_orphans
     from worker.reminders import schedule_tick
 
     schedule_tick(connection)  # keeps one reminder chain alive (fixed job id)
+    requeue_orphans(connection)
     worker = Worker([Queue(n, connection=connection) for n in QUEUE_NAMES], connection=connection)
     worker.work(burst=burst, with_scheduler=with_scheduler)

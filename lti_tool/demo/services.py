@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.archive.models import SemesterEvent
+from lti_tool.archive.services import ArchiveService
 from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
 from lti_tool.demo.catalog import PERIODS
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
@@ -32,6 +34,7 @@ from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService
 from lti_tool.observations.models import Observation, ObservationMember, Patrol, Problem
 from lti_tool.policy.store import PolicyStore
+from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.timetable.models import (
     ClassSession,
@@ -181,6 +184,9 @@ class DemoService:
             delete(Patrol).where(Patrol.institution_id == iid),
             delete(ReportRun).where(ReportRun.institution_id == iid),
             delete(StatisticsSnapshot).where(StatisticsSnapshot.institution_id == iid),
+            delete(SemesterEvent).where(SemesterEvent.institution_id == iid),
+            delete(Reminder).where(Reminder.institution_id == iid),
+            delete(ReminderCheckpoint).where(ReminderCheckpoint.institution_id == iid),
         ):
             self.session.execute(stmt.execution_options(synchronize_session=False))
         for semester in self.session.scalars(select(Semester).where(Semester.institution_id == iid)):
@@ -236,7 +242,9 @@ class DemoService:
             summary.generated[plan.code] = generator.run()
         prev_semester = semesters[previous.code]
         if prev_semester.end_date < now.date() and prev_semester.status != SemesterStatus.ARCHIVED:
-            prev_semester.status = SemesterStatus.ARCHIVED.value  # O-14: archived at the semester's end
+            # O-14: archived at the semester's end, as the quality center would: the frozen statistics and
+            # execution report wait as pending runs until a worker starts (worker.jobs.requeue_orphans).
+            ArchiveService(self.session, inst.id).close(prev_semester.id, None, "演示数据：学期末归档")
             summary.steps.append(f"semester {previous.code} archived (records locked, O-14)")
         self.session.flush()
 
