@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # field errors keep the form's order
     ensure_compiled()
     Babel(app, locale_selector=select_locale)
     engine = make_engine(settings.database_url)
