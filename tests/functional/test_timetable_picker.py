@@ -122,7 +122,7 @@ def items(text: str, section: str = "results") -> list[Item]:
             assert match, name
             return match.group(1)
 
-        out.append(Item(int(attr("id").removeprefix("session-")), attr("data-course"), attr("data-date"),
+        out.append(Item(int(attr("id").rsplit("-", 1)[1]), attr("data-course"), attr("data-date"),
                         re.findall(r'data-rule="([^"]+)"', block), int(attr("data-submitted")),
                         int(attr("data-pending")), "tt-mine" in block, 'name="session_id"' in block))
     return out
