@@ -66,7 +66,7 @@ def session_factory() -> sessionmaker[Session]:
     return _FACTORY
 
 
-def _load_builders() -> None:
+def load_builders() -> None:
     import importlib
 
     for module in ("worker.statistics", "worker.report", "worker.exports"):
@@ -79,7 +79,7 @@ def _load_builders() -> None:
 
 def run_report(run_id: int) -> str:
     """The job: build one run's output. Safe to run twice (the output is replaced, never duplicated)."""
-    _load_builders()
+    load_builders()
     with session_factory()() as session:
         progress = RunProgress(session, run_id)
         run = progress.start()

@@ -24,10 +24,13 @@ def queue(name: str = "default", connection: Redis | None = None) -> Queue:
 
 
 def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
-    try:  # warm import for the forked work-horses
+    try:  # warm imports for the forked work-horses (about 1 s per job otherwise)
         import weasyprint  # noqa: F401
     except Exception:  # pragma: no cover - reports will fail with a clear error instead
         pass
+    from worker.jobs import load_builders
+
+    load_builders()
     connection = redis_connection()
     from worker.jobs import requeue_orphans
     from worker.reminders import schedule_tick
