@@ -101,7 +101,7 @@ def test_a_failing_job_shows_a_clear_error_on_the_page(
     def broken(session, run, progress):  # type: ignore[no-untyped-def]
         raise RuntimeError("统计数据源不可用")
 
-    jobs._load_builders()
+    jobs.load_builders()
     monkeypatch.setitem(jobs._BUILDERS, "statistics", broken)
     launched = launcher.launch(QC_USER)
     run_id = _start(client, launched, "statistics", built.semester.id)

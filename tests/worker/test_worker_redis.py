@@ -60,7 +60,7 @@ def test_failing_builder_retries_then_fails_with_a_clear_error(
         progress(30, "统计合规情况")
         raise RuntimeError("统计数据源不可用")
 
-    jobs._load_builders()
+    jobs.load_builders()
     monkeypatch.setitem(jobs._BUILDERS, "statistics", broken)
     run_id = _new_run(session_factory, college, "statistics")
     job_id = jobs.enqueue_run(run_id, conn)
