@@ -69,7 +69,7 @@ def session_factory() -> sessionmaker[Session]:
 def load_builders() -> None:
     import importlib
 
-    for module in ("worker.statistics", "worker.report", "worker.exports"):
+    for module in ("worker.statistics", "worker.report", "worker.exports", "worker.bulletin"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
