@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ RULE_KINDS = {
     "in_scope_share": "share of observations in the observer's own scope (informative)",
 }
 COURSE_SETS = {"ideological"}
+UNIT_KINDS = {"college", "marxism_school", "department"}
+"""The values of ``directory.models.UnitKind`` (kept here so loading a policy needs no models)."""
 ACTIVITIES = {"observation", "patrol"}
 
 
@@ -50,7 +53,9 @@ class Rule:
     count: int = 1
     courses: str | None = None
     """``ideological``: only observations of 思政 required courses count (O-3, O-8)."""
-    include_supervision: bool = True
+    include_supervision: bool = False
+    """Whether records done as teaching supervision (教学督导) count. Only where the policy says observing
+    "可与开展教学督导一并进行" (O-4, 二.2) does a supervision visit double as an observation."""
     activity: str = "observation"
     unit_kind: str | None = None
     target: float | None = None
@@ -106,7 +111,7 @@ class Policy:
         return {p for r in self.rules if r.activity == "patrol" for p in r.positions}
 
     def is_ideological(self, course_kind: str | None) -> bool:
-        return bool(course_kind) and course_kind.strip() in self.ideological_course_kinds
+        return course_kind is not None and course_kind.strip() in self.ideological_course_kinds
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -125,68 +130,109 @@ def _choices(raw: Any, where: str, problems: list[str], *, need_score: bool = Fa
         if not isinstance(item, dict) or not item.get("code") or not item.get("label"):
             problems.append(f"{where}[{i}]: needs 'code' and 'label'")
             continue
-        if item["code"] in seen:
-            problems.append(f"{where}[{i}]: duplicate code '{item['code']}'")
-        seen.add(item["code"])
+        code = str(item["code"])
+        if code in seen:
+            problems.append(f"{where}[{i}]: duplicate code '{code}'")
+        seen.add(code)
         score = item.get("score", 0)
         if need_score and not isinstance(score, int):
             problems.append(f"{where}[{i}].score: must be an integer")
             score = 0
-        out.append(Choice(str(item["code"]), str(item["label"]), str(item.get("label_en", "")), score,
+        out.append(Choice(code, str(item["label"]), str(item.get("label_en", "")), score,
                           str(item.get("source", ""))))
     return tuple(out)
 
 
+def _one_of(value: Any, options: Iterable[str]) -> bool:
+    """``value in options`` that tolerates any TOML type (a list or table is simply not one of them)."""
+    return isinstance(value, str) and value in options
+
+
+RULE_KEYS = {"id", "kind", "positions", "source", "count", "courses", "include_supervision", "activity",
+             "unit_kind", "target"}
+KIND_KEYS = {
+    "min_count": {"count", "courses", "include_supervision", "activity"},
+    "each_course": {"courses", "include_supervision"},
+    "tenure_coverage": {"unit_kind"},
+    "per_month": {"count", "courses", "include_supervision", "activity"},
+    "in_scope_share": {"target", "include_supervision"},
+}
+"""Parameters each kind reads: a parameter its kind ignores is an error, not a silent no-op."""
+
+
 def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: list[str]) -> Rule | None:
     rid = raw.get("id") if isinstance(raw, dict) else None
-    where = f"rule {rid}" if rid else f"rules[{index}]"
+    where = f"rule {rid}" if isinstance(rid, str) and rid else f"rules[{index}]"
     if not isinstance(raw, dict):
         problems.append(f"{where}: must be a table")
         return None
-    if not rid:
-        problems.append(f"{where}: missing 'id'")
+    if not isinstance(rid, str) or not rid.strip():
+        problems.append(f"{where}: missing 'id' (a text such as \"O-1\")")
+        rid = None
     kind = raw.get("kind")
-    if kind not in RULE_KINDS:
+    if not _one_of(kind, RULE_KINDS):
         problems.append(f"{where}: 'kind' must be one of {', '.join(RULE_KINDS)} (got {kind!r})")
+        kind = None
     pos = raw.get("positions")
     if not isinstance(pos, list) or not pos:
         problems.append(f"{where}: 'positions' must be a non-empty list")
         pos = []
     for p in pos:
-        if p not in positions:
+        if not _one_of(p, positions):
             problems.append(f"{where}: 'positions' names unknown position {p!r}")
     count = raw.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         problems.append(f"{where}: 'count' must be a positive integer (got {count!r})")
         count = 1
     courses = raw.get("courses")
-    if courses is not None and courses not in COURSE_SETS:
+    if courses is not None and not _one_of(courses, COURSE_SETS):
         problems.append(f"{where}: 'courses' must be one of {sorted(COURSE_SETS)} (got {courses!r})")
-    if kind == "each_course" and courses is None:
+        courses = None
+    if kind == "each_course" and "courses" not in raw:
         problems.append(f"{where}: kind each_course needs 'courses'")
     activity = raw.get("activity", "observation")
-    if activity not in ACTIVITIES:
+    if not _one_of(activity, ACTIVITIES):
         problems.append(f"{where}: 'activity' must be one of {sorted(ACTIVITIES)} (got {activity!r})")
+        activity = "observation"
+    if activity == "patrol" and courses is not None:
+        problems.append(f"{where}: 'courses' cannot be combined with activity = \"patrol\"")
     unit_kind = raw.get("unit_kind")
-    if kind == "tenure_coverage" and not unit_kind:
+    if kind == "tenure_coverage" and "unit_kind" not in raw:
         problems.append(f"{where}: kind tenure_coverage needs 'unit_kind'")
+    if unit_kind is not None and not _one_of(unit_kind, UNIT_KINDS):
+        problems.append(f"{where}: 'unit_kind' must be one of {sorted(UNIT_KINDS)} (got {unit_kind!r})")
+        unit_kind = None
     target = raw.get("target")
-    if target is not None and (not isinstance(target, int | float) or not 0 <= target <= 1):
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)
+                               or not 0 <= target <= 1):
         problems.append(f"{where}: 'target' must be a number between 0 and 1 (got {target!r})")
-    include_sup = raw.get("include_supervision", True)
+        target = None
+    include_sup = raw.get("include_supervision", False)
     if not isinstance(include_sup, bool):
         problems.append(f"{where}: 'include_supervision' must be true or false")
-        include_sup = True
-    known = {"id", "kind", "positions", "source", "count", "courses", "include_supervision", "activity",
-             "unit_kind", "target"}
+        include_sup = False
+    source = raw.get("source", "")
+    if not isinstance(source, str):
+        problems.append(f"{where}: 'source' must be a text (the clause of the policy it implements)")
+        source = ""
     for key in raw:
-        if key not in known:
+        if key not in RULE_KEYS:
             problems.append(f"{where}: unknown key {key!r}")
-    if not rid or kind not in RULE_KINDS:
+        elif kind and key not in {"id", "kind", "positions", "source"} | KIND_KEYS[kind]:
+            problems.append(f"{where}: key {key!r} does not apply to kind {kind}")
+    if not rid or not kind:
         return None
-    return Rule(id=str(rid), kind=str(kind), positions=tuple(pos), source=str(raw.get("source", "")),
-                count=count, courses=courses, include_supervision=include_sup, activity=str(activity),
-                unit_kind=unit_kind, target=float(target) if target is not None else None)
+    return Rule(id=rid.strip(), kind=kind, positions=tuple(pos), source=source, count=count, courses=courses,
+                include_supervision=include_sup, activity=str(activity), unit_kind=unit_kind,
+                target=float(target) if target is not None else None)
+
+
+def _table(raw: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(f"{key}: must be a table ([{key}])")
+        return {}
+    return value
 
 
 def parse_policy(text: str) -> Policy:
@@ -229,15 +275,16 @@ def parse_policy(text: str) -> Policy:
                 problems.append(f"rule {rule.id}: duplicate id")
             seen_ids.add(rule.id)
             rules.append(rule)
-    ideo = raw.get("ideological", {}).get("course_kinds")
+    ideo = _table(raw, "ideological", problems).get("course_kinds")
     if not isinstance(ideo, list) or not all(isinstance(k, str) for k in ideo):
         problems.append("ideological.course_kinds: must be a list of course kind names")
         ideo = []
-    form = raw.get("form", {})
+    form = _table(raw, "form", problems)
     scale = _choices(form.get("scale"), "form.scale", problems, need_score=True)
     dimensions = _choices(form.get("dimensions"), "form.dimensions", problems)
-    checklist = _choices(raw.get("patrol", {}).get("checklist"), "patrol.checklist", problems)
-    categories = _choices(raw.get("problems", {}).get("categories"), "problems.categories", problems)
+    checklist = _choices(_table(raw, "patrol", problems).get("checklist"), "patrol.checklist", problems)
+    categories = _choices(_table(raw, "problems", problems).get("categories"), "problems.categories",
+                          problems)
 
     def _int(key: str, default: int) -> int:
         value = raw.get(key, default)
@@ -259,7 +306,7 @@ def parse_policy(text: str) -> Policy:
     if problems:
         raise PolicyError(problems)
     return Policy(
-        version=int(version), name=str(raw.get("name", "")), positions=positions,
+        version=int(version or 0), name=str(raw.get("name", "")), positions=positions,
         groups={str(k): str(v) for k, v in groups.items()}, rules=tuple(rules),
         ideological_course_kinds=frozenset(k.strip() for k in ideo), scale=scale, dimensions=dimensions,
         patrol_checklist=checklist, problem_categories=categories, correction_window_days=window,

@@ -1,0 +1,118 @@
+"""``tingke compliance --json`` and ``tingke policy show|upload|export`` against a real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from lti_tool.cli import CliContext, cli
+from lti_tool.policy.models import PolicyVersion
+from lti_tool.policy.schema import default_policy_text, parse_policy
+from lti_tool.timetable.models import Semester
+from tests.functional.test_compliance_scenarios import build_scenario
+
+
+@pytest.fixture
+def run(database_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
+    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(tmp_path / "instance"))
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        ctx = CliContext()  # reads the environment set above, as the console script would
+        try:
+            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
+        finally:
+            # CliContext never disposes its engine (a process exit does it); close the pool here so no
+            # connection outlives the test.
+            if ctx._factory is not None:
+                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
+
+    return invoke
+
+
+@pytest.fixture
+def scenario(session_factory):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        return build_scenario(s)
+
+
+def test_compliance_json_lists_every_person_and_rule(run, scenario, session_factory):  # type: ignore[no-untyped-def]
+    result = run("compliance", "--semester", "2026-2027-1", "--institution", "SCN", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) == 20  # 13 people: 张 3 rules; 王, 赵, 陈, 周, 学工 2 each; the other 7 one each
+    for row in rows:
+        assert {
+            "employee_no",
+            "name",
+            "rule",
+            "required",
+            "done",
+            "remaining",
+            "status",
+            "missing",
+        } <= row.keys()
+        assert row["status"] in ("ok", "short", "not_applicable")
+    by = {(r["employee_no"], r["rule"]): r for r in rows}
+    assert by[("L001", "O-3")]["missing"] == ["毛泽东思想和中国特色社会主义理论体系概论（SZ2）"]
+    assert (by[("H003", "O-6")]["done"], by[("H003", "O-6")]["required"]) == (2, 3)
+    assert by[("F004", "O-9")]["missing"] == ["2026-12"]
+    assert by[("L004", "O-1")]["partial_tenure"] is True
+    assert by[("H001", "O-4")]["status"] == "ok" and by[("H002", "O-5")]["status"] == "short"
+    assert "外校长" not in result.output
+    with session_factory() as s:  # the first evaluation snapshots the policy version
+        sem = s.scalars(select(Semester).where(Semester.id == scenario.semester.id)).one()
+        assert sem.policy_version_id is not None
+
+
+def test_compliance_text_output_and_unknown_semester(run, scenario):  # type: ignore[no-untyped-def]
+    result = run("compliance", "--semester", "2026-2027-1", "--institution", "SCN")
+    assert result.exit_code == 0, result.output
+    assert "people with duties: 13" in result.output and "compliant: 5" in result.output
+    assert "L001  张副校长" in result.output
+    missing = run("compliance", "--semester", "1999-2000-1", "--institution", "SCN")
+    assert missing.exit_code == 2
+    assert "1999-2000-1" in missing.output
+
+
+def test_policy_show_and_export(run, scenario, tmp_path):  # type: ignore[no-untyped-def]
+    shown = run("policy", "show", "--institution", "SCN")
+    assert shown.exit_code == 0, shown.output
+    assert "O-6" in shown.output and "二.2" in shown.output and "unit_kind=marxism_school" in shown.output
+    out = tmp_path / "p.toml"
+    exported = run("policy", "export", "--institution", "SCN", "--out", str(out))
+    assert exported.exit_code == 0
+    assert parse_policy(out.read_text(encoding="utf-8")).rule("O-2").count == 3
+
+
+def test_policy_upload_validates_and_stores(run, scenario, tmp_path, session_factory):  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        default_policy_text().replace('activity = "patrol"', 'activity = "stroll"'), encoding="utf-8"
+    )
+    result = run("policy", "upload", str(bad), "--institution", "SCN")
+    assert result.exit_code == 2
+    assert "rule O-9: 'activity' must be one of" in result.output
+
+    def versions() -> int:
+        with session_factory() as s:
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(PolicyVersion)
+                    .where(PolicyVersion.institution_id == scenario.institution_id)
+                )
+                or 0
+            )
+
+    assert versions() == 1
+    good = tmp_path / "good.toml"
+    good.write_text(default_policy_text().replace("count = 4\n", "count = 6\n", 1), encoding="utf-8")
+    result = run("policy", "upload", str(good), "--institution", "SCN")
+    assert result.exit_code == 0, result.output
+    assert "policy version 2 stored" in result.output
+    assert versions() == 2
