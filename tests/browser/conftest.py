@@ -1,0 +1,272 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, an LMS-like page on another site that
+launches Tingke into an iframe, and roster seeding helpers.
+
+Why these choices (../shared/docs/stack.md §7, §8):
+
+- The browser is Debian's ``/usr/bin/chromium`` (``executable_path``), never one downloaded by
+  ``playwright install``. ``scripts/setup.sh --test`` installs the package; a missing binary skips
+  locally but fails when ``TINGKE_REQUIRE_BROWSER`` is set (CI).
+- Each test gets a fresh, empty browser context (no cookies, no storage). Chromium 156 blocks
+  third-party cookies by default in such a profile; ``third_party_cookies_blocked`` proves it on the
+  same two sites the tests use, so a test that passes really ran with the block on.
+- The LMS page is served by the platform simulator at ``http://127.0.0.1:<port>`` and the tool at
+  ``http://localhost:<port>``: two different *sites*, so the tool is third-party inside the iframe,
+  exactly as in Moodle. Chromium treats http://localhost as a secure context, so ``Secure`` and
+  ``Partitioned`` cookies behave as over HTTPS.
+
+Later browser tests (picker, observation form) reuse: ``browser``, ``context``, ``lms`` (``LmsBrowser``:
+``open_course(user)`` returns the tool's iframe once it reached its first page), ``roster``
+(``Roster``: units and people with positions, returning the ``LmsUser`` that matches each person), and
+``artifact_path`` for screenshots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from lti_tool import PROJECT_ROOT
+from lti_tool.directory.models import Person, PositionHolding, Unit
+from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
+
+CHROMIUM = os.environ.get("TINGKE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+# -- the browser -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        reason = (f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+                  "scripts/setup.sh --test installs it). Never use `playwright install`.")
+        if os.environ.get("TINGKE_REQUIRE_BROWSER"):  # CI sets this: the iframe tests must not skip
+            pytest.fail(reason)
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    driver = sync_api.sync_playwright().start()
+    yield driver
+    driver.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    """One Chromium process for the session; isolation comes from a new context per test."""
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A new, empty context: no cookies or storage from earlier tests; Chinese first, like the users."""
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000})
+    ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def artifact_path(request: pytest.FixtureRequest) -> Any:
+    """``artifact_path("home.png")`` → test-artifacts/<test name>-home.png (gitignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def make(name: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        return ARTIFACTS / f"{safe}-{name}"
+
+    return make
+
+
+# -- what the browser saw ----------------------------------------------------------------------------------
+@dataclass
+class BrowserLog:
+    """Console messages, page errors and failed responses, for assertion messages when a flow breaks."""
+
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("requestfailed", lambda r: self.responses.append(f"FAILED {r.method} {r.url}: {r.failure}"))
+        page.on("response", lambda r: self.responses.append(f"{r.status} {r.request.method} {r.url}"))
+
+    def __str__(self) -> str:
+        return ("\n--- console\n" + "\n".join(self.console) + "\n--- page errors\n" + "\n".join(self.errors)
+                + "\n--- responses\n" + "\n".join(self.responses))
+
+
+class LmsBrowser:
+    """A browser tab on the simulated LMS's course page, with the tool in its iframe."""
+
+    def __init__(self, context: Any, platform: PlatformSimulator, tool_base: str) -> None:
+        self.context = context
+        self.platform = platform
+        self.tool_base = tool_base
+        self.page = context.new_page()
+        self.log = BrowserLog()
+        self.log.attach(self.page)
+
+    @property
+    def frame(self) -> Any:
+        """The tool's iframe (the same Frame object across its navigations)."""
+        frame = self.page.frame(name="tool")
+        assert frame is not None, f"the course page has no tool iframe{self.log}"
+        return frame
+
+    def open_course(self, user: LmsUser, first_path: str = "/home") -> Any:
+        """Open the course page as ``user``; the iframe runs login + launch and lands on ``first_path``."""
+        self.platform.pending_users[user.sub] = user
+        self.page.goto(f"{self.platform.base}/course?user={user.sub}")
+        self.wait_for_tool(first_path)
+        return self.frame
+
+    def _pattern(self, path: str) -> re.Pattern[str]:
+        return re.compile(re.escape(self.tool_base + path) + r"(\?|$)")
+
+    def _diagnose(self, path: str, exc: Exception) -> AssertionError:
+        body = ""
+        with contextlib.suppress(Exception):  # best-effort diagnostics only
+            body = self.frame.inner_text("body")
+        return AssertionError(f"the iframe did not reach {path}; it is at {self.frame.url}\n"
+                              f"--- iframe text\n{body}{self.log}")
+
+    def wait_for_tool(self, path: str) -> None:
+        """Wait until the iframe shows ``path`` (use ``navigate`` when it is already there)."""
+        try:
+            self.frame.wait_for_url(self._pattern(path))
+            self.frame.wait_for_load_state("load")
+        except Exception as exc:
+            raise self._diagnose(path, exc) from exc
+
+    def navigate(self, action: Callable[[], Any], path: str) -> None:
+        """Run ``action`` (a click, a select…) and wait for the iframe's *next* page to be ``path``.
+
+        ``wait_for_url`` alone would return at once when a form posts back to the page it is on.
+        """
+        try:
+            with self.frame.expect_navigation(url=self._pattern(path), wait_until="load"):
+                action()
+        except Exception as exc:
+            raise self._diagnose(path, exc) from exc
+
+    def text(self) -> str:
+        return str(self.frame.inner_text("body"))
+
+
+@pytest.fixture
+def lms(context: Any, platform: PlatformSimulator, live_server: str) -> LmsBrowser:
+    return LmsBrowser(context, platform, live_server)
+
+
+# -- proof that third-party cookies are blocked in this browser --------------------------------------------
+class _CookieProbe:
+    """A tiny server on the tool's *site* (http://localhost) that sets an ordinary third-party cookie
+    (``SameSite=None; Secure``, not partitioned) and reports which cookies came back."""
+
+    def __init__(self) -> None:
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.base = f"http://localhost:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _wsgi(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path == "/set":
+            response = Response("<!doctype html><p id=set>set</p>", content_type="text/html")
+            response.set_cookie("plain3p", "1", secure=True, samesite="None", path="/")
+            response.set_cookie("chips3p", "1", secure=True, samesite="None", partitioned=True, path="/")
+        else:
+            names = " ".join(sorted(request.cookies)) or "none"
+            response = Response(f"<!doctype html><p id=got>{names}</p>", content_type="text/html")
+        return response(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cookie_probe() -> Iterator[_CookieProbe]:
+    probe = _CookieProbe()
+    yield probe
+    probe.stop()
+
+
+def third_party_cookies_seen(context: Any, platform: PlatformSimulator, probe: _CookieProbe) -> str:
+    """Frame the probe from the LMS's site, set both cookies, reload the frame: which came back?"""
+    page = context.new_page()
+    try:
+        page.goto(f"{platform.base}/embed?src={probe.base}/set")
+        page.frame_locator("iframe#embedded").locator("#set").wait_for()
+        page.goto(f"{platform.base}/embed?src={probe.base}/get")
+        return str(page.frame_locator("iframe#embedded").locator("#got").inner_text())
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def third_party_cookies_blocked(context: Any, platform: PlatformSimulator,
+                                cookie_probe: _CookieProbe) -> None:
+    """Fails the test unless this context blocks unpartitioned third-party cookies (and keeps CHIPS)."""
+    seen = third_party_cookies_seen(context, platform, cookie_probe).split()
+    assert "plain3p" not in seen, f"third-party cookies are NOT blocked in this browser (got {seen})"
+    assert "chips3p" in seen, f"partitioned cookies did not survive (got {seen})"
+    context.clear_cookies()
+
+
+# -- roster ---------------------------------------------------------------------------------------------
+class Roster:
+    """Seeds units and people (with positions) and hands back the ``LmsUser`` that matches each."""
+
+    def __init__(self, session_factory: Any, institution_id: int) -> None:
+        self.session_factory = session_factory
+        self.institution_id = institution_id
+        self._units: dict[str, int] = {}
+
+    def unit(self, code: str, name: str, kind: str = "college", function: str = "") -> int:
+        with self.session_factory.begin() as s:
+            unit = Unit(institution_id=self.institution_id, code=code, name=name, kind=kind,
+                        function=function)
+            s.add(unit)
+            s.flush()
+            self._units[code] = unit.id
+            return unit.id
+
+    def person(self, employee_no: str, name: str, *, positions: tuple[str, ...] = (), unit: str | None = None,
+               email: str | None = None, since: dt.date | None = None,
+               roles: list[str] | None = None) -> LmsUser:
+        email = email or f"{employee_no}@jti.edu"
+        with self.session_factory.begin() as s:
+            person = Person(institution_id=self.institution_id, employee_no=employee_no, name=name,
+                            email=email, unit_id=self._units[unit] if unit else None)
+            for code in positions:
+                person.positions.append(PositionHolding(
+                    institution_id=self.institution_id, position_code=code,
+                    start_date=since or dt.date(2024, 9, 1)))
+            s.add(person)
+        return LmsUser(f"u-{employee_no}", name, email, employee_no, roles or [ROLE_INSTRUCTOR])
+
+    @staticmethod
+    def learner(sub: str = "s-1", name: str = "学生甲") -> LmsUser:
+        return LmsUser(sub, name, f"{sub}@students.jti.edu", f"S{sub}", [ROLE_LEARNER])
+
+
+@pytest.fixture
+def roster(session_factory: Any, institution_id: int) -> Roster:
+    return Roster(session_factory, institution_id)
