@@ -6,6 +6,7 @@ when missing or stale, so a fresh clone needs no extra step.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -21,7 +22,7 @@ def ensure_compiled() -> None:
             continue
         with po.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo.with_suffix(".mo.tmp")
+        tmp = mo.with_suffix(f".mo.{os.getpid()}.tmp")  # gunicorn workers may compile at the same time
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo)

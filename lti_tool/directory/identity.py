@@ -8,6 +8,7 @@ course teachers can edit those. Quality-center staff link unmatched users by han
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
@@ -23,14 +24,20 @@ class IdentityService:
 
     def resolve(self, platform_id: int, claims: LaunchClaims) -> PlatformUser:
         """Find or create the platform user and link it to a person when the roster allows."""
-        user = self.session.scalars(
-            select(PlatformUser).where(PlatformUser.platform_id == platform_id,
-                                       PlatformUser.lti_user_id == claims.user_id)
-        ).first()
+        query = select(PlatformUser).where(PlatformUser.platform_id == platform_id,
+                                           PlatformUser.lti_user_id == claims.user_id)
+        user = self.session.scalars(query).first()
         if user is None:
-            user = PlatformUser(institution_id=self.institution_id, platform_id=platform_id,
-                                lti_user_id=claims.user_id)
-            self.session.add(user)
+            # Two first launches of the same user at once (a double click, two tabs) race to insert:
+            # the loser finds the winner's row instead of failing the launch.
+            try:
+                with self.session.begin_nested():
+                    user = PlatformUser(institution_id=self.institution_id, platform_id=platform_id,
+                                        lti_user_id=claims.user_id)
+                    self.session.add(user)
+                    self.session.flush()
+            except IntegrityError:
+                user = self.session.scalars(query).one()
         user.name = claims.name[:200]
         user.email = claims.email[:254]
         user.sourcedid = claims.person_sourcedid[:255]

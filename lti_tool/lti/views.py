@@ -5,6 +5,7 @@ Thin views: parse the request, call ``LaunchService`` / ``RegistrationService``,
 
 from __future__ import annotations
 
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
@@ -15,7 +16,7 @@ from lti_tool.errors import LaunchRefused
 from lti_tool.lti.keys import published_jwks
 from lti_tool.lti.launch_flow import LaunchFlow
 from lti_tool.lti.registration import RegistrationService
-from lti_tool.lti.services import LaunchService, LaunchStateMissing
+from lti_tool.lti.services import STATE_COOKIE_PREFIX, LaunchService, LaunchStateMissing
 from lti_tool.web import SESSION_HEADER, SESSION_PARAM, db, load_actor, session_service, tingke
 
 bp = Blueprint("lti", __name__)
@@ -64,12 +65,15 @@ def launch():  # type: ignore[no-untyped-def]
     outcome = LaunchFlow(db(), session_service(), t.settings).complete(validated, available_pages=available)
     if outcome.deep_linking:
         return redirect(url_for("lti.deep_link", s=outcome.token), code=303)
+    target = url_for("home.index", s=outcome.token)
     if outcome.landing in LANDING_ENDPOINTS:
-        try:
-            return redirect(url_for(LANDING_ENDPOINTS[outcome.landing], s=outcome.token), code=303)
-        except BuildError:  # the page needs URL arguments a launch cannot supply
-            pass
-    return redirect(url_for("home.index", s=outcome.token), code=303)
+        with suppress(BuildError):  # the page needs URL arguments a launch cannot supply
+            target = url_for(LANDING_ENDPOINTS[outcome.landing], s=outcome.token)
+    response = redirect(target, code=303)
+    # The state cookie has done its job (the state row is consumed): don't let them pile up.
+    response.delete_cookie(STATE_COOKIE_PREFIX + request.form.get("state", ""), path="/lti/", secure=True,
+                           httponly=True, samesite="None", partitioned=True)
+    return response
 
 
 @bp.route("/.well-known/jwks.json")

@@ -1,0 +1,1 @@
+"""Benchmarks (not shipped): ``python bench/launch.py --help``."""

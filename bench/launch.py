@@ -1,0 +1,756 @@
+"""Benchmark: the full LTI 1.3 login + launch flow against Tingke under gunicorn on loopback.
+
+What one "launch" is, exactly as a browser in Moodle's iframe drives it:
+
+1. ``POST /lti/login`` (iss, login_hint, client_id, target_link_uri, …) → 302 to the platform's
+   authentication URL carrying ``state`` and ``nonce``, and the partitioned state cookie;
+2. the platform signs an id_token for that nonce (RS256, in this process, with its own key);
+3. ``POST /lti/launch`` (id_token, state) with the state cookie → 303 to ``/home?s=<session token>``;
+4. in "launch+home" runs also ``GET /home?s=…`` (the page the person lands on) → 200.
+
+The platform's JWKS is served over HTTP on loopback, so each gunicorn worker fetches it once, as in
+production. Every run starts from a fresh database (a SQLite file, or with ``--postgres`` a throwaway
+database on 127.0.0.1:5432 created and dropped here) migrated with Alembic and seeded with one
+institution, one platform registration and a roster of ``--roster`` people (a fifth of them hold an
+observing position). Each launch picks a random roster person, so identity matching, persona
+computation and the upsert of the platform user run as in real use.
+
+Load: ``C`` concurrent clients, each a thread keeping one HTTP/1.1 connection, spread over a few client
+processes so that the client's own Python (GIL) does not become the bottleneck. Latency is the wall time
+of the whole flow from the client's side (including the ~1 ms the simulated platform spends signing).
+The client shares the machine's cores with the server: on a 2-core box that is part of the result.
+
+Usage::
+
+    .venv/bin/python bench/launch.py                      # SQLite, 1 and 20 clients, launch and launch+home
+    .venv/bin/python bench/launch.py --postgres           # the same on PostgreSQL
+    .venv/bin/python bench/launch.py --both --duration 15 # SQLite then PostgreSQL, one table
+    .venv/bin/python bench/launch.py --profile            # also cProfile the launch path in-process
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import jwt  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+from jwcrypto.jwk import JWK  # noqa: E402
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+ROLE_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+ROLE_LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+CLIENT_ID = "bench-client"
+DEPLOYMENT_ID = "1"
+OBSERVING_POSITIONS = ["school_leader", "college_dean", "college_party_head", "head_academic_affairs",
+                       "head_student_affairs"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the platform ------------------------------------------------------------------------------------------
+class Platform:
+    """The LMS side: an RSA key, its JWKS served over loopback, and id_token signing."""
+
+    def __init__(self) -> None:
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = self.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+        jwk = JWK.from_pem(pem)
+        self.public_jwk = json.loads(jwk.export_public()) | {"kid": jwk.thumbprint(), "alg": "RS256",
+                                                              "use": "sig"}
+        self.kid = self.public_jwk["kid"]
+        self.pem = pem
+        self.jwks_fetches = 0
+        body = json.dumps({"keys": [self.public_jwk]}).encode()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                outer.jwks_fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def issuer(self) -> str:
+        return self.base
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+# -- database ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def fresh_database(postgres: bool, workdir: Path) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    if not postgres:
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = f"tingke_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Seeded:
+    people: list[tuple[str, str, str]]  # (employee_no, name, email)
+
+
+def seed(database_url: str, base_url: str, platform: Platform, roster: int, workdir: Path) -> Seeded:
+    """Migrate, then one institution, the tool key, the platform registration and the roster."""
+    from lti_tool.config import Settings
+    from lti_tool.db import make_engine, make_session_factory
+    from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+    from lti_tool.lti.keys import KeyService
+    from lti_tool.lti.registration import PlatformSpec, RegistrationService
+    from lti_tool.migrate import upgrade
+    from lti_tool.policy.store import PolicyStore
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    settings = Settings(instance_path=workdir, database_url=database_url, redis_url="redis://127.0.0.1:1/0",
+                        secret_key="bench", base_url=base_url)
+    people: list[tuple[str, str, str]] = []
+    rng = random.Random(7)
+    with factory.begin() as s:
+        inst = Institution(code="BENCH", name="基准测试学院")
+        s.add(inst)
+        s.flush()
+        PolicyStore(s, inst.id).ensure_version()
+        KeyService(s).ensure_key()
+        units = [Unit(institution_id=inst.id, code=f"U{i}", name=f"第{i}学院", kind="college")
+                 for i in range(12)]
+        s.add_all(units)
+        s.flush()
+        for i in range(roster):
+            no = f"{10000 + i}"
+            person = Person(institution_id=inst.id, employee_no=no, name=f"教师{i}", email=f"t{i}@bench.edu",
+                            unit_id=units[i % len(units)].id)
+            if i % 5 == 0:
+                person.positions.append(PositionHolding(institution_id=inst.id,
+                                                        position_code=rng.choice(OBSERVING_POSITIONS)))
+            s.add(person)
+            people.append((no, person.name, person.email or ""))
+    with factory.begin() as s:
+        RegistrationService(s, settings).add_platform("BENCH", PlatformSpec(
+            issuer=platform.issuer, client_id=CLIENT_ID, deployment_ids=[DEPLOYMENT_ID],
+            auth_login_url=f"{platform.base}/auth", auth_token_url=f"{platform.base}/token",
+            key_set_url=f"{platform.base}/jwks", name="Bench LMS"))
+    engine.dispose()
+    return Seeded(people)
+
+
+# -- the server --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def gunicorn(database_url: str, port: int, workdir: Path, workers: int, worker_class: str,
+             threads: int, app: str = "lti_tool.wsgi:app") -> Iterator[subprocess.Popen]:
+    env = dict(os.environ, TINGKE_DATABASE_URL=database_url, TINGKE_SECRET_KEY="bench-secret",
+               TINGKE_BASE_URL=f"http://127.0.0.1:{port}", TINGKE_INSTANCE_PATH=str(workdir / "instance"),
+               TINGKE_REDIS_URL="redis://127.0.0.1:1/0", PYTHONPATH=str(ROOT))
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+           str(workers), "--worker-class", worker_class, "--log-level", "warning", "--backlog", "256"]
+    if worker_class == "gthread":
+        cmd += ["--threads", str(threads)]
+    cmd.append(app)
+    # Compile the catalogs once here: each worker's create_app() compiles stale .mo files itself, and two
+    # workers doing it at once race on the same temporary file (reported to the lead: lti_tool/i18n.py).
+    from lti_tool.i18n import ensure_compiled
+
+    ensure_compiled()
+    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + (workdir / "gunicorn.log").read_text())
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/.well-known/jwks.json")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start:\n" + (workdir / "gunicorn.log").read_text())
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# -- the clients -------------------------------------------------------------------------------------------
+class FlowError(Exception):
+    pass
+
+
+class Client:
+    """One simulated browser: a kept-alive connection, running login → sign → launch (→ home)."""
+
+    def __init__(self, port: int, issuer: str, kid: str, key: rsa.RSAPrivateKey,
+                 people: list[tuple[str, str, str]], with_home: bool, seed: int) -> None:
+        self.port = port
+        self.issuer = issuer
+        self.kid = kid
+        self.key = key  # loaded once by the parent: parsing a PEM costs ~45 ms of OpenSSL key checks
+        self.people = people
+        self.with_home = with_home
+        self.rng = random.Random(seed)
+        self.conn: http.client.HTTPConnection | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    def _request(self, method: str, path: str, body: str | None = None,
+                 headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                response = self.conn.getresponse()
+                response.read()
+                if response.will_close:
+                    self.conn.close()
+                    self.conn = None
+                return response
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection the server closed meanwhile: reconnect once.
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def launch(self) -> None:
+        no, name, email = self.rng.choice(self.people)
+        sub = f"lms-{no}"
+        form = {"iss": self.issuer, "login_hint": sub, "client_id": CLIENT_ID,
+                "target_link_uri": f"{self.base}/lti/launch", "lti_message_hint": "resource",
+                "lti_deployment_id": DEPLOYMENT_ID}
+        ctype = {"Content-Type": "application/x-www-form-urlencoded"}
+        r = self._request("POST", "/lti/login", urlencode(form), ctype)
+        if r.status != 302:
+            raise FlowError(f"login {r.status}")
+        query = {k: v[0] for k, v in parse_qs(urlsplit(r.getheader("Location", "")).query).items()}
+        cookie = (r.getheader("Set-Cookie") or "").split(";", 1)[0]
+        if not cookie.startswith("lti1p3-state-"):
+            raise FlowError("login set no state cookie")
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer, "aud": CLIENT_ID, "sub": sub, "iat": now, "exp": now + 300,
+            "nonce": query["nonce"], "name": name, "email": email,
+            LTI + "message_type": "LtiResourceLinkRequest", LTI + "version": "1.3.0",
+            LTI + "deployment_id": DEPLOYMENT_ID, LTI + "target_link_uri": f"{self.base}/lti/launch",
+            LTI + "roles": [ROLE_INSTRUCTOR], LTI + "resource_link": {"id": "link-1", "title": "听课"},
+            LTI + "context": {"id": "course-1", "label": "C1", "title": "课程一"},
+            LTI + "lis": {"person_sourcedid": no},
+            LTI + "launch_presentation": {"locale": "zh_CN", "document_target": "iframe"},
+        }
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        r = self._request("POST", "/lti/launch", urlencode({"id_token": token, "state": query["state"]}),
+                          ctype | {"Cookie": cookie})
+        if r.status != 303:
+            raise FlowError(f"launch {r.status}")
+        location = r.getheader("Location", "")
+        if "s=" not in location:
+            raise FlowError("launch redirect carries no session token")
+        if self.with_home:
+            parts = urlsplit(location)
+            r = self._request("GET", f"{parts.path}?{parts.query}")
+            if r.status != 200:
+                raise FlowError(f"home {r.status}")
+
+
+@dataclass
+class RunSpec:
+    port: int
+    issuer: str
+    kid: str
+    key: rsa.RSAPrivateKey
+    people: list[tuple[str, str, str]]
+    with_home: bool
+    threads: int
+    warmup: float
+    duration: float
+    seed: int
+    interval: float = 0.0
+    """Seconds between one client's launches (open loop, ``--rate``); 0 = back to back (closed loop)."""
+    offset: float = 0.0
+
+
+def _client_process(spec: RunSpec, start_at: float, out: Any) -> None:
+    """``spec.threads`` clients; latencies of flows that *started* inside the measured window."""
+    measure_from = start_at + spec.warmup
+    stop_at = measure_from + spec.duration
+    latencies: list[float] = []
+    errors: list[str] = []
+    flows = [0]
+    lock = threading.Lock()
+    cpu0 = time.process_time()
+
+    def run(idx: int) -> None:
+        client = Client(spec.port, spec.issuer, spec.kid, spec.key, spec.people, spec.with_home,
+                        spec.seed * 1000 + idx)
+        mine: list[float] = []
+        errs: list[str] = []
+        done = 0
+        time.sleep(max(0.0, start_at - time.time()))
+        scheduled = start_at + spec.offset + idx * spec.interval / max(spec.threads, 1)
+        while True:
+            if spec.interval:
+                # Open loop: launches are due on a fixed schedule; the latency of a late one counts from
+                # when it was due, so a slow server cannot hide its queueing (no coordinated omission).
+                time.sleep(max(0.0, scheduled - time.time()))
+                t0 = scheduled
+                scheduled += spec.interval
+            else:
+                t0 = time.time()
+            if t0 >= stop_at:
+                break
+            try:
+                client.launch()
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - every failure counts as an error of the run
+                ok = False
+                err = f"{type(exc).__name__}: {exc}"
+            t1 = time.time()
+            done += 1
+            if t0 >= measure_from:
+                if ok:
+                    mine.append(t1 - t0)
+                else:
+                    errs.append(err)
+        with lock:
+            latencies.extend(mine)
+            errors.extend(errs)
+            flows[0] += done
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(spec.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((latencies, errors, time.process_time() - cpu0, flows[0]))
+
+
+def process_tree_cpu(root_pid: int) -> float:
+    """User+system CPU seconds of a process and its children (gunicorn's master and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+@dataclass
+class Result:
+    database: str
+    mode: str
+    concurrency: int
+    launches: int
+    duration: float
+    latencies: list[float] = field(repr=False)
+    errors: list[str] = field(repr=False)
+    server_cpu: float = 0.0
+    """CPU seconds gunicorn (master + workers) used in the measured window: load-independent cost."""
+    load: float = 0.0
+    """The 1-minute load average when the row finished (other work on the machine skews the rates)."""
+    client_cpu_ms: float = 0.0
+    """CPU milliseconds the simulated browsers and platform spent per flow (signing included)."""
+
+    def line(self) -> str:
+        return (f"{self.database:10} {self.mode:11} c={self.concurrency:<3} {self.rate:7.1f}/s  "
+                f"p50 {self.pct(50):6.1f} ms  p95 {self.pct(95):6.1f} ms  errors {len(self.errors)}  "
+                f"server CPU {self.cpu_ms:.2f} ms/launch  client CPU {self.client_cpu_ms:.2f} ms  "
+                f"load {self.load:.1f}")
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.server_cpu / self.launches * 1000 if self.launches else float("nan")
+
+    @property
+    def rate(self) -> float:
+        return self.launches / self.duration
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        if len(self.latencies) == 1:
+            return self.latencies[0] * 1000
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[str, str, str]],
+             concurrency: int, with_home: bool, warmup: float, duration: float, database: str,
+             spy_to: Path | None = None, rate: float = 0.0) -> Result:
+    processes = max(1, min(concurrency, int(os.environ.get("BENCH_CLIENT_PROCESSES", "4"))))
+    per = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 0.5
+    procs = []
+    for i, n in enumerate(per):
+        spec = RunSpec(port, platform.issuer, platform.kid, platform.private, people, with_home, n, warmup,
+                       duration, seed=i + 1, interval=concurrency / rate if rate else 0.0,
+                       offset=i * (concurrency / rate / processes if rate else 0.0))
+        p = ctx.Process(target=_client_process, args=(spec, start_at, out))
+        p.start()
+        procs.append(p)
+    time.sleep(max(0.0, start_at + warmup - time.time()))
+    cpu0 = process_tree_cpu(server_pid)
+    spy = None
+    if spy_to is not None:
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
+                                "--pid", str(server_pid), "--subprocesses", "--format", "raw",
+                                "--rate", "200", "--nonblocking", "--duration", str(int(duration)),
+                                "--output", str(spy_to)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(max(0.0, start_at + warmup + duration - time.time()))
+    server_cpu = process_tree_cpu(server_pid) - cpu0
+    if spy is not None:
+        spy.wait()
+    latencies: list[float] = []
+    errors: list[str] = []
+    client_cpu, client_flows = 0.0, 0
+    for _ in procs:
+        lat, err, cpu, flows = out.get()
+        latencies.extend(lat)
+        errors.extend(err)
+        client_cpu += cpu
+        client_flows += flows
+    for p in procs:
+        p.join()
+    return Result(database, "launch+home" if with_home else "launch", concurrency, len(latencies), duration,
+                  latencies, errors, server_cpu, os.getloadavg()[0],
+                  client_cpu / client_flows * 1000 if client_flows else float("nan"))
+
+
+# -- profile -----------------------------------------------------------------------------------------------
+LIBRARY_FRAMES = ("sqlalchemy/orm/session", "sqlalchemy/engine/base", "jinja2/environment", "flask/app",
+                  "gunicorn/workers", "jwt/api_jwt", "pylti1p3/", "sqlite3", "psycopg/cursor", "itsdangerous")
+
+
+def summarize_stacks(path: Path, top: int = 30) -> str:
+    """Inclusive share of samples per frame of Tingke's code (and a few libraries) from py-spy's
+    collapsed stacks: which parts of a request the workers' CPU goes to."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        seen: set[str] = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (", 1)[0]
+            where = frame.split(" (", 1)[1].rstrip(")") if " (" in frame else ""
+            file = where.rsplit(":", 1)[0]
+            if "lti_tool/" in file:
+                key = f"{name} ({file.split('lti_tool/', 1)[1]})"
+            elif any(lib in file for lib in LIBRARY_FRAMES):
+                key = f"{name} ({file.rsplit('site-packages/', 1)[-1]})"
+            else:
+                continue
+            if key not in seen:
+                seen.add(key)
+                inclusive[key] = inclusive.get(key, 0) + n
+    if not total:
+        return "    (no samples)"
+    rows = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"    {n / total * 100:5.1f}%  {key}" for key, n in rows)
+
+
+
+def profile_in_process(database_url: str, base_url: str, platform: Platform,
+                       people: list[tuple[str, str, str]], workdir: Path, flows: int = 200) -> None:
+    """Where a launch spends its time, measured in this process with the Flask test client:
+
+    - the SQL statements each request runs (login, launch, home), after warm-up;
+    - the median CPU milliseconds of each request (``time.process_time``: robust to other load);
+    - a cProfile of each request on the *CPU* clock (``time.process_time``), so time spent waiting for
+      PostgreSQL or for the SQLite lock does not show up as work: self time by package, then the
+      cumulative time of Tingke's frames.
+    """
+    import cProfile
+    import pstats
+
+    from flask.testing import FlaskClient
+    from sqlalchemy import event
+
+    from lti_tool.app import create_app
+    from lti_tool.config import Settings
+
+    settings = Settings(instance_path=workdir / "instance-prof", database_url=database_url,
+                        redis_url="redis://127.0.0.1:1/0", secret_key="bench-secret", base_url=base_url)
+    app = create_app(settings)
+    engine = app.extensions["tingke"].session_factory.kw["bind"]
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cur, stmt, *rest: statements.append(" ".join(stmt.split())[:110]))
+    key = platform.private
+    rng = random.Random(3)
+    profiling: dict[str, Any] = {"name": "", "profiler": None}
+
+    def timed(name: str, call: Any, record: dict[str, list[float]] | None) -> Any:
+        statements.clear()
+        profiler = profiling["profiler"] if profiling["name"] == name else None
+        if profiler:
+            profiler.enable()
+        t0 = time.process_time()
+        response = call()
+        cpu = time.process_time() - t0
+        if profiler:
+            profiler.disable()
+        if record is not None:
+            record.setdefault(name, []).append(cpu)
+            record.setdefault(name + " statements", []).append(len(statements))
+        return response
+
+    def one(record: dict[str, list[float]] | None = None, show: bool = False) -> None:
+        no, name, email = rng.choice(people)
+        sub = f"lms-{no}"
+        client: FlaskClient = app.test_client()  # a fresh browser: no state cookies piling up in the jar
+        r = timed("login", lambda: client.post("/lti/login", data={
+            "iss": platform.issuer, "login_hint": sub, "client_id": CLIENT_ID,
+            "target_link_uri": f"{base_url}/lti/launch", "lti_deployment_id": DEPLOYMENT_ID}), record)
+        assert r.status_code == 302, r.get_data(as_text=True)
+        if show:
+            print("  login:\n" + "".join(f"    {st}\n" for st in statements))
+        q = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+        now = int(time.time())
+        token = jwt.encode({
+            "iss": platform.issuer, "aud": CLIENT_ID, "sub": sub, "iat": now, "exp": now + 300,
+            "nonce": q["nonce"], "name": name, "email": email,
+            LTI + "message_type": "LtiResourceLinkRequest", LTI + "version": "1.3.0",
+            LTI + "deployment_id": DEPLOYMENT_ID, LTI + "target_link_uri": f"{base_url}/lti/launch",
+            LTI + "roles": [ROLE_INSTRUCTOR], LTI + "resource_link": {"id": "link-1"},
+            LTI + "lis": {"person_sourcedid": no}}, key, algorithm="RS256", headers={"kid": platform.kid})
+        r = timed("launch", lambda: client.post("/lti/launch", data={"id_token": token, "state": q["state"]}),
+                  record)
+        assert r.status_code == 303, r.get_data(as_text=True)
+        if show:
+            print("  launch:\n" + "".join(f"    {st}\n" for st in statements))
+        location = r.headers["Location"]
+        r = timed("home", lambda: client.get(location), record)
+        assert r.status_code == 200
+        if show:
+            print("  home:\n" + "".join(f"    {st}\n" for st in statements))
+
+    for _ in range(30):
+        one()  # warm caches (JWKS, templates, policy parse, every person launched once)
+    print("\nSQL statements per request (after warm-up, one launch of a known user):")
+    one(show=True)
+    record: dict[str, list[float]] = {}
+    for _ in range(flows):
+        one(record)
+    print(f"Median per request over {flows} flows (in-process, test client, no profiler):")
+    for name in ("login", "launch", "home"):
+        print(f"  {name:7} {statistics.median(record[name]) * 1000:6.2f} ms CPU  "
+              f"{statistics.median(record[name + ' statements']):.0f} statements")
+    for name in ("launch", "login", "home"):
+        profiling.update(name=name, profiler=cProfile.Profile(time.process_time))
+        for _ in range(flows // 2):
+            one()
+        stats = pstats.Stats(profiling["profiler"])
+        calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in stats.stats.values()) / (flows // 2)
+        print(f"\ncProfile of {name} ({flows // 2} requests): {calls:,.0f} Python function calls per request "
+              "(a load-independent measure of work); self time by package:")
+        print(self_time_by_package(stats))
+        print(f"cProfile of {name}: cumulative, Tingke frames")
+        stats.sort_stats("cumulative").print_stats(r"lti_tool|pylti1p3|jwt/|itsdangerous|jinja2/env", 25)
+
+
+def self_time_by_package(stats: Any, top: int = 15) -> str:
+    """cProfile self time grouped by top-level package (Tingke by domain): ORM vs. the rest."""
+    totals: dict[str, float] = {}
+    for (file, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        path = file.split("site-packages/")[-1]
+        if "/lti_tool/" in file:
+            key = "lti_tool." + file.split("/lti_tool/", 1)[1].split("/")[0].removesuffix(".py")
+        elif path.startswith("~") or path.startswith("<"):
+            key = "builtins: " + func.split(" of ")[0][:40]
+        elif path.startswith("/"):
+            key = "stdlib " + path.rsplit("/", 1)[-1].removesuffix(".py")
+        else:
+            key = path.split("/")[0].removesuffix(".py")
+        totals[key] = totals.get(key, 0.0) + tottime
+    grand = sum(totals.values()) or 1.0
+    rows = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return "\n".join(f"  {t / grand * 100:5.1f}%  {k}" for k, t in rows)
+
+
+# -- main --------------------------------------------------------------------------------------------------
+def bench_database(args: argparse.Namespace, postgres: bool) -> list[Result]:
+    """Fresh database, seed, optional in-process profile, then every (flow, concurrency) row."""
+    label = "PostgreSQL" if postgres else "SQLite"
+    with tempfile.TemporaryDirectory(prefix="tingke-bench-") as tmp:
+        workdir = Path(tmp)
+        platform = Platform()
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            with fresh_database(postgres, workdir) as url:
+                seeded = seed(url, base_url, platform, args.roster, workdir)
+                if args.profile:
+                    profile_in_process(url, base_url, platform, seeded.people, workdir)
+                if args.profile_only:
+                    return []
+                app = "bench.tuned:create_app()" if args.tuned else "lti_tool.wsgi:app"
+                with gunicorn(url, port, workdir, args.workers, args.worker_class, args.threads, app) as srv:
+                    results = [run_row(args, label, port, srv.pid, platform, seeded.people, mode, c)
+                               for mode in args.modes for c in args.concurrency]
+                log = (workdir / "gunicorn.log").read_text(errors="replace")
+                if any(r.errors for r in results) and log.strip():
+                    tail = "\n".join(log.splitlines()[-40:])
+                    print(f"  gunicorn log (last 40 lines):\n{tail}", file=sys.stderr)
+                print(f"  (JWKS fetched {platform.jwks_fetches}x by {args.workers} workers)", file=sys.stderr)
+                return results
+        finally:
+            platform.stop()
+
+
+def run_row(args: argparse.Namespace, label: str, port: int, server_pid: int, platform: Platform,
+            people: list[tuple[str, str, str]], mode: str, concurrency: int) -> Result:
+    spy_to = None
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+        spy_to = args.py_spy / f"{label}-{mode}-c{concurrency}.txt".replace("+", "_")
+    r = run_load(port, server_pid, platform, people, concurrency, mode == "launch+home", args.warmup,
+                 args.duration, label, spy_to, args.rate)
+    print("  " + r.line(), file=sys.stderr)
+    if spy_to is not None and spy_to.exists():
+        print(summarize_stacks(spy_to), file=sys.stderr)
+    if r.errors:
+        print("    first errors: " + "; ".join(sorted(set(r.errors))[:5]), file=sys.stderr)
+    return r
+
+
+def print_table(results: list[Result], args: argparse.Namespace) -> None:
+    cls = f"{args.worker_class}" + (f", {args.threads} threads" if args.worker_class == "gthread" else "")
+    cls += ", with bench/tuned.py patches" if args.tuned else ""
+    print(f"\nTingke login+launch on loopback: gunicorn {args.workers} workers ({cls}), "
+          f"{os.cpu_count()} cores shared with the clients, {args.duration:.0f} s per row after "
+          f"{args.warmup:.0f} s warm-up, roster {args.roster}, niceness {os.nice(0)}, "
+          + (f"open loop at {args.rate:.0f} launches/s in total" if args.rate else
+             "closed loop (each client launches again as soon as its last flow ended)") + "\n")
+    print("| database | flow | concurrency | launches/s | p50 ms | p95 ms | errors | server CPU ms/launch "
+          "| client CPU ms/launch | load avg |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.database} | {r.mode} | {r.concurrency} | {r.rate:.0f} | {r.pct(50):.1f} "
+              f"| {r.pct(95):.1f} | {len(r.errors)} | {r.cpu_ms:.2f} | {r.client_cpu_ms:.2f} "
+              f"| {r.load:.1f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    db = parser.add_mutually_exclusive_group()
+    db.add_argument("--postgres", action="store_true", help="a throwaway database on 127.0.0.1:5432")
+    db.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--concurrency", default="1,20", help="comma-separated client counts")
+    parser.add_argument("--modes", default="launch,launch+home")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop: this many launches/s in total, spread over the clients "
+                             "(default 0: closed loop, each client launches again as soon as it can)")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per row")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--roster", type=int, default=300)
+    parser.add_argument("--profile", action="store_true",
+                        help="first print SQL per request, CPU per request and a cProfile, in-process")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the bench (server and clients) at this niceness, e.g. -10 on a machine "
+                             "shared with other jobs (negative values need root)")
+    parser.add_argument("--tuned", action="store_true",
+                        help="measure with the proposed launch-path changes patched in (bench/tuned.py)")
+    parser.add_argument("--profile-only", action="store_true", help="--profile without the load runs")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="sample the gunicorn workers with py-spy during each row "
+                             "(collapsed stacks in DIR)")
+    args = parser.parse_args(argv)
+    args.profile = args.profile or args.profile_only
+    if args.nice:
+        os.nice(args.nice)  # inherited by gunicorn and the client processes
+    if args.tuned:
+        from bench.tuned import apply
+
+        apply()  # for the in-process profile; gunicorn's workers apply it themselves
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+    args.modes = [m for m in args.modes.split(",") if m]
+    if not set(args.modes) <= {"launch", "launch+home"}:
+        parser.error("--modes takes launch and/or launch+home")
+    databases = [False, True] if args.both else [args.postgres]
+    results: list[Result] = []
+    for postgres in databases:
+        results += bench_database(args, postgres)
+    if results:
+        print_table(results, args)
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
