@@ -61,7 +61,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except TingkeError as exc:
-            fail(str(exc), [str(d) for d in exc.details])
+            fail(str(exc), exc.plain_details())
         except ValueError as exc:  # PolicyError and friends
             details = getattr(exc, "problems", None)
             fail(str(exc) if not details else "invalid input", details)

@@ -12,13 +12,26 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from lti_tool.i18n import N_
+
+
+Detail = str | tuple[str, dict[str, Any]]
+"""One item of an error's details: a msgid (or plain text), or a msgid with its %(name)s parameters."""
+
+
+def _render(detail: Detail, translate: Any) -> str:
+    if isinstance(detail, tuple):
+        msgid, params = detail
+        return str(translate(msgid, **{k: translate(v) if isinstance(v, str) else v for k, v in params.items()}))
+    return str(translate(detail))
+
 
 class TingkeError(Exception):
     """Base of every error a user may see. ``status`` is the HTTP status the web layer answers with."""
 
     status = 400
 
-    def __init__(self, message: str, *, details: list[str] | None = None, **params: Any) -> None:
+    def __init__(self, message: str, *, details: list[Detail] | None = None, **params: Any) -> None:
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
@@ -29,6 +42,16 @@ class TingkeError(Exception):
         from flask_babel import gettext
 
         return gettext(self.message, **self.params)
+
+    def translated_details(self) -> list[str]:
+        """The details in the user's language (msgids are translated; plain text passes through)."""
+        from flask_babel import gettext
+
+        return [_render(d, gettext) for d in self.details]
+
+    def plain_details(self) -> list[str]:
+        """The details as English text (CLI output, logs)."""
+        return [_render(d, lambda m, **p: m % p if p else m) for d in self.details]
 
 
 class BadRequest(TingkeError):
@@ -63,6 +86,16 @@ class ValidationFailed(TingkeError):
     status = 422
 
 
+# Werkzeug's own texts are English; these are the ones a user meets, as catalog msgids.
+HTTP_MESSAGES = {
+    400: N_("The request could not be understood."),
+    404: N_("This page does not exist."),
+    405: N_("This action is not possible on this page."),
+    413: N_("The file is too large (at most 16 MB)."),
+    500: N_("Something went wrong on our side; please try again."),
+}
+
+
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json" or request.is_json
 
@@ -71,16 +104,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TingkeError)
     def _tingke_error(err: TingkeError):  # type: ignore[no-untyped-def]
         message = err.translated()
+        details = err.translated_details()
         if _wants_json():
-            return jsonify(error=message, details=[str(d) for d in err.details]), err.status
+            return jsonify(error=message, details=details), err.status
         return (
-            render_template("error.html", status=err.status, message=message, details=err.details),
+            render_template("error.html", status=err.status, message=message, details=details),
             err.status,
         )
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        from flask_babel import gettext
+
         status = err.code or 500
+        message = gettext(HTTP_MESSAGES[status]) if status in HTTP_MESSAGES else err.description
         if _wants_json():
-            return jsonify(error=err.description), status
-        return render_template("error.html", status=status, message=err.description, details=[]), status
+            return jsonify(error=message), status
+        return render_template("error.html", status=status, message=message, details=[]), status

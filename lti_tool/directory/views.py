@@ -56,7 +56,7 @@ def _upload() -> tuple[bytes, str]:
 def _import_failed(kind: str, err: ValidationFailed) -> tuple[str, int]:
     """The row/column list and the form again, so the file can be fixed and re-sent from the same page."""
     return render_template("directory/import_failed.html", kind=kind, message=err.translated(),
-                           details=err.details), err.status
+                           details=err.translated_details()), err.status
 
 
 def _imported(endpoint: str, result: ImportResult) -> Response:

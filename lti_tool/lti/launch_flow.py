@@ -19,6 +19,7 @@ from lti_tool.directory.identity import IdentityService
 from lti_tool.directory.models import Person
 from lti_tool.directory.personas import personas_for
 from lti_tool.errors import Forbidden
+from lti_tool.i18n import N_
 from lti_tool.lti.claims import LaunchClaims
 from lti_tool.lti.models import LaunchSession, Platform
 from lti_tool.lti.services import ValidatedLaunch
@@ -28,9 +29,9 @@ from lti_tool.policy.store import PolicyStore
 
 # Pages a deep link may open; the key is stored as custom parameter ``tingke_page``.
 DEEP_LINK_TARGETS = {
-    "home": "Tingke home (each person lands on their own page)",
-    "pick": "Pick a class session to observe",
-    "dashboard": "Compliance dashboard",
+    "home": N_("Tingke home (each person lands on their own page)"),
+    "pick": N_("Pick a class session to observe"),
+    "dashboard": N_("Compliance dashboard"),
 }
 
 # Which personas a landing page is for. A custom parameter only *chooses* among the pages the person

@@ -73,8 +73,9 @@ class RecordIncomplete(ValidationFailed):
     """Submit refused: ``fields`` maps each field name to what it still needs (a msgid)."""
 
     def __init__(self, fields: dict[str, str], labels: dict[str, str]) -> None:
-        super().__init__("The record is incomplete: %(count)s field(s) need attention.",
-                         details=[f"{labels.get(k, k)}: {v}" for k, v in fields.items()], count=len(fields))
+        super().__init__(N_("The record is incomplete: %(count)s field(s) need attention."),
+                         details=[(N_("%(field)s: %(need)s"), {"field": labels.get(k, k), "need": v})
+                                  for k, v in fields.items()], count=len(fields))
         self.fields = fields
 
 

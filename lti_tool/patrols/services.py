@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.directory.services import parse_date
-from lti_tool.errors import Forbidden, ValidationFailed
+from lti_tool.errors import Detail, Forbidden, ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.observations.models import Patrol
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.services import NewProblem, ProblemService
@@ -80,17 +81,17 @@ class PatrolService:
     def record(self, person: Person, *, date: dt.date, rooms: str, checked: list[str], notes: str,
                problems: list[NewProblem], today: dt.date | None = None) -> Patrol:
         today = today or dt.date.today()
-        errors = []
+        errors: list[Detail] = []
         if date > today:
-            errors.append("date: a patrol cannot be in the future")
+            errors.append(N_("Date: a patrol cannot be in the future."))
         if not rooms.strip():
-            errors.append("rooms: say which buildings and rooms were patrolled")
+            errors.append(N_("Rooms: say which buildings and rooms were patrolled."))
         codes = {c.code for c in self.policy.patrol_checklist}
         unknown = [c for c in checked if c not in codes]
         if unknown:
-            errors.append(f"checked: unknown checklist item(s) {', '.join(unknown)}")
+            errors.append((N_("Checked: unknown checklist item(s) %(items)s."), {"items": ", ".join(unknown)}))
         if not checked:
-            errors.append("checked: tick what was checked")
+            errors.append(N_("Checked: tick what was checked."))
         problem_service = ProblemService(self.session, self.institution_id, self.policy)
         errors += problem_service.validate_new(problems)
         if errors:

@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.home.panels import Panel, register_panel
 from lti_tool.lti.sessions import Actor
 from lti_tool.patrols.services import PatrolService
@@ -46,7 +47,7 @@ def index():  # type: ignore[no-untyped-def]
         try:
             date = parse_date(request.form.get("date", ""))
         except ValueError:
-            raise ValidationFailed("The patrol cannot be saved.", details=["date: not a date (YYYY-MM-DD)"]) from None
+            raise ValidationFailed("The patrol cannot be saved.", details=[N_("Date: not a date (YYYY-MM-DD).")]) from None
         service.record(person, date=date, rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
                        checked=request.form.getlist("checked"), notes=request.form.get("notes", ""),
                        problems=_problems_from_form())

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
-from lti_tool.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.observations.models import Observation, ObservationStatus, Problem, ProblemEvent, ProblemStatus
 from lti_tool.policy.schema import Policy
@@ -59,21 +59,23 @@ class ProblemService:
         self.policy = policy
 
     # -- raising ------------------------------------------------------------------------------------
-    def validate_new(self, items: list[NewProblem]) -> list[str]:
+    def validate_new(self, items: list[NewProblem]) -> list[Detail]:
         """Problems of each item (empty when all are fine), naming the field; used before storing."""
         categories = {c.code for c in self.policy.problem_categories}
         units = set(self.session.scalars(select(Unit.id).where(Unit.institution_id == self.institution_id)))
-        errors = []
+        errors: list[Detail] = []
         for i, item in enumerate(items, start=1):
-            prefix = f"#{i} " if len(items) > 1 else ""
+            found = []
             if item.category not in categories:
-                errors.append(prefix + N_("Category: choose one of the policy's problem categories."))
+                found.append(N_("Category: choose one of the policy's problem categories."))
             if item.unit_id is None or item.unit_id not in units:
-                errors.append(prefix + N_("Responsible unit: choose a unit."))
+                found.append(N_("Responsible unit: choose a unit."))
             if not item.description.strip():
-                errors.append(prefix + N_("Description: describe the problem."))
+                found.append(N_("Description: describe the problem."))
             elif len(item.description) > 5000:
-                errors.append(prefix + N_("Description: this text is too long."))
+                found.append(N_("Description: this text is too long."))
+            errors += [(N_("Problem %(n)s — %(error)s"), {"n": i, "error": e}) if len(items) > 1 else e
+                       for e in found]
         return errors
 
     def raise_problems(self, items: list[NewProblem], raised_by_id: int, *, observation_id: int | None = None,

@@ -138,5 +138,5 @@ class RunProgress:
 
     def fail(self, error: str, *, will_retry: bool) -> None:
         status = RunStatus.PENDING if will_retry else RunStatus.FAILED
-        message = "retrying after an error" if will_retry else ""
+        message = "出错后重试中 (retrying after an error)" if will_retry else ""
         self._set(status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow())

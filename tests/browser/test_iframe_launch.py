@@ -42,9 +42,10 @@ def test_observer_launches_in_iframe_and_switches_language(third_party_cookies_b
     assert "王校长" in text and "O-1" in text, text
     assert frame.locator("html").get_attribute("lang") == "zh-CN"
     assert "2024年9月1日" in text  # dates follow the locale
-    # The only cookie the tool ever set is the login state, partitioned (CHIPS) under the LMS's site.
+    # The launch could only pass its state check through the partitioned (CHIPS) state cookie — this
+    # browser drops unpartitioned third-party cookies — and it deleted that cookie once used: the tool
+    # keeps no cookie at all (the session travels in the page). Anything left must be partitioned.
     cookies = _tool_cookies(lms.context)
-    assert cookies, "the login did not set its state cookie"
     lms_site = platform.base.rsplit(":", 1)[0]  # http://127.0.0.1 (a site has no port)
     assert all(c["name"].startswith("lti1p3-") and c.get("partitionKey") == lms_site
                for c in cookies), cookies

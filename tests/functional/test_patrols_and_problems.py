@@ -68,7 +68,7 @@ def test_patrol_refused_without_duty_or_with_bad_input(session_factory, institut
                                                             "checked": ["nope"]})
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
-    assert "date" in text and "rooms" in text and "nope" in text
+    assert "巡查日期不能晚于今天" in text and "请填写巡查的楼宇和教室" in text and "nope" in text
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Patrol)) == 0
 

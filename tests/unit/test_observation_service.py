@@ -136,7 +136,7 @@ def test_submit_names_every_missing_field(service, world):  # type: ignore[no-un
     assert set(err.value.fields) == {"rating__effect", "narrative", "present_count", "exchange_teacher_text",
                                      "exchange_students_done"}
     assert err.value.status == 422 and obs.status == "draft"
-    assert any("教学效果" in d for d in err.value.details)
+    assert any("教学效果" in d for d in err.value.plain_details())
 
 
 def test_submit_flags_late_arrival_and_signs_author(service, world, db_session):  # type: ignore[no-untyped-def]
