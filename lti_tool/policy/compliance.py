@@ -1,11 +1,14 @@
 """Compliance: every person holding a position with duties in a semester × every rule of that position.
 
-The database counts; Python judges. Each rule kind gets its facts from one or two aggregate queries
-(``GROUP BY`` over observation_member ⋈ observation ⋈ class_session ⋈ course_section ⋈ course, or over
-patrol), restricted to the rule's windows by joining ``position_holding`` on the person and the dates.
-The rows that come back are per person (per course, per teacher or per month at most), never per
-record, so a semester with tens of thousands of records costs a handful of indexed queries. The pure
-functions of ``rules.py`` then turn the facts into ``RuleResult`` rows.
+The database counts; Python judges. Facts come from a handful of aggregate queries (``GROUP BY`` over
+position_holding ⋈ observation_member ⋈ observation ⋈ class_session ⋈ course_section ⋈ course, or over
+patrol), each restricted to the rule's windows by joining ``position_holding`` on the person and the
+dates: one pass for every counting rule at once (O-1, O-2, O-4, O-5, O-7, O-8, O-10), one for the 思政
+courses covered (O-3), one per patrol rule (O-9), two for the terms of office (O-6). The rows that come
+back are per person (per course, per teacher or per month at most), never per record. The queries are
+driven by the people with duties (observation_member(person_id, …), see the indexes in ``models.py``), so
+their cost follows those people's records rather than the semester's. The pure functions of
+``rules.py`` then turn the facts into ``RuleResult`` rows.
 
 Counting (requirements.md "Counting", 四.1 of the policy):
 

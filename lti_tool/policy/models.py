@@ -26,15 +26,12 @@ class PolicyVersion(InstitutionScoped, Base):
 
 
 # -- indexes for compliance counting ---------------------------------------------------------------------
-# The compliance service (policy/compliance.py) counts distinct sessions per person over the semester's
-# submitted records: class_session(institution_id, date) → observation(session_id, status, is_supervision)
-# → observation_member(observation_id, status, person_id, session_id), and, for a few people (partial
-# tenure, O-6, O-10), observation_member(person_id, status, session_id, observation_id) → …. These covering
-# indexes let SQLite answer each step from the index alone (EXPLAIN QUERY PLAN: "USING COVERING INDEX"),
-# which halved the evaluation of a 10k-record semester. They live here, next to the queries they serve,
-# rather than in observations/models.py; migration 0004 creates them.
+# The compliance service (policy/compliance.py) reads each person's counted memberships through
+# observation_member(person_id, status, session_id, observation_id): the index alone answers that step
+# (EXPLAIN QUERY PLAN: "USING COVERING INDEX"), then observation and class_session by primary key. The
+# semester's record count walks class_session(institution_id, date) → observation(session_id, status,
+# is_supervision), again from the index alone. They live here, next to the queries they serve, rather
+# than in observations/models.py; migration 0004 creates them.
 Index("ix_observation_counting", Observation.session_id, Observation.status, Observation.is_supervision)
-Index("ix_observation_member_counting", ObservationMember.observation_id, ObservationMember.status,
-      ObservationMember.person_id, ObservationMember.session_id)
 Index("ix_observation_member_person_counting", ObservationMember.person_id, ObservationMember.status,
       ObservationMember.session_id, ObservationMember.observation_id)

@@ -4,9 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-27 19:30:00
 
-The compliance service counts distinct sessions per person from the semester's sessions through
-observation to observation_member (and, for a few people, from observation_member by person); with
-these indexes each step is answered from the index alone on SQLite (see lti_tool/policy/models.py).
+The compliance service reads each person's counted memberships by observation_member(person_id, status,
+…) and counts the semester's records by observation(session_id, status, is_supervision); with these
+indexes each of those steps is answered from the index alone on SQLite (see lti_tool/policy/models.py).
 """
 
 from collections.abc import Sequence
@@ -21,10 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('observation', schema=None) as batch_op:
-        batch_op.create_index('ix_observation_counting', ['session_id', 'status', 'is_supervision'], unique=False)
+        batch_op.create_index('ix_observation_counting', ['session_id', 'status', 'is_supervision'],
+                              unique=False)
     with op.batch_alter_table('observation_member', schema=None) as batch_op:
-        batch_op.create_index('ix_observation_member_counting',
-                              ['observation_id', 'status', 'person_id', 'session_id'], unique=False)
         batch_op.create_index('ix_observation_member_person_counting',
                               ['person_id', 'status', 'session_id', 'observation_id'], unique=False)
 
@@ -32,6 +31,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('observation_member', schema=None) as batch_op:
         batch_op.drop_index('ix_observation_member_person_counting')
-        batch_op.drop_index('ix_observation_member_counting')
     with op.batch_alter_table('observation', schema=None) as batch_op:
         batch_op.drop_index('ix_observation_counting')
