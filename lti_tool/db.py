@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -59,6 +60,16 @@ class InstitutionScoped:
     @declared_attr
     def institution_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
         return mapped_column(Integer, ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+
+
+T = TypeVar("T")
+
+
+def get_scoped(session: Session, model: type[T], row_id: object, institution_id: int) -> T | None:
+    """The row with this id if it belongs to the institution, else ``None``: another tenant's id is
+    treated exactly like one that does not exist (so nothing reveals that it does)."""
+    row = session.get(model, row_id) if row_id is not None else None
+    return row if row is not None and row.institution_id == institution_id else None  # type: ignore[attr-defined]
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:

@@ -14,7 +14,6 @@ from werkzeug.exceptions import HTTPException
 
 from lti_tool.i18n import N_
 
-
 Detail = str | tuple[str, dict[str, Any]]
 """One item of an error's details: a msgid (or plain text), or a msgid with its %(name)s parameters."""
 

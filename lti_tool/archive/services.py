@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.archive.models import SemesterEvent
+from lti_tool.db import get_scoped
 from lti_tool.errors import Conflict, NotFound, ValidationFailed
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind
@@ -35,8 +36,8 @@ class ArchiveService:
         self.institution_id = institution_id
 
     def semester(self, semester_id: int) -> Semester:
-        semester = self.session.get(Semester, semester_id)
-        if semester is None or semester.institution_id != self.institution_id:
+        semester = get_scoped(self.session, Semester, semester_id, self.institution_id)
+        if semester is None:
             raise NotFound("No such semester.")
         return semester
 

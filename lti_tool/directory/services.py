@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit, UnitFunction, UnitKind
 from lti_tool.errors import NotFound
 from lti_tool.lti.models import Platform
@@ -187,8 +188,8 @@ class DirectoryService:
 
     def person(self, person_id: int) -> Person:
         """A person of this institution; another institution's id is "not found", never shown."""
-        person = self.session.get(Person, person_id)
-        if person is None or person.institution_id != self.institution_id:
+        person = get_scoped(self.session, Person, person_id, self.institution_id)
+        if person is None:
             raise NotFound("No such person.")
         return person
 

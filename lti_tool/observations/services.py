@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from lti_tool.db import utcnow
+from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
@@ -152,15 +152,15 @@ class ObservationService:
             sid = int(session_id)
         except (TypeError, ValueError):
             raise BadRequest("Choose a class session to observe.") from None
-        row = self.session.get(ClassSession, sid)
-        if row is None or row.institution_id != self.institution_id:
+        row = get_scoped(self.session, ClassSession, sid, self.institution_id)
+        if row is None:
             raise NotFound("No class session %(id)s.", id=sid)
         return row
 
     def get(self, observation_id: int) -> Observation:
         """Any record of this institution (the quality center's view)."""
-        obs = self.session.get(Observation, observation_id)
-        if obs is None or obs.institution_id != self.institution_id:
+        obs = get_scoped(self.session, Observation, observation_id, self.institution_id)
+        if obs is None:
             raise NotFound("No observation record %(id)s.", id=observation_id)
         return obs
 

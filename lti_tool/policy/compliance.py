@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.errors import NotFound
 from lti_tool.observations.models import (
@@ -279,8 +280,8 @@ class ComplianceService:
         )
 
     def semester(self, semester_id: int) -> Semester:
-        sem = self.session.get(Semester, semester_id)
-        if sem is None or sem.institution_id != self.institution_id:
+        sem = get_scoped(self.session, Semester, semester_id, self.institution_id)
+        if sem is None:
             raise NotFound("No semester %(id)s.", id=semester_id)
         return sem
 

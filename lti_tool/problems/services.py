@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from lti_tool.db import utcnow
+from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
@@ -98,8 +98,8 @@ class ProblemService:
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, problem_id: int) -> Problem:
-        problem = self.session.get(Problem, problem_id)
-        if problem is None or problem.institution_id != self.institution_id:
+        problem = get_scoped(self.session, Problem, problem_id, self.institution_id)
+        if problem is None:
             raise NotFound("No such problem.")
         return problem
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.db import utcnow
+from lti_tool.db import get_scoped, utcnow
 from lti_tool.errors import BadRequest, Conflict, NotFound
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.timetable.models import Semester
@@ -81,8 +81,8 @@ class ReportRunService:
         return False
 
     def get(self, run_id: int) -> ReportRun:
-        run = self.session.get(ReportRun, run_id)
-        if run is None or run.institution_id != self.institution_id:
+        run = get_scoped(self.session, ReportRun, run_id, self.institution_id)
+        if run is None:
             raise NotFound("No such report.")
         return run
 

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from lti_tool.db import get_scoped
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService, parse_date
 from lti_tool.errors import Conflict, NotFound, ValidationFailed
@@ -108,8 +109,8 @@ class SemesterService:
             .order_by(Semester.week1_monday.desc())))
 
     def get(self, semester_id: int) -> Semester:
-        semester = self.session.get(Semester, semester_id)
-        if semester is None or semester.institution_id != self.institution_id:
+        semester = get_scoped(self.session, Semester, semester_id, self.institution_id)
+        if semester is None:
             raise NotFound("No such semester.")
         return semester
 
@@ -767,8 +768,8 @@ class CourseMappingService:
     def set(self, platform_id: int, context_id: str, course_code: str, context_title: str = "") -> \
             CourseContextMapping:
         problems = []
-        platform = self.session.get(Platform, platform_id)
-        if platform is None or platform.institution_id != self.institution_id:
+        platform = get_scoped(self.session, Platform, platform_id, self.institution_id)
+        if platform is None:
             problems.append("LMS 平台不存在 (unknown LMS platform)")
         context_id = (context_id or "").strip()
         if not context_id or len(context_id) > 255:
@@ -791,8 +792,8 @@ class CourseMappingService:
         return mapping
 
     def remove(self, mapping_id: int) -> None:
-        mapping = self.session.get(CourseContextMapping, mapping_id)
-        if mapping is None or mapping.institution_id != self.institution_id:
+        mapping = get_scoped(self.session, CourseContextMapping, mapping_id, self.institution_id)
+        if mapping is None:
             raise NotFound("No such mapping.")
         self.session.delete(mapping)
         self.session.flush()
