@@ -99,3 +99,34 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
                        data={"csrf": leader_csrf}).status_code == 403
     with session_factory() as s:
         assert len(s.scalars(select(ReportRun)).all()) == 2
+
+
+def test_frozen_versions_stay_downloadable_unchanged(session_factory, institution_id, settings):  # type: ignore[no-untyped-def]
+    """The worker builds each archive version's statistics and report; re-closing never replaces v1."""
+    from worker import jobs
+
+    jobs.configure(settings)
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+        runs = ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+        first_ids = [r.id for r in runs]
+    for run_id in first_ids:
+        jobs.run_report(run_id)
+    with session_factory() as s:
+        first = {r.kind: (r.status, r.filename, r.content) for r in (s.get(ReportRun, i) for i in first_ids)}
+    assert first["execution_report"][0] == "succeeded" and first["execution_report"][1].endswith("第1版.pdf")
+    assert first["statistics"][0] == "succeeded"
+    with session_factory.begin() as s:
+        ArchiveService(s, institution_id).reopen(w["semester"], w["qc"], "补录一份听课记录")
+        second_ids = [r.id for r in ArchiveService(s, institution_id).close(w["semester"], w["qc"])]
+    for run_id in second_ids:
+        jobs.run_report(run_id)
+    with session_factory() as s:
+        again = {r.kind: (r.status, r.filename, r.content) for r in (s.get(ReportRun, i) for i in first_ids)}
+        second = {r.kind: (r.status, r.filename) for r in (s.get(ReportRun, i) for i in second_ids)}
+        from lti_tool.reports.models import StatisticsSnapshot
+
+        frozen = s.scalars(select(StatisticsSnapshot).where(StatisticsSnapshot.frozen.is_(True))).all()
+    assert again == first  # version 1 is byte-for-byte what it was
+    assert second["execution_report"] == ("succeeded", first["execution_report"][1].replace("第1版", "第2版"))
+    assert len(frozen) == 2
