@@ -53,7 +53,7 @@ class Settings:
             outbox_path=Path(_env("TINGKE_OUTBOX", str(instance / "outbox"))),
             smtp_url=_env("TINGKE_SMTP_URL", ""),
         )
-        return replace(settings, **overrides) if overrides else settings
+        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 
     def resolved_secret(self) -> str:
         """The signing secret: the configured one, else one generated and kept in the instance folder.

@@ -7,6 +7,7 @@ Nothing else in the code decides error statuses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -30,11 +31,11 @@ class TingkeError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, details: list[Detail] | None = None, **params: Any) -> None:
+    def __init__(self, message: str, *, details: Sequence[Detail] | None = None, **params: Any) -> None:
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
-        self.details = details or []
+        self.details: list[Detail] = list(details or [])
 
     def translated(self) -> str:
         """The message in the user's language: ``message`` is a catalog msgid with %(name)s params."""

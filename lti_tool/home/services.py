@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -57,9 +58,9 @@ class HomeService:
         return out
 
     def overview(self) -> InstitutionOverview:
-        def count(model: type, *where: object) -> int:
+        def count(model: Any, *where: Any) -> int:
             stmt = select(func.count()).select_from(model).where(model.institution_id == self.institution_id,
-                                                                  *where)  # type: ignore[attr-defined]
+                                                                  *where)
             return int(self.session.scalar(stmt) or 0)
 
         cadres = self.session.scalar(
