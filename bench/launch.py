@@ -567,8 +567,9 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
             record.setdefault(name + " statements", []).append(len(statements))
         return response
 
-    def one(record: dict[str, list[float]] | None = None, show: bool = False) -> None:
-        no, name, email = rng.choice(people)
+    def one(record: dict[str, list[float]] | None = None, show: bool = False,
+            person: tuple[str, str, str] | None = None) -> None:
+        no, name, email = person or rng.choice(people)
         sub = f"lms-{no}"
         client: FlaskClient = app.test_client()  # a fresh browser: no state cookies piling up in the jar
         r = timed("login", lambda: client.post("/lti/login", data={
@@ -597,8 +598,9 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
         if show:
             print("  home:\n" + "".join(f"    {st}\n" for st in statements))
 
-    for _ in range(30):
-        one()  # warm caches (JWKS, templates, policy parse, every person launched once)
+    for person in people:
+        one(person=person)  # warm caches (JWKS, templates, policy parse) and launch every person once:
+        # what follows measures repeat launches, as in the load runs after their first seconds
     print("\nSQL statements per request (after warm-up, one launch of a known user):")
     one(show=True)
     record: dict[str, list[float]] = {}
@@ -688,7 +690,10 @@ def run_row(args: argparse.Namespace, label: str, port: int, server_pid: int, pl
 
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
     cls = f"{args.worker_class}" + (f", {args.threads} threads" if args.worker_class == "gthread" else "")
-    cls += ", with bench/tuned.py patches" if args.tuned else ""
+    if args.tuned:
+        from bench.tuned import wanted
+
+        cls += ", with bench/tuned.py patches: " + (", ".join(sorted(wanted())) or "none")
     print(f"\nTingke login+launch on loopback: gunicorn {args.workers} workers ({cls}), "
           f"{os.cpu_count()} cores shared with the clients, {args.duration:.0f} s per row after "
           f"{args.warmup:.0f} s warm-up, roster {args.roster}, niceness {os.nice(0)}, "
@@ -726,7 +731,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the bench (server and clients) at this niceness, e.g. -10 on a machine "
                              "shared with other jobs (negative values need root)")
     parser.add_argument("--tuned", action="store_true",
-                        help="measure with the proposed launch-path changes patched in (bench/tuned.py)")
+                        help="measure with the further proposals patched in (bench/tuned.py; pick them with "
+                             "BENCH_TUNED=nosession,mmap,writelock)")
     parser.add_argument("--profile-only", action="store_true", help="--profile without the load runs")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="sample the gunicorn workers with py-spy during each row "

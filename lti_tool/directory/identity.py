@@ -7,14 +7,51 @@ course teachers can edit those. Quality-center staff link unmatched users by han
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
-from lti_tool.directory.models import Person, PlatformUser
+from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit
 from lti_tool.errors import BadRequest, NotFound
 from lti_tool.lti.claims import LaunchClaims
+
+LAST_LAUNCH_RESOLUTION = dt.timedelta(hours=1)
+"""``PlatformUser.last_launch_at`` is refreshed at most this often: it only orders the unmatched list,
+and writing it on every launch would make every launch an UPDATE."""
+
+_USERS, _PEOPLE, _UNITS, _HOLDINGS = (cast(Table, m.__table__) for m in (PlatformUser, Person, Unit,
+                                                                          PositionHolding))
+# A returning user in one statement: the platform user, its person's unit and every tenure of the person
+# (one row per tenure, or one row with empty tenure columns).
+_KNOWN_USER = (
+    select(_USERS.c.id, _USERS.c.person_id, _PEOPLE.c.id.label("person_found"), _USERS.c.name,
+           _USERS.c.email, _USERS.c.sourcedid, _USERS.c.roles, _USERS.c.last_launch_at, _UNITS.c.function,
+           _UNITS.c.kind, _HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date)
+    .select_from(
+        _USERS.outerjoin(_PEOPLE, and_(_PEOPLE.c.id == _USERS.c.person_id,
+                                       _PEOPLE.c.institution_id == _USERS.c.institution_id))
+        .outerjoin(_UNITS, _UNITS.c.id == _PEOPLE.c.unit_id)
+        .outerjoin(_HOLDINGS, _HOLDINGS.c.person_id == _PEOPLE.c.id))
+    .where(_USERS.c.platform_id == bindparam("platform_id"), _USERS.c.lti_user_id == bindparam("lti_user_id"))
+)
+_UPDATE_USER = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
+
+
+@dataclass(frozen=True)
+class LaunchIdentity:
+    """Who launched, with what the personas are decided from (``personas.personas_from``)."""
+
+    platform_user_id: int
+    person_id: int | None
+    unit_function: str | None = None
+    unit_kind: str | None = None
+    tenures: tuple[tuple[str, dt.date | None, dt.date | None], ...] = ()
+    """(position code, start, end) of every tenure of the person, held today or not."""
 
 
 class IdentityService:
@@ -22,33 +59,88 @@ class IdentityService:
         self.session = session
         self.institution_id = institution_id
 
-    def resolve(self, platform_id: int, claims: LaunchClaims) -> PlatformUser:
-        """Find or create the platform user and link it to a person when the roster allows."""
+    def resolve(self, platform_id: int, claims: LaunchClaims, *, known_new: bool = False) -> PlatformUser:
+        """Find or create the platform user and link it to a person when the roster allows.
+
+        ``known_new``: the caller has just found no row for this user, so the first SELECT is skipped.
+        """
         query = select(PlatformUser).where(PlatformUser.platform_id == platform_id,
                                            PlatformUser.lti_user_id == claims.user_id)
-        user = self.session.scalars(query).first()
+        user = None if known_new else self.session.scalars(query).first()
         if user is None:
+            person = self.match(claims)
             # Two first launches of the same user at once (a double click, two tabs) race to insert:
             # the loser finds the winner's row instead of failing the launch.
             try:
                 with self.session.begin_nested():
                     user = PlatformUser(institution_id=self.institution_id, platform_id=platform_id,
-                                        lti_user_id=claims.user_id)
+                                        lti_user_id=claims.user_id, person_id=person.id if person else None,
+                                        name=claims.name[:200], email=claims.email[:254],
+                                        sourcedid=claims.person_sourcedid[:255],
+                                        roles=" ".join(claims.roles)[:2000], last_launch_at=utcnow())
                     self.session.add(user)
                     self.session.flush()
+                return user
             except IntegrityError:
                 user = self.session.scalars(query).one()
+        # Assigning an unchanged value writes nothing (the ORM compares), so a repeat launch is no UPDATE.
         user.name = claims.name[:200]
         user.email = claims.email[:254]
         user.sourcedid = claims.person_sourcedid[:255]
         user.roles = " ".join(claims.roles)[:2000]
-        user.last_launch_at = utcnow()
+        now = utcnow()
+        if user.last_launch_at is None or now - user.last_launch_at >= LAST_LAUNCH_RESOLUTION:
+            user.last_launch_at = now
         if user.person_id is None:
             person = self.match(claims)
             if person is not None:
                 user.person_id = person.id
         self.session.flush()
         return user
+
+    def resolve_for_launch(self, platform_id: int, claims: LaunchClaims) -> LaunchIdentity:
+        """``resolve``, plus the person's unit and tenures, in one statement for a returning, matched user.
+
+        A launch of somebody already linked to the roster is by far the common case; it reads one row per
+        tenure and writes only what changed (and ``last_launch_at`` once an hour). A first launch, or one
+        of a user not matched yet (the roster may have gained them), takes ``resolve``.
+        """
+        rows = self.session.execute(_KNOWN_USER, {"platform_id": platform_id,
+                                                  "lti_user_id": claims.user_id}).all()
+        if not rows or rows[0].person_id is None:
+            user = self.resolve(platform_id, claims, known_new=not rows)
+            return self.identity_of(user.id, user.person_id)
+        first = rows[0]
+        wanted: dict[str, object] = {"name": claims.name[:200], "email": claims.email[:254],
+                  "sourcedid": claims.person_sourcedid[:255], "roles": " ".join(claims.roles)[:2000]}
+        changes: dict[str, object] = {k: v for k, v in wanted.items() if getattr(first, k) != v}
+        now = utcnow()
+        if first.last_launch_at is None or now - first.last_launch_at >= LAST_LAUNCH_RESOLUTION:
+            changes["last_launch_at"] = now
+        if changes:
+            self.session.execute(_UPDATE_USER.values(**changes), {"user_id": first.id})
+        if first.person_found is None:  # linked to a person of another institution: never trusted
+            return LaunchIdentity(platform_user_id=first.id, person_id=None)
+        return LaunchIdentity(
+            platform_user_id=first.id, person_id=first.person_id, unit_function=first.function,
+            unit_kind=first.kind,
+            tenures=tuple((r.position_code, r.start_date, r.end_date) for r in rows if r.position_code),
+        )
+
+    def identity_of(self, platform_user_id: int, person_id: int | None) -> LaunchIdentity:
+        """The ``LaunchIdentity`` of a platform user whose person (if any) is known."""
+        if person_id is None:
+            return LaunchIdentity(platform_user_id=platform_user_id, person_id=None)
+        person = self.session.get(Person, person_id)
+        if person is None or person.institution_id != self.institution_id:
+            return LaunchIdentity(platform_user_id=platform_user_id, person_id=None)
+        tenures = self.session.execute(
+            select(_HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date)
+            .where(_HOLDINGS.c.person_id == person_id)).all()
+        unit = person.unit
+        return LaunchIdentity(platform_user_id=platform_user_id, person_id=person_id,
+                              unit_function=unit.function if unit else None,
+                              unit_kind=unit.kind if unit else None, tenures=tuple(map(tuple, tenures)))
 
     def match(self, claims: LaunchClaims) -> Person | None:
         base = select(Person).where(Person.institution_id == self.institution_id)

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.models import Person
-from lti_tool.directory.personas import personas_for
+from lti_tool.directory.personas import personas_from
 from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
 from lti_tool.lti.claims import LaunchClaims
@@ -66,41 +65,41 @@ class LaunchFlow:
         """Identity, personas and the session; ``available_pages`` are the landing pages that exist now."""
         platform = validated.platform
         claims = validated.claims
-        claims.custom = {k: v for k, v in claims.custom.items() if k == "tingke_page"}
-        user = IdentityService(self.session, platform.institution_id).resolve(platform.id, claims)
-        person = self.session.get(Person, user.person_id) if user.person_id else None
-        policy = PolicyStore(self.session, platform.institution_id).current()
-        personas = personas_for(self.session, person, policy, is_instructor=claims.is_instructor,
-                                is_platform_admin=claims.is_platform_admin,
-                                today=today or dt.date.today())
         if claims.is_deep_linking and not (claims.is_instructor or claims.is_platform_admin):
             raise Forbidden("Only teachers and administrators can add Tingke to a course.")
-        deployment_id = validated.body.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id", "")
-        extra = {"deployment_id": deployment_id}
-        row, token = self.sessions.create(
-            institution_id=platform.institution_id, platform_id=platform.id, person_id=user.person_id,
-            platform_user_id=user.id, claims=claims, personas=[p.value for p in personas],
-            locale=_locale_from_claim(claims.locale),
-        )
-        row.claims = row.claims | extra
-        landing = "home"
+        claims.custom = {k: v for k, v in claims.custom.items() if k == "tingke_page"}
+        who = IdentityService(self.session, platform.institution_id).resolve_for_launch(platform.id, claims)
+        personas = [p.value for p in personas_from(
+            self.session, who.person_id, PolicyStore(self.session, platform.institution_id).current,
+            unit_function=who.unit_function, unit_kind=who.unit_kind, tenures=who.tenures,
+            is_instructor=claims.is_instructor, is_platform_admin=claims.is_platform_admin,
+            today=today or dt.date.today())]
+        landing, persona = "home", None
         if not claims.is_deep_linking:
-            landing = self._landing(claims.custom.get("tingke_page", ""), row, available_pages)
+            landing, persona = self._landing(claims.custom.get("tingke_page", ""), personas, available_pages)
+        deployment_id = validated.body.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id", "")
+        _sid, token = self.sessions.create(
+            institution_id=platform.institution_id, platform_id=platform.id, person_id=who.person_id,
+            platform_user_id=who.platform_user_id, claims=claims, personas=personas,
+            locale=_locale_from_claim(claims.locale), persona=persona,
+            extra_claims={"deployment_id": deployment_id},
+        )
         return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking, landing=landing)
 
     @staticmethod
-    def _landing(page: str, row: LaunchSession, available: frozenset[str] | set[str]) -> str:
-        """The page a resource link's ``tingke_page`` asks for, if it exists and the person may see it.
+    def _landing(page: str, personas: list[str],
+                 available: frozenset[str] | set[str]) -> tuple[str, str | None]:
+        """The page a resource link's ``tingke_page`` asks for, if it exists and the person may see it,
+        and the persona the session starts in (None: the first of ``personas``).
 
         The session switches to the persona that page is for (someone who is quality center *and*
         observer lands on the pick page as observer).
         """
         allowed = LANDING_PERSONAS.get(page, ())
-        held = [p for p in allowed if p in row.claims.get("personas", [])]  # in the page's preference order
+        held = [p for p in allowed if p in personas]  # in the page's preference order
         if page not in available or not held:
-            return "home"
-        row.persona = held[0]
-        return page
+            return "home", None
+        return page, held[0]
 
     def deep_link_targets(self) -> dict[str, str]:
         return DEEP_LINK_TARGETS

@@ -5,15 +5,22 @@ timeout): the platform may just have rotated its key. After such a refresh, furt
 no fetch until ``refresh_min_interval`` has passed, so a stream of forged tokens with random kids does not
 turn into a stream of requests to the platform. The first fetch of a JWKS does not count as a refresh:
 a platform that rotates its key right after Tingke first cached it is still followed at once.
+
+The parsed public key objects are kept too (by kid, modulus and exponent), so a launch verifies its
+signature without turning the JWK into a PEM and the PEM into a key every time. The outgoing HTTP session
+may be passed as a factory: most launches fetch nothing, and building a ``requests.Session`` costs.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import RSAAlgorithm
 
 from lti_tool.errors import LaunchRefused
 
@@ -31,14 +38,18 @@ class PlatformKeyCache:
         self.refresh_min_interval = refresh_min_interval
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._public_keys: dict[tuple[str, str, str], RSAPublicKey] = {}
         self.fetches = 0
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._public_keys.clear()
 
-    def _fetch(self, url: str, http: requests.Session) -> _Entry:
+    def _fetch(self, url: str, http: requests.Session | Callable[[], requests.Session]) -> _Entry:
         self.fetches += 1
+        if not isinstance(http, requests.Session):
+            http = http()
         try:
             resp = http.get(url)
             resp.raise_for_status()
@@ -49,7 +60,7 @@ class PlatformKeyCache:
         keys = {str(k["kid"]): k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kid")}
         return _Entry(keys=keys, fetched_at=time.monotonic())
 
-    def key_for(self, url: str, kid: str, http: requests.Session) -> dict:
+    def key_for(self, url: str, kid: str, http: requests.Session | Callable[[], requests.Session]) -> dict:
         with self._lock:
             entry = self._entries.get(url)
             now = time.monotonic()
@@ -63,4 +74,26 @@ class PlatformKeyCache:
             key = entry.keys.get(kid)
         if key is None:
             raise LaunchRefused("The launch was signed with a key the platform does not publish.")
+        return key
+
+    def public_key(self, jwk: dict) -> RSAPublicKey:
+        """The RSA public key of a JWK (from ``key_for``), parsed once; raises ``ValueError`` when the JWK
+        is not a readable RSA public key. Only ``n`` and ``e`` are read: private members are ignored."""
+        n, e = jwk.get("n"), jwk.get("e")
+        if not isinstance(n, str) or not isinstance(e, str):
+            raise ValueError("not an RSA public key")
+        cache_key = (str(jwk.get("kid")), n, e)
+        key = self._public_keys.get(cache_key)
+        if key is None:
+            try:
+                parsed = RSAAlgorithm.from_jwk({"kty": "RSA", "n": n, "e": e})
+            except Exception as exc:  # PyJWT raises InvalidKeyError, cryptography ValueError
+                raise ValueError("not an RSA public key") from exc
+            if not isinstance(parsed, RSAPublicKey):
+                raise ValueError("not an RSA public key")
+            key = parsed
+            with self._lock:
+                if len(self._public_keys) > 256:  # forged JWKS content cannot grow it without bound
+                    self._public_keys.clear()
+                self._public_keys[cache_key] = key
         return key

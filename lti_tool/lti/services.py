@@ -18,6 +18,12 @@ The protocol, as Tingke runs it (LTI 1.3 core §5.1, OIDC third-party initiated 
 
 Every refusal raises ``LaunchRefused`` (HTTP 400 with a clear page). The caller rolls the transaction
 back on any error, so a refused launch leaves no row behind.
+
+This is the hottest path of the tool (every page a teacher opens from Moodle starts with it), so it runs
+few statements: the registration comes from a per-process cache (tool_conf.py), the tool's key is not
+read (nothing is signed), the state is inserted and later consumed with one statement each, and expired
+states and sessions are swept at most once a minute per process (``sessions.sweep_expired``) instead of
+on every request. bench/launch.md has the measurements.
 """
 
 from __future__ import annotations
@@ -25,11 +31,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import jwt
-from jwcrypto.jwk import JWK
 from pylti1p3.cookie import CookieService
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.message_launch import MessageLaunch
@@ -37,7 +42,8 @@ from pylti1p3.oidc_login import OIDCLogin
 from pylti1p3.redirect import Redirect
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
@@ -57,10 +63,12 @@ from lti_tool.lti.claims import (
     CLAIM_TARGET,
     LaunchClaims,
 )
-from lti_tool.lti.http import TimeoutSession
-from lti_tool.lti.models import LoginState, Platform
+from lti_tool.lti.http import LazyTimeoutSession
+from lti_tool.lti.id_token import decoder as id_token_decoder
+from lti_tool.lti.models import LoginState
 from lti_tool.lti.platform_keys import PlatformKeyCache
-from lti_tool.lti.tool_conf import DbToolConf
+from lti_tool.lti.sessions import sweep_expired
+from lti_tool.lti.tool_conf import DbToolConf, PlatformInfo
 
 STATE_COOKIE_PREFIX = "lti1p3-"
 MAX_SUB_LENGTH = 255
@@ -70,6 +78,13 @@ NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 KEPT_LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
                      "lti_deployment_id")
 
+_STATES = cast(Table, LoginState.__table__)
+_INSERT_STATE = insert(_STATES)
+_STATE_IS = (_STATES.c.state == bindparam("take_state"), _STATES.c.platform_id == bindparam("take_platform"))
+_STATE_COLUMNS = (_STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.expires_at)
+_TAKE_STATE = delete(_STATES).where(*_STATE_IS).returning(*_STATE_COLUMNS)
+_PEEK_STATE = select(*_STATE_COLUMNS).where(*_STATE_IS)
+_DROP_STATE = delete(_STATES).where(*_STATE_IS)
 
 class LaunchStateMissing(LaunchRefused):
     """The launch's state cookie did not come back: the browser keeps no cookie in the LMS's iframe.
@@ -178,7 +193,7 @@ class LoginResult:
 
 @dataclass
 class ValidatedLaunch:
-    platform: Platform
+    platform: PlatformInfo
     claims: LaunchClaims
     message_launch: MessageLaunch
     body: dict[str, Any]
@@ -191,7 +206,7 @@ class LaunchService:
         self.session = session
         self.settings = settings
         self.key_cache = key_cache
-        self.http = TimeoutSession(settings.http_timeout_seconds)
+        self.http = LazyTimeoutSession(settings.http_timeout_seconds)  # most requests fetch nothing
         self.tool_conf = DbToolConf(session)
 
     @property
@@ -218,13 +233,13 @@ class LaunchService:
         except (OIDCException, LtiException) as exc:
             raise LaunchRefused("The login request was refused: %(reason)s", reason=str(exc)) from exc
         lifetime = self.settings.login_state_lifetime_seconds
-        self.session.add(LoginState(
-            state=capture.state, nonce=capture.nonce, platform_id=platform.id,
-            target_link_uri=params["target_link_uri"],
-            login_params={k: params[k] for k in KEPT_LOGIN_PARAMS if params.get(k)},
-            expires_at=utcnow() + dt.timedelta(seconds=lifetime),
-        ))
-        self.session.execute(delete(LoginState).where(LoginState.expires_at < utcnow()))
+        self.session.execute(_INSERT_STATE, {
+            "state": capture.state, "nonce": capture.nonce, "platform_id": platform.id,
+            "target_link_uri": params["target_link_uri"],
+            "login_params": {k: params[k] for k in KEPT_LOGIN_PARAMS if params.get(k)},
+            "expires_at": utcnow() + dt.timedelta(seconds=lifetime),
+        })
+        sweep_expired(self.session)
         return LoginResult(url, STATE_COOKIE_PREFIX + capture.state, capture.state, lifetime)
 
     def _is_ours(self, url: str) -> bool:
@@ -241,7 +256,8 @@ class LaunchService:
             raise LaunchRefused("The launch has no state.")
         request = _ParamsRequest(params, cookies, secure)
         launch = _Launch(request, self.tool_conf, session_service=_StateCapture(),
-                         cookie_service=_CookieJar(request), requests_session=self.http)
+                         cookie_service=_CookieJar(request),
+                         requests_session=self.http)  # type: ignore[arg-type]
         launch.set_auto_validation(enable=False)  # Tingke runs the steps itself, in its own order
         try:
             launch.validate_jwt_format()
@@ -320,7 +336,7 @@ class LaunchService:
             if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("http", "https"):
                 raise LaunchRefused("The deep-linking request has no valid deep_link_return_url.")
 
-    def _check_audience(self, body: dict[str, Any]) -> tuple[Platform, str]:
+    def _check_audience(self, body: dict[str, Any]) -> tuple[PlatformInfo, str]:
         iss, aud, azp = body.get("iss"), body.get("aud"), body.get("azp")
         if not isinstance(iss, str) or not iss:
             raise LaunchRefused("The id_token has no issuer (iss).")
@@ -340,18 +356,18 @@ class LaunchService:
             raise LaunchRefused("The id_token is also addressed to an audience Tingke does not trust.")
         return platform, client_id
 
-    def _check_signature(self, id_token: str, kid: str, platform: Platform, client_id: str) -> None:
-        jwk = self.key_cache.key_for(platform.key_set_url, kid, self.http)
+    def _check_signature(self, id_token: str, kid: str, platform: PlatformInfo, client_id: str) -> None:
+        jwk = self.key_cache.key_for(platform.key_set_url, kid, self.http.session)
         if jwk.get("alg", "RS256") != "RS256" or jwk.get("kty") != "RSA":
             raise LaunchRefused("The platform's key is not an RS256 key.")
         try:
-            pem = JWK(**jwk).export_to_pem()
-        except Exception as exc:  # jwcrypto raises several unrelated types for a malformed key
+            public_key = self.key_cache.public_key(jwk)
+        except ValueError as exc:
             raise LaunchRefused("The platform publishes a key Tingke cannot read.") from exc
         leeway = self.settings.clock_leeway_seconds
         try:
-            claims = jwt.decode(
-                id_token, pem, algorithms=["RS256"], audience=client_id, issuer=platform.issuer,
+            claims = id_token_decoder.decode(
+                id_token, public_key, algorithms=["RS256"], audience=client_id, issuer=platform.issuer,
                 leeway=leeway, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -363,7 +379,7 @@ class LaunchService:
             raise LaunchRefused("The id_token was issued in the future (check the LMS clock).")
 
     def _consume_state(self, state: str, body: dict[str, Any], cookies: dict[str, str],
-                       platform: Platform) -> LoginState:
+                       platform: PlatformInfo) -> Row[Any, Any, Any]:
         if cookies.get(STATE_COOKIE_PREFIX + state) != state:
             pending = self.session.get(LoginState, state)
             retry = state if pending is not None and pending.platform_id == platform.id \
@@ -373,17 +389,27 @@ class LaunchService:
                 "page, or the launch did not start here). Open Tingke in a new window, or launch again "
                 "from the LMS.", retry_state=retry,
             )
-        row = self.session.get(LoginState, state)
-        if row is None or row.platform_id != platform.id:
+        row = self._take_state(state, platform.id)
+        if row is None:
             raise LaunchRefused("This launch was already used or has expired; please launch again.")
-        # The DELETE decides between two simultaneous posts of the same token: one deletes, one finds 0.
-        deleted = self.session.execute(delete(LoginState).where(LoginState.state == state))
-        if deleted.rowcount != 1:  # type: ignore[attr-defined]
-            raise LaunchRefused("This launch was already used; please launch again.")
         if row.expires_at < utcnow():
             raise LaunchRefused("The login took too long; please launch again.")
         if not secrets.compare_digest(str(body.get("nonce", "")), row.nonce):
             raise LaunchRefused("The launch's nonce does not match its login request.")
+        return row
+
+    def _take_state(self, state: str, platform_id: int) -> Row[Any, Any, Any] | None:
+        """Delete the launching platform's state and return it, or None when there is none (consumed,
+        never issued, or another platform's). The DELETE decides between two simultaneous posts of one
+        token: one gets the row, the other finds nothing. One ``DELETE … RETURNING`` where the database
+        supports it (PostgreSQL, SQLite ≥ 3.35), else a SELECT and a DELETE whose row count decides."""
+        params = {"take_state": state, "take_platform": platform_id}
+        if self.session.get_bind().dialect.delete_returning:
+            return self.session.execute(_TAKE_STATE, params).first()
+        row = self.session.execute(_PEEK_STATE, params).first()
+        if row is not None and self.session.execute(_DROP_STATE, params).rowcount != 1:  # type: ignore[attr-defined]
+            # the other of two simultaneous posts deleted it first
+            raise LaunchRefused("This launch was already used; please launch again.")
         return row
 
     def login_params_for_new_window(self, state: str) -> dict[str, str]:

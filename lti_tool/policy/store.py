@@ -1,23 +1,46 @@
-"""Stored policy versions: the institution's current policy, uploads, and a semester's snapshot."""
+"""Stored policy versions: the institution's current policy, uploads, and a semester's snapshot.
+
+``current()`` runs on every launch and several times per page, so it does not select the policy text:
+it asks only for the newest version's ``sha256`` (one short row from an index) and takes the parsed policy
+from a per-process cache keyed by that hash. An upload is therefore in effect on the very next call, in
+this process and every other, and a cache entry can never be stale: it is addressed by its content.
+Within one transaction the answer is also remembered (a page asks three or four times), so a transaction
+sees one policy throughout; an upload through the same session replaces it at once.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, default_policy, default_policy_text, parse_policy
 
 _PARSED: dict[str, Policy] = {}
+_PARSED_LOCK = threading.Lock()
+_MAX_PARSED = 64
+
+_VERSIONS = PolicyVersion.__table__
+_NEWEST = (select(_VERSIONS.c.id, _VERSIONS.c.sha256)
+           .where(_VERSIONS.c.institution_id == bindparam("institution_id"))
+           .order_by(_VERSIONS.c.number.desc()).limit(1))
+_TEXT = select(_VERSIONS.c.text).where(_VERSIONS.c.id == bindparam("version_id"))
+_MEMO = "tingke.policy.current"
 
 
 def _parse_cached(text: str) -> Policy:
     key = hashlib.sha256(text.encode()).hexdigest()
-    if key not in _PARSED:
-        _PARSED[key] = parse_policy(text)
-    return _PARSED[key]
+    policy = _PARSED.get(key)
+    if policy is None:
+        policy = parse_policy(text)
+        with _PARSED_LOCK:
+            if len(_PARSED) >= _MAX_PARSED:
+                _PARSED.clear()
+            _PARSED[key] = policy
+    return policy
 
 
 class PolicyStore:
@@ -32,8 +55,24 @@ class PolicyStore:
         ).first()
 
     def current(self) -> Policy:
-        version = self.current_version()
-        return _parse_cached(version.text) if version else default_policy()
+        transaction = self.session.get_transaction()
+        memo = self.session.info.get(_MEMO)
+        if transaction is not None and memo is not None and memo[0] is transaction:
+            hit = memo[1].get(self.institution_id)
+            if hit is not None:
+                return hit  # type: ignore[no-any-return]
+        newest = self.session.execute(_NEWEST, {"institution_id": self.institution_id}).first()
+        if newest is None:
+            return default_policy()
+        policy = _PARSED.get(newest.sha256)
+        if policy is None:  # first use in this process: read and parse the text once
+            policy = _parse_cached(self.session.scalar(_TEXT, {"version_id": newest.id}) or "")
+        transaction = self.session.get_transaction()
+        if memo is None or memo[0] is not transaction:
+            policies: dict[int, Policy] = {}
+            memo = self.session.info[_MEMO] = (transaction, policies)
+        memo[1][self.institution_id] = policy
+        return policy
 
     def for_version(self, version_id: int | None) -> Policy:
         if version_id is None:
@@ -55,4 +94,5 @@ class PolicyStore:
                             sha256=policy.sha256, uploaded_by_id=uploaded_by_id)
         self.session.add(row)
         self.session.flush()
+        self.session.info.pop(_MEMO, None)
         return row
