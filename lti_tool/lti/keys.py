@@ -23,13 +23,18 @@ from lti_tool.lti.models import ToolKey
 
 
 def _new_key() -> tuple[str, str, dict]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    while True:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = JWK.from_pyca(private)  # not from_pem: re-parsing the PEM would re-run OpenSSL's slow key check
+        kid = jwk.thumbprint()
+        # A base64url thumbprint may start with "-", which a shell command (`tingke keys remove KID`) would
+        # take for an option: such a key is simply generated again (1 in 64).
+        if not kid.startswith("-"):
+            break
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    jwk = JWK.from_pyca(private)  # not from_pem: re-parsing the PEM would re-run OpenSSL's slow key check
     public = json.loads(jwk.export_public())
-    kid = jwk.thumbprint()
     public.update(kid=kid, alg="RS256", use="sig")
     return kid, pem, public
 
