@@ -143,8 +143,15 @@ class Seeded:
     people: list[tuple[str, str, str]]  # (employee_no, name, email)
 
 
-def seed(database_url: str, base_url: str, platform: Platform, roster: int, workdir: Path) -> Seeded:
-    """Migrate, then one institution, the tool key, the platform registration and the roster."""
+def seed(database_url: str, base_url: str, platform: Platform, roster: int, workdir: Path,
+         cold: bool = False) -> Seeded:
+    """Migrate, then one institution, the tool key, the platform registration and the roster.
+
+    Unless ``cold``, every person has launched once before (a ``platform_user`` row linked to them, with
+    the name, e-mail and roles the clients send), as in a running term where first launches are rare. Cold,
+    most launches of a short run are first launches (roster matching and an INSERT), and how many depends
+    on the run's rate: that made CPU per launch incomparable between fast and slow rows.
+    """
     from lti_tool.config import Settings
     from lti_tool.db import make_engine, make_session_factory
     from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
@@ -184,6 +191,20 @@ def seed(database_url: str, base_url: str, platform: Platform, roster: int, work
             issuer=platform.issuer, client_id=CLIENT_ID, deployment_ids=[DEPLOYMENT_ID],
             auth_login_url=f"{platform.base}/auth", auth_token_url=f"{platform.base}/token",
             key_set_url=f"{platform.base}/jwks", name="Bench LMS"))
+    if not cold:
+        from sqlalchemy import insert, select
+
+        from lti_tool.db import utcnow
+        from lti_tool.directory.models import PlatformUser
+        from lti_tool.lti.models import Platform as PlatformRow
+
+        with factory.begin() as s:
+            platform_id = s.scalar(select(PlatformRow.id).where(PlatformRow.issuer == platform.issuer))
+            ids = {no: pid for no, pid in s.execute(select(Person.employee_no, Person.id))}
+            s.execute(insert(PlatformUser), [
+                {"institution_id": inst.id, "platform_id": platform_id, "lti_user_id": f"lms-{no}",
+                 "person_id": ids[no], "name": name, "email": email, "sourcedid": no,
+                 "roles": ROLE_INSTRUCTOR, "last_launch_at": utcnow()} for no, name, email in people])
     engine.dispose()
     return Seeded(people)
 
@@ -402,6 +423,28 @@ def process_tree_cpu(root_pid: int) -> float:
     return total
 
 
+def postgres_backends_cpu(db_name: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving ``db_name`` (its process title names the database).
+
+    With PostgreSQL the database's own work runs in these processes, on the same cores, and gunicorn's CPU
+    does not include it; SQLite's work is inside gunicorn's workers.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if f" {db_name} " not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 @dataclass
 class Result:
     database: str
@@ -417,12 +460,19 @@ class Result:
     """The 1-minute load average when the row finished (other work on the machine skews the rates)."""
     client_cpu_ms: float = 0.0
     """CPU milliseconds the simulated browsers and platform spent per flow (signing included)."""
+    db_cpu: float | None = None
+    """CPU seconds of the PostgreSQL backends serving the bench database (None for SQLite)."""
+
+    @property
+    def db_cpu_ms(self) -> float | None:
+        return self.db_cpu / self.launches * 1000 if self.db_cpu is not None and self.launches else None
 
     def line(self) -> str:
         return (f"{self.database:10} {self.mode:11} c={self.concurrency:<3} {self.rate:7.1f}/s  "
                 f"p50 {self.pct(50):6.1f} ms  p95 {self.pct(95):6.1f} ms  errors {len(self.errors)}  "
-                f"server CPU {self.cpu_ms:.2f} ms/launch  client CPU {self.client_cpu_ms:.2f} ms  "
-                f"load {self.load:.1f}")
+                f"server CPU {self.cpu_ms:.2f} ms/launch  "
+                + (f"PostgreSQL CPU {self.db_cpu_ms:.2f} ms  " if self.db_cpu_ms is not None else "")
+                + f"client CPU {self.client_cpu_ms:.2f} ms  load {self.load:.1f}")
 
     @property
     def cpu_ms(self) -> float:
@@ -442,7 +492,7 @@ class Result:
 
 def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[str, str, str]],
              concurrency: int, with_home: bool, warmup: float, duration: float, database: str,
-             spy_to: Path | None = None, rate: float = 0.0) -> Result:
+             spy_to: Path | None = None, rate: float = 0.0, db_name: str = "") -> Result:
     processes = max(1, min(concurrency, int(os.environ.get("BENCH_CLIENT_PROCESSES", "4"))))
     per = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
     ctx = mp.get_context("fork")
@@ -458,15 +508,20 @@ def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[
         procs.append(p)
     time.sleep(max(0.0, start_at + warmup - time.time()))
     cpu0 = process_tree_cpu(server_pid)
+    db0 = postgres_backends_cpu(db_name) if db_name else {}
     spy = None
     if spy_to is not None:
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
                                 "--pid", str(server_pid), "--subprocesses", "--format", "raw",
-                                "--rate", "200", "--nonblocking", "--duration", str(int(duration)),
+                                "--rate", "200", "--nonblocking", "--gil", "--duration", str(int(duration)),
                                 "--output", str(spy_to)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(max(0.0, start_at + warmup + duration - time.time()))
     server_cpu = process_tree_cpu(server_pid) - cpu0
+    db_cpu = None
+    if db_name:
+        db1 = postgres_backends_cpu(db_name)
+        db_cpu = sum(cpu - db0.get(pid, 0.0) for pid, cpu in db1.items())
     if spy is not None:
         spy.wait()
     latencies: list[float] = []
@@ -482,7 +537,7 @@ def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[
         p.join()
     return Result(database, "launch+home" if with_home else "launch", concurrency, len(latencies), duration,
                   latencies, errors, server_cpu, os.getloadavg()[0],
-                  client_cpu / client_flows * 1000 if client_flows else float("nan"))
+                  client_cpu / client_flows * 1000 if client_flows else float("nan"), db_cpu)
 
 
 # -- profile -----------------------------------------------------------------------------------------------
@@ -653,14 +708,15 @@ def bench_database(args: argparse.Namespace, postgres: bool) -> list[Result]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             with fresh_database(postgres, workdir) as url:
-                seeded = seed(url, base_url, platform, args.roster, workdir)
+                seeded = seed(url, base_url, platform, args.roster, workdir, cold=args.cold)
                 if args.profile:
                     profile_in_process(url, base_url, platform, seeded.people, workdir)
                 if args.profile_only:
                     return []
                 app = "bench.tuned:create_app()" if args.tuned else "lti_tool.wsgi:app"
                 with gunicorn(url, port, workdir, args.workers, args.worker_class, args.threads, app) as srv:
-                    results = [run_row(args, label, port, srv.pid, platform, seeded.people, mode, c)
+                    db_name = url.rsplit("/", 1)[1] if postgres else ""
+                    results = [run_row(args, label, port, srv.pid, platform, seeded.people, mode, c, db_name)
                                for mode in args.modes for c in args.concurrency]
                 log = (workdir / "gunicorn.log").read_text(errors="replace")
                 if any(r.errors for r in results) and log.strip():
@@ -673,13 +729,13 @@ def bench_database(args: argparse.Namespace, postgres: bool) -> list[Result]:
 
 
 def run_row(args: argparse.Namespace, label: str, port: int, server_pid: int, platform: Platform,
-            people: list[tuple[str, str, str]], mode: str, concurrency: int) -> Result:
+            people: list[tuple[str, str, str]], mode: str, concurrency: int, db_name: str = "") -> Result:
     spy_to = None
     if args.py_spy:
         args.py_spy.mkdir(parents=True, exist_ok=True)
         spy_to = args.py_spy / f"{label}-{mode}-c{concurrency}.txt".replace("+", "_")
     r = run_load(port, server_pid, platform, people, concurrency, mode == "launch+home", args.warmup,
-                 args.duration, label, spy_to, args.rate)
+                 args.duration, label, spy_to, args.rate, db_name)
     print("  " + r.line(), file=sys.stderr)
     if spy_to is not None and spy_to.exists():
         print(summarize_stacks(spy_to), file=sys.stderr)
@@ -700,11 +756,12 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
           + (f"open loop at {args.rate:.0f} launches/s in total" if args.rate else
              "closed loop (each client launches again as soon as its last flow ended)") + "\n")
     print("| database | flow | concurrency | launches/s | p50 ms | p95 ms | errors | server CPU ms/launch "
-          "| client CPU ms/launch | load avg |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| PostgreSQL CPU ms/launch | client CPU ms/launch | load avg |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        db_ms = f"{r.db_cpu_ms:.2f}" if r.db_cpu_ms is not None else "–"
         print(f"| {r.database} | {r.mode} | {r.concurrency} | {r.rate:.0f} | {r.pct(50):.1f} "
-              f"| {r.pct(95):.1f} | {len(r.errors)} | {r.cpu_ms:.2f} | {r.client_cpu_ms:.2f} "
+              f"| {r.pct(95):.1f} | {len(r.errors)} | {r.cpu_ms:.2f} | {db_ms} | {r.client_cpu_ms:.2f} "
               f"| {r.load:.1f} |")
 
 
@@ -725,6 +782,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--roster", type=int, default=300)
+    parser.add_argument("--cold", action="store_true",
+                        help="nobody has launched before (default: every roster person launched once)")
     parser.add_argument("--profile", action="store_true",
                         help="first print SQL per request, CPU per request and a cProfile, in-process")
     parser.add_argument("--nice", type=int, default=0,
@@ -735,7 +794,8 @@ def main(argv: list[str] | None = None) -> int:
                              "BENCH_TUNED=nosession,mmap,writelock)")
     parser.add_argument("--profile-only", action="store_true", help="--profile without the load runs")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
-                        help="sample the gunicorn workers with py-spy during each row "
+                        help="sample the gunicorn workers with py-spy during each row (threads holding "
+                             "the GIL only, so the shares are of CPU, not of waiting) "
                              "(collapsed stacks in DIR)")
     args = parser.parse_args(argv)
     args.profile = args.profile or args.profile_only
