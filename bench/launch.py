@@ -12,8 +12,10 @@ The platform's JWKS is served over HTTP on loopback, so each gunicorn worker fet
 production. Every run starts from a fresh database (a SQLite file, or with ``--postgres`` a throwaway
 database on 127.0.0.1:5432 created and dropped here) migrated with Alembic and seeded with one
 institution, one platform registration and a roster of ``--roster`` people (a fifth of them hold an
-observing position). Each launch picks a random roster person, so identity matching, persona
-computation and the upsert of the platform user run as in real use.
+observing position). Every person has launched once before (a linked platform user), as in a running
+term; ``--cold`` leaves that out, so that first launches (roster matching, the platform user's INSERT)
+dominate a short run. Each launch picks a random roster person, so identity, personas and the platform
+user's update run as in real use. With PostgreSQL, the CPU of its backends is reported too.
 
 Load: ``C`` concurrent clients, each a thread keeping one HTTP/1.1 connection, spread over a few client
 processes so that the client's own Python (GIL) does not become the bottleneck. Latency is the wall time
@@ -26,6 +28,7 @@ Usage::
     .venv/bin/python bench/launch.py --postgres           # the same on PostgreSQL
     .venv/bin/python bench/launch.py --both --duration 15 # SQLite then PostgreSQL, one table
     .venv/bin/python bench/launch.py --profile            # also cProfile the launch path in-process
+    .venv/bin/python bench/launch.py --tuned              # with bench/tuned.py's patches (BENCH_TUNED)
 """
 
 from __future__ import annotations
@@ -290,7 +293,8 @@ class Client:
                 return response
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # A kept-alive connection the server closed meanwhile: reconnect once.
-                self.conn.close()
+                if self.conn is not None:
+                    self.conn.close()
                 self.conn = None
                 if attempt == 2:
                     raise
@@ -670,7 +674,8 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
         for _ in range(flows // 2):
             one()
         stats = pstats.Stats(profiling["profiler"])
-        calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in stats.stats.values()) / (flows // 2)
+        raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats' table, undeclared
+        calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in raw.values()) / (flows // 2)
         print(f"\ncProfile of {name} ({flows // 2} requests): {calls:,.0f} Python function calls per request "
               "(a load-independent measure of work); self time by package:")
         print(self_time_by_package(stats))

@@ -86,6 +86,7 @@ _TAKE_STATE = delete(_STATES).where(*_STATE_IS).returning(*_STATE_COLUMNS)
 _PEEK_STATE = select(*_STATE_COLUMNS).where(*_STATE_IS)
 _DROP_STATE = delete(_STATES).where(*_STATE_IS)
 
+
 class LaunchStateMissing(LaunchRefused):
     """The launch's state cookie did not come back: the browser keeps no cookie in the LMS's iframe.
 
