@@ -89,10 +89,15 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Straight to the driver: SQLAlchemy's statement machinery costs more than the BEGIN itself,
+            # and every request runs one.
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # No pre-ping: it is one more round trip on every request. A connection that died with a database
+    # restart fails the one request that meets it, and SQLAlchemy then drops every older pooled
+    # connection; the recycle bounds how long an idle connection is trusted.
+    return create_engine(url, pool_recycle=1800, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,7 +118,24 @@ def _platform_origins() -> list[str]:
     return origins
 
 
+@lru_cache(maxsize=64)
+def _content_security_policy(origins: tuple[str, ...], extra: tuple[str, ...]) -> str:
+    ancestors = " ".join(["'self'", *origins, *extra])
+    return ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}")
+
+
+class CookielessSessions(SecureCookieSessionInterface):
+    """Flask's cookie session, switched off: Tingke keeps no state in it (the session is the signed token
+    in the page, above), and reading and signing an unused cookie costs every request."""
+
+    def open_session(self, app: Flask, request: Request) -> None:  # type: ignore[override]
+        return None  # Flask then uses a NullSession, which refuses writes
+
+
 def init_request_handling(app: Flask) -> None:
+    app.session_interface = CookielessSessions()
+
     @app.url_defaults
     def _carry_session(endpoint: str, values: dict[str, Any]) -> None:
         token = g.get("session_token")
@@ -142,11 +160,8 @@ def init_request_handling(app: Flask) -> None:
             finally:
                 session.close()
         actor = g.get("actor")
-        ancestors = " ".join(["'self'", *_platform_origins(), *g.get("frame_ancestors_extra", [])])
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
-        )
+        response.headers["Content-Security-Policy"] = _content_security_policy(
+            tuple(_platform_origins()), tuple(g.get("frame_ancestors_extra", ())))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         if actor is not None:
