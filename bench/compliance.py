@@ -44,7 +44,7 @@ Usage::
 
     .venv/bin/python bench/compliance.py                  # SQLite and PostgreSQL, 1,000,000 observations
     .venv/bin/python bench/compliance.py --scale 0.1      # 10 institutions, 100,000 observations
-    .venv/bin/python bench/compliance.py --sqlite --keep bench-data   # keep the SQLite file (a folder of your choice)
+    .venv/bin/python bench/compliance.py --sqlite --keep bench-data   # keep the SQLite file there
     .venv/bin/python bench/compliance.py --database-url sqlite:///bench-data/bench.db  # reuse, no load
     .venv/bin/python bench/compliance.py --keep bench-data   # keep both; then time them again with
         --database-url sqlite:///bench-data/bench.db --database-url postgresql+psycopg://…/tingke_bench_…

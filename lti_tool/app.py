@@ -62,11 +62,6 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(lti_bp)
     app.register_blueprint(home_bp)
-    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "problems", "reminders", "archive"):
-        try:
-            views = __import__(f"lti_tool.{module}.views", fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lti_tool.{module}.views":
-                raise
-            continue
-        app.register_blueprint(views.bp)
+    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "problems",
+                   "reminders", "archive"):
+        app.register_blueprint(__import__(f"lti_tool.{module}.views", fromlist=["bp"]).bp)

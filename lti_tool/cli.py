@@ -200,7 +200,8 @@ def institution() -> None:
 def institution_add(ctx: CliContext, code: str, name: str) -> None:
     with ctx.session() as s:
         _add_institution(s, code, name)
-        click.echo(f"dynamic registration URL: {RegistrationService(s, ctx.settings).urls(code)['registration_url']}")
+        click.echo("dynamic registration URL: "
+                   f"{RegistrationService(s, ctx.settings).urls(code)['registration_url']}")
 
 
 @institution.command("list")
@@ -247,7 +248,8 @@ def platform_list(ctx: CliContext) -> None:
 
     with ctx.session() as s:
         for p in s.scalars(select(Platform).order_by(Platform.id)):
-            click.echo(f"{p.id}\t{p.issuer}\t{p.client_id}\t{','.join(d.deployment_id for d in p.deployments)}")
+            click.echo(f"{p.id}\t{p.issuer}\t{p.client_id}\t"
+                       f"{','.join(d.deployment_id for d in p.deployments)}")
 
 
 @cli.group()

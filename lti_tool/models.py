@@ -18,9 +18,10 @@ from lti_tool.timetable.models import ClassSession, Course, CourseSection, Perio
 
 __all__ = [
     "Base", "ClassSession", "Course", "CourseContextMapping", "CourseSection", "Deployment", "Institution",
-    "LaunchSession", "LoginState", "Observation", "ObservationAudit", "ObservationMember", "ObservationRating",
-    "Patrol", "Period", "Person", "Platform", "PlatformUser", "PolicyVersion", "PositionHolding", "Problem",
-    "ProblemEvent", "ReportRun", "SectionTeacher", "Semester", "StatisticsSnapshot", "ToolKey", "Unit",
+    "LaunchSession", "LoginState", "Observation", "ObservationAudit", "ObservationMember",
+    "ObservationRating", "Patrol", "Period", "Person", "Platform", "PlatformUser", "PolicyVersion",
+    "PositionHolding", "Problem", "ProblemEvent", "ReportRun", "SectionTeacher", "Semester",
+    "StatisticsSnapshot", "ToolKey", "Unit",
 ]
 
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint  # noqa: E402

@@ -88,7 +88,8 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise ValidationFailed("The file is not a readable XLSX workbook: %(reason)s", reason=str(exc)) from exc
+        raise ValidationFailed("The file is not a readable XLSX workbook: %(reason)s",
+                               reason=str(exc)) from exc
     ws = wb.worksheets[0]
     for values in ws.iter_rows(values_only=True):
         out = []

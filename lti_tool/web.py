@@ -81,7 +81,8 @@ def load_actor() -> Actor:
     service = session_service()
     actor = service.actor_from_token(token)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        service.check_csrf(actor.session_id, request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD))
+        service.check_csrf(actor.session_id,
+                           request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD))
     g.actor = actor
     g.session_token = token
     g.csrf_token = service.csrf_for(actor.session_id)

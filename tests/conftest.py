@@ -191,7 +191,8 @@ def make_institution(session_factory, code: str = "JTI", name: str = "吉林交�
         return inst.id
 
 
-def register_platform(session_factory, settings: Settings, sim: PlatformSimulator, institution_code: str) -> None:  # type: ignore[no-untyped-def]
+def register_platform(session_factory, settings: Settings, sim: PlatformSimulator,  # type: ignore[no-untyped-def]
+                      institution_code: str) -> None:
     with session_factory.begin() as s:
         RegistrationService(s, settings).add_platform(institution_code, PlatformSpec(
             issuer=sim.issuer, client_id=sim.client_id, deployment_ids=[sim.deployment_id],

@@ -94,7 +94,8 @@ def run_report(run_id: int) -> str:
             job = get_current_job()
             retries_left = job.retries_left if job is not None and job.retries_left else 0
             will_retry = retries_left > 0 and run.attempts < MAX_ATTEMPTS
-            progress.fail(f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}", will_retry=will_retry)
+            progress.fail(f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}",
+                          will_retry=will_retry)
             raise
         progress.succeed(filename, content)
         return f"{run.kind} {run_id} done"

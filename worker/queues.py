@@ -6,6 +6,8 @@ WeasyPrint is imported in the parent process so each forked job inherits it warm
 
 from __future__ import annotations
 
+import contextlib
+
 from redis import Redis
 from rq import Queue, Worker
 
@@ -24,10 +26,10 @@ def queue(name: str = "default", connection: Redis | None = None) -> Queue:
 
 
 def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
-    try:  # warm imports for the forked work-horses (about 1 s per job otherwise)
+    # Warm imports for the forked work-horses (about 1 s per job otherwise); if WeasyPrint cannot be
+    # imported, reports will fail with a clear error instead.
+    with contextlib.suppress(Exception):
         import weasyprint  # noqa: F401
-    except Exception:  # pragma: no cover - reports will fail with a clear error instead
-        pass
     from worker.jobs import load_builders
 
     load_builders()

@@ -49,7 +49,8 @@ class ArchiveService:
         version = self.last_version(semester_id) + 1
         semester.status = SemesterStatus.ARCHIVED
         self.session.add(SemesterEvent(institution_id=self.institution_id, semester_id=semester_id,
-                                       person_id=person_id, action="close", reason=note.strip(), version=version))
+                                       person_id=person_id, action="close", reason=note.strip(),
+                                       version=version))
         runs = [ReportRun(institution_id=self.institution_id, kind=kind, semester_id=semester_id,
                           requested_by_id=person_id, frozen=True, version=version) for kind in FROZEN_KINDS]
         self.session.add_all(runs)
@@ -79,8 +80,10 @@ class ArchiveService:
         closes = [e for e in self.events(semester_id) if e.action == "close"]
         runs = list(self.session.scalars(select(ReportRun).where(
             ReportRun.semester_id == semester_id, ReportRun.frozen.is_(True)).order_by(ReportRun.id)))
-        return [ArchiveVersion(e.version, e, [r for r in runs if r.version == e.version]) for e in reversed(closes)]
+        return [ArchiveVersion(e.version, e, [r for r in runs if r.version == e.version])
+                for e in reversed(closes)]
 
     def semesters(self) -> list[Semester]:
-        return list(self.session.scalars(select(Semester).where(Semester.institution_id == self.institution_id)
-                                         .order_by(Semester.week1_monday.desc())))
+        return list(self.session.scalars(
+            select(Semester).where(Semester.institution_id == self.institution_id)
+            .order_by(Semester.week1_monday.desc())))

@@ -153,7 +153,8 @@ def autosave(obs_id: int):  # type: ignore[no-untyped-def]
     try:
         result = service.autosave(obs, person_id, body.get("fields") or {}, body.get("draft_version"))
     except RecordIncomplete as exc:
-        return jsonify(error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)), 422
+        return jsonify(error=exc.translated(), details=exc.translated_details(),
+                       fields=_translated(exc.fields)), 422
     return jsonify(draft_version=obs.draft_version, saved=result.saved, invalid=_translated(result.invalid),
                    saved_at=_local_hhmm(service, obs.updated_at), arrived_late=obs.arrived_late)
 
@@ -169,7 +170,8 @@ def submit(obs_id: int):  # type: ignore[no-untyped-def]
         service.submit(obs, person_id, version)
     except RecordIncomplete as exc:
         if request.is_json:
-            return jsonify(error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)), 422
+            return jsonify(error=exc.translated(), details=exc.translated_details(),
+                           fields=_translated(exc.fields)), 422
         return _render_form(service, obs, _translated(exc.fields), 422)
     target = url_for("observations.view", obs_id=obs.id, done="submitted")
     if request.is_json:

@@ -89,7 +89,8 @@ class PatrolService:
         codes = {c.code for c in self.policy.patrol_checklist}
         unknown = [c for c in checked if c not in codes]
         if unknown:
-            errors.append((N_("Checked: unknown checklist item(s) %(items)s."), {"items": ", ".join(unknown)}))
+            errors.append((N_("Checked: unknown checklist item(s) %(items)s."),
+                           {"items": ", ".join(unknown)}))
         if not checked:
             errors.append(N_("Checked: tick what was checked."))
         problem_service = ProblemService(self.session, self.institution_id, self.policy)
@@ -112,8 +113,9 @@ class PatrolService:
             .order_by(Patrol.date.desc()).limit(limit)))
 
     def current_semester(self, on: dt.date) -> Semester | None:
-        for semester in self.session.scalars(select(Semester).where(Semester.institution_id == self.institution_id)
-                                             .order_by(Semester.week1_monday.desc())):
+        for semester in self.session.scalars(
+                select(Semester).where(Semester.institution_id == self.institution_id)
+                .order_by(Semester.week1_monday.desc())):
             if semester.start_date <= on <= semester.end_date:
                 return semester
         return None
@@ -154,7 +156,8 @@ class PatrolService:
         for row in table.rows:
             person = people.get(row.get("employee_no"))
             if person is None:
-                errors.add(row.number, "employee_no", f"工号“{row.get('employee_no')}”不在名册中 (unknown employee number)")
+                errors.add(row.number, "employee_no",
+                           f"工号“{row.get('employee_no')}”不在名册中 (unknown employee number)")
             try:
                 date = parse_date(row.get("date"))
             except ValueError:
@@ -163,7 +166,8 @@ class PatrolService:
             if date > dt.date.today():
                 errors.add(row.number, "date", "巡查日期在未来 (in the future)")
             if person is not None and not self.has_duty(person.id, date):
-                errors.add(row.number, "employee_no", "该日期此人不担任有巡查职责的职务 (no patrol duty on that date)")
+                errors.add(row.number, "employee_no",
+                           "该日期此人不担任有巡查职责的职务 (no patrol duty on that date)")
             checked = []
             for token in (t.strip() for t in re.split(r"[;；]", row.get("checked")) if t.strip()):
                 if token not in checklist:
@@ -178,7 +182,8 @@ class PatrolService:
             if description or row.get("problem_category"):
                 category = categories.get(row.get("problem_category"))
                 if category is None:
-                    errors.add(row.number, "problem_category", f"“{row.get('problem_category')}”不是问题类别 (unknown category)")
+                    errors.add(row.number, "problem_category",
+                               f"“{row.get('problem_category')}”不是问题类别 (unknown category)")
                 unit_text = row.get("problem_unit")
                 unit = units.get(unit_text) if unit_text else None
                 if unit_text and unit is None:
@@ -186,11 +191,12 @@ class PatrolService:
                 if not description:
                     errors.add(row.number, "problem_description", "不能为空 (must not be empty)")
                 entry["problems"].append(NewProblem(category or "", unit.id if unit else None,
-                                                    row.get("problem_room") or row.get("rooms")[:100], description))
+                                                    row.get("problem_room") or row.get("rooms")[:100],
+                                                    description))
         errors.raise_if_any("patrols")
         problem_service = ProblemService(self.session, self.institution_id, self.policy)
         created = 0
-        for (no, date, rooms), entry in patrols.items():
+        for (_no, date, rooms), entry in patrols.items():
             exists = self.session.scalar(select(func.count()).select_from(Patrol).where(
                 Patrol.institution_id == self.institution_id, Patrol.person_id == entry["person"].id,
                 Patrol.date == date, Patrol.rooms == rooms[:1000]))

@@ -9,8 +9,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import ValidationFailed
-from lti_tool.i18n import N_
 from lti_tool.home.panels import Panel, register_panel
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
 from lti_tool.patrols.services import PatrolService
 from lti_tool.policy.store import PolicyStore
@@ -47,7 +47,8 @@ def index():  # type: ignore[no-untyped-def]
         try:
             date = parse_date(request.form.get("date", ""))
         except ValueError:
-            raise ValidationFailed("The patrol cannot be saved.", details=[N_("Date: not a date (YYYY-MM-DD).")]) from None
+            raise ValidationFailed("The patrol cannot be saved.",
+                                   details=[N_("Date: not a date (YYYY-MM-DD).")]) from None
         service.record(person, date=date, rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
                        checked=request.form.getlist("checked"), notes=request.form.get("notes", ""),
                        problems=_problems_from_form())
@@ -56,8 +57,10 @@ def index():  # type: ignore[no-untyped-def]
     semester = service.current_semester(today)
     problem_service = ProblemService(db(), actor.institution_id, service.policy)
     return render_template(
-        "patrols/index.html", months=service.months(person.id, semester) if semester else [],  # type: ignore[union-attr]
-        semester=semester, recent=service.recent(person.id), today=today, has_duty=service.has_duty(person.id, today),  # type: ignore[union-attr]
+        "patrols/index.html",
+        months=service.months(person.id, semester) if semester else [],  # type: ignore[union-attr]
+        semester=semester, recent=service.recent(person.id), today=today,  # type: ignore[union-attr]
+        has_duty=service.has_duty(person.id, today),  # type: ignore[union-attr]
         policy=service.policy, units=problem_service.route_units(), rows=range(PROBLEM_ROWS),
         saved=request.args.get("saved") == "1",
     )

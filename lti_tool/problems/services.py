@@ -107,8 +107,8 @@ class ProblemService:
         now = now or utcnow()
         return problem.status in OPEN and (now - problem.created_at).days >= self.policy.problem_overdue_days
 
-    def listing(self, *, unit_id: int | None = None, raised_by_id: int | None = None, status: str | None = None,
-                overdue_only: bool = False, limit: int = 200) -> list[ProblemView]:
+    def listing(self, *, unit_id: int | None = None, raised_by_id: int | None = None,
+                status: str | None = None, overdue_only: bool = False, limit: int = 200) -> list[ProblemView]:
         other = aliased(Problem)
         recurrences = (
             select(func.count(other.id)).where(
@@ -133,7 +133,8 @@ class ProblemService:
             stmt = stmt.where(and_(Problem.status.in_(OPEN), Problem.created_at <= cutoff))
         now = utcnow()
         rows = self.session.execute(stmt.order_by(Problem.created_at.desc()).limit(limit)).all()
-        return [ProblemView(p, self.is_overdue(p, now), (now - p.created_at).days, int(n or 0)) for p, n in rows]
+        return [ProblemView(p, self.is_overdue(p, now), (now - p.created_at).days, int(n or 0))
+                for p, n in rows]
 
     def view(self, problem: Problem) -> ProblemView:
         recurrences = 0
@@ -143,7 +144,8 @@ class ProblemService:
                     Problem.institution_id == self.institution_id, Problem.category == problem.category,
                     Problem.room == problem.room, Problem.id != problem.id)) or 0)
         now = utcnow()
-        return ProblemView(problem, self.is_overdue(problem, now), (now - problem.created_at).days, recurrences)
+        return ProblemView(problem, self.is_overdue(problem, now), (now - problem.created_at).days,
+                           recurrences)
 
     # -- handling -------------------------------------------------------------------------------------
     def role_of(self, problem: Problem, person: Person | None) -> set[str]:

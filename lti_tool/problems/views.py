@@ -94,7 +94,8 @@ def _handler_panel(actor: Actor) -> Panel | None:
     items = service.listing(unit_id=person.unit_id, limit=50)
     open_items = [v for v in items if v.problem.status in ("new", "accepted")]
     return Panel("problems/_panel.html", {"items": open_items[:10], "open": len(open_items),
-                                          "overdue": sum(v.overdue for v in open_items), "labels": STATUS_LABELS,
+                                          "overdue": sum(v.overdue for v in open_items),
+                                          "labels": STATUS_LABELS,
                                           "categories": _category_labels(service, actor.locale)})
 
 

@@ -123,7 +123,8 @@ class ReminderService:
                        limit: int = 3) -> list:  # type: ignore[type-arg]
         codes = {p.code for p in person.positions}
         rules = {r.id: r for r in search.policy.rules}
-        ideological = any(rules[r.rule_id].courses == "ideological" for r in person.short if r.rule_id in rules)
+        ideological = any(rules[r.rule_id].courses == "ideological"
+                          for r in person.short if r.rule_id in rules)
         filters = SessionFilters(date_from=today, date_to=today + dt.timedelta(days=14),
                                  ideological_only=ideological)
         page = search.search(filters, per_page=60)
@@ -135,10 +136,12 @@ class ReminderService:
     # -- banners ------------------------------------------------------------------------------------
     def active_for(self, person_id: int) -> list[Reminder]:
         return list(self.session.scalars(
-            select(Reminder).where(Reminder.institution_id == self.institution_id, Reminder.person_id == person_id,
-                                   Reminder.dismissed_at.is_(None)).order_by(Reminder.id.desc()).limit(3)))
+            select(Reminder).where(Reminder.institution_id == self.institution_id,
+                                   Reminder.person_id == person_id, Reminder.dismissed_at.is_(None))
+            .order_by(Reminder.id.desc()).limit(3)))
 
     def dismiss(self, reminder_id: int, person_id: int) -> None:
         reminder = self.session.get(Reminder, reminder_id)
-        if reminder is not None and reminder.person_id == person_id and reminder.institution_id == self.institution_id:
+        if (reminder is not None and reminder.person_id == person_id
+                and reminder.institution_id == self.institution_id):
             reminder.dismissed_at = utcnow()

@@ -86,7 +86,8 @@ class ReportRunService:
             raise NotFound("No such report.")
         return run
 
-    def runs(self, *, kind: str | None = None, person_id: int | None = None, limit: int = 50) -> list[ReportRun]:
+    def runs(self, *, kind: str | None = None, person_id: int | None = None,
+             limit: int = 50) -> list[ReportRun]:
         stmt = select(ReportRun).where(ReportRun.institution_id == self.institution_id)
         if kind:
             stmt = stmt.where(ReportRun.kind == kind)
@@ -94,7 +95,8 @@ class ReportRunService:
             stmt = stmt.where(ReportRun.person_id == person_id)
         return list(self.session.scalars(stmt.order_by(ReportRun.id.desc()).limit(limit)))
 
-    def latest_succeeded(self, kind: str, semester_id: int | None, person_id: int | None = None) -> ReportRun | None:
+    def latest_succeeded(self, kind: str, semester_id: int | None,
+                         person_id: int | None = None) -> ReportRun | None:
         return self.session.scalars(
             select(ReportRun).where(ReportRun.institution_id == self.institution_id, ReportRun.kind == kind,
                                     ReportRun.semester_id == semester_id, ReportRun.person_id == person_id,
@@ -139,4 +141,5 @@ class RunProgress:
     def fail(self, error: str, *, will_retry: bool) -> None:
         status = RunStatus.PENDING if will_retry else RunStatus.FAILED
         message = "出错后重试中 (retrying after an error)" if will_retry else ""
-        self._set(status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow())
+        self._set(status=status, error=error[:4000], message=message,
+                  finished_at=None if will_retry else utcnow())

@@ -96,7 +96,8 @@ def status(run_id: int):  # type: ignore[no-untyped-def]
     run = _visible(actor, service.get(run_id))
     from lti_tool.web import run_status_label
 
-    return jsonify(id=run.id, status=run.status, status_label=run_status_label(run.status), progress=run.progress, message=run.message,
+    return jsonify(id=run.id, status=run.status, status_label=run_status_label(run.status),
+                   progress=run.progress, message=run.message,
                    error=run.error.splitlines()[0] if run.error else "", stalled=service.is_stalled(run),
                    download=url_for("reports.download", run_id=run.id) if run.status == "succeeded" else None)
 
@@ -107,8 +108,8 @@ def download(run_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     run = _visible(actor, _service(actor).download(run_id))
     mimetype = ("application/pdf" if run.filename.endswith(".pdf") else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if run.filename.endswith(".xlsx")
-                else "application/octet-stream")
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                if run.filename.endswith(".xlsx") else "application/octet-stream")
     return Response(run.content, mimetype=mimetype, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(run.filename)}"})
 

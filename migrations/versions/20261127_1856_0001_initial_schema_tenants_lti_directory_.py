@@ -1,7 +1,7 @@
 """initial schema: tenants, LTI, directory, timetable, observations, policy, reports
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 18:56:15.575243
 """
 

@@ -283,7 +283,8 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
     results = frame.locator("#results li.tt-session")
     expect(results).to_have_count(2)
     assert {results.nth(i).get_attribute("data-course") for i in range(2)} == {COURSE_CODE}
-    assert frame.locator(f"#session-{campus.other_course_session}, #next-{campus.other_course_session}").count() == 0
+    assert frame.locator(f"#session-{campus.other_course_session}, "
+                         f"#next-{campus.other_course_session}").count() == 0
     today_row = frame.locator(f"#results #session-{campus.today_session}")
     expect(today_row).to_contain_text("李老师")
     expect(today_row).to_contain_text("A101")

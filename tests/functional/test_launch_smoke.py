@@ -12,7 +12,8 @@ def _roster(session_factory, institution_id: int) -> None:  # type: ignore[no-un
                   function="quality_center")
         s.add(qc)
         s.flush()
-        leader = Person(institution_id=institution_id, employee_no="1001", name="王校长", email="wang@jti.edu")
+        leader = Person(institution_id=institution_id, employee_no="1001", name="王校长",
+                        email="wang@jti.edu")
         leader.positions.append(PositionHolding(institution_id=institution_id, position_code="school_leader"))
         s.add_all([leader, Person(institution_id=institution_id, employee_no="2001", name="李老师",
                                   email="li@jti.edu", unit_id=qc.id)])

@@ -25,14 +25,18 @@ def _seed(session_factory, institution_id: int, today: dt.date) -> dict[str, int
         s.add_all(units.values())
         s.add(Semester(institution_id=institution_id, code="S1", week1_monday=monday, weeks=16, holidays=[]))
         s.flush()
-        guard = Person(institution_id=institution_id, employee_no="9001", name="保卫处长", unit_id=units["BWC"].id)
+        guard = Person(institution_id=institution_id, employee_no="9001", name="保卫处长",
+                       unit_id=units["BWC"].id)
         guard.positions.append(PositionHolding(institution_id=institution_id, position_code="head_security",
                                                start_date=monday))
-        hq = Person(institution_id=institution_id, employee_no="9002", name="后勤干事", unit_id=units["HQ"].id)
-        zc = Person(institution_id=institution_id, employee_no="9003", name="资产干事", unit_id=units["ZC"].id)
+        hq = Person(institution_id=institution_id, employee_no="9002", name="后勤干事",
+                    unit_id=units["HQ"].id)
+        zc = Person(institution_id=institution_id, employee_no="9003", name="资产干事",
+                    unit_id=units["ZC"].id)
         s.add_all([guard, hq, zc])
         s.flush()
-        return {"guard": guard.id, "hq_unit": units["HQ"].id, "zc_unit": units["ZC"].id, "monday": monday.toordinal()}
+        return {"guard": guard.id, "hq_unit": units["HQ"].id, "zc_unit": units["ZC"].id,
+                "monday": monday.toordinal()}
 
 
 def test_patrol_recorded_and_month_missing_shown(session_factory, institution_id, launcher, client):  # type: ignore[no-untyped-def]
@@ -54,7 +58,8 @@ def test_patrol_recorded_and_month_missing_shown(session_factory, institution_id
         patrol = s.scalars(select(Patrol)).one()
         assert patrol.checked == ["environment", "safety"]
         problem = s.scalars(select(Problem)).one()
-        assert (problem.patrol_id, problem.unit_id, problem.room, problem.status) == (patrol.id, ids["hq_unit"], "A101", "new")
+        assert ((problem.patrol_id, problem.unit_id, problem.room, problem.status)
+                == (patrol.id, ids["hq_unit"], "A101", "new"))
     html = session.get(client, "/patrols/").get_data(as_text=True)
     assert f"{today.year}-{today.month:02d}" in html
 
@@ -94,24 +99,26 @@ def test_problem_life_cycle_across_two_units(session_factory, institution_id, la
     page = hq.get(client, f"/problems/{hq_problem}").get_data(as_text=True)
     csrf_h = _csrf(page)
     # Resolving needs a note (处理情况); accepting first.
-    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": "resolved",
-                                                                         "note": "x"}).status_code == 409
-    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": "accepted"}).status_code == 303
-    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": "resolved",
-                                                                         "note": ""}).status_code == 422
-    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": "resolved",
-                                                                         "note": "已更换灯管"}).status_code == 303
+    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}",
+                       data={"csrf": csrf_h, "status": "resolved", "note": "x"}).status_code == 409
+    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}",
+                       data={"csrf": csrf_h, "status": "accepted"}).status_code == 303
+    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}",
+                       data={"csrf": csrf_h, "status": "resolved", "note": ""}).status_code == 422
+    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}",
+                       data={"csrf": csrf_h, "status": "resolved", "note": "已更换灯管"}).status_code == 303
     # The handler cannot confirm their own work; the raiser does.
-    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": "confirmed"}).status_code == 403
+    assert client.post(f"/problems/{hq_problem}/step?s={hq.token}",
+                       data={"csrf": csrf_h, "status": "confirmed"}).status_code == 403
     guard_page = guard.get(client, f"/problems/{hq_problem}").get_data(as_text=True)
     assert "已更换灯管" in guard_page
-    assert client.post(f"/problems/{hq_problem}/step?s={guard.token}", data={"csrf": _csrf(guard_page),
-                                                                            "status": "confirmed"}).status_code == 303
+    assert client.post(f"/problems/{hq_problem}/step?s={guard.token}",
+                       data={"csrf": _csrf(guard_page), "status": "confirmed"}).status_code == 303
 
     zc = launcher.launch(LmsUser("z", "资产干事", "", "9003", [ROLE_INSTRUCTOR]))
     csrf_z = _csrf(zc.get(client, f"/problems/{zc_problem}").get_data(as_text=True))
-    assert client.post(f"/problems/{zc_problem}/step?s={zc.token}", data={"csrf": csrf_z, "status": "rejected",
-                                                                         "note": "不属于本部门"}).status_code == 303
+    assert client.post(f"/problems/{zc_problem}/step?s={zc.token}",
+                       data={"csrf": csrf_z, "status": "rejected", "note": "不属于本部门"}).status_code == 303
     with session_factory() as s:
         assert s.get(Problem, hq_problem).status == "confirmed"
         assert s.get(Problem, zc_problem).status == "rejected"
@@ -127,9 +134,12 @@ def test_recurrence_and_overdue(session_factory, institution_id, db_session):  #
 
     ids = _seed(session_factory, institution_id, dt.date.today())
     service = ProblemService(db_session, institution_id, default_policy())
-    first, = service.raise_problems([NewProblem("facilities", ids["hq_unit"], "C301", "空调坏")], ids["guard"])
-    second, = service.raise_problems([NewProblem("facilities", ids["hq_unit"], "C301", "空调又坏")], ids["guard"])
-    other, = service.raise_problems([NewProblem("environment", ids["hq_unit"], "C301", "卫生差")], ids["guard"])
+    first, = service.raise_problems([NewProblem("facilities", ids["hq_unit"], "C301", "空调坏")],
+                                    ids["guard"])
+    second, = service.raise_problems([NewProblem("facilities", ids["hq_unit"], "C301", "空调又坏")],
+                                     ids["guard"])
+    other, = service.raise_problems([NewProblem("environment", ids["hq_unit"], "C301", "卫生差")],
+                                    ids["guard"])
     first.created_at = utcnow() - dt.timedelta(days=default_policy().problem_overdue_days + 1)
     db_session.flush()
     views = {v.problem.id: v for v in service.listing()}

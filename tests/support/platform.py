@@ -107,7 +107,8 @@ class PlatformSimulator:
     @property
     def urls(self) -> dict[str, str]:
         return {"auth": f"{self.base}/auth", "token": f"{self.base}/token", "jwks": f"{self.base}/jwks",
-                "openid": f"{self.base}/.well-known/openid-configuration", "register": f"{self.base}/register"}
+                "openid": f"{self.base}/.well-known/openid-configuration",
+                "register": f"{self.base}/register"}
 
     def _wsgi(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
@@ -133,7 +134,8 @@ class PlatformSimulator:
             LTI + "deployment_id": self.deployment_id,
             LTI + "target_link_uri": target_link_uri or f"{self.tool_base}/lti/launch",
             LTI + "roles": user.roles, LTI + "context": dict(self.context),
-            LTI + "lis": {"person_sourcedid": user.sourcedid, "course_offering_sourcedid": self.context["label"]},
+            LTI + "lis": {"person_sourcedid": user.sourcedid,
+                          "course_offering_sourcedid": self.context["label"]},
             LTI + "tool_platform": {"guid": "sim", "name": "Simulated LMS", "product_family_code": "moodle"},
             "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
                 "context_memberships_url": f"{self.base}/nrps/{self.context['id']}",
@@ -170,7 +172,8 @@ class PlatformSimulator:
         user = self.pending_users.get(args.get("login_hint", ""))
         if user is None:
             return Response("unknown login_hint", status=400)
-        message_type = "LtiDeepLinkingRequest" if args.get("lti_message_hint") == "deep" else "LtiResourceLinkRequest"
+        message_type = ("LtiDeepLinkingRequest" if args.get("lti_message_hint") == "deep"
+                        else "LtiResourceLinkRequest")
         token = self.sign(self.claims(user, args["nonce"], message_type=message_type))
         form = (f'<form id="f" method="post" action="{html.escape(args["redirect_uri"])}">'
                 f'<input type="hidden" name="id_token" value="{token}">'
@@ -212,7 +215,8 @@ class PlatformSimulator:
             "claims_supported": ["sub", "iss", "name", "email"],
             "https://purl.imsglobal.org/spec/lti-platform-configuration": {
                 "product_family_code": "moodle", "version": "4.5",
-                "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}]},
+                "messages_supported": [{"type": "LtiResourceLinkRequest"},
+                                       {"type": "LtiDeepLinkingRequest"}]},
         }), content_type="application/json")
 
     def _register(self, request: Request) -> Response:
@@ -249,9 +253,12 @@ class PlatformSimulator:
         params = {"iss": self.issuer, "login_hint": request.args.get("user", ""), "client_id": self.client_id,
                   "target_link_uri": f"{self.tool_base}/lti/launch", "lti_message_hint": "resource",
                   "lti_deployment_id": self.deployment_id}
-        inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in params.items())
-        return Response(f'<!doctype html><html><body><form id="f" method="post" action="{self.tool_base}/lti/login">'
-                        f'{inputs}</form><script>document.getElementById("f").submit()</script></body></html>',
+        inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
+                         for k, v in params.items())
+        return Response('<!doctype html><html><body>'
+                        f'<form id="f" method="post" action="{self.tool_base}/lti/login">'
+                        f'{inputs}</form>'
+                        '<script>document.getElementById("f").submit()</script></body></html>',
                         content_type="text/html")
 
     # -- helpers for tests -------------------------------------------------------------------------------
