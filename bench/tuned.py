@@ -1,6 +1,6 @@
 """What-if measurement aid: the app with the *next* proposed changes (bench/launch.md, "Further
 proposals") applied as monkeypatches, so their effect can be measured before anyone edits the modules
-they belong to (all three are outside the launch path's own modules: app.py and db.py are the lead's).
+they belong to.
 
 NOT production code. ``bench/launch.py --tuned`` serves ``bench.tuned:create_app()`` instead of
 ``lti_tool.wsgi:app`` and runs the in-process profile with the same patches. ``BENCH_TUNED`` picks the
@@ -8,10 +8,10 @@ patches (comma-separated names, default all of them). Each patch is skipped, wit
 the code it targets has changed shape, so the bench never silently measures something else.
 
 The first round of proposals (platform memo, no tool key, no cleanup per request, policy cache, lazy
-HTTP session, platform key cache, …) is implemented in lti_tool/ now; bench/launch.md has the numbers.
+HTTP session, platform key cache, …) is implemented in lti_tool/ now, and so are the second round's "no
+Flask cookie session" and "no pool pre-ping"; bench/launch.md has the numbers. What is left here was
+measured and not adopted (within the noise), kept so that it can be measured again on other machines:
 
-- ``nosession``: Flask's cookie session is never used (the launch session is a signed token in the page),
-  yet Flask builds a signing serializer for it on every request. A null session interface skips that.
 - ``mmap``: ``PRAGMA mmap_size`` on SQLite connections. With several connections writing, each new
   transaction finds the database changed and re-reads its pages with ``read()``; mapped pages avoid that.
 - ``writelock``: SQLite allows one writer, and every request begins with ``BEGIN IMMEDIATE``. Threads
@@ -28,25 +28,11 @@ import threading
 from typing import Any
 
 APPLIED: list[str] = []
-ALL = ("nosession", "mmap", "writelock")
+ALL = ("mmap", "writelock")
 
 
 def _note(msg: str) -> None:
     print(f"[bench.tuned] {msg}", file=sys.stderr)
-
-
-def _null_session(app: Any) -> None:
-    from flask.sessions import SessionInterface
-
-    class NoSessions(SessionInterface):
-        def open_session(self, app: Any, request: Any) -> Any:
-            return self.make_null_session(app)
-
-        def save_session(self, app: Any, session: Any, response: Any) -> None:
-            pass
-
-    app.session_interface = NoSessions()
-    APPLIED.append("nosession")
 
 
 def _sqlite_engine_patches(wanted: set[str]) -> None:
@@ -92,7 +78,7 @@ def _sqlite_engine_patches(wanted: set[str]) -> None:
     import lti_tool.app
 
     lti_tool.app.make_engine = make_engine  # type: ignore[attr-defined]
-    APPLIED.extend(sorted(wanted & {"mmap", "writelock"}))
+    APPLIED.extend(sorted(wanted))
 
 
 def wanted() -> set[str]:
@@ -105,22 +91,11 @@ def wanted() -> set[str]:
 
 
 def apply() -> list[str]:
-    """Patch the modules (call before ``create_app``); ``nosession`` is applied to each app made."""
+    """Patch the modules (call before ``create_app``)."""
     if not APPLIED:
         names = wanted()
-        if names & {"mmap", "writelock"}:
+        if names:
             _sqlite_engine_patches(names)
-        if "nosession" in names:
-            import lti_tool.app
-
-            real_create = lti_tool.app.create_app
-
-            def create_app(*args: Any, **kwargs: Any) -> Any:
-                app = real_create(*args, **kwargs)
-                _null_session(app)
-                return app
-
-            lti_tool.app.create_app = create_app  # type: ignore[assignment]
         _note("applied: " + (", ".join(sorted(names)) or "nothing"))
         APPLIED.append("applied")
     return APPLIED
