@@ -237,6 +237,37 @@ def _result(
     )
 
 
+def _coverage(
+    rule: Rule,
+    who: Subject,
+    windows: tuple[Window, ...],
+    period: Window,
+    *,
+    required: int,
+    missing: list[Item],
+    explanation: str,
+    params: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> RuleResult:
+    """A rule met when nothing required is missing (O-3, O-6, O-9): done is what is not missing, and the
+    explanation gets ``done``, ``required`` and the missing items' labels."""
+    done = required - len(missing)
+    labels = "、".join(m.label for m in missing)
+    return _result(
+        rule,
+        who,
+        windows,
+        period,
+        required=required,
+        done=done,
+        status=SHORT if missing else OK,
+        missing=missing,
+        explanation=explanation,
+        params={**(params or {}), "done": done, "required": required, "missing": labels},
+        **extra,
+    )
+
+
 def is_partial(windows: tuple[Window, ...], period: Window) -> bool:
     return windows != (period,)
 
@@ -283,7 +314,6 @@ def each_course(
             explanation=N_("No ideological-political (思政) required course is taught in this period."),
         )
     missing = [c for c in required if c.code not in facts.covered]
-    done = len(required) - len(missing)
     if missing:
         msg = N_(
             "%(done)s of %(required)s ideological-political (思政) required courses observed; "
@@ -291,18 +321,7 @@ def each_course(
         )
     else:
         msg = N_("All %(required)s ideological-political (思政) required courses observed.")
-    return _result(
-        rule,
-        who,
-        windows,
-        period,
-        required=len(required),
-        done=done,
-        status=SHORT if missing else OK,
-        missing=missing,
-        explanation=msg,
-        params={"done": done, "required": len(required), "missing": "、".join(m.label for m in missing)},
-    )
+    return _coverage(rule, who, windows, period, required=len(required), missing=missing, explanation=msg)
 
 
 def tenure_coverage(
@@ -342,8 +361,6 @@ def tenure_coverage(
             partial=partial,
         )
     missing = [t for t in required if t.code not in facts.covered]
-    done = len(required) - len(missing)
-    params |= {"done": done, "required": len(required), "missing": "、".join(m.label for m in missing)}
     ongoing = term_open or term.end > period.end
     if not missing:
         msg = N_("All %(required)s teachers of this term of office (from %(term_start)s) observed.")
@@ -357,19 +374,8 @@ def tenure_coverage(
             "%(done)s of %(required)s teachers of the term of office %(term_start)s–%(term_end)s "
             "observed. Not observed: %(missing)s."
         )
-    return _result(
-        rule,
-        who,
-        windows,
-        period,
-        required=len(required),
-        done=done,
-        status=SHORT if missing else OK,
-        missing=missing,
-        explanation=msg,
-        params=params,
-        partial=partial,
-    )
+    return _coverage(rule, who, windows, period, required=len(required), missing=missing, explanation=msg,
+                     params=params, partial=partial)
 
 
 def per_month(
@@ -380,7 +386,6 @@ def per_month(
     if not months:
         return _result(rule, who, windows, period, required=0, done=0, status=NOT_APPLICABLE)
     missing = [Item(month_label(m), month_label(m)) for m in months if facts.per_month.get(m, 0) < rule.count]
-    done = len(months) - len(missing)
     noun = "patrol" if rule.activity == "patrol" else "observation"
     if missing:
         msg = (
@@ -394,18 +399,7 @@ def per_month(
             if noun == "patrol"
             else N_("An observation in each of the %(required)s months.")
         )
-    return _result(
-        rule,
-        who,
-        windows,
-        period,
-        required=len(months),
-        done=done,
-        status=SHORT if missing else OK,
-        missing=missing,
-        explanation=msg,
-        params={"done": done, "required": len(months), "missing": "、".join(m.label for m in missing)},
-    )
+    return _coverage(rule, who, windows, period, required=len(months), missing=missing, explanation=msg)
 
 
 def in_scope_share(
