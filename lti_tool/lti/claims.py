@@ -65,7 +65,9 @@ class LaunchClaims:
     nrps_url: str = ""
     platform_name: str = ""
     deep_link_return_url: str = ""
-    deep_link_data: str = ""
+    deep_link_data: Any = None
+    """``deep_linking_settings.data`` exactly as the platform sent it (None: not sent). Deep Linking 2.0
+    calls it an opaque value the tool must return; lti1p3platform sends a JSON object, most LMSs a string."""
 
     @classmethod
     def from_jwt(cls, body: dict[str, Any]) -> LaunchClaims:
@@ -99,7 +101,7 @@ class LaunchClaims:
             nrps_url=_text(nrps.get("context_memberships_url")),
             platform_name=_text(_obj(body.get(CLAIM_PLATFORM)).get("name")),
             deep_link_return_url=_text(dl.get("deep_link_return_url")),
-            deep_link_data=_text(dl.get("data")),
+            deep_link_data=dl.get("data"),
         )
 
     @classmethod
@@ -108,7 +110,8 @@ class LaunchClaims:
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: its recursive deep copy is a measurable part of a launch. The values are
-        # strings, a list of strings and a dict of strings, so copying the two containers is enough.
+        # strings, a list of strings, a dict of strings and the deep-linking ``data`` (never modified), so
+        # copying the two containers is enough.
         data = {name: getattr(self, name) for name in _FIELDS}
         data["roles"] = list(self.roles)
         data["custom"] = dict(self.custom)

@@ -117,7 +117,7 @@ class LaunchFlow:
         registration = DbToolConf(self.session).registration_for(platform)
         settings = {"deep_link_return_url": claims.deep_link_return_url,
                     "accept_types": ["ltiResourceLink"], "accept_presentation_document_targets": ["iframe"]}
-        if claims.deep_link_data:
+        if claims.deep_link_data is not None:  # returned as it came, whatever its JSON type
             settings["data"] = claims.deep_link_data
         resource = (DeepLinkResource().set_url(f"{self.settings.base_url}/lti/launch")
                     .set_title(title.strip()[:200] or "听课 Tingke")

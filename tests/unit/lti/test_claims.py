@@ -5,6 +5,7 @@ from __future__ import annotations
 from lti_tool.lti.claims import (
     CLAIM_CONTEXT,
     CLAIM_CUSTOM,
+    CLAIM_DL_SETTINGS,
     CLAIM_LIS,
     CLAIM_MESSAGE_TYPE,
     CLAIM_NRPS,
@@ -59,3 +60,13 @@ def test_roles() -> None:
     admin = LaunchClaims.from_jwt({CLAIM_ROLES: [ROLE_SYS_ADMIN]})
     assert admin.is_platform_admin and not admin.is_learner_only
     assert LaunchClaims.from_dict(admin.to_dict()) == admin
+
+
+def test_deep_linking_data_is_kept_as_sent() -> None:
+    """Deep Linking 2.0: ``data`` is opaque and must come back unchanged, whatever its JSON type."""
+    for data in ("opaque-1", {"course": 7, "slot": ["a"]}, 0, ""):
+        claims = LaunchClaims.from_jwt({CLAIM_DL_SETTINGS: {"deep_link_return_url": "https://lms/dl",
+                                                            "data": data}})
+        assert claims.deep_link_data == data
+        assert LaunchClaims.from_dict(claims.to_dict()).deep_link_data == data
+    assert LaunchClaims.from_jwt({CLAIM_DL_SETTINGS: {}}).deep_link_data is None
