@@ -8,8 +8,10 @@ views stay thin and call one service.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, format_date, format_datetime, format_decimal
 
 from lti_tool import STATIC_DIR, TEMPLATES_DIR
@@ -17,6 +19,7 @@ from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.errors import register_error_handlers
 from lti_tool.i18n import TRANSLATIONS_DIR, ensure_compiled
+from lti_tool.inputs import RowIdConverter, refuse_nul_characters
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.web import Tingke, init_request_handling, select_locale
 
@@ -35,7 +38,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
+    app.json = BoundedJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # field errors keep the form's order
+    app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     ensure_compiled()
     Babel(app, locale_selector=select_locale)
     engine = make_engine(settings.database_url)
@@ -51,9 +56,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         number=lambda n: format_decimal(n) if n is not None else "",
     )
     init_request_handling(app)
+    app.before_request(refuse_nul_characters)
     register_error_handlers(app)
     _register_blueprints(app)
     return app
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deeply for the parser (``[[[[…``) is malformed JSON
+    like any other (``get_json`` answers 400) rather than a RecursionError escaping as a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -9,7 +9,9 @@ row errors and stores nothing when there is any (``ValidationFailed``).
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,11 +62,19 @@ def _normalise(header: str) -> str:
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+    """UTF-8 (with or without BOM), GB18030 (what Chinese Excel saves as "CSV"), or UTF-16 with its BOM
+    (Excel's "Unicode text"). NUL is refused: no text holds it, and PostgreSQL cannot store it."""
+    encodings = ("utf-16",) if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else (
+        "utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:
+            raise ValidationFailed("The file contains NUL characters, so it is not a text (CSV) file; "
+                                   "save it from Excel as “CSV UTF-8” or as XLSX.")
+        return text
     raise ValidationFailed("The file is neither UTF-8 nor GB18030 text.")
 
 
@@ -90,21 +100,23 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise ValidationFailed("The file is not a readable XLSX workbook: %(reason)s",
                                reason=str(exc)) from exc
-    ws = wb.worksheets[0]
-    for values in ws.iter_rows(values_only=True):
-        out = []
-        for v in values:
-            if v is None:
-                out.append("")
-            elif hasattr(v, "isoformat") and not isinstance(v, str):
-                out.append(v.date().isoformat() if hasattr(v, "date") and v.__class__.__name__ == "datetime"
-                           and (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat())
-            elif isinstance(v, float) and v.is_integer():
-                out.append(str(int(v)))
-            else:
-                out.append(str(v))
-        yield out
-    wb.close()
+    try:  # a read-only workbook keeps the archive open: close it even when the reader stops early
+        for values in wb.worksheets[0].iter_rows(values_only=True):
+            yield [_cell_text(v) for v in values]
+    finally:
+        wb.close()
+
+
+def _cell_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if (v.hour, v.minute, v.second) == (0, 0, 0) else v.isoformat()
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def read_table(data: bytes, filename: str, aliases: dict[str, list[str]], required: list[str]) -> Table:
@@ -122,6 +134,9 @@ def read_table(data: bytes, filename: str, aliases: dict[str, list[str]], requir
     columns: list[str | None] = []
     for text in header:
         canonical = lookup.get(_normalise(text))
+        if canonical and canonical in errors.headers:  # which of the two would win is anybody's guess
+            raise ValidationFailed("Row 1 (header): “%(first)s” and “%(second)s” are the same column; "
+                                   "keep one of them.", first=errors.headers[canonical], second=text.strip())
         columns.append(canonical)
         if canonical:
             errors.headers[canonical] = text.strip()

@@ -74,7 +74,7 @@ class RegistrationService:
 
     def check_registration_key(self, institution_code: str | None, key: str | None) -> None:
         expected = self.registration_key(institution_code) if institution_code else ""
-        if not expected or not key or not hmac.compare_digest(expected, key):
+        if not expected or not key or not hmac.compare_digest(expected.encode(), key.encode()):
             raise Forbidden(
                 "This registration URL is incomplete: use the full URL (with its key) that `tingke init` "
                 "printed or that the quality center's configuration page shows."

@@ -42,7 +42,7 @@ from pylti1p3.oidc_login import OIDCLogin
 from pylti1p3.redirect import Redirect
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
-from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy import String, Table, bindparam, delete, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -224,6 +224,8 @@ class LaunchService:
             raise LaunchRefused("This LMS is not registered with Tingke (unknown issuer or client id).")
         if not self._is_ours(params["target_link_uri"]):
             raise LaunchRefused("The login request's target_link_uri does not point at this tool.")
+        if len(params["target_link_uri"]) > cast(String, _STATES.c.target_link_uri.type).length:  # its column
+            raise LaunchRefused("The login request's '%(param)s' is too long.", param="target_link_uri")
         request = _ParamsRequest(params, {}, secure)
         cookies = _CookieJar(request)
         capture = _StateCapture()

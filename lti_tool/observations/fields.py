@@ -139,9 +139,9 @@ def parse_local_datetime(value: Any, day: dt.date, tz: ZoneInfo) -> tuple[dt.dat
             if err or t is None:
                 return None, N_("Enter a date and time.")
             local = dt.datetime.combine(day, t, tzinfo=tz)
-    except ValueError:
+        return local.astimezone(dt.UTC), None
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 00:00 local is before year 1 in UTC
         return None, N_("Enter a date and time.")
-    return local.astimezone(dt.UTC), None
 
 
 def parse_text(value: Any, limit: int) -> tuple[str | None, str | None]:

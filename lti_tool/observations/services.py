@@ -32,6 +32,7 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.inputs import parse_int, row_id
 from lti_tool.observations.fields import (
     COMMENT_PREFIX,
     FIXED,
@@ -148,10 +149,9 @@ class ObservationService:
         return person
 
     def _class_session(self, session_id: Any) -> ClassSession:
-        try:
-            sid = int(session_id)
-        except (TypeError, ValueError):
-            raise BadRequest("Choose a class session to observe.") from None
+        sid = row_id(session_id)
+        if sid is None:
+            raise BadRequest("Choose a class session to observe.")
         row = get_scoped(self.session, ClassSession, sid, self.institution_id)
         if row is None:
             raise NotFound("No class session %(id)s.", id=sid)
@@ -314,10 +314,9 @@ class ObservationService:
 
     def _bump_version(self, obs: Observation, expected: Any) -> None:
         """Compare-and-set on ``draft_version``: an older tab or device loses with 409, never silently."""
-        try:
-            expected_version = int(expected)
-        except (TypeError, ValueError):
-            raise BadRequest("The draft version is missing.") from None
+        expected_version = parse_int(expected)
+        if expected_version is None:
+            raise BadRequest("The draft version is missing.")
         result = self.session.execute(
             update(Observation)
             .where(Observation.id == obs.id, Observation.draft_version == expected_version)
@@ -487,8 +486,8 @@ class ObservationService:
             raise BadRequest("Choose a person.")
         stmt = select(Person).where(Person.institution_id == self.institution_id)
         person = None
-        if text.isdigit():
-            person = self.session.scalars(stmt.where(Person.id == int(text))).first()
+        if (person_id := row_id(text)) is not None:
+            person = self.session.scalars(stmt.where(Person.id == person_id)).first()
         if person is None:
             person = self.session.scalars(stmt.where(Person.employee_no == text)).first()
         if person is None:
@@ -550,11 +549,8 @@ class ObservationService:
                       description: str) -> Problem:
         """A problem seen in the class, routed to a responsible unit; handled in lti_tool/problems (O-9)."""
         self._check_editable(obs, person_id)
-        try:
-            unit = int(unit_id) if unit_id not in (None, "") else None
-        except (TypeError, ValueError):
-            unit = None
-        item = NewProblem(category, unit, (room or "").strip()[:100] or obs.session.room, description or "")
+        item = NewProblem(category, row_id(unit_id), (room or "").strip()[:100] or obs.session.room,
+                          description or "")
         problem, = ProblemService(self.session, self.institution_id, self.policy).raise_problems(
             [item], person_id, observation_id=obs.id)
         return problem
@@ -680,7 +676,7 @@ class ObservationService:
         stmt = self._filtered(f)
         counted = select(func.count()).select_from(stmt.order_by(None).subquery())
         total = int(self.session.scalar(counted) or 0)
-        page = max(1, page)
+        page = min(max(1, page), max(1, -(-total // per_page)))  # past the end: the last page
         items = list(self.session.scalars(
             stmt.order_by(ClassSession.date.desc(), Observation.id.desc())
             .limit(per_page).offset((page - 1) * per_page)))

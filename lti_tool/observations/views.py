@@ -20,6 +20,7 @@ from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
 from lti_tool.errors import BadRequest
 from lti_tool.home.panels import Panel, register_panel
+from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
 from lti_tool.observations.fields import FIXED, comment_field, rating_field
 from lti_tool.observations.models import Observation, ObservationStatus
@@ -335,18 +336,15 @@ def reply(obs_id: int):  # type: ignore[no-untyped-def]
 
 # -- the quality center ------------------------------------------------------------------------------
 def _filters() -> RecordFilter:
-    def integer(name: str) -> int | None:
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
     def day(name: str) -> dt.date | None:
         value = request.args.get(name, "")
         try:
             return dt.date.fromisoformat(value) if value else None
         except ValueError:
-            raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=value) from None
+            raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=value[:40]) from None
 
-    return RecordFilter(semester_id=integer("semester"), unit_id=integer("unit"),
+    args = request.args
+    return RecordFilter(semester_id=id_field(args, "semester"), unit_id=id_field(args, "unit"),
                         observer=request.args.get("observer", ""), teacher=request.args.get("teacher", ""),
                         course=request.args.get("course", ""), status=request.args.get("status", ""),
                         date_from=day("from"), date_to=day("to"))
@@ -360,8 +358,7 @@ FILTER_ARGS = ("semester", "unit", "observer", "teacher", "course", "status", "f
 def qc_list():  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = _service(actor)
-    page_no = request.args.get("page", "1")
-    result = service.search(_filters(), int(page_no) if page_no.isdigit() else 1)
+    result = service.search(_filters(), request.args.get("page", 1, type=int))
     args = {k: request.args.get(k, "") for k in FILTER_ARGS if request.args.get(k)}
     semesters = db().scalars(select(Semester).where(Semester.institution_id == actor.institution_id)
                              .order_by(Semester.week1_monday.desc()))

@@ -11,6 +11,7 @@ from lti_tool.directory.services import parse_date
 from lti_tool.errors import ValidationFailed
 from lti_tool.home.panels import Panel, register_panel
 from lti_tool.i18n import N_
+from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
 from lti_tool.patrols.services import PatrolService
 from lti_tool.policy.store import PolicyStore
@@ -32,7 +33,7 @@ def _problems_from_form() -> list[NewProblem]:
         category = request.form.get(f"problem_category_{i}", "")
         if not description:
             continue
-        unit = request.form.get(f"problem_unit_{i}", type=int)
+        unit = id_field(request.form, f"problem_unit_{i}")
         items.append(NewProblem(category, unit, request.form.get(f"problem_room_{i}", ""), description))
     return items
 

@@ -241,6 +241,8 @@ def parse_policy(text: str) -> Policy:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError([f"not valid TOML: {exc}"]) from exc
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise PolicyError(["not valid TOML: nested too deeply"]) from None
     problems: list[str] = []
     version = raw.get("version")
     if not isinstance(version, int):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, NotFound
 from lti_tool.home.panels import Panel, register_panel
+from lti_tool.inputs import row_id
 from lti_tool.lti.sessions import Actor
 from lti_tool.policy.compliance import ComplianceService
 from lti_tool.policy.models import PolicyVersion
@@ -45,9 +46,10 @@ def _semester(service: ComplianceService, actor: Actor) -> Semester | None:
     """``?semester=<id>``, else the semester running today (or the latest one)."""
     raw = request.args.get("semester", "").strip()
     if raw:
-        if not raw.isdigit():
+        semester_id = row_id(raw)
+        if semester_id is None:
             raise BadRequest("“%(value)s” is not a semester.", value=raw[:40])
-        return service.semester(int(raw))
+        return service.semester(semester_id)
     return service.default_semester(_today(actor))
 
 

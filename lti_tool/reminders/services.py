@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lti_tool.db import utcnow
+from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
+from lti_tool.errors import NotFound
 from lti_tool.policy.compliance import ComplianceService, PersonCompliance
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.timetable.models import Semester, SemesterStatus
@@ -141,7 +142,7 @@ class ReminderService:
             .order_by(Reminder.id.desc()).limit(3)))
 
     def dismiss(self, reminder_id: int, person_id: int) -> None:
-        reminder = self.session.get(Reminder, reminder_id)
-        if (reminder is not None and reminder.person_id == person_id
-                and reminder.institution_id == self.institution_id):
-            reminder.dismissed_at = utcnow()
+        reminder = get_scoped(self.session, Reminder, reminder_id, self.institution_id)
+        if reminder is None or reminder.person_id != person_id:
+            raise NotFound("No such reminder.")
+        reminder.dismissed_at = utcnow()

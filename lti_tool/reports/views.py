@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext
 
 from lti_tool.errors import Forbidden
 from lti_tool.home.panels import Panel, register_panel
+from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
@@ -67,7 +68,7 @@ def start():  # type: ignore[no-untyped-def]
     kind = request.form.get("kind", "")
     if kind not in STARTABLE.get(actor.persona, set()):
         raise Forbidden("You cannot start this report.")
-    semester_id = request.form.get("semester_id", type=int)
+    semester_id = id_field(request.form, "semester_id")
     person_id = actor.require_person() if kind == ReportKind.PERSONAL_ARCHIVE else None
     run, created = _service(actor).request(kind, semester_id=semester_id, person_id=person_id,
                                            requested_by_id=actor.person_id)

@@ -168,8 +168,14 @@ class SemesterService:
         except SpecError as exc:
             problems.append(f"节假日 (holidays): {exc}")
             days = []
+        end: dt.date | None = None
         if monday is not None and n_weeks:
-            end = monday + dt.timedelta(days=7 * n_weeks - 1)
+            try:
+                end = monday + dt.timedelta(days=7 * n_weeks - 1)
+            except OverflowError:
+                problems.append(f"第 1 周周一“{start}”太晚，学期将超出日历范围 "
+                                f"(the semester would end after the year 9999)")
+        if monday is not None and end is not None:
             outside = [d.isoformat() for d in days if not monday <= d <= end]
             if outside:
                 problems.append(f"节假日不在学期内 (holidays outside the semester {monday}..{end}): "

@@ -17,6 +17,7 @@ from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest
 from lti_tool.home.panels import Panel, register_panel
+from lti_tool.inputs import id_field, row_id
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.lti.sessions import Actor
 from lti_tool.policy.store import PolicyStore
@@ -63,17 +64,7 @@ def _date_arg(args: MultiDict[str, str], name: str, default: dt.date | None) -> 
     try:
         return parse_date(text)
     except ValueError:
-        raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=text) from None
-
-
-def _int_arg(args: MultiDict[str, str], name: str) -> int | None:
-    text = args.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest("“%(value)s” is not a number.", value=text) from None
+        raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:40]) from None
 
 
 def _course_teacher_ids(actor: Actor) -> list[int]:
@@ -100,13 +91,13 @@ def pick():  # type: ignore[no-untyped-def]
     default_to = None if scoped else today + dt.timedelta(days=6)
     filters = SessionFilters(
         date_from=_date_arg(args, "from", today), date_to=_date_arg(args, "to", default_to),
-        unit_id=_int_arg(args, "unit"), teacher=args.get("teacher", "")[:100],
+        unit_id=id_field(args, "unit"), teacher=args.get("teacher", "")[:100],
         course=args.get("course", "")[:100],
         class_name=args.get("class", "")[:100], ideological_only=args.get("ideological") == "1",
         course_codes=scope.course_codes if scope else (), teacher_ids=scope.teacher_ids if scope else ())
     if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
         raise BadRequest("The end date is before the start date.")
-    page = service.search(filters, page=_int_arg(args, "page") or 1, per_page=PER_PAGE)
+    page = service.search(filters, page=args.get("page", 1, type=int), per_page=PER_PAGE)
     upcoming = []
     if page.page == 1:
         upcoming = service.now_and_next(now, 5, SessionFilters(course_codes=filters.course_codes,
@@ -240,10 +231,9 @@ def mappings():  # type: ignore[no-untyped-def]
 def add_mapping():  # type: ignore[no-untyped-def]
     actor = current_actor()
     form = request.form
-    try:
-        platform_id = int(form.get("platform_id", ""))
-    except ValueError:
-        raise BadRequest("Choose the LMS platform.") from None
+    platform_id = row_id(form.get("platform_id"))
+    if platform_id is None:
+        raise BadRequest("Choose the LMS platform.")
     mapping = CourseMappingService(db(), actor.institution_id).set(
         platform_id, form.get("context_id", ""), form.get("course_code", ""), form.get("context_title", ""))
     return redirect(url_for("timetable.mappings", saved=mapping.context_id), code=303)
