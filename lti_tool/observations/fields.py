@@ -145,7 +145,11 @@ def parse_local_datetime(value: Any, day: dt.date, tz: ZoneInfo) -> tuple[dt.dat
 
 
 def parse_text(value: Any, limit: int) -> tuple[str | None, str | None]:
-    text = "" if value is None else str(value)
+    """Text as typed. Anything but a string (a JSON object, list, number or boolean posted by something other
+    than the form) is refused rather than stored as its Python spelling."""
+    if value is not None and not isinstance(value, str):
+        return None, N_("This field takes text.")
+    text = "" if value is None else value
     text = text.replace("\r\n", "\n").strip()
     if len(text) > limit:
         return None, N_("This text is too long.")

@@ -118,6 +118,16 @@ def test_autosave_reports_unreadable_values_and_stores_the_rest(service, world):
     assert obs.narrative == "kept" and obs.arrival_time is None
 
 
+def test_autosave_refuses_non_text_for_text_fields(service, world):  # type: ignore[no-untyped-def]
+    """A JSON object, list, number or boolean sent for a text field is refused, not stored as its repr."""
+    obs = service.start(world.observer.id, world.session_w1.id)
+    service.autosave(obs, world.observer.id, {"narrative": "kept"}, 0)
+    for odd in ({"a": 1}, ["x"], 42, True):
+        result = service.autosave(obs, world.observer.id, {"narrative": odd}, obs.draft_version)
+        assert set(result.invalid) == {"narrative"}
+    assert obs.narrative == "kept"
+
+
 def test_only_the_author_may_save(service, world):  # type: ignore[no-untyped-def]
     obs = service.start(world.observer.id, world.session_w1.id)
     with pytest.raises(Forbidden):
