@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from lti_tool.cli import CliContext, cli
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import default_policy_text, parse_policy
 from lti_tool.timetable.models import Semester
 from tests.functional.test_compliance_scenarios import build_scenario
+from tests.support.cli import Run, cli_runner
 
 
 @pytest.fixture
-def run(database_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
-    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        ctx = CliContext()  # reads the environment set above, as the console script would
-        try:
-            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-        finally:
-            # CliContext never disposes its engine (a process exit does it); close the pool here so no
-            # connection outlives the test.
-            if ctx._factory is not None:
-                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
-
-    return invoke
+def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    return cli_runner(monkeypatch, database_url, tmp_path / "instance")
 
 
 @pytest.fixture

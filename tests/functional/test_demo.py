@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import selectinload
 
-from lti_tool.cli import CliContext, cli
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.observations.models import (
     MemberRole,
@@ -33,27 +30,15 @@ from lti_tool.observations.models import (
 )
 from lti_tool.policy.schema import default_policy
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, SectionTeacher, Semester
+from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 
-Run = Callable[..., Result]
 COUNTED = (MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value)
 
 
 @pytest.fixture
 def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
-    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        ctx = CliContext()
-        try:
-            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-        finally:
-            if ctx._factory is not None:  # noqa: SLF001 - close the pool instead of leaving it to the GC
-                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
-
-    return invoke
+    return cli_runner(monkeypatch, database_url, tmp_path / "instance")
 
 
 def _count(s, stmt) -> int:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ library's own endpoints, which verify what Tingke signs against Tingke's publish
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.cookiejar import Cookie
 from typing import Any
@@ -20,16 +20,15 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
-from click.testing import CliRunner, Result
 from requests.cookies import RequestsCookieJar
 from sqlalchemy import func, select
 
-from lti_tool.cli import CliContext, cli
 from lti_tool.directory.models import PlatformUser
 from lti_tool.lti.models import LaunchSession
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.lti.sessions import LaunchSessionService
 from tests.support import factories
+from tests.support.cli import Run, cli_runner
 from tests.support.lti1p3platform_lms import (
     DEEP,
     LTI,
@@ -41,7 +40,6 @@ from tests.support.lti1p3platform_lms import (
 )
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-Run = Callable[..., Result]
 
 
 # -- the browser ------------------------------------------------------------------------------------------
@@ -108,21 +106,8 @@ def _session_token(response: requests.Response) -> str:
 @pytest.fixture
 def run(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Run:
     """``tingke …`` as the console script runs it, on the test database."""
-    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
-    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(settings.instance_path))
-    monkeypatch.setenv("TINGKE_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("TINGKE_BASE_URL", settings.base_url)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        ctx = CliContext()
-        try:
-            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-        finally:
-            if ctx._factory is not None:  # noqa: SLF001 - close the pool (see test_directory_import_cli.py)
-                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
-
-    return invoke
+    return cli_runner(monkeypatch, database_url, settings.instance_path, settings.secret_key,
+                      settings.base_url)
 
 
 @pytest.fixture

@@ -5,36 +5,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import jwt
 import pytest
-from click.testing import CliRunner, Result
 
-from lti_tool.cli import CliContext, cli
+from tests.support.cli import Run, cli_runner
 from tests.support.launch import Launcher
 from tests.support.platform import ROLE_INSTRUCTOR, LmsUser, PlatformSimulator
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture
 def run(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
-    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(settings.instance_path))
-    monkeypatch.setenv("TINGKE_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("TINGKE_BASE_URL", settings.base_url)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        ctx = CliContext()
-        try:
-            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-        finally:
-            if ctx._factory is not None:  # noqa: SLF001 - close the pool (see test_directory_import_cli.py)
-                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
-
-    return invoke
+    return cli_runner(monkeypatch, database_url, settings.instance_path, settings.secret_key,
+                      settings.base_url)
 
 
 def _published(client) -> list[str]:

@@ -17,15 +17,14 @@ from typing import Any
 
 import openpyxl
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from lti_tool.cli import CliContext, cli
 from lti_tool.db import utcnow
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, Problem
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
+from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 from tests.test_observation_world import MONDAY_W1, World, build_world, complete_fields
 
@@ -336,24 +335,11 @@ def test_tenancy_other_institutions_record_is_404(world, as_user, session_factor
 
 
 # -- import (tingke import observations) --------------------------------------------------------------
-Run = Callable[..., Result]
 
 
 @pytest.fixture
 def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("TINGKE_DATABASE_URL", database_url)
-    monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        ctx = CliContext()
-        try:
-            return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-        finally:
-            if ctx._factory is not None:  # noqa: SLF001 - dispose the pool (see test_directory_import_cli)
-                ctx._factory.kw["bind"].dispose()  # noqa: SLF001
-
-    return invoke
+    return cli_runner(monkeypatch, database_url, tmp_path / "instance")
 
 
 def _import_csv(tmp_path: Path, rows: list[str], header: str | None = None) -> str:
