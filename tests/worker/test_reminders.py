@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
@@ -22,9 +23,11 @@ from worker.reminders import send_due_reminders
 
 @pytest.fixture
 def college(session_factory, institution_id):  # type: ignore[no-untyped-def]
-    """Week 6 ended yesterday: one school leader with nothing done, one who met O-1, one with no e-mail."""
-    today = dt.date.today()
-    monday = today - dt.timedelta(days=7 * 6 - 1)  # the end of week 6 was at midnight before today
+    """Week 6 ended at the college's last midnight: one school leader with nothing done, one who met O-1,
+    one with no e-mail. "Today" is the college's (Asia/Shanghai), not the machine's: checkpoints fall due at
+    the college's midnight, and between 00:00 and 16:00 UTC the two dates differ by a day."""
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    monday = today - dt.timedelta(days=7 * 6)  # week 6 ended at midnight, when today began
     with session_factory.begin() as s:
         inst = institution_id
         sem = f.semester(s, inst, "S-NOW", week1_monday=monday, weeks=16)
