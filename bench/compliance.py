@@ -100,11 +100,20 @@ SEM_CODE = "2025-2026-2"
 P_START = dt.date(2026, 3, 2)
 WEEKS = 16
 P_END = P_START + dt.timedelta(days=7 * WEEKS - 1)
-HOLIDAYS = {dt.date(2026, 4, 6), dt.date(2026, 5, 1), dt.date(2026, 5, 4), dt.date(2026, 5, 5),
-            dt.date(2026, 6, 19)}
+HOLIDAYS = {
+    dt.date(2026, 4, 6),
+    dt.date(2026, 5, 1),
+    dt.date(2026, 5, 4),
+    dt.date(2026, 5, 5),
+    dt.date(2026, 6, 19),
+}
 NOW = dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC)
-PERIODS = {1: (dt.time(8, 0), dt.time(9, 35)), 3: (dt.time(9, 55), dt.time(11, 30)),
-           5: (dt.time(13, 30), dt.time(15, 5)), 7: (dt.time(15, 25), dt.time(17, 0))}
+PERIODS = {
+    1: (dt.time(8, 0), dt.time(9, 35)),
+    3: (dt.time(9, 55), dt.time(11, 30)),
+    5: (dt.time(13, 30), dt.time(15, 5)),
+    7: (dt.time(15, 25), dt.time(17, 0)),
+}
 
 
 def log(msg: str) -> None:
@@ -118,14 +127,37 @@ def peak_mb() -> float:
 # ====================================================================================================
 # Data generation
 # ====================================================================================================
-COLLEGES = ["交通工程学院", "汽车工程学院", "机电工程学院", "信息工程学院", "经济管理学院", "建筑工程学院",
-            "航海学院", "物流学院", "艺术设计学院", "外国语学院", "基础部", "体育部"]
-DEPARTMENTS = [("XB", "校长办公室", ""), ("JWC", "教务处", ""), ("KYC", "科研处", ""), ("RSC", "人事处", ""),
-               ("ZLZX", "教学质量监控与评价中心", "quality_center"), ("ZZB", "党委组织部", "organization"),
-               ("XCB", "党委宣传部", ""), ("XGB", "学生工作部", ""), ("BWC", "保卫处", ""),
-               ("ZCC", "资产管理处", ""), ("HQC", "后勤管理处", ""), ("XXZX", "信息中心", "")]
-SURNAMES = ("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯"
-            "于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎")
+COLLEGES = [
+    "交通工程学院",
+    "汽车工程学院",
+    "机电工程学院",
+    "信息工程学院",
+    "经济管理学院",
+    "建筑工程学院",
+    "航海学院",
+    "物流学院",
+    "艺术设计学院",
+    "外国语学院",
+    "基础部",
+    "体育部",
+]
+DEPARTMENTS = [
+    ("XB", "校长办公室", ""),
+    ("JWC", "教务处", ""),
+    ("KYC", "科研处", ""),
+    ("RSC", "人事处", ""),
+    ("ZLZX", "教学质量监控与评价中心", "quality_center"),
+    ("ZZB", "党委组织部", "organization"),
+    ("XCB", "党委宣传部", ""),
+    ("XGB", "学生工作部", ""),
+    ("BWC", "保卫处", ""),
+    ("ZCC", "资产管理处", ""),
+    ("HQC", "后勤管理处", ""),
+    ("XXZX", "信息中心", ""),
+]
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇浩然文博志新建国海燕晓东"
 COURSE_KINDS = ["专业必修", "专业选修", "公共基础必修", "实践教学"]
 SZ_COURSES = [
@@ -138,10 +170,12 @@ SZ_COURSES = [
 ]
 """(code, name, kind, taught this semester): SZ03's kind has stray spaces (the engine trims), SZ05 is
 not taught (not required), SZ06 is a Marxism-School elective (its teachers count for O-6, not O-3)."""
-NARRATIVE = ("教师按时上课，教学准备充分，能够结合专业实际将思想政治教育有机融入课堂。"
-             "讲授条理清晰，重点突出，运用案例和提问引导学生思考，课堂互动较好；"
-             "板书与多媒体结合得当。部分学生注意力不够集中，后排有学生使用手机，"
-             "教师提醒后有所改善。课后与教师就教学进度和作业布置进行了交流。")
+NARRATIVE = (
+    "教师按时上课，教学准备充分，能够结合专业实际将思想政治教育有机融入课堂。"
+    "讲授条理清晰，重点突出，运用案例和提问引导学生思考，课堂互动较好；"
+    "板书与多媒体结合得当。部分学生注意力不够集中，后排有学生使用手机，"
+    "教师提醒后有所改善。课后与教师就教学进度和作业布置进行了交流。"
+)
 STRENGTHS = "教学内容充实，课堂组织有序，师生互动积极。"
 PROBLEMS = "部分学生课堂纪律有待加强，投影仪亮度不足。"
 SUGGESTIONS = "建议增加课堂练习环节，加强对后排学生的关注。"
@@ -186,26 +220,58 @@ class Cadre:
         return {c for c, _, _ in self.holdings}
 
 
-def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, policy_sha: str,
-                         ) -> dict[str, list[dict[str, Any]]]:
+def generate_institution(
+    idx: int,
+    ids: Ids,
+    n_obs: int,
+    policy_text: str,
+    policy_sha: str,
+) -> dict[str, list[dict[str, Any]]]:
     """All rows of one institution, as {table: [row dict, …]} with every column given."""
     rng = random.Random(7919 * (idx + 1))
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     inst_id = ids("institution")
-    rows["institution"].append(dict(id=inst_id, code=f"B{idx + 1:03d}", name=f"基准学院{idx + 1:03d}",
-                                    timezone="Asia/Shanghai", created_at=NOW))
+    rows["institution"].append(
+        dict(
+            id=inst_id,
+            code=f"B{idx + 1:03d}",
+            name=f"基准学院{idx + 1:03d}",
+            timezone="Asia/Shanghai",
+            created_at=NOW,
+        )
+    )
     pv_id = ids("policy_version")
-    rows["policy_version"].append(dict(id=pv_id, institution_id=inst_id, number=1, text=policy_text,
-                                       sha256=policy_sha, uploaded_by_id=None, created_at=NOW))
+    rows["policy_version"].append(
+        dict(
+            id=pv_id,
+            institution_id=inst_id,
+            number=1,
+            text=policy_text,
+            sha256=policy_sha,
+            uploaded_by_id=None,
+            created_at=NOW,
+        )
+    )
     sem_id = ids("semester")
-    rows["semester"].append(dict(id=sem_id, institution_id=inst_id, code=SEM_CODE, week1_monday=P_START,
-                                 weeks=WEEKS, holidays=sorted(d.isoformat() for d in HOLIDAYS), status="open",
-                                 policy_version_id=pv_id, created_at=NOW))
+    rows["semester"].append(
+        dict(
+            id=sem_id,
+            institution_id=inst_id,
+            code=SEM_CODE,
+            week1_monday=P_START,
+            weeks=WEEKS,
+            holidays=sorted(d.isoformat() for d in HOLIDAYS),
+            status="open",
+            policy_version_id=pv_id,
+            created_at=NOW,
+        )
+    )
 
     def unit(code: str, name: str, kind: str, function: str = "") -> int:
         uid = ids("unit")
-        rows["unit"].append(dict(id=uid, institution_id=inst_id, code=code, name=name, kind=kind,
-                                 function=function))
+        rows["unit"].append(
+            dict(id=uid, institution_id=inst_id, code=code, name=name, kind=kind, function=function)
+        )
         return uid
 
     college_units = [unit(f"C{i + 1:02d}", n, "college") for i, n in enumerate(COLLEGES)]
@@ -214,8 +280,16 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
 
     def person(no: str, unit_id: int) -> int:
         pid = ids("person")
-        rows["person"].append(dict(id=pid, institution_id=inst_id, employee_no=no, name=_name(rng),
-                                   email=f"{no.lower()}@b{idx + 1:03d}.edu.cn", unit_id=unit_id))
+        rows["person"].append(
+            dict(
+                id=pid,
+                institution_id=inst_id,
+                employee_no=no,
+                name=_name(rng),
+                email=f"{no.lower()}@b{idx + 1:03d}.edu.cn",
+                unit_id=unit_id,
+            )
+        )
         return pid
 
     # -- teachers -------------------------------------------------------------------------------------
@@ -226,20 +300,29 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         college_teachers[c].append(person(f"T{n + 1:04d}", college_units[c]))
     teachers = mx_teachers + [t for ts in college_teachers for t in ts]
     teacher_unit = {t: mx_unit for t in mx_teachers} | {
-        t: college_units[c] for c, ts in enumerate(college_teachers) for t in ts}
+        t: college_units[c] for c, ts in enumerate(college_teachers) for t in ts
+    }
 
     # -- cadres and their positions ---------------------------------------------------------------------
     cadres: list[Cadre] = []
     cno = iter(range(1, 1000))
 
-    def cadre(unit_id: int, holdings: list[tuple[str, dt.date | None, dt.date | None]],
-              college: int | None = None) -> Cadre:
+    def cadre(
+        unit_id: int, holdings: list[tuple[str, dt.date | None, dt.date | None]], college: int | None = None
+    ) -> Cadre:
         c = Cadre(person(f"C{next(cno):03d}", unit_id), unit_id, college, holdings)
         cadres.append(c)
         for code, start, end in holdings:
-            rows["position_holding"].append(dict(id=ids("position_holding"), institution_id=inst_id,
-                                                 person_id=c.pid, position_code=code, start_date=start,
-                                                 end_date=end))
+            rows["position_holding"].append(
+                dict(
+                    id=ids("position_holding"),
+                    institution_id=inst_id,
+                    person_id=c.pid,
+                    position_code=code,
+                    start_date=start,
+                    end_date=end,
+                )
+            )
         return c
 
     d = dt.date
@@ -248,8 +331,8 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
     cadre(xb, [("president", d(2020, 1, 1), None)])
     cadre(xb, [("vp_teaching", d(2022, 9, 1), None), ("school_leader", d(2022, 9, 1), None)])
     cadre(xb, [("vp_ideology", None, None)])
-    cadre(xb, [("vp_research", d(2019, 9, 1), d(2026, 3, 31))])          # left during the semester
-    cadre(xb, [("vp_research", d(2026, 4, 1), None)])                    # successor
+    cadre(xb, [("vp_research", d(2019, 9, 1), d(2026, 3, 31))])  # left during the semester
+    cadre(xb, [("vp_research", d(2026, 4, 1), None)])  # successor
     for k in range(7):
         cadre(xb, [("school_leader", d(2026, 5, 15) if k == 6 else d(2021, 1, 1), None)])
     for c in range(len(COLLEGES)):
@@ -260,17 +343,31 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         else:
             cadre(u, [("college_dean", d(2021, 9, 1), None)], c)
         cadre(u, [("college_party_head", d(2026, 3, 20) if c == 6 else d(2022, 3, 1), None)], c)
-    mx_dean = cadre(mx_unit, [("college_dean", d(2024, 9, 1), None),
-                              ("marxism_school_leader", d(2024, 9, 1), None)], -1)
-    cadre(mx_unit, [("college_party_head", d(2023, 3, 1), None),
-                    ("marxism_school_leader", d(2023, 3, 1), d(2027, 2, 28))], -1)
+    mx_dean = cadre(
+        mx_unit, [("college_dean", d(2024, 9, 1), None), ("marxism_school_leader", d(2024, 9, 1), None)], -1
+    )
+    cadre(
+        mx_unit,
+        [
+            ("college_party_head", d(2023, 3, 1), None),
+            ("marxism_school_leader", d(2023, 3, 1), d(2027, 2, 28)),
+        ],
+        -1,
+    )
     mx_deputy = cadre(mx_unit, [("marxism_school_leader", d(2025, 9, 1), None)], -1)
     cadre(mx_unit, [("marxism_school_leader", d(2022, 9, 1), d(2026, 4, 30))], -1)
     cadre(mx_unit, [("marxism_school_leader", d(2026, 5, 1), None)], -1)
-    for code, pos in [("JWC", "head_academic_affairs"), ("KYC", "head_research"), ("RSC", "head_hr"),
-                      ("ZLZX", "head_quality_center"), ("XCB", "head_propaganda"),
-                      ("XGB", "head_student_affairs"), ("ZCC", "head_assets"), ("HQC", "head_logistics"),
-                      ("XXZX", "head_it_center")]:
+    for code, pos in [
+        ("JWC", "head_academic_affairs"),
+        ("KYC", "head_research"),
+        ("RSC", "head_hr"),
+        ("ZLZX", "head_quality_center"),
+        ("XCB", "head_propaganda"),
+        ("XGB", "head_student_affairs"),
+        ("ZCC", "head_assets"),
+        ("HQC", "head_logistics"),
+        ("XXZX", "head_it_center"),
+    ]:
         cadre(dept[code], [(pos, d(2021, 9, 1), None)])
     cadre(dept["BWC"], [("head_security", d(2018, 9, 1), d(2026, 5, 10))])
     cadre(dept["BWC"], [("head_security", d(2026, 5, 11), None)])
@@ -283,16 +380,24 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         for k in range(16):
             code = f"C{c + 1:02d}{k + 1:02d}"
             cid = ids("course")
-            rows["course"].append(dict(id=cid, institution_id=inst_id, code=code,
-                                       name=f"{COLLEGES[c]}课程{k + 1}", kind=rng.choice(COURSE_KINDS),
-                                       offering_unit_id=u))
+            rows["course"].append(
+                dict(
+                    id=cid,
+                    institution_id=inst_id,
+                    code=code,
+                    name=f"{COLLEGES[c]}课程{k + 1}",
+                    kind=rng.choice(COURSE_KINDS),
+                    offering_unit_id=u,
+                )
+            )
             course_ids[code] = cid
             codes.append(code)
         college_courses.append(codes)
     for code, name, kind, _taught in SZ_COURSES:
         cid = ids("course")
-        rows["course"].append(dict(id=cid, institution_id=inst_id, code=code, name=name, kind=kind,
-                                   offering_unit_id=mx_unit))
+        rows["course"].append(
+            dict(id=cid, institution_id=inst_id, code=code, name=name, kind=kind, offering_unit_id=mx_unit)
+        )
         course_ids[code] = cid
     taught_sz = [c for c, _, _, taught in SZ_COURSES if taught]
 
@@ -310,12 +415,24 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         spec = rng.choices(["1-16", "1-8", "9-16"], weights=(70, 15, 15))[0]
         room = f"{rng.choice('ABCDE')}{rng.randint(1, 5)}{rng.randint(1, 20):02d}"
         classes = f"{course_code[:3]}{rng.randint(2023, 2025)}-{rng.randint(1, 6)}班"
-        rows["course_section"].append(dict(
-            id=sid, institution_id=inst_id, semester_id=sem_id, course_id=course_ids[course_code],
-            natural_key=f"{course_code}|{classes}|{weekday}|{p}-{p + 1}|{spec}|{sid}", classes=classes,
-            student_unit_id=student_unit, weekday=weekday, period_start=p, period_end=p + 1, weeks_spec=spec,
-            room=room, full_time=rng.random() > 0.03,
-            content_hash=hashlib.md5(str(sid).encode()).hexdigest()))
+        rows["course_section"].append(
+            dict(
+                id=sid,
+                institution_id=inst_id,
+                semester_id=sem_id,
+                course_id=course_ids[course_code],
+                natural_key=f"{course_code}|{classes}|{weekday}|{p}-{p + 1}|{spec}|{sid}",
+                classes=classes,
+                student_unit_id=student_unit,
+                weekday=weekday,
+                period_start=p,
+                period_end=p + 1,
+                weeks_spec=spec,
+                room=room,
+                full_time=rng.random() > 0.03,
+                content_hash=hashlib.md5(str(sid).encode()).hexdigest(),
+            )
+        )
         for t in dict.fromkeys(teacher_ids):
             rows["section_teacher"].append(dict(section_id=sid, person_id=t))
         section_meta[sid] = (course_code, student_unit, list(dict.fromkeys(teacher_ids)))
@@ -327,9 +444,22 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
             status = "vanished" if r < 0.003 else "changed" if r < 0.013 else "active"
             cs_id = ids("class_session")
             starts, ends = PERIODS[p]
-            rows["class_session"].append(dict(
-                id=cs_id, institution_id=inst_id, semester_id=sem_id, section_id=sid, date=day, week=w,
-                period_start=p, period_end=p + 1, starts_at=starts, ends_at=ends, room=room, status=status))
+            rows["class_session"].append(
+                dict(
+                    id=cs_id,
+                    institution_id=inst_id,
+                    semester_id=sem_id,
+                    section_id=sid,
+                    date=day,
+                    week=w,
+                    period_start=p,
+                    period_end=p + 1,
+                    starts_at=starts,
+                    ends_at=ends,
+                    room=room,
+                    status=status,
+                )
+            )
             sessions.append((cs_id, day, sid, course_code))
             sessions_by_section[sid].append(cs_id)
             session_date[cs_id] = day
@@ -369,8 +499,9 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
     peer_set = set(peer_observers)
     cadre_ids = [c.pid for c in cadres]
 
-    def pick(pool: list[tuple[int, dt.date, int, str]], lo: dt.date, hi: dt.date,
-             outside: float = 0.0) -> tuple[int, dt.date, int, str]:
+    def pick(
+        pool: list[tuple[int, dt.date, int, str]], lo: dt.date, hi: dt.date, outside: float = 0.0
+    ) -> tuple[int, dt.date, int, str]:
         """A session of ``pool`` dated in [lo, hi] (with probability ``outside`` anywhere)."""
         if rng.random() >= outside:
             for _ in range(30):
@@ -379,8 +510,15 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
                     return s
         return rng.choice(pool)
 
-    def record(author: int, s: tuple[int, dt.date, int, str], *, supervision: bool = False,
-               group: bool | None = None, draft: bool | None = None, co_status: str | None = None) -> None:
+    def record(
+        author: int,
+        s: tuple[int, dt.date, int, str],
+        *,
+        supervision: bool = False,
+        group: bool | None = None,
+        draft: bool | None = None,
+        co_status: str | None = None,
+    ) -> None:
         if counter["obs"] >= n_obs:
             return
         cs_id, day, _sec, _code = s
@@ -389,20 +527,41 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         counter["obs"] += 1
         submitted_at = None if draft else dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
         late = rng.random() < 0.04
-        rows["observation"].append(dict(
-            id=oid, institution_id=inst_id, session_id=cs_id, semester_id=sem_id, author_id=author,
-            status="draft" if draft else "submitted", is_supervision=supervision, narrative=NARRATIVE,
-            strengths=STRENGTHS, problems_text=PROBLEMS if rng.random() < 0.3 else "",
-            suggestions=SUGGESTIONS,
-            exchange_teacher_done=not draft, exchange_teacher_at=submitted_at,
-            exchange_teacher_text="与教师交流了课堂互动设计。" if not draft else "",
-            exchange_students_done=not draft, exchange_students_at=submitted_at,
-            exchange_students_text="学生反映课程难度适中。" if not draft else "",
-            arrival_time=dt.time(7, 55), arrived_late=late, expected_count=45,
-            present_count=rng.randint(38, 45), extra={}, created_at=submitted_at or NOW,
-            updated_at=submitted_at or NOW, submitted_at=submitted_at,
-            draft_version=rng.randint(1, 6), teacher_ack_at=None, teacher_reply="", teacher_reply_at=None,
-            teacher_reply_by_id=None, imported=rng.random() < 0.02))
+        rows["observation"].append(
+            dict(
+                id=oid,
+                institution_id=inst_id,
+                session_id=cs_id,
+                semester_id=sem_id,
+                author_id=author,
+                status="draft" if draft else "submitted",
+                is_supervision=supervision,
+                narrative=NARRATIVE,
+                strengths=STRENGTHS,
+                problems_text=PROBLEMS if rng.random() < 0.3 else "",
+                suggestions=SUGGESTIONS,
+                exchange_teacher_done=not draft,
+                exchange_teacher_at=submitted_at,
+                exchange_teacher_text="与教师交流了课堂互动设计。" if not draft else "",
+                exchange_students_done=not draft,
+                exchange_students_at=submitted_at,
+                exchange_students_text="学生反映课程难度适中。" if not draft else "",
+                arrival_time=dt.time(7, 55),
+                arrived_late=late,
+                expected_count=45,
+                present_count=rng.randint(38, 45),
+                extra={},
+                created_at=submitted_at or NOW,
+                updated_at=submitted_at or NOW,
+                submitted_at=submitted_at,
+                draft_version=rng.randint(1, 6),
+                teacher_ack_at=None,
+                teacher_reply="",
+                teacher_reply_at=None,
+                teacher_reply_by_id=None,
+                imported=rng.random() < 0.02,
+            )
+        )
         author_status = ("signed" if rng.random() < 0.2 else "invited") if draft else "signed"
         member(oid, author, cs_id, "author", author_status, submitted_at)
         if group if group is not None else rng.random() < 0.10:
@@ -411,8 +570,12 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
             for other in others:
                 if other == author:
                     continue
-                st = co_status or rng.choices(["signed", "invited", "declined", "own_record"],
-                                              weights=(70, 10, 10, 10))[0]
+                st = (
+                    co_status
+                    or rng.choices(["signed", "invited", "declined", "own_record"], weights=(70, 10, 10, 10))[
+                        0
+                    ]
+                )
                 if draft:
                     st = "invited"
                 member(oid, other, cs_id, "co_observer", st, submitted_at if st == "signed" else None)
@@ -420,9 +583,18 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
                     record(other, s, group=False, draft=False)
 
     def member(oid: int, pid: int, cs_id: int, role: str, status: str, at: dt.datetime | None) -> None:
-        rows["observation_member"].append(dict(
-            id=ids("observation_member"), institution_id=inst_id, observation_id=oid, person_id=pid,
-            session_id=cs_id, role=role, status=status, signed_at=at))
+        rows["observation_member"].append(
+            dict(
+                id=ids("observation_member"),
+                institution_id=inst_id,
+                observation_id=oid,
+                person_id=pid,
+                session_id=cs_id,
+                role=role,
+                status=status,
+                signed_at=at,
+            )
+        )
 
     for cd in cadres:
         held = cd.codes()
@@ -449,8 +621,9 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
                 if t == cd.pid or (not full and rng.random() < 0.3):
                     continue
                 pool = mx_sessions_by_teacher[t]
-                record(cd.pid, pick(pool, lo, hi), supervision=rng.random() < 0.2,
-                       draft=False if full else None)
+                record(
+                    cd.pid, pick(pool, lo, hi), supervision=rng.random() < 0.2, draft=False if full else None
+                )
             n = rng.randint(0, 4)
             sup, scope_share = 0.3, 0.5
         elif "college_dean" in held:
@@ -483,30 +656,57 @@ def generate_institution(idx: int, ids: Ids, n_obs: int, policy_text: str, polic
         record(author, rng.choice(sessions), supervision=rng.random() < 0.35)
 
     # -- patrols (O-9) ----------------------------------------------------------------------------------
-    patrol_codes = {"head_student_affairs", "head_security", "head_assets", "head_logistics",
-                    "head_it_center"}
-    patrollers = [c for c in cadres if c.codes() & patrol_codes] + [cadres[2]]   # + vp_teaching (no duty)
+    patrol_codes = {
+        "head_student_affairs",
+        "head_security",
+        "head_assets",
+        "head_logistics",
+        "head_it_center",
+    }
+    patrollers = [c for c in cadres if c.codes() & patrol_codes] + [cadres[2]]  # + vp_teaching (no duty)
     for cd in patrollers:
         lo, hi = cd.window()
         for month in (3, 4, 5, 6):
             first = dt.date(2026, month, 1)
-            last = (first.replace(month=month + 1) - dt.timedelta(days=1))
+            last = first.replace(month=month + 1) - dt.timedelta(days=1)
             for _ in range(rng.choices((0, 1, 2, 3), weights=(20, 40, 30, 10))[0]):
                 day = first + dt.timedelta(days=rng.randint(0, (last - first).days))
                 if not (P_START <= day <= P_END) or (not (lo <= day <= hi) and rng.random() < 0.85):
                     continue
-                rows["patrol"].append(dict(id=ids("patrol"), institution_id=inst_id, person_id=cd.pid,
-                                           date=day, rooms="A101;B203", checked=["environment", "facilities"],
-                                           notes="", created_at=NOW, imported=False))
+                rows["patrol"].append(
+                    dict(
+                        id=ids("patrol"),
+                        institution_id=inst_id,
+                        person_id=cd.pid,
+                        date=day,
+                        rooms="A101;B203",
+                        checked=["environment", "facilities"],
+                        notes="",
+                        created_at=NOW,
+                        imported=False,
+                    )
+                )
     return rows
 
 
 # ====================================================================================================
 # Loading
 # ====================================================================================================
-TABLE_ORDER = ["institution", "policy_version", "unit", "person", "position_holding", "semester", "course",
-               "course_section", "section_teacher", "class_session", "observation", "observation_member",
-               "patrol"]
+TABLE_ORDER = [
+    "institution",
+    "policy_version",
+    "unit",
+    "person",
+    "position_holding",
+    "semester",
+    "course",
+    "course_section",
+    "section_teacher",
+    "class_session",
+    "observation",
+    "observation_member",
+    "patrol",
+]
 BATCH = 20_000
 
 
@@ -533,7 +733,7 @@ class Loader:
                 if not buf:
                     continue
                 for i in range(0, len(buf), BATCH):
-                    batch = buf[i:i + BATCH]
+                    batch = buf[i : i + BATCH]
                     if self.pg:
                         self._copy(conn, name, batch)
                     else:
@@ -557,16 +757,19 @@ class Loader:
                     if "id" in self.tables[name].c:
                         conn.exec_driver_sql(
                             f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                            f"(SELECT coalesce(max(id), 1) FROM {name}))")
+                            f"(SELECT coalesce(max(id), 1) FROM {name}))"
+                        )
 
 
 def load(url: str, n_inst: int, n_obs: int) -> dict[str, Any]:
     """Generate and load every institution; the loading engine skips SQLite's fsyncs (a bench file)."""
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _no_sync(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.execute("PRAGMA synchronous=OFF")
+
     try:
         return _load(engine, n_inst, n_obs)
     finally:
@@ -588,8 +791,10 @@ def _load(engine: Engine, n_inst: int, n_obs: int) -> dict[str, Any]:
         if sum(len(b) for b in loader.buffers.values()) >= 200_000 or idx == n_inst - 1:
             loader.flush()
         if (idx + 1) % 10 == 0 or idx == n_inst - 1:
-            log(f"  loaded {idx + 1}/{n_inst} institutions, {loader.counts['observation']:,} observations, "
-                f"{time.perf_counter() - started:.0f} s")
+            log(
+                f"  loaded {idx + 1}/{n_inst} institutions, {loader.counts['observation']:,} observations, "
+                f"{time.perf_counter() - started:.0f} s"
+            )
     loader.finish()
     load_s = time.perf_counter() - started
     t0 = time.perf_counter()
@@ -630,25 +835,48 @@ def naive_evaluate(s: Session, institution_id: int, semester: Semester, policy: 
     """
     p_start, p_end = semester.start_date, semester.end_date
     holdings = s.scalars(
-        select(PositionHolding).where(PositionHolding.institution_id == institution_id)
+        select(PositionHolding)
+        .where(PositionHolding.institution_id == institution_id)
         .options(joinedload(PositionHolding.person))
     ).all()
-    held = [h for h in holdings if h.position_code in policy.observing_positions()
-            and h.held_during(p_start, p_end)]
+    held = [
+        h
+        for h in holdings
+        if h.position_code in policy.observing_positions() and h.held_during(p_start, p_end)
+    ]
     earliest = min([p_start] + [h.start_date for h in held if h.start_date])
-    observations = s.scalars(
-        select(Observation).where(Observation.institution_id == institution_id)
-        .options(selectinload(Observation.members),
-                 joinedload(Observation.session).joinedload(ClassSession.section)
-                 .selectinload(CourseSection.teachers))
-    ).unique().all()
-    sessions = s.scalars(
-        select(ClassSession).where(ClassSession.institution_id == institution_id,
-                                   ClassSession.date >= earliest, ClassSession.date <= p_end)
-        .options(joinedload(ClassSession.section).joinedload(CourseSection.course)
-                 .joinedload(Course.offering_unit),
-                 joinedload(ClassSession.section).selectinload(CourseSection.teachers))
-    ).unique().all()
+    observations = (
+        s.scalars(
+            select(Observation)
+            .where(Observation.institution_id == institution_id)
+            .options(
+                selectinload(Observation.members),
+                joinedload(Observation.session)
+                .joinedload(ClassSession.section)
+                .selectinload(CourseSection.teachers),
+            )
+        )
+        .unique()
+        .all()
+    )
+    sessions = (
+        s.scalars(
+            select(ClassSession)
+            .where(
+                ClassSession.institution_id == institution_id,
+                ClassSession.date >= earliest,
+                ClassSession.date <= p_end,
+            )
+            .options(
+                joinedload(ClassSession.section)
+                .joinedload(CourseSection.course)
+                .joinedload(Course.offering_unit),
+                joinedload(ClassSession.section).selectinload(CourseSection.teachers),
+            )
+        )
+        .unique()
+        .all()
+    )
     patrols = s.scalars(select(Patrol).where(Patrol.institution_id == institution_id)).all()
 
     ideological = policy.ideological_course_kinds
@@ -693,17 +921,23 @@ def naive_evaluate(s: Session, institution_id: int, semester: Semester, policy: 
                 term = max(mine, key=lambda h: h.start_date or dt.date.min)
                 lo = term.start_date or p_start
                 hi = min(term.end_date or p_end, p_end)
-                teaching = {no for day, nos in unit_sessions[rule.unit_kind or ""] if lo <= day <= hi
-                            for no in nos}
+                teaching = {
+                    no for day, nos in unit_sessions[rule.unit_kind or ""] if lo <= day <= hi for no in nos
+                }
                 teaching.discard(who.employee_no)
-                seen = {t.employee_no for cs, _sup in visits[pid] if lo <= cs.date <= hi
-                        for t in cs.section.teachers}
+                seen = {
+                    t.employee_no
+                    for cs, _sup in visits[pid]
+                    if lo <= cs.date <= hi
+                    for t in cs.section.teachers
+                }
                 missing = tuple(sorted(teaching - seen))
                 status = "not_applicable" if not teaching else "short" if missing else "ok"
                 out[key] = (len(teaching), len(teaching) - len(missing), status, missing)
                 continue
-            windows = _merge((max(h.start_date or p_start, p_start), min(h.end_date or p_end, p_end))
-                             for h in mine)
+            windows = _merge(
+                (max(h.start_date or p_start, p_start), min(h.end_date or p_end, p_end)) for h in mine
+            )
             windows = [w for w in windows if w[0] <= w[1]]
             if not windows:
                 continue
@@ -713,9 +947,13 @@ def naive_evaluate(s: Session, institution_id: int, semester: Semester, policy: 
 
             if rule.activity == "patrol":
                 days = [day for day in patrol_days[pid] if inside(day)]
-            counted = {cs.id: cs for cs, sup in visits[pid]
-                       if inside(cs.date) and (rule.include_supervision or not sup)
-                       and (rule.courses != "ideological" or is_sz(cs.section.course))}
+            counted = {
+                cs.id: cs
+                for cs, sup in visits[pid]
+                if inside(cs.date)
+                and (rule.include_supervision or not sup)
+                and (rule.courses != "ideological" or is_sz(cs.section.course))
+            }
             if rule.kind == "min_count":
                 done = len(days) if rule.activity == "patrol" else len(counted)
                 out[key] = (rule.count, done, "ok" if done >= rule.count else "short", ())
@@ -740,9 +978,15 @@ def naive_evaluate(s: Session, institution_id: int, semester: Semester, policy: 
                 out[key] = (len(months), len(months) - len(missing), status, missing)
             elif rule.kind == "in_scope_share":
                 unit_id = who.unit_id
-                inscope = sum(1 for cs in counted.values() if unit_id is not None and (
-                    cs.section.student_unit_id == unit_id
-                    or any(t.unit_id == unit_id for t in cs.section.teachers)))
+                inscope = sum(
+                    1
+                    for cs in counted.values()
+                    if unit_id is not None
+                    and (
+                        cs.section.student_unit_id == unit_id
+                        or any(t.unit_id == unit_id for t in cs.section.teachers)
+                    )
+                )
                 total = len(counted)
                 out[key] = (total, inscope, "not_applicable" if total == 0 else "ok", ())
     return out
@@ -756,13 +1000,19 @@ def _months(lo: dt.date, hi: dt.date) -> Iterator[tuple[int, int]]:
 
 
 def engine_outcomes(report: ComplianceReport) -> dict[Key, Outcome]:
-    return {(r.employee_no, r.rule_id): (r.required, r.done, r.status,
-                                         tuple(sorted(m.code for m in r.missing)))
-            for r in report.results}
+    return {
+        (r.employee_no, r.rule_id): (r.required, r.done, r.status, tuple(sorted(m.code for m in r.missing)))
+        for r in report.results
+    }
 
 
-def compare(engine: dict[Key, Outcome], naive: dict[Key, Outcome], where: str,
-            factory: sessionmaker[Session], institution_id: int) -> int:
+def compare(
+    engine: dict[Key, Outcome],
+    naive: dict[Key, Outcome],
+    where: str,
+    factory: sessionmaker[Session],
+    institution_id: int,
+) -> int:
     """Raise SystemExit listing the differences (with the people's memberships, to see who is right);
     return the number of (person, rule) results compared."""
     diffs = []
@@ -775,15 +1025,20 @@ def compare(engine: dict[Key, Outcome], naive: dict[Key, Outcome], where: str,
         people = sorted({line.split()[0] for line in diffs})[:5]
         with factory() as s:
             for no in people:
-                lines.append(f"  memberships of {no} (member id, observation, member session, observation "
-                             "session, member status, record status, supervision, date):")
-                for row in s.execute(text(
-                    "SELECT om.id, om.observation_id, om.session_id, o.session_id, om.status, o.status, "
-                    "o.is_supervision, cs.date FROM observation_member om "
-                    "JOIN person p ON p.id = om.person_id JOIN observation o ON o.id = om.observation_id "
-                    "JOIN class_session cs ON cs.id = o.session_id "
-                    "WHERE p.institution_id = :i AND p.employee_no = :no ORDER BY cs.date, om.id"),
-                        {"i": institution_id, "no": no}):
+                lines.append(
+                    f"  memberships of {no} (member id, observation, member session, observation "
+                    "session, member status, record status, supervision, date):"
+                )
+                for row in s.execute(
+                    text(
+                        "SELECT om.id, om.observation_id, om.session_id, o.session_id, om.status, o.status, "
+                        "o.is_supervision, cs.date FROM observation_member om "
+                        "JOIN person p ON p.id = om.person_id JOIN observation o ON o.id = om.observation_id "
+                        "JOIN class_session cs ON cs.id = o.session_id "
+                        "WHERE p.institution_id = :i AND p.employee_no = :no ORDER BY cs.date, om.id"
+                    ),
+                    {"i": institution_id, "no": no},
+                ):
                     lines.append("    " + " ".join(str(v) for v in row))
         raise SystemExit("\n".join(lines))
     return len(engine)
@@ -812,9 +1067,14 @@ class QueryLog:
 def institutions(factory: sessionmaker[Session]) -> list[tuple[int, int]]:
     """(institution id, semester id) of every institution with the bench's semester."""
     with factory() as s:
-        return [(i, sid) for i, sid in s.execute(
-            select(Semester.institution_id, Semester.id).where(Semester.code == SEM_CODE)
-            .order_by(Semester.institution_id))]
+        return [
+            (i, sid)
+            for i, sid in s.execute(
+                select(Semester.institution_id, Semester.id)
+                .where(Semester.code == SEM_CODE)
+                .order_by(Semester.institution_id)
+            )
+        ]
 
 
 CPU = {"client": 0.0, "server": 0.0}
@@ -870,8 +1130,12 @@ def cpu_delta() -> Iterator[dict[str, float]]:
     box["server"] = CPU["server"] - before["server"]
 
 
-def naive_once(factory: sessionmaker[Session], inst: int, sem_id: int, policy: Policy,
-               ) -> tuple[float, dict[Key, Outcome]]:
+def naive_once(
+    factory: sessionmaker[Session],
+    inst: int,
+    sem_id: int,
+    policy: Policy,
+) -> tuple[float, dict[Key, Outcome]]:
     with factory() as s, cpu_counted(s):
         t0 = time.perf_counter()
         semester = s.get(Semester, sem_id)
@@ -904,8 +1168,11 @@ def child(args: argparse.Namespace) -> None:
     kind = args.child
     n_inst, n_obs = scale_of(args.scale)
     engine_source = ROOT / "lti_tool" / "policy" / "compliance.py"
-    result: dict[str, Any] = {"database": kind, "nproc": os.cpu_count(),
-                              "engine_sha1": hashlib.sha1(engine_source.read_bytes()).hexdigest()[:12]}
+    result: dict[str, Any] = {
+        "database": kind,
+        "nproc": os.cpu_count(),
+        "engine_sha1": hashlib.sha1(engine_source.read_bytes()).hexdigest()[:12],
+    }
     drop: Callable[[], None] | None = None
     if args.database_url:
         url = args.database_url[0]
@@ -918,6 +1185,7 @@ def child(args: argparse.Namespace) -> None:
             path.unlink()
         url = f"sqlite:///{path}"
         if not args.keep:
+
             def drop() -> None:
                 for f in folder.iterdir():
                     f.unlink()
@@ -931,10 +1199,12 @@ def child(args: argparse.Namespace) -> None:
         if args.keep:
             log(f"  keeping PostgreSQL database {url}")
         else:
+
             def drop() -> None:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.dispose()
+
     engine = make_engine(url)
     try:
         if not args.database_url:
@@ -946,9 +1216,11 @@ def child(args: argparse.Namespace) -> None:
                 with engine.begin() as conn:
                     conn.exec_driver_sql("ANALYZE")
             result["sqlite_analyze"] = bool(args.sqlite_analyze)
-            log(f"[{kind}] load {result['load_s']:.1f} s "
+            log(
+                f"[{kind}] load {result['load_s']:.1f} s "
                 f"(of which generating rows {result['generate_s']:.1f} s)"
-                + (f", VACUUM ANALYZE {result['analyze_s']:.1f} s" if kind == "postgresql" else ""))
+                + (f", VACUUM ANALYZE {result['analyze_s']:.1f} s" if kind == "postgresql" else "")
+            )
         result["peak_mb_after_load"] = peak_mb()
         if kind == "sqlite":
             result["db_mb"] = Path(url.removeprefix("sqlite:///")).stat().st_size / 2**20
@@ -959,14 +1231,15 @@ def child(args: argparse.Namespace) -> None:
         with factory() as s:
             result["observations"] = s.scalar(select(Observation.id).order_by(Observation.id.desc()).limit(1))
             result["memberships"] = s.scalar(
-                select(ObservationMember.id).order_by(ObservationMember.id.desc()).limit(1))
+                select(ObservationMember.id).order_by(ObservationMember.id.desc()).limit(1)
+            )
             result["sessions"] = s.scalar(select(ClassSession.id).order_by(ClassSession.id.desc()).limit(1))
         policy = default_policy()
         inst, sem_id = insts[len(insts) // 2]
         result["timed_institution"] = inst
 
         # -- engine, one institution -----------------------------------------------------------------------
-        evaluate_once(factory, inst, sem_id)                      # warm-up
+        evaluate_once(factory, inst, sem_id)  # warm-up
         with cpu_delta() as cd:
             runs = [evaluate_once(factory, inst, sem_id) for _ in range(args.runs)]
         result["engine_one_cpu"] = cd["cpu"] / args.runs
@@ -978,10 +1251,12 @@ def child(args: argparse.Namespace) -> None:
         for r in report.results:
             statuses[(r.rule_id, r.status)] += 1
         result["statuses"] = {f"{k[0]} {k[1]}": v for k, v in sorted(statuses.items())}
-        log(f"[{kind}] engine, one institution: {result['engine_one']:.3f} s "
+        log(
+            f"[{kind}] engine, one institution: {result['engine_one']:.3f} s "
             f"(runs {', '.join(f'{t:.3f}' for t in result['engine_one_runs'])}; "
             f"CPU {result['engine_one_cpu']:.3f} s per run); "
-            f"{len(report.persons)} persons, {len(report.results)} results")
+            f"{len(report.persons)} persons, {len(report.results)} results"
+        )
 
         # -- engine, all institutions ----------------------------------------------------------------------
         passes = []
@@ -991,8 +1266,10 @@ def child(args: argparse.Namespace) -> None:
                     evaluate_once(factory, i, sid)
             if p:
                 passes.append((tm["wall"], cd["cpu"]))
-            log(f"[{kind}] engine, all {len(insts)}: pass {p}{' (warm-up)' if not p else ''} "
-                f"{tm['wall']:.2f} s (CPU {cd['cpu']:.2f} s, of which database server {cd['server']:.2f} s)")
+            log(
+                f"[{kind}] engine, all {len(insts)}: pass {p}{' (warm-up)' if not p else ''} "
+                f"{tm['wall']:.2f} s (CPU {cd['cpu']:.2f} s, of which database server {cd['server']:.2f} s)"
+            )
         result["engine_all"] = statistics.median(w for w, _ in passes)
         result["engine_all_cpu"] = statistics.median(c for _, c in passes)
         result["peak_mb_after_engine"] = peak_mb()
@@ -1007,14 +1284,19 @@ def child(args: argparse.Namespace) -> None:
         result["naive_one"] = statistics.median(naive_runs)
         result["naive_one_runs"] = naive_runs
         result["compared"] = compare(eng, naive, f"institution {inst}", factory, inst)
-        log(f"[{kind}] naive, one institution: {result['naive_one']:.2f} s "
+        log(
+            f"[{kind}] naive, one institution: {result['naive_one']:.2f} s "
             f"(runs {', '.join(f'{t:.2f}' for t in naive_runs)}); "
-            f"engine == naive on {result['compared']} results")
+            f"engine == naive on {result['compared']} results"
+        )
 
         # -- naive, all institutions (sample, extrapolated) ------------------------------------------------
         k_sample = args.naive_sample
-        sample = insts if k_sample <= 0 or k_sample >= len(insts) else \
-            [insts[round(k * (len(insts) - 1) / max(1, k_sample - 1))] for k in range(k_sample)]
+        sample = (
+            insts
+            if k_sample <= 0 or k_sample >= len(insts)
+            else [insts[round(k * (len(insts) - 1) / max(1, k_sample - 1))] for k in range(k_sample)]
+        )
         sample = list(dict.fromkeys(sample))
         total = 0.0
         compared = 0
@@ -1032,9 +1314,11 @@ def child(args: argparse.Namespace) -> None:
         result["naive_all"] = total * len(insts) / len(sample)
         result["naive_all_compared"] = compared
         result["peak_mb"] = peak_mb()
-        log(f"[{kind}] naive, {len(sample)} of {len(insts)} institutions: {total:.1f} s → all "
+        log(
+            f"[{kind}] naive, {len(sample)} of {len(insts)} institutions: {total:.1f} s → all "
             f"{'measured' if len(sample) == len(insts) else 'extrapolated'} {result['naive_all']:.1f} s; "
-            f"engine == naive on {compared} results")
+            f"engine == naive on {compared} results"
+        )
 
         if args.profile:
             profile(engine, factory, qlog, inst, sem_id, policy)
@@ -1046,14 +1330,17 @@ def child(args: argparse.Namespace) -> None:
     Path(args.json_out).write_text(json.dumps(result))
 
 
-def profile(engine: Engine, factory: sessionmaker[Session], qlog: QueryLog, inst: int, sem_id: int,
-            policy: Policy) -> None:
+def profile(
+    engine: Engine, factory: sessionmaker[Session], qlog: QueryLog, inst: int, sem_id: int, policy: Policy
+) -> None:
     """Per-statement times and plans of one evaluate, then cProfile of one evaluate and one naive run."""
     qlog.enabled = True
     took, _ = evaluate_once(factory, inst, sem_id)
     qlog.enabled = False
-    log(f"\n--- profile: one evaluate {took:.3f} s, {len(qlog.entries)} statements, "
-        f"{sum(t for t, _, _ in qlog.entries):.3f} s in the database driver ---")
+    log(
+        f"\n--- profile: one evaluate {took:.3f} s, {len(qlog.entries)} statements, "
+        f"{sum(t for t, _, _ in qlog.entries):.3f} s in the database driver ---"
+    )
     for t, stmt, params in sorted(qlog.entries, key=lambda e: -e[0])[:8]:
         log(f"\n[{t * 1000:.1f} ms] {' '.join(stmt.split())[:400]}")
         if stmt.lstrip().upper().startswith("SELECT"):
@@ -1061,8 +1348,10 @@ def profile(engine: Engine, factory: sessionmaker[Session], qlog: QueryLog, inst
                 log(explain(engine, stmt, params))
             except Exception as exc:  # noqa: BLE001 - a plan is a nice-to-have
                 log(f"(no plan: {exc})")
-    for label, fn in [("evaluate", lambda: evaluate_once(factory, inst, sem_id)),
-                      ("naive", lambda: naive_once(factory, inst, sem_id, policy))]:
+    for label, fn in [
+        ("evaluate", lambda: evaluate_once(factory, inst, sem_id)),
+        ("naive", lambda: naive_once(factory, inst, sem_id, policy)),
+    ]:
         prof = cProfile.Profile()
         prof.enable()
         fn()
@@ -1088,17 +1377,26 @@ def fmt_ratio(engine_s: float, naive_s: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="1 = 100 institutions × 10,000 (default).")
     parser.add_argument("--sqlite", action="store_true", help="Only SQLite.")
     parser.add_argument("--postgres", action="store_true", help="Only PostgreSQL (127.0.0.1:5432).")
     parser.add_argument("--runs", type=int, default=3, help="Runs of each timed case (default 3).")
-    parser.add_argument("--naive-sample", type=int, default=10,
-                        help="Institutions the naive all-institutions time is measured on (0 = all).")
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=10,
+        help="Institutions the naive all-institutions time is measured on (0 = all).",
+    )
     parser.add_argument("--keep", default=None, help="Keep the SQLite file in this folder / the PG database.")
-    parser.add_argument("--database-url", action="append", default=[],
-                        help="Time an already loaded database (no load); may be given twice.")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="Time an already loaded database (no load); may be given twice.",
+    )
     parser.add_argument("--sqlite-analyze", action="store_true", help="Run ANALYZE on SQLite after the load.")
     parser.add_argument("--profile", action="store_true", help="Print per-query times, plans and cProfile.")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -1115,15 +1413,30 @@ def main() -> None:
         runs = [(k, None) for k in kinds or ["sqlite", "postgresql"]]
     kinds = [k for k, _ in runs]
     n_inst, n_obs = scale_of(args.scale)
-    size = "an already loaded database" if args.database_url else \
-        f"{n_inst} institutions × {n_obs:,} observations = {n_inst * n_obs:,}"
+    size = (
+        "an already loaded database"
+        if args.database_url
+        else f"{n_inst} institutions × {n_obs:,} observations = {n_inst * n_obs:,}"
+    )
     log(f"Tingke compliance bench: {size}; {os.cpu_count()} CPUs (nproc); databases: {', '.join(kinds)}")
     results = []
     for kind, url in runs:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             out = tmp.name
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--json-out", out,
-               "--scale", str(args.scale), "--runs", str(args.runs), "--naive-sample", str(args.naive_sample)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            kind,
+            "--json-out",
+            out,
+            "--scale",
+            str(args.scale),
+            "--runs",
+            str(args.runs),
+            "--naive-sample",
+            str(args.naive_sample),
+        ]
         for flag, value in [("--keep", args.keep), ("--database-url", url)]:
             if value:
                 cmd += [flag, value]
@@ -1153,44 +1466,61 @@ def report(results: list[dict[str, Any]]) -> None:
         if extrap:
             naive_all += f" (extrapolated from {r['naive_all_sample']})"
         per = round(r["observations"] / n)
-        print(f"| {db} | one institution's semester ({per:,} records) | {r['engine_one']:.3f} | "
-              f"{r['naive_one']:.2f} | {fmt_ratio(r['engine_one'], r['naive_one'])} | "
-              f"{r['engine_one_cpu']:.3f} | {r['naive_one_cpu']:.2f} | "
-              f"{fmt_ratio(r['engine_one_cpu'], r['naive_one_cpu'])} |")
-        print(f"| {db} | all {n} institutions ({r['observations']:,} records) | {r['engine_all']:.2f} | "
-              f"{naive_all} | {fmt_ratio(r['engine_all'], r['naive_all'])} | {r['engine_all_cpu']:.2f} | "
-              f"{r['naive_all_cpu']:.0f} | {fmt_ratio(r['engine_all_cpu'], r['naive_all_cpu'])} |")
+        print(
+            f"| {db} | one institution's semester ({per:,} records) | {r['engine_one']:.3f} | "
+            f"{r['naive_one']:.2f} | {fmt_ratio(r['engine_one'], r['naive_one'])} | "
+            f"{r['engine_one_cpu']:.3f} | {r['naive_one_cpu']:.2f} | "
+            f"{fmt_ratio(r['engine_one_cpu'], r['naive_one_cpu'])} |"
+        )
+        print(
+            f"| {db} | all {n} institutions ({r['observations']:,} records) | {r['engine_all']:.2f} | "
+            f"{naive_all} | {fmt_ratio(r['engine_all'], r['naive_all'])} | {r['engine_all_cpu']:.2f} | "
+            f"{r['naive_all_cpu']:.0f} | {fmt_ratio(r['engine_all_cpu'], r['naive_all_cpu'])} |"
+        )
         if r["engine_one"] > TARGET_ONE:
             failures.append(f"{db}: one institution {r['engine_one']:.3f} s > {TARGET_ONE} s")
         if n >= 10 and r["engine_all"] > TARGET_ALL * n / 100:
             failures.append(f"{db}: all {n} {r['engine_all']:.2f} s > {TARGET_ALL * n / 100:.2f} s")
-        for scope, e, nv in [("one", r["engine_one"], r["naive_one"]),
-                             ("all", r["engine_all"], r["naive_all"])]:
+        for scope, e, nv in [
+            ("one", r["engine_one"], r["naive_one"]),
+            ("all", r["engine_all"], r["naive_all"]),
+        ]:
             if nv / e < TARGET_RATIO:
                 failures.append(f"{db}: {scope} ratio {nv / e:.1f}× < {TARGET_RATIO:.0f}×")
     print()
     for r in results:
         db = "SQLite" if r["database"] == "sqlite" else "PostgreSQL"
-        load = (f"load {r['load_s']:.0f} s" + (f" + VACUUM ANALYZE {r['analyze_s']:.0f} s"
-                                                if r["database"] == "postgresql" else "")
-                if "load_s" in r else "reused database")
+        load = (
+            f"load {r['load_s']:.0f} s"
+            + (f" + VACUUM ANALYZE {r['analyze_s']:.0f} s" if r["database"] == "postgresql" else "")
+            if "load_s" in r
+            else "reused database"
+        )
         size = f", file {r['db_mb']:.0f} MB" if r.get("db_mb") else ""
-        print(f"- {db}: {load}{size}; {r['observations']:,} observations, {r['memberships']:,} memberships, "
-              f"{r['sessions']:,} sessions; "
-              f"peak RSS {r['peak_mb_process']:.0f} MB (after load {r['peak_mb_after_load']:.0f} MB, "
-              f"after engine runs {r['peak_mb_after_engine']:.0f} MB); "
-              f"engine == naive on {r['compared'] + r['naive_all_compared']:,}"
-              f" (person, rule) results; load average at end {r['load_average'][0]:.1f}")
+        print(
+            f"- {db}: {load}{size}; {r['observations']:,} observations, {r['memberships']:,} memberships, "
+            f"{r['sessions']:,} sessions; "
+            f"peak RSS {r['peak_mb_process']:.0f} MB (after load {r['peak_mb_after_load']:.0f} MB, "
+            f"after engine runs {r['peak_mb_after_engine']:.0f} MB); "
+            f"engine == naive on {r['compared'] + r['naive_all_compared']:,}"
+            f" (person, rule) results; load average at end {r['load_average'][0]:.1f}"
+        )
     r0 = results[0]
-    print("- CPU = this process + (PostgreSQL) the server backend serving it, from /proc; on a shared machine"
-          " wall time also counts waiting for a core")
+    print(
+        "- CPU = this process + (PostgreSQL) the server backend serving it, from /proc; on a shared machine"
+        " wall time also counts waiting for a core"
+    )
     print(f"- engine: lti_tool/policy/compliance.py sha1 {r0['engine_sha1']}")
-    print(f"- machine: {r0['nproc']} CPUs (nproc), {os.uname().sysname} {os.uname().release}; "
-          f"timed institution id {r0['timed_institution']}; engine one = median of warm runs, "
-          f"all = median of passes after a warm-up pass, one evaluate per institution")
-    print("- naive = ORM rows of the institution's observations (+ members, session, section, course, "
-          "teachers), sessions and patrols, counted in Python for every rule O-1…O-10 "
-          "(required, done, status, missing)")
+    print(
+        f"- machine: {r0['nproc']} CPUs (nproc), {os.uname().sysname} {os.uname().release}; "
+        f"timed institution id {r0['timed_institution']}; engine one = median of warm runs, "
+        f"all = median of passes after a warm-up pass, one evaluate per institution"
+    )
+    print(
+        "- naive = ORM rows of the institution's observations (+ members, session, section, course, "
+        "teachers), sessions and patrols, counted in Python for every rule O-1…O-10 "
+        "(required, done, status, missing)"
+    )
     mix = ", ".join(f"{k}: {v}" for k, v in r0["statuses"].items())
     print(f"- result mix of the timed institution: {mix}")
     print()

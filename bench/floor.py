@@ -49,8 +49,9 @@ CLIENTS = 20
 def raw_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """WSGI with no framework: read the body, answer a redirect."""
     environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    start_response("302 Found", [("Location", "http://127.0.0.1/auth?state=s&nonce=n"),
-                                 ("Content-Length", "0")])
+    start_response(
+        "302 Found", [("Location", "http://127.0.0.1/auth?state=s&nonce=n"), ("Content-Length", "0")]
+    )
     return [b""]
 
 
@@ -63,8 +64,16 @@ def _flask_app() -> Any:
     def login():  # type: ignore[no-untyped-def]
         params = {k: v for k, v in request.form.items()}
         response = redirect(f"http://127.0.0.1/auth?state={len(params)}&nonce=n", code=302)
-        response.set_cookie("lti1p3-state", "s", max_age=600, secure=True, httponly=True, samesite="None",
-                            partitioned=True, path="/lti/")
+        response.set_cookie(
+            "lti1p3-state",
+            "s",
+            max_age=600,
+            secure=True,
+            httponly=True,
+            samesite="None",
+            partitioned=True,
+            path="/lti/",
+        )
         return response
 
     return app
@@ -78,8 +87,13 @@ def _post_loop(port: int, threads: int, seconds: float, out: Any) -> None:
     lock = threading.Lock()
     cpu0 = time.process_time()
 
-    request = http_request("POST", "/lti/login", f"127.0.0.1:{port}",
-                           (("Content-Type", "application/x-www-form-urlencoded"),), FORM_BODY.encode())
+    request = http_request(
+        "POST",
+        "/lti/login",
+        f"127.0.0.1:{port}",
+        (("Content-Type", "application/x-www-form-urlencoded"),),
+        FORM_BODY.encode(),
+    )
 
     def run() -> None:
         conn = Connection(port)  # launch.py's client, so that the client column compares
@@ -104,8 +118,20 @@ def _post_loop(port: int, threads: int, seconds: float, out: Any) -> None:
 def measure_server(app: str, seconds: float) -> tuple[float, float, float]:
     """(requests/s, server CPU ms/request, client CPU ms/request) of ``app`` under gunicorn gthread 2 × 4."""
     port = free_port()
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", app]
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+        app,
+    ]
     proc = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=str(ROOT))
     try:
         deadline = time.monotonic() + 20
@@ -123,8 +149,10 @@ def measure_server(app: str, seconds: float) -> tuple[float, float, float]:
         queue = ctx.Queue()
         cpu0 = process_tree_cpu(proc.pid)
         start = time.monotonic()
-        clients = [ctx.Process(target=_post_loop, args=(port, CLIENTS // CLIENT_PROCESSES, seconds, queue))
-                   for _ in range(CLIENT_PROCESSES)]
+        clients = [
+            ctx.Process(target=_post_loop, args=(port, CLIENTS // CLIENT_PROCESSES, seconds, queue))
+            for _ in range(CLIENT_PROCESSES)
+        ]
         for c in clients:
             c.start()
         results = [queue.get() for _ in clients]
@@ -146,8 +174,13 @@ def rs256_costs(rounds: int = 300) -> tuple[float, float]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {"iss": "https://lms.example", "aud": "client", "sub": "user", "nonce": "n" * 40,
-              "https://purl.imsglobal.org/spec/lti/claim/custom": {"x": "y" * 600}}
+    claims = {
+        "iss": "https://lms.example",
+        "aud": "client",
+        "sub": "user",
+        "nonce": "n" * 40,
+        "https://purl.imsglobal.org/spec/lti/claim/custom": {"x": "y" * 600},
+    }
     signs, verifies = [], []
     for _ in range(rounds):
         t0 = time.process_time()
@@ -165,11 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per server")
     args = parser.parse_args(argv)
     sign_ms, verify_ms = rs256_costs()
-    rows = [("WSGI app doing nothing", "bench.floor:raw_app"),
-            ("bare Flask: form → redirect + cookie", "bench.floor:flask_app")]
+    rows = [
+        ("WSGI app doing nothing", "bench.floor:raw_app"),
+        ("bare Flask: form → redirect + cookie", "bench.floor:flask_app"),
+    ]
     measured = [(label, *measure_server(app, args.duration)) for label, app in rows]
-    print(f"\nThe stack's floor on this machine ({os.cpu_count()} cores), gunicorn gthread 2 × 4, "
-          f"{CLIENTS} kept-alive clients, {args.duration:g} s each\n")
+    print(
+        f"\nThe stack's floor on this machine ({os.cpu_count()} cores), gunicorn gthread 2 × 4, "
+        f"{CLIENTS} kept-alive clients, {args.duration:g} s each\n"
+    )
     print("| what | requests/s | server CPU ms/request | client CPU ms/request |")
     print("|---|---:|---:|---:|")
     for label, rate, server_ms, client_ms in measured:
@@ -179,11 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     _label, _rate, flask_ms, client_ms = measured[1]
     floor_ms = 2 * flask_ms + 2 * client_ms + sign_ms
     cores = os.cpu_count() or 1
-    print(f"\nA launch with no Tingke code (2 × Flask request + 2 × client request + signature): "
-          f"{floor_ms:.2f} ms of CPU → at most {cores * 1000 / floor_ms:.0f} launches/s on {cores} cores.")
-    print(f"Closed loop of {CLIENTS} clients, mean latency 50 ms (Little's law): needs "
-          f"{CLIENTS / 0.050:.0f} launches/s, i.e. ≤ {cores * 1000 / (CLIENTS / 0.050):.2f} ms of CPU per "
-          "launch for server and client together.")
+    print(
+        f"\nA launch with no Tingke code (2 × Flask request + 2 × client request + signature): "
+        f"{floor_ms:.2f} ms of CPU → at most {cores * 1000 / floor_ms:.0f} launches/s on {cores} cores."
+    )
+    print(
+        f"Closed loop of {CLIENTS} clients, mean latency 50 ms (Little's law): needs "
+        f"{CLIENTS / 0.050:.0f} launches/s, i.e. ≤ {cores * 1000 / (CLIENTS / 0.050):.2f} ms of CPU per "
+        "launch for server and client together."
+    )
     return 0
 
 

@@ -72,8 +72,13 @@ ROLE_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ROLE_LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 CLIENT_ID = "bench-client"
 DEPLOYMENT_ID = "1"
-OBSERVING_POSITIONS = ["school_leader", "college_dean", "college_party_head", "head_academic_affairs",
-                       "head_student_affairs"]
+OBSERVING_POSITIONS = [
+    "school_leader",
+    "college_dean",
+    "college_party_head",
+    "head_academic_affairs",
+    "head_student_affairs",
+]
 
 
 def free_port() -> int:
@@ -88,11 +93,15 @@ class Platform:
 
     def __init__(self) -> None:
         self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = self.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption())
+        pem = self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         jwk = JWK.from_pem(pem)
-        self.public_jwk = json.loads(jwk.export_public()) | {"kid": jwk.thumbprint(), "alg": "RS256",
-                                                              "use": "sig"}
+        self.public_jwk = json.loads(jwk.export_public()) | {
+            "kid": jwk.thumbprint(),
+            "alg": "RS256",
+            "use": "sig",
+        }
         self.kid = self.public_jwk["kid"]
         self.pem = pem
         self.jwks_fetches = 0
@@ -131,7 +140,9 @@ def fresh_database(postgres: bool, workdir: Path) -> Iterator[str]:
     if not postgres:
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
-    admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    admin_url = os.environ.get(
+        "BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     name = f"tingke_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -149,8 +160,9 @@ class Seeded:
     people: list[tuple[str, str, str]]  # (employee_no, name, email)
 
 
-def seed(database_url: str, base_url: str, platform: Platform, roster: int, workdir: Path,
-         cold: bool = False) -> Seeded:
+def seed(
+    database_url: str, base_url: str, platform: Platform, roster: int, workdir: Path, cold: bool = False
+) -> Seeded:
     """Migrate, then one institution, the tool key, the platform registration and the roster.
 
     Unless ``cold``, every person has launched once before (a ``platform_user`` row linked to them, with
@@ -169,8 +181,13 @@ def seed(database_url: str, base_url: str, platform: Platform, roster: int, work
     upgrade(database_url)
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
-    settings = Settings(instance_path=workdir, database_url=database_url, redis_url="redis://127.0.0.1:1/0",
-                        secret_key="bench", base_url=base_url)
+    settings = Settings(
+        instance_path=workdir,
+        database_url=database_url,
+        redis_url="redis://127.0.0.1:1/0",
+        secret_key="bench",
+        base_url=base_url,
+    )
     people: list[tuple[str, str, str]] = []
     rng = random.Random(7)
     with factory.begin() as s:
@@ -179,24 +196,39 @@ def seed(database_url: str, base_url: str, platform: Platform, roster: int, work
         s.flush()
         PolicyStore(s, inst.id).ensure_version()
         KeyService(s).ensure_key()
-        units = [Unit(institution_id=inst.id, code=f"U{i}", name=f"第{i}学院", kind="college")
-                 for i in range(12)]
+        units = [
+            Unit(institution_id=inst.id, code=f"U{i}", name=f"第{i}学院", kind="college") for i in range(12)
+        ]
         s.add_all(units)
         s.flush()
         for i in range(roster):
             no = f"{10000 + i}"
-            person = Person(institution_id=inst.id, employee_no=no, name=f"教师{i}", email=f"t{i}@bench.edu",
-                            unit_id=units[i % len(units)].id)
+            person = Person(
+                institution_id=inst.id,
+                employee_no=no,
+                name=f"教师{i}",
+                email=f"t{i}@bench.edu",
+                unit_id=units[i % len(units)].id,
+            )
             if i % 5 == 0:
-                person.positions.append(PositionHolding(institution_id=inst.id,
-                                                        position_code=rng.choice(OBSERVING_POSITIONS)))
+                person.positions.append(
+                    PositionHolding(institution_id=inst.id, position_code=rng.choice(OBSERVING_POSITIONS))
+                )
             s.add(person)
             people.append((no, person.name, person.email or ""))
     with factory.begin() as s:
-        RegistrationService(s, settings).add_platform("BENCH", PlatformSpec(
-            issuer=platform.issuer, client_id=CLIENT_ID, deployment_ids=[DEPLOYMENT_ID],
-            auth_login_url=f"{platform.base}/auth", auth_token_url=f"{platform.base}/token",
-            key_set_url=f"{platform.base}/jwks", name="Bench LMS"))
+        RegistrationService(s, settings).add_platform(
+            "BENCH",
+            PlatformSpec(
+                issuer=platform.issuer,
+                client_id=CLIENT_ID,
+                deployment_ids=[DEPLOYMENT_ID],
+                auth_login_url=f"{platform.base}/auth",
+                auth_token_url=f"{platform.base}/token",
+                key_set_url=f"{platform.base}/jwks",
+                name="Bench LMS",
+            ),
+        )
     if not cold:
         from sqlalchemy import insert, select
 
@@ -207,23 +239,60 @@ def seed(database_url: str, base_url: str, platform: Platform, roster: int, work
         with factory.begin() as s:
             platform_id = s.scalar(select(PlatformRow.id).where(PlatformRow.issuer == platform.issuer))
             ids = {no: pid for no, pid in s.execute(select(Person.employee_no, Person.id))}
-            s.execute(insert(PlatformUser), [
-                {"institution_id": inst.id, "platform_id": platform_id, "lti_user_id": f"lms-{no}",
-                 "person_id": ids[no], "name": name, "email": email, "sourcedid": no,
-                 "roles": ROLE_INSTRUCTOR, "last_launch_at": utcnow()} for no, name, email in people])
+            s.execute(
+                insert(PlatformUser),
+                [
+                    {
+                        "institution_id": inst.id,
+                        "platform_id": platform_id,
+                        "lti_user_id": f"lms-{no}",
+                        "person_id": ids[no],
+                        "name": name,
+                        "email": email,
+                        "sourcedid": no,
+                        "roles": ROLE_INSTRUCTOR,
+                        "last_launch_at": utcnow(),
+                    }
+                    for no, name, email in people
+                ],
+            )
     engine.dispose()
     return Seeded(people)
 
 
 # -- the server --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def gunicorn(database_url: str, port: int, workdir: Path, workers: int, worker_class: str,
-             threads: int, app: str = "lti_tool.wsgi:app") -> Iterator[subprocess.Popen]:
-    env = dict(os.environ, TINGKE_DATABASE_URL=database_url, TINGKE_SECRET_KEY="bench-secret",
-               TINGKE_BASE_URL=f"http://127.0.0.1:{port}", TINGKE_INSTANCE_PATH=str(workdir / "instance"),
-               TINGKE_REDIS_URL="redis://127.0.0.1:1/0", PYTHONPATH=str(ROOT))
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-           str(workers), "--worker-class", worker_class, "--log-level", "warning", "--backlog", "256"]
+def gunicorn(
+    database_url: str,
+    port: int,
+    workdir: Path,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    app: str = "lti_tool.wsgi:app",
+) -> Iterator[subprocess.Popen]:
+    env = dict(
+        os.environ,
+        TINGKE_DATABASE_URL=database_url,
+        TINGKE_SECRET_KEY="bench-secret",
+        TINGKE_BASE_URL=f"http://127.0.0.1:{port}",
+        TINGKE_INSTANCE_PATH=str(workdir / "instance"),
+        TINGKE_REDIS_URL="redis://127.0.0.1:1/0",
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--log-level",
+        "warning",
+        "--backlog",
+        "256",
+    ]
     if worker_class == "gthread":
         cmd += ["--threads", str(threads)]
     cmd.append(app)
@@ -280,8 +349,9 @@ class Response:
     """The server closes the connection after this response."""
 
 
-def http_request(method: str, target: str, host: str, headers: tuple[tuple[str, str], ...] = (),
-                 body: bytes = b"") -> bytes:
+def http_request(
+    method: str, target: str, host: str, headers: tuple[tuple[str, str], ...] = (), body: bytes = b""
+) -> bytes:
     """The bytes http.client sends for this request: request line, Host, Accept-Encoding, Content-Length
     (POST), the given headers, then the body, so that the server parses what it parsed before."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
@@ -360,7 +430,7 @@ class Connection:
         if "content-length" not in headers:
             raise FlowError(f"response {status} without Content-Length")
         length = int(headers["content-length"])
-        body = data[end + 4:]
+        body = data[end + 4 :]
         while len(body) < length:
             body += _recv_more(sock)
         if len(body) > length:
@@ -383,10 +453,14 @@ def _b64url(data: bytes) -> bytes:
 def fixed_claims(issuer: str, base: str) -> dict[str, Any]:
     """The id_token claims all launches of a run share."""
     return {
-        "iss": issuer, "aud": CLIENT_ID,
-        LTI + "message_type": "LtiResourceLinkRequest", LTI + "version": "1.3.0",
-        LTI + "deployment_id": DEPLOYMENT_ID, LTI + "target_link_uri": f"{base}/lti/launch",
-        LTI + "roles": [ROLE_INSTRUCTOR], LTI + "resource_link": {"id": "link-1", "title": "听课"},
+        "iss": issuer,
+        "aud": CLIENT_ID,
+        LTI + "message_type": "LtiResourceLinkRequest",
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": DEPLOYMENT_ID,
+        LTI + "target_link_uri": f"{base}/lti/launch",
+        LTI + "roles": [ROLE_INSTRUCTOR],
+        LTI + "resource_link": {"id": "link-1", "title": "听课"},
         LTI + "context": {"id": "course-1", "label": "C1", "title": "课程一"},
         LTI + "launch_presentation": {"locale": "zh_CN", "document_target": "iframe"},
     }
@@ -446,16 +520,28 @@ def prepare(port: int, platform: Platform, people: list[tuple[str, str, str]]) -
     signer = IdTokenSigner(platform.private, platform.kid, fixed_claims(platform.issuer, base))
     prepared: list[tuple[bytes, str]] = []
     for no, name, email in people:
-        form = {"iss": platform.issuer, "login_hint": f"lms-{no}", "client_id": CLIENT_ID,
-                "target_link_uri": f"{base}/lti/launch", "lti_message_hint": "resource",
-                "lti_deployment_id": DEPLOYMENT_ID}
-        prepared.append((http_request("POST", "/lti/login", host, (FORM,), urlencode(form).encode()),
-                         _json_members(person_claims(no, name, email))))
+        form = {
+            "iss": platform.issuer,
+            "login_hint": f"lms-{no}",
+            "client_id": CLIENT_ID,
+            "target_link_uri": f"{base}/lti/launch",
+            "lti_message_hint": "resource",
+            "lti_deployment_id": DEPLOYMENT_ID,
+        }
+        prepared.append(
+            (
+                http_request("POST", "/lti/login", host, (FORM,), urlencode(form).encode()),
+                _json_members(person_claims(no, name, email)),
+            )
+        )
     no, name, email = people[0]
     now = int(time.time())
     token = signer.sign(prepared[0][1], "check-nonce", now)
-    expected = ({"iat": now, "exp": now + 300, "nonce": "check-nonce"} | person_claims(no, name, email)
-                | fixed_claims(platform.issuer, base))
+    expected = (
+        {"iat": now, "exp": now + 300, "nonce": "check-nonce"}
+        | person_claims(no, name, email)
+        | fixed_claims(platform.issuer, base)
+    )
     decoded = jwt.decode(token, platform.private.public_key(), algorithms=["RS256"], audience=CLIENT_ID)
     header = jwt.get_unverified_header(token)
     if decoded != expected or header != {"alg": "RS256", "kid": platform.kid, "typ": "JWT"}:
@@ -489,8 +575,9 @@ class Client:
             raise FlowError("login set no state cookie")
         token = self.prepared.signer.sign(person, query["nonce"], int(time.time()))
         body = b"id_token=" + token + b"&state=" + quote_plus(query["state"]).encode()
-        r = self.conn.exchange(http_request("POST", "/lti/launch", self.prepared.host,
-                                            (FORM, ("Cookie", cookie)), body))
+        r = self.conn.exchange(
+            http_request("POST", "/lti/launch", self.prepared.host, (FORM, ("Cookie", cookie)), body)
+        )
         if r.status != 303:
             raise FlowError(f"launch {r.status}")
         location = r.headers.get("location", "")
@@ -631,11 +718,13 @@ class Result:
         return self.db_cpu / self.launches * 1000 if self.db_cpu is not None and self.launches else None
 
     def line(self) -> str:
-        return (f"{self.database:10} {self.mode:11} c={self.concurrency:<3} {self.rate:7.1f}/s  "
-                f"p50 {self.pct(50):6.1f} ms  p95 {self.pct(95):6.1f} ms  errors {len(self.errors)}  "
-                f"server CPU {self.cpu_ms:.2f} ms/launch  "
-                + (f"PostgreSQL CPU {self.db_cpu_ms:.2f} ms  " if self.db_cpu_ms is not None else "")
-                + f"client CPU {self.client_cpu_ms:.2f} ms  load {self.load:.1f}")
+        return (
+            f"{self.database:10} {self.mode:11} c={self.concurrency:<3} {self.rate:7.1f}/s  "
+            f"p50 {self.pct(50):6.1f} ms  p95 {self.pct(95):6.1f} ms  errors {len(self.errors)}  "
+            f"server CPU {self.cpu_ms:.2f} ms/launch  "
+            + (f"PostgreSQL CPU {self.db_cpu_ms:.2f} ms  " if self.db_cpu_ms is not None else "")
+            + f"client CPU {self.client_cpu_ms:.2f} ms  load {self.load:.1f}"
+        )
 
     @property
     def cpu_ms(self) -> float:
@@ -653,9 +742,20 @@ class Result:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
 
 
-def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[str, str, str]],
-             concurrency: int, with_home: bool, warmup: float, duration: float, database: str,
-             spy_to: Path | None = None, rate: float = 0.0, db_name: str = "") -> Result:
+def run_load(
+    port: int,
+    server_pid: int,
+    platform: Platform,
+    people: list[tuple[str, str, str]],
+    concurrency: int,
+    with_home: bool,
+    warmup: float,
+    duration: float,
+    database: str,
+    spy_to: Path | None = None,
+    rate: float = 0.0,
+    db_name: str = "",
+) -> Result:
     processes = max(1, min(concurrency, int(os.environ.get("BENCH_CLIENT_PROCESSES", "4"))))
     per = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
     ctx = mp.get_context("fork")
@@ -664,9 +764,17 @@ def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[
     start_at = time.time() + 0.5
     procs = []
     for i, n in enumerate(per):
-        spec = RunSpec(port, prepared, with_home, n, warmup, duration, seed=i + 1,
-                       interval=concurrency / rate if rate else 0.0,
-                       offset=i * (concurrency / rate / processes if rate else 0.0))
+        spec = RunSpec(
+            port,
+            prepared,
+            with_home,
+            n,
+            warmup,
+            duration,
+            seed=i + 1,
+            interval=concurrency / rate if rate else 0.0,
+            offset=i * (concurrency / rate / processes if rate else 0.0),
+        )
         p = ctx.Process(target=_client_process, args=(spec, start_at, out))
         p.start()
         procs.append(p)
@@ -675,11 +783,27 @@ def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[
     db0 = postgres_backends_cpu(db_name) if db_name else {}
     spy = None
     if spy_to is not None:
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
-                                "--pid", str(server_pid), "--subprocesses", "--format", "raw",
-                                "--rate", "200", "--nonblocking", "--gil", "--duration", str(int(duration)),
-                                "--output", str(spy_to)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(server_pid),
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--gil",
+                "--duration",
+                str(int(duration)),
+                "--output",
+                str(spy_to),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     time.sleep(max(0.0, start_at + warmup + duration - time.time()))
     server_cpu = process_tree_cpu(server_pid) - cpu0
     db_cpu = None
@@ -699,14 +823,34 @@ def run_load(port: int, server_pid: int, platform: Platform, people: list[tuple[
         client_flows += flows
     for p in procs:
         p.join()
-    return Result(database, "launch+home" if with_home else "launch", concurrency, len(latencies), duration,
-                  latencies, errors, server_cpu, os.getloadavg()[0],
-                  client_cpu / client_flows * 1000 if client_flows else float("nan"), db_cpu)
+    return Result(
+        database,
+        "launch+home" if with_home else "launch",
+        concurrency,
+        len(latencies),
+        duration,
+        latencies,
+        errors,
+        server_cpu,
+        os.getloadavg()[0],
+        client_cpu / client_flows * 1000 if client_flows else float("nan"),
+        db_cpu,
+    )
 
 
 # -- profile -----------------------------------------------------------------------------------------------
-LIBRARY_FRAMES = ("sqlalchemy/orm/session", "sqlalchemy/engine/base", "jinja2/environment", "flask/app",
-                  "gunicorn/workers", "jwt/api_jwt", "pylti1p3/", "sqlite3", "psycopg/cursor", "itsdangerous")
+LIBRARY_FRAMES = (
+    "sqlalchemy/orm/session",
+    "sqlalchemy/engine/base",
+    "jinja2/environment",
+    "flask/app",
+    "gunicorn/workers",
+    "jwt/api_jwt",
+    "pylti1p3/",
+    "sqlite3",
+    "psycopg/cursor",
+    "itsdangerous",
+)
 
 
 def summarize_stacks(path: Path, top: int = 30) -> str:
@@ -740,9 +884,14 @@ def summarize_stacks(path: Path, top: int = 30) -> str:
     return "\n".join(f"    {n / total * 100:5.1f}%  {key}" for key, n in rows)
 
 
-
-def profile_in_process(database_url: str, base_url: str, platform: Platform,
-                       people: list[tuple[str, str, str]], workdir: Path, flows: int = 200) -> None:
+def profile_in_process(
+    database_url: str,
+    base_url: str,
+    platform: Platform,
+    people: list[tuple[str, str, str]],
+    workdir: Path,
+    flows: int = 200,
+) -> None:
     """Where a launch spends its time, measured in this process with the Flask test client:
 
     - the SQL statements each request runs (login, launch, home), after warm-up;
@@ -760,13 +909,21 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
     from lti_tool.app import create_app
     from lti_tool.config import Settings
 
-    settings = Settings(instance_path=workdir / "instance-prof", database_url=database_url,
-                        redis_url="redis://127.0.0.1:1/0", secret_key="bench-secret", base_url=base_url)
+    settings = Settings(
+        instance_path=workdir / "instance-prof",
+        database_url=database_url,
+        redis_url="redis://127.0.0.1:1/0",
+        secret_key="bench-secret",
+        base_url=base_url,
+    )
     app = create_app(settings)
     engine = app.extensions["tingke"].session_factory.kw["bind"]
     statements: list[str] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cur, stmt, *rest: statements.append(" ".join(stmt.split())[:110]))
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cur, stmt, *rest: statements.append(" ".join(stmt.split())[:110]),
+    )
     key = platform.private
     rng = random.Random(3)
     profiling: dict[str, Any] = {"name": "", "profiler": None}
@@ -786,28 +943,60 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
             record.setdefault(name + " statements", []).append(len(statements))
         return response
 
-    def one(record: dict[str, list[float]] | None = None, show: bool = False,
-            person: tuple[str, str, str] | None = None) -> None:
+    def one(
+        record: dict[str, list[float]] | None = None,
+        show: bool = False,
+        person: tuple[str, str, str] | None = None,
+    ) -> None:
         no, name, email = person or rng.choice(people)
         sub = f"lms-{no}"
         client: FlaskClient = app.test_client()  # a fresh browser: no state cookies piling up in the jar
-        r = timed("login", lambda: client.post("/lti/login", data={
-            "iss": platform.issuer, "login_hint": sub, "client_id": CLIENT_ID,
-            "target_link_uri": f"{base_url}/lti/launch", "lti_deployment_id": DEPLOYMENT_ID}), record)
+        r = timed(
+            "login",
+            lambda: client.post(
+                "/lti/login",
+                data={
+                    "iss": platform.issuer,
+                    "login_hint": sub,
+                    "client_id": CLIENT_ID,
+                    "target_link_uri": f"{base_url}/lti/launch",
+                    "lti_deployment_id": DEPLOYMENT_ID,
+                },
+            ),
+            record,
+        )
         assert r.status_code == 302, r.get_data(as_text=True)
         if show:
             print("  login:\n" + "".join(f"    {st}\n" for st in statements))
         q = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
         now = int(time.time())
-        token = jwt.encode({
-            "iss": platform.issuer, "aud": CLIENT_ID, "sub": sub, "iat": now, "exp": now + 300,
-            "nonce": q["nonce"], "name": name, "email": email,
-            LTI + "message_type": "LtiResourceLinkRequest", LTI + "version": "1.3.0",
-            LTI + "deployment_id": DEPLOYMENT_ID, LTI + "target_link_uri": f"{base_url}/lti/launch",
-            LTI + "roles": [ROLE_INSTRUCTOR], LTI + "resource_link": {"id": "link-1"},
-            LTI + "lis": {"person_sourcedid": no}}, key, algorithm="RS256", headers={"kid": platform.kid})
-        r = timed("launch", lambda: client.post("/lti/launch", data={"id_token": token, "state": q["state"]}),
-                  record)
+        token = jwt.encode(
+            {
+                "iss": platform.issuer,
+                "aud": CLIENT_ID,
+                "sub": sub,
+                "iat": now,
+                "exp": now + 300,
+                "nonce": q["nonce"],
+                "name": name,
+                "email": email,
+                LTI + "message_type": "LtiResourceLinkRequest",
+                LTI + "version": "1.3.0",
+                LTI + "deployment_id": DEPLOYMENT_ID,
+                LTI + "target_link_uri": f"{base_url}/lti/launch",
+                LTI + "roles": [ROLE_INSTRUCTOR],
+                LTI + "resource_link": {"id": "link-1"},
+                LTI + "lis": {"person_sourcedid": no},
+            },
+            key,
+            algorithm="RS256",
+            headers={"kid": platform.kid},
+        )
+        r = timed(
+            "launch",
+            lambda: client.post("/lti/launch", data={"id_token": token, "state": q["state"]}),
+            record,
+        )
         assert r.status_code == 303, r.get_data(as_text=True)
         if show:
             print("  launch:\n" + "".join(f"    {st}\n" for st in statements))
@@ -827,8 +1016,10 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
         one(record)
     print(f"Median per request over {flows} flows (in-process, test client, no profiler):")
     for name in ("login", "launch", "home"):
-        print(f"  {name:7} {statistics.median(record[name]) * 1000:6.2f} ms CPU  "
-              f"{statistics.median(record[name + ' statements']):.0f} statements")
+        print(
+            f"  {name:7} {statistics.median(record[name]) * 1000:6.2f} ms CPU  "
+            f"{statistics.median(record[name + ' statements']):.0f} statements"
+        )
     for name in ("launch", "login", "home"):
         profiling.update(name=name, profiler=cProfile.Profile(time.process_time))
         for _ in range(flows // 2):
@@ -836,8 +1027,10 @@ def profile_in_process(database_url: str, base_url: str, platform: Platform,
         stats = pstats.Stats(profiling["profiler"])
         raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats' table, undeclared
         calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in raw.values()) / (flows // 2)
-        print(f"\ncProfile of {name} ({flows // 2} requests): {calls:,.0f} Python function calls per request "
-              "(a load-independent measure of work); self time by package:")
+        print(
+            f"\ncProfile of {name} ({flows // 2} requests): {calls:,.0f} Python function calls per request "
+            "(a load-independent measure of work); self time by package:"
+        )
         print(self_time_by_package(stats))
         print(f"cProfile of {name}: cumulative, Tingke frames")
         stats.sort_stats("cumulative").print_stats(r"lti_tool|pylti1p3|jwt/|itsdangerous|jinja2/env", 25)
@@ -881,8 +1074,11 @@ def bench_database(args: argparse.Namespace, postgres: bool) -> list[Result]:
                 app = "bench.tuned:create_app()" if args.tuned else "lti_tool.wsgi:app"
                 with gunicorn(url, port, workdir, args.workers, args.worker_class, args.threads, app) as srv:
                     db_name = url.rsplit("/", 1)[1] if postgres else ""
-                    results = [run_row(args, label, port, srv.pid, platform, seeded.people, mode, c, db_name)
-                               for mode in args.modes for c in args.concurrency]
+                    results = [
+                        run_row(args, label, port, srv.pid, platform, seeded.people, mode, c, db_name)
+                        for mode in args.modes
+                        for c in args.concurrency
+                    ]
                 log = (workdir / "gunicorn.log").read_text(errors="replace")
                 if any(r.errors for r in results) and log.strip():
                     tail = "\n".join(log.splitlines()[-40:])
@@ -893,14 +1089,35 @@ def bench_database(args: argparse.Namespace, postgres: bool) -> list[Result]:
             platform.stop()
 
 
-def run_row(args: argparse.Namespace, label: str, port: int, server_pid: int, platform: Platform,
-            people: list[tuple[str, str, str]], mode: str, concurrency: int, db_name: str = "") -> Result:
+def run_row(
+    args: argparse.Namespace,
+    label: str,
+    port: int,
+    server_pid: int,
+    platform: Platform,
+    people: list[tuple[str, str, str]],
+    mode: str,
+    concurrency: int,
+    db_name: str = "",
+) -> Result:
     spy_to = None
     if args.py_spy:
         args.py_spy.mkdir(parents=True, exist_ok=True)
         spy_to = args.py_spy / f"{label}-{mode}-c{concurrency}.txt".replace("+", "_")
-    r = run_load(port, server_pid, platform, people, concurrency, mode == "launch+home", args.warmup,
-                 args.duration, label, spy_to, args.rate, db_name)
+    r = run_load(
+        port,
+        server_pid,
+        platform,
+        people,
+        concurrency,
+        mode == "launch+home",
+        args.warmup,
+        args.duration,
+        label,
+        spy_to,
+        args.rate,
+        db_name,
+    )
     print("  " + r.line(), file=sys.stderr)
     if spy_to is not None and spy_to.exists():
         print(summarize_stacks(spy_to), file=sys.stderr)
@@ -915,24 +1132,35 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         from bench.tuned import wanted
 
         cls += ", with bench/tuned.py patches: " + (", ".join(sorted(wanted())) or "none")
-    print(f"\nTingke login+launch on loopback: gunicorn {args.workers} workers ({cls}), "
-          f"{os.cpu_count()} cores shared with the clients, {args.duration:.0f} s per row after "
-          f"{args.warmup:.0f} s warm-up, roster {args.roster}, niceness {os.nice(0)}, "
-          + (f"open loop at {args.rate:.0f} launches/s in total" if args.rate else
-             "closed loop (each client launches again as soon as its last flow ended)") + "\n")
-    print("| database | flow | concurrency | launches/s | p50 ms | p95 ms | errors | server CPU ms/launch "
-          "| PostgreSQL CPU ms/launch | client CPU ms/launch | load avg |")
+    print(
+        f"\nTingke login+launch on loopback: gunicorn {args.workers} workers ({cls}), "
+        f"{os.cpu_count()} cores shared with the clients, {args.duration:.0f} s per row after "
+        f"{args.warmup:.0f} s warm-up, roster {args.roster}, niceness {os.nice(0)}, "
+        + (
+            f"open loop at {args.rate:.0f} launches/s in total"
+            if args.rate
+            else "closed loop (each client launches again as soon as its last flow ended)"
+        )
+        + "\n"
+    )
+    print(
+        "| database | flow | concurrency | launches/s | p50 ms | p95 ms | errors | server CPU ms/launch "
+        "| PostgreSQL CPU ms/launch | client CPU ms/launch | load avg |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         db_ms = f"{r.db_cpu_ms:.2f}" if r.db_cpu_ms is not None else "–"
-        print(f"| {r.database} | {r.mode} | {r.concurrency} | {r.rate:.0f} | {r.pct(50):.1f} "
-              f"| {r.pct(95):.1f} | {len(r.errors)} | {r.cpu_ms:.2f} | {db_ms} | {r.client_cpu_ms:.2f} "
-              f"| {r.load:.1f} |")
+        print(
+            f"| {r.database} | {r.mode} | {r.concurrency} | {r.rate:.0f} | {r.pct(50):.1f} "
+            f"| {r.pct(95):.1f} | {len(r.errors)} | {r.cpu_ms:.2f} | {db_ms} | {r.client_cpu_ms:.2f} "
+            f"| {r.load:.1f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     db = parser.add_mutually_exclusive_group()
     db.add_argument("--postgres", action="store_true", help="a throwaway database on 127.0.0.1:5432")
     db.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
@@ -941,27 +1169,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument("--concurrency", default="1,20", help="comma-separated client counts")
     parser.add_argument("--modes", default="launch,launch+home")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="open loop: this many launches/s in total, spread over the clients "
-                             "(default 0: closed loop, each client launches again as soon as it can)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: this many launches/s in total, spread over the clients "
+        "(default 0: closed loop, each client launches again as soon as it can)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--roster", type=int, default=300)
-    parser.add_argument("--cold", action="store_true",
-                        help="nobody has launched before (default: every roster person launched once)")
-    parser.add_argument("--profile", action="store_true",
-                        help="first print SQL per request, CPU per request and a cProfile, in-process")
-    parser.add_argument("--nice", type=int, default=0,
-                        help="run the bench (server and clients) at this niceness, e.g. -10 on a machine "
-                             "shared with other jobs (negative values need root)")
-    parser.add_argument("--tuned", action="store_true",
-                        help="measure with the further proposals patched in (bench/tuned.py; pick them with "
-                             "BENCH_TUNED=nosession,mmap,writelock)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="nobody has launched before (default: every roster person launched once)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="first print SQL per request, CPU per request and a cProfile, in-process",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run the bench (server and clients) at this niceness, e.g. -10 on a machine "
+        "shared with other jobs (negative values need root)",
+    )
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help="measure with the further proposals patched in (bench/tuned.py; pick them with "
+        "BENCH_TUNED=nosession,mmap,writelock)",
+    )
     parser.add_argument("--profile-only", action="store_true", help="--profile without the load runs")
-    parser.add_argument("--py-spy", type=Path, metavar="DIR",
-                        help="sample the gunicorn workers with py-spy during each row (threads holding "
-                             "the GIL only, so the shares are of CPU, not of waiting) "
-                             "(collapsed stacks in DIR)")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="sample the gunicorn workers with py-spy during each row (threads holding "
+        "the GIL only, so the shares are of CPU, not of waiting) "
+        "(collapsed stacks in DIR)",
+    )
     args = parser.parse_args(argv)
     args.profile = args.profile or args.profile_only
     if args.nice:

@@ -50,11 +50,13 @@ def _sqlite_engine_patches(wanted: set[str]) -> None:
         if not url.startswith("sqlite"):
             return engine
         if "mmap" in wanted:
+
             @event.listens_for(engine, "connect")
             def _mmap(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA mmap_size=268435456")
                 cur.close()
+
         if "writelock" in wanted:
             lock = threading.Lock()
             held = threading.local()

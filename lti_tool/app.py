@@ -27,8 +27,12 @@ from lti_tool.web import Tingke, init_request_handling, select_locale
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    app = Flask("lti_tool", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR),
-                instance_path=str(settings.instance_path))
+    app = Flask(
+        "lti_tool",
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+        instance_path=str(settings.instance_path),
+    )
     secret = settings.resolved_secret()
     app.config.update(
         SECRET_KEY=secret,
@@ -79,6 +83,15 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(lti_bp)
     app.register_blueprint(home_bp)
-    for module in ("directory", "timetable", "observations", "policy", "reports", "patrols", "problems",
-                   "reminders", "archive"):
+    for module in (
+        "directory",
+        "timetable",
+        "observations",
+        "policy",
+        "reports",
+        "patrols",
+        "problems",
+        "reminders",
+        "archive",
+    ):
         app.register_blueprint(__import__(f"lti_tool.{module}.views", fromlist=["bp"]).bp)

@@ -84,8 +84,12 @@ def resolve_institution(session: Session, code: str | None) -> Institution:
     return insts[0]
 
 
-institution_option = click.option("--institution", "institution_code", default=None,
-                                  help="Institution code (optional when only one exists).")
+institution_option = click.option(
+    "--institution",
+    "institution_code",
+    default=None,
+    help="Institution code (optional when only one exists).",
+)
 
 
 class _TingkeGroup(click.Group):
@@ -200,8 +204,9 @@ def institution() -> None:
 def institution_add(ctx: CliContext, code: str, name: str) -> None:
     with ctx.session() as s:
         _add_institution(s, code, name)
-        click.echo("dynamic registration URL: "
-                   f"{RegistrationService(s, ctx.settings).urls(code)['registration_url']}")
+        click.echo(
+            f"dynamic registration URL: {RegistrationService(s, ctx.settings).urls(code)['registration_url']}"
+        )
 
 
 @institution.command("list")
@@ -229,16 +234,37 @@ def platform() -> None:
 @click.option("--audience", default="", help="Token audience, when the platform needs one.")
 @pass_ctx
 @guarded
-def platform_add(ctx: CliContext, institution_code: str | None, issuer: str, client_id: str,
-                 deployment_ids: tuple[str, ...], auth_url: str, token_url: str, jwks_url: str, name: str,
-                 audience: str) -> None:
+def platform_add(
+    ctx: CliContext,
+    institution_code: str | None,
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_url: str,
+    token_url: str,
+    jwks_url: str,
+    name: str,
+    audience: str,
+) -> None:
     with ctx.session() as s:
         inst = resolve_institution(s, institution_code)
-        p = RegistrationService(s, ctx.settings).add_platform(inst.code, PlatformSpec(
-            issuer=issuer, client_id=client_id, deployment_ids=list(deployment_ids), auth_login_url=auth_url,
-            auth_token_url=token_url, key_set_url=jwks_url, name=name, auth_audience=audience))
-        click.echo(f"platform {p.issuer} client {p.client_id} registered for {inst.code} "
-                   f"(deployments: {', '.join(d.deployment_id for d in p.deployments)})")
+        p = RegistrationService(s, ctx.settings).add_platform(
+            inst.code,
+            PlatformSpec(
+                issuer=issuer,
+                client_id=client_id,
+                deployment_ids=list(deployment_ids),
+                auth_login_url=auth_url,
+                auth_token_url=token_url,
+                key_set_url=jwks_url,
+                name=name,
+                auth_audience=audience,
+            ),
+        )
+        click.echo(
+            f"platform {p.issuer} client {p.client_id} registered for {inst.code} "
+            f"(deployments: {', '.join(d.deployment_id for d in p.deployments)})"
+        )
 
 
 @platform.command("list")
@@ -248,8 +274,9 @@ def platform_list(ctx: CliContext) -> None:
 
     with ctx.session() as s:
         for p in s.scalars(select(Platform).order_by(Platform.id)):
-            click.echo(f"{p.id}\t{p.issuer}\t{p.client_id}\t"
-                       f"{','.join(d.deployment_id for d in p.deployments)}")
+            click.echo(
+                f"{p.id}\t{p.issuer}\t{p.client_id}\t{','.join(d.deployment_id for d in p.deployments)}"
+            )
 
 
 @cli.group()
@@ -290,9 +317,23 @@ def keys_remove(ctx: CliContext, kid: str) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Run the web app under gunicorn."""
     # The access log leaves out query strings: they carry the session token (lti/sessions.py).
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-b", f"{host}:{port}", "-w", str(workers),
-                               "--access-logfile", "-", "--access-logformat",
-                               '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss', "lti_tool.wsgi:app"])
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-b",
+            f"{host}:{port}",
+            "-w",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss',
+            "lti_tool.wsgi:app",
+        ],
+    )
 
 
 @cli.command()

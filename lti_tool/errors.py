@@ -22,8 +22,9 @@ Detail = str | tuple[str, dict[str, Any]]
 def _render(detail: Detail, translate: Any) -> str:
     if isinstance(detail, tuple):
         msgid, params = detail
-        return str(translate(msgid, **{k: translate(v) if isinstance(v, str) else v
-                                       for k, v in params.items()}))
+        return str(
+            translate(msgid, **{k: translate(v) if isinstance(v, str) else v for k, v in params.items()})
+        )
     return str(translate(detail))
 
 

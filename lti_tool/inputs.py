@@ -71,7 +71,8 @@ def refuse_nul_characters() -> None:
     """``before_request``: a request whose path, query, form fields or JSON text holds NUL gets a 400.
     Uploaded files are the importers' to judge (``tabular``)."""
     if any("\x00" in text for text in _request_texts()) or (
-            request.is_json and b"\\u0000" in request.get_data()):
+        request.is_json and b"\\u0000" in request.get_data()
+    ):
         raise BadRequest("The request contains a NUL character, which no text may contain.")
 
 
@@ -87,8 +88,14 @@ class RowIdConverter(IntegerConverter):
     """``<int:…>`` in every URL rule: a positive id within an SQL ``integer``. A larger number makes the
     rule not match, so the answer is the ordinary 404 and no query ever sees the number."""
 
-    def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = 1,  # Werkzeug's names:
-                 max: int | None = MAX_SQL_INT, signed: bool = False) -> None:  # <int(max=9):x> passes them
+    def __init__(
+        self,
+        url_map: Map,
+        fixed_digits: int = 0,
+        min: int | None = 1,  # Werkzeug's names:
+        max: int | None = MAX_SQL_INT,
+        signed: bool = False,
+    ) -> None:  # <int(max=9):x> passes them
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
     def to_python(self, value: str) -> int:

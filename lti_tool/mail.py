@@ -39,8 +39,9 @@ class Mailer:
     def _smtp(self, message: EmailMessage) -> None:
         url = urlsplit(self.settings.smtp_url)
         cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-        with cls(url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25),
-                 timeout=10) as smtp:
+        with cls(
+            url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25), timeout=10
+        ) as smtp:
             if url.scheme == "smtp+starttls":
                 smtp.starttls()
             if url.username:

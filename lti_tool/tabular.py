@@ -47,8 +47,12 @@ class RowErrors:
 
     def raise_if_any(self, what: str) -> None:
         if self.errors:
-            raise ValidationFailed("%(what)s: %(count)s problem(s) found; nothing was imported.",
-                                   details=self.errors, what=what, count=len(self.errors))
+            raise ValidationFailed(
+                "%(what)s: %(count)s problem(s) found; nothing was imported.",
+                details=self.errors,
+                what=what,
+                count=len(self.errors),
+            )
 
 
 @dataclass
@@ -64,16 +68,21 @@ def _normalise(header: str) -> str:
 def _decode(data: bytes) -> str:
     """UTF-8 (with or without BOM), GB18030 (what Chinese Excel saves as "CSV"), or UTF-16 with its BOM
     (Excel's "Unicode text"). NUL is refused: no text holds it, and PostgreSQL cannot store it."""
-    encodings = ("utf-16",) if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else (
-        "utf-8-sig", "gb18030")
+    encodings = (
+        ("utf-16",)
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        else ("utf-8-sig", "gb18030")
+    )
     for encoding in encodings:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
         if "\x00" in text:
-            raise ValidationFailed("The file contains NUL characters, so it is not a text (CSV) file; "
-                                   "save it from Excel as “CSV UTF-8” or as XLSX.")
+            raise ValidationFailed(
+                "The file contains NUL characters, so it is not a text (CSV) file; "
+                "save it from Excel as “CSV UTF-8” or as XLSX."
+            )
         return text
     raise ValidationFailed("The file is neither UTF-8 nor GB18030 text.")
 
@@ -98,8 +107,9 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise ValidationFailed("The file is not a readable XLSX workbook: %(reason)s",
-                               reason=str(exc)) from exc
+        raise ValidationFailed(
+            "The file is not a readable XLSX workbook: %(reason)s", reason=str(exc)
+        ) from exc
     try:  # a read-only workbook keeps the archive open: close it even when the reader stops early
         for values in wb.worksheets[0].iter_rows(values_only=True):
             yield [_cell_text(v) for v in values]
@@ -135,8 +145,11 @@ def read_table(data: bytes, filename: str, aliases: dict[str, list[str]], requir
     for text in header:
         canonical = lookup.get(_normalise(text))
         if canonical and canonical in errors.headers:  # which of the two would win is anybody's guess
-            raise ValidationFailed("Row 1 (header): “%(first)s” and “%(second)s” are the same column; "
-                                   "keep one of them.", first=errors.headers[canonical], second=text.strip())
+            raise ValidationFailed(
+                "Row 1 (header): “%(first)s” and “%(second)s” are the same column; keep one of them.",
+                first=errors.headers[canonical],
+                second=text.strip(),
+            )
         columns.append(canonical)
         if canonical:
             errors.headers[canonical] = text.strip()

@@ -76,13 +76,17 @@ def current_actor() -> Actor:
 
 def load_actor() -> Actor:
     """Authenticate the request from its session token; POSTs must also carry the CSRF field."""
-    token = (request.headers.get(SESSION_HEADER) or request.args.get(SESSION_PARAM)
-             or request.form.get(SESSION_PARAM))
+    token = (
+        request.headers.get(SESSION_HEADER)
+        or request.args.get(SESSION_PARAM)
+        or request.form.get(SESSION_PARAM)
+    )
     service = session_service()
     actor = service.actor_from_token(token)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        service.check_csrf(actor.session_id,
-                           request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD))
+        service.check_csrf(
+            actor.session_id, request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD)
+        )
     g.actor = actor
     g.session_token = token
     g.csrf_token = service.csrf_for(actor.session_id)
@@ -122,8 +126,10 @@ def _platform_origins() -> list[str]:
 @lru_cache(maxsize=64)
 def _content_security_policy(origins: tuple[str, ...], extra: tuple[str, ...]) -> str:
     ancestors = " ".join(["'self'", *origins, *extra])
-    return ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}")
+    return (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
 
 
 class CookielessSessions(SecureCookieSessionInterface):
@@ -145,9 +151,14 @@ def init_request_handling(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        return {"actor": g.get("actor"), "csrf_token": g.get("csrf_token", ""), "session_token":
-                g.get("session_token", ""), "CSRF_FIELD": CSRF_FIELD, "persona_label": persona_label,
-                "run_status_label": run_status_label}
+        return {
+            "actor": g.get("actor"),
+            "csrf_token": g.get("csrf_token", ""),
+            "session_token": g.get("session_token", ""),
+            "CSRF_FIELD": CSRF_FIELD,
+            "persona_label": persona_label,
+            "run_status_label": run_status_label,
+        }
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -162,7 +173,8 @@ def init_request_handling(app: Flask) -> None:
                 session.close()
         actor = g.get("actor")
         response.headers["Content-Security-Policy"] = _content_security_policy(
-            tuple(_platform_origins()), tuple(g.get("frame_ancestors_extra", ())))
+            tuple(_platform_origins()), tuple(g.get("frame_ancestors_extra", ()))
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         if actor is not None:

@@ -103,7 +103,8 @@ def main() -> int:
         if catalog.project == "PROJECT":  # Babel's placeholders, from a catalog made before --project was set
             catalog.project, catalog.version = "Tingke", ""
             catalog.header_comment = catalog.header_comment.replace("PROJECT", "Tingke").replace(
-                "ORGANIZATION", "Tingke")
+                "ORGANIZATION", "Tingke"
+            )
         if catalog.last_translator.startswith("FULL NAME"):
             catalog.last_translator = "Tingke localisation"
         if catalog.language_team.startswith(str(catalog.locale)):  # Babel's "zh_Hans_CN <LL@li.org>"
@@ -117,7 +118,7 @@ def main() -> int:
         print("TRANSLATIONS = {")
         for m in missing:
             where = ", ".join(f"{p}:{n}" for p, n in m.locations[:2])
-            print(f"    # {where}\n    {singular(m)!r}: \"\",")
+            print(f'    # {where}\n    {singular(m)!r}: "",')
         print("}")
     for p in problems:
         print(p, file=sys.stderr)

@@ -126,10 +126,13 @@ def tool_port() -> int:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, tool_port: int) -> Settings:
     instance = Path(tmp_path_factory.mktemp("instance"))
     return Settings(
-        instance_path=instance, database_url=database_url,
+        instance_path=instance,
+        database_url=database_url,
         redis_url=os.environ.get("TINGKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        secret_key="test-secret-" + uuid.uuid4().hex, base_url=f"http://localhost:{tool_port}",
-        outbox_path=instance / "outbox", testing=True,
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        base_url=f"http://localhost:{tool_port}",
+        outbox_path=instance / "outbox",
+        testing=True,
     )
 
 
@@ -191,13 +194,25 @@ def make_institution(session_factory, code: str = "JTI", name: str = "吉林交�
         return inst.id
 
 
-def register_platform(session_factory, settings: Settings, sim: PlatformSimulator,  # type: ignore[no-untyped-def]
-                      institution_code: str) -> None:
+def register_platform(
+    session_factory,
+    settings: Settings,
+    sim: PlatformSimulator,  # type: ignore[no-untyped-def]
+    institution_code: str,
+) -> None:
     with session_factory.begin() as s:
-        RegistrationService(s, settings).add_platform(institution_code, PlatformSpec(
-            issuer=sim.issuer, client_id=sim.client_id, deployment_ids=[sim.deployment_id],
-            auth_login_url=sim.urls["auth"], auth_token_url=sim.urls["token"], key_set_url=sim.urls["jwks"],
-            name="Simulated LMS"))
+        RegistrationService(s, settings).add_platform(
+            institution_code,
+            PlatformSpec(
+                issuer=sim.issuer,
+                client_id=sim.client_id,
+                deployment_ids=[sim.deployment_id],
+                auth_login_url=sim.urls["auth"],
+                auth_token_url=sim.urls["token"],
+                key_set_url=sim.urls["jwks"],
+                name="Simulated LMS",
+            ),
+        )
 
 
 @pytest.fixture

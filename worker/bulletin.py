@@ -22,9 +22,16 @@ from worker.statistics import SemesterStatistics, StatisticsService
 
 def bulletin_number(session: Session, run: ReportRun) -> int:
     """第N期: bulletins of the institution already published before this one, plus one."""
-    earlier = session.scalar(select(func.count()).select_from(ReportRun).where(
-        ReportRun.institution_id == run.institution_id, ReportRun.kind == ReportKind.BULLETIN,
-        ReportRun.status == RunStatus.SUCCEEDED, ReportRun.id < run.id))
+    earlier = session.scalar(
+        select(func.count())
+        .select_from(ReportRun)
+        .where(
+            ReportRun.institution_id == run.institution_id,
+            ReportRun.kind == ReportKind.BULLETIN,
+            ReportRun.status == RunStatus.SUCCEEDED,
+            ReportRun.id < run.id,
+        )
+    )
     return int(earlier or 0) + 1
 
 
@@ -32,9 +39,15 @@ def bulletin_html(stats: SemesterStatistics, number: int, issued_on: dt.date, we
     categories = sorted(stats.problems.by_category, key=lambda c: -c.count)[:5]
     typical = sorted(stats.problems.items, key=lambda p: (not p.overdue, -p.days_open))[:12]
     return render_template(
-        "reports/bulletin.html", s=stats, number=number, issued_on=issued_on, week=week,
-        semester_label=semester_label(stats.semester_code), short=stats.short_people(),
-        categories=categories, typical=typical,
+        "reports/bulletin.html",
+        s=stats,
+        number=number,
+        issued_on=issued_on,
+        week=week,
+        semester_label=semester_label(stats.semester_code),
+        short=stats.short_people(),
+        categories=categories,
+        typical=typical,
     )
 
 

@@ -94,8 +94,9 @@ def run_report(run_id: int) -> str:
             job = get_current_job()
             retries_left = job.retries_left if job is not None and job.retries_left else 0
             will_retry = retries_left > 0 and run.attempts < MAX_ATTEMPTS
-            progress.fail(f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}",
-                          will_retry=will_retry)
+            progress.fail(
+                f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}", will_retry=will_retry
+            )
             raise
         progress.succeed(filename, content)
         return f"{run.kind} {run_id} done"
@@ -106,8 +107,13 @@ def enqueue_run(run_id: int, connection: object) -> str:
     from rq import Queue
 
     job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
-        run_report, run_id, job_timeout=JOB_TIMEOUT_SECONDS, retry=Retry(max=MAX_ATTEMPTS - 1),
-        job_id=f"report-run-{run_id}", result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        run_report,
+        run_id,
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        retry=Retry(max=MAX_ATTEMPTS - 1),
+        job_id=f"report-run-{run_id}",
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
     )
     return str(job.id)
 

@@ -48,11 +48,27 @@ class ArchiveService:
             raise Conflict("The semester %(code)s is already archived.", code=semester.code)
         version = self.last_version(semester_id) + 1
         semester.status = SemesterStatus.ARCHIVED
-        self.session.add(SemesterEvent(institution_id=self.institution_id, semester_id=semester_id,
-                                       person_id=person_id, action="close", reason=note.strip(),
-                                       version=version))
-        runs = [ReportRun(institution_id=self.institution_id, kind=kind, semester_id=semester_id,
-                          requested_by_id=person_id, frozen=True, version=version) for kind in FROZEN_KINDS]
+        self.session.add(
+            SemesterEvent(
+                institution_id=self.institution_id,
+                semester_id=semester_id,
+                person_id=person_id,
+                action="close",
+                reason=note.strip(),
+                version=version,
+            )
+        )
+        runs = [
+            ReportRun(
+                institution_id=self.institution_id,
+                kind=kind,
+                semester_id=semester_id,
+                requested_by_id=person_id,
+                frozen=True,
+                version=version,
+            )
+            for kind in FROZEN_KINDS
+        ]
         self.session.add_all(runs)
         self.session.flush()
         return runs
@@ -64,26 +80,55 @@ class ArchiveService:
         if len(reason.strip()) < 4:
             raise ValidationFailed("Reopening an archived semester needs a reason.")
         semester.status = SemesterStatus.OPEN
-        self.session.add(SemesterEvent(institution_id=self.institution_id, semester_id=semester_id,
-                                       person_id=person_id, action="reopen", reason=reason.strip()))
+        self.session.add(
+            SemesterEvent(
+                institution_id=self.institution_id,
+                semester_id=semester_id,
+                person_id=person_id,
+                action="reopen",
+                reason=reason.strip(),
+            )
+        )
         self.session.flush()
 
     def last_version(self, semester_id: int) -> int:
-        return int(self.session.scalar(select(func.max(SemesterEvent.version)).where(
-            SemesterEvent.semester_id == semester_id, SemesterEvent.action == "close")) or 0)
+        return int(
+            self.session.scalar(
+                select(func.max(SemesterEvent.version)).where(
+                    SemesterEvent.semester_id == semester_id, SemesterEvent.action == "close"
+                )
+            )
+            or 0
+        )
 
     def events(self, semester_id: int) -> list[SemesterEvent]:
-        return list(self.session.scalars(select(SemesterEvent).where(
-            SemesterEvent.semester_id == semester_id).order_by(SemesterEvent.id)))
+        return list(
+            self.session.scalars(
+                select(SemesterEvent)
+                .where(SemesterEvent.semester_id == semester_id)
+                .order_by(SemesterEvent.id)
+            )
+        )
 
     def versions(self, semester_id: int) -> list[ArchiveVersion]:
         closes = [e for e in self.events(semester_id) if e.action == "close"]
-        runs = list(self.session.scalars(select(ReportRun).where(
-            ReportRun.semester_id == semester_id, ReportRun.frozen.is_(True)).order_by(ReportRun.id)))
-        return [ArchiveVersion(e.version, e, [r for r in runs if r.version == e.version])
-                for e in reversed(closes)]
+        runs = list(
+            self.session.scalars(
+                select(ReportRun)
+                .where(ReportRun.semester_id == semester_id, ReportRun.frozen.is_(True))
+                .order_by(ReportRun.id)
+            )
+        )
+        return [
+            ArchiveVersion(e.version, e, [r for r in runs if r.version == e.version])
+            for e in reversed(closes)
+        ]
 
     def semesters(self) -> list[Semester]:
-        return list(self.session.scalars(
-            select(Semester).where(Semester.institution_id == self.institution_id)
-            .order_by(Semester.week1_monday.desc())))
+        return list(
+            self.session.scalars(
+                select(Semester)
+                .where(Semester.institution_id == self.institution_id)
+                .order_by(Semester.week1_monday.desc())
+            )
+        )

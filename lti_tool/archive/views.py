@@ -18,17 +18,21 @@ def index():  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = ArchiveService(db(), actor.institution_id)
     semesters = service.semesters()
-    return render_template("archive/index.html", semesters=semesters,
-                           versions={s.id: service.versions(s.id) for s in semesters},
-                           events={s.id: service.events(s.id) for s in semesters})
+    return render_template(
+        "archive/index.html",
+        semesters=semesters,
+        versions={s.id: service.versions(s.id) for s in semesters},
+        events={s.id: service.events(s.id) for s in semesters},
+    )
 
 
 @bp.route("/<int:semester_id>/close", methods=["POST"])
 @requires_persona("quality_center")
 def close(semester_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
-    runs = ArchiveService(db(), actor.institution_id).close(semester_id, actor.person_id,
-                                                            request.form.get("note", ""))
+    runs = ArchiveService(db(), actor.institution_id).close(
+        semester_id, actor.person_id, request.form.get("note", "")
+    )
     db().commit()  # the frozen runs must exist before the worker looks for them
     from worker.jobs import enqueue_run
 
@@ -41,12 +45,14 @@ def close(semester_id: int):  # type: ignore[no-untyped-def]
 @requires_persona("quality_center")
 def reopen(semester_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
-    ArchiveService(db(), actor.institution_id).reopen(semester_id, actor.person_id,
-                                                      request.form.get("reason", ""))
+    ArchiveService(db(), actor.institution_id).reopen(
+        semester_id, actor.person_id, request.form.get("reason", "")
+    )
     return redirect(url_for("archive.index"), code=303)
 
 
 @register_panel("quality_center", 60)
 def _panel(actor: Actor) -> Panel:
-    return Panel("archive/_panel.html",
-                 {"semesters": ArchiveService(db(), actor.institution_id).semesters()[:3]})
+    return Panel(
+        "archive/_panel.html", {"semesters": ArchiveService(db(), actor.institution_id).semesters()[:3]}
+    )

@@ -101,8 +101,11 @@ def _spring(year: int) -> SemesterPlan:
 def choose_semesters(today: dt.date) -> tuple[SemesterPlan, SemesterPlan]:
     """(current, previous): today falls inside the current one; the previous one ended before it began."""
     year = today.year
-    for current, previous in ((_autumn(year), _spring(year)), (_spring(year), _autumn(year - 1)),
-                              (_autumn(year - 1), _spring(year - 1))):
+    for current, previous in (
+        (_autumn(year), _spring(year)),
+        (_spring(year), _autumn(year - 1)),
+        (_autumn(year - 1), _spring(year - 1)),
+    ):
         if current.contains(today):
             return current, previous
     monday = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=9)

@@ -11,13 +11,24 @@ from lti_tool.lti.keys import KeyService
 
 def register(cli: click.Group) -> None:
     @cli.command("demo")
-    @click.option("--institution", "institution_code", default=DEFAULT_CODE, show_default=True,
-                  help="Institution code of the demo college (created when missing).")
+    @click.option(
+        "--institution",
+        "institution_code",
+        default=DEFAULT_CODE,
+        show_default=True,
+        help="Institution code of the demo college (created when missing).",
+    )
     @click.option("--name", default=None, help="The institution's name (default: the demo college's).")
-    @click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int,
-                  help="Random seed: the same seed gives the same people, timetable and records.")
-    @click.option("--reset", is_flag=True,
-                  help="Delete the institution's records first and generate them again.")
+    @click.option(
+        "--seed",
+        default=DEFAULT_SEED,
+        show_default=True,
+        type=int,
+        help="Random seed: the same seed gives the same people, timetable and records.",
+    )
+    @click.option(
+        "--reset", is_flag=True, help="Delete the institution's records first and generate them again."
+    )
     @pass_ctx
     @guarded
     def demo(ctx: CliContext, institution_code: str, name: str | None, seed: int, reset: bool) -> None:
@@ -33,15 +44,18 @@ def register(cli: click.Group) -> None:
         out_dir = ctx.settings.instance_path / "demo"
         with ctx.session() as s:
             KeyService(s).ensure_key()  # so a fresh install can launch right away (as `tingke init` does)
-            summary = DemoService(s, institution_code=institution_code, institution_name=name,
-                                  seed=seed).build(out_dir=out_dir, reset=reset)
+            summary = DemoService(
+                s, institution_code=institution_code, institution_name=name, seed=seed
+            ).build(out_dir=out_dir, reset=reset)
         click.echo(f"Demo college {summary.institution_code}: {summary.institution_name}")
         for line in summary.steps:
             click.echo(f"  {line}")
         for code, counts in summary.generated.items():
-            click.echo(f"  records {code}: {counts.observations} observations ({counts.submitted} submitted, "
-                       f"{counts.drafts} drafts, {counts.group} group), {counts.replies} teacher replies, "
-                       f"{counts.patrols} patrols, {counts.problems} problems")
+            click.echo(
+                f"  records {code}: {counts.observations} observations ({counts.submitted} submitted, "
+                f"{counts.drafts} drafts, {counts.group} group), {counts.replies} teacher replies, "
+                f"{counts.patrols} patrols, {counts.problems} problems"
+            )
         click.echo("Semesters:")
         for line in summary.semesters:
             click.echo(f"  {line}")
@@ -52,6 +66,8 @@ def register(cli: click.Group) -> None:
         for person in summary.showcase:
             click.echo(f"  {person.employee_no}  {person.name:<4}  {person.email:<36} {person.role}")
         click.echo("")
-        click.echo(f"Register your LMS for institution {summary.institution_code} "
-                   f"(`tingke platform add --institution {summary.institution_code} …`, see README), "
-                   f"then launch the tool from a course as one of the users above.")
+        click.echo(
+            f"Register your LMS for institution {summary.institution_code} "
+            f"(`tingke platform add --institution {summary.institution_code} …`, see README), "
+            f"then launch the tool from a course as one of the users above."
+        )

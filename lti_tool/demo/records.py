@@ -132,8 +132,16 @@ class GeneratedCounts:
 class RecordGenerator:
     """Generates one semester's records for one institution (call ``run``)."""
 
-    def __init__(self, session: Session, institution_id: int, policy: Policy, semester: Semester,
-                 rng: random.Random, now: dt.datetime, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        session: Session,
+        institution_id: int,
+        policy: Policy,
+        semester: Semester,
+        rng: random.Random,
+        now: dt.datetime,
+        tz: ZoneInfo,
+    ) -> None:
         self.session = session
         self.institution_id = institution_id
         self.policy = policy
@@ -146,8 +154,9 @@ class RecordGenerator:
         self.busy: set[tuple[int, dt.date, int]] = set()
         self.observed_sessions: dict[int, int] = defaultdict(int)
         self.counts = GeneratedCounts()
-        self.units: dict[str, Unit] = {u.code: u for u in session.scalars(
-            select(Unit).where(Unit.institution_id == institution_id))}
+        self.units: dict[str, Unit] = {
+            u.code: u for u in session.scalars(select(Unit).where(Unit.institution_id == institution_id))
+        }
         self.unit_people: dict[int, list[int]] = defaultdict(list)
         """Who works in each unit: the handlers of problems routed to it."""
         self.with_college_heads: set[int] = set()
@@ -158,40 +167,82 @@ class RecordGenerator:
         """Observable sessions of the semester that ended before now (full-time only: O-10)."""
         by_section: dict[int, list[int]] = defaultdict(list)
         for section_id, person_id in self.session.execute(
-                select(SectionTeacher.section_id, SectionTeacher.person_id)
-                .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
-                .where(CourseSection.semester_id == self.semester.id)):
+            select(SectionTeacher.section_id, SectionTeacher.person_id)
+            .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
+            .where(CourseSection.semester_id == self.semester.id)
+        ):
             by_section[section_id].append(person_id)
         teachers = {section_id: tuple(ids) for section_id, ids in by_section.items()}
         rows = self.session.execute(
-            select(ClassSession.id, ClassSession.date, ClassSession.period_start, ClassSession.starts_at,
-                   ClassSession.ends_at, ClassSession.room, ClassSession.section_id, CourseSection.classes,
-                   CourseSection.student_unit_id, Course.offering_unit_id, Course.code, Course.name,
-                   Course.kind)
+            select(
+                ClassSession.id,
+                ClassSession.date,
+                ClassSession.period_start,
+                ClassSession.starts_at,
+                ClassSession.ends_at,
+                ClassSession.room,
+                ClassSession.section_id,
+                CourseSection.classes,
+                CourseSection.student_unit_id,
+                Course.offering_unit_id,
+                Course.code,
+                Course.name,
+                Course.kind,
+            )
             .join(CourseSection, CourseSection.id == ClassSession.section_id)
             .join(Course, Course.id == CourseSection.course_id)
-            .where(ClassSession.institution_id == self.institution_id,
-                   ClassSession.semester_id == self.semester.id,
-                   ClassSession.status != SessionStatus.VANISHED.value,
-                   CourseSection.full_time.is_(True),
-                   ClassSession.date <= self.last_day)
-            .order_by(ClassSession.date, ClassSession.period_start, ClassSession.id))
+            .where(
+                ClassSession.institution_id == self.institution_id,
+                ClassSession.semester_id == self.semester.id,
+                ClassSession.status != SessionStatus.VANISHED.value,
+                CourseSection.full_time.is_(True),
+                ClassSession.date <= self.last_day,
+            )
+            .order_by(ClassSession.date, ClassSession.period_start, ClassSession.id)
+        )
         out = []
         cutoff = self.now - dt.timedelta(minutes=30)
         cutoff_day, cutoff_time = cutoff.date(), cutoff.time().replace(tzinfo=None)
         ideological: dict[str, bool] = {}
         no_teachers: tuple[int, ...] = ()
-        for (sid, day, period_start, starts_at, ends_at, room, section_id, classes, student_unit_id,
-             offering_unit_id, code, name, kind) in rows:
+        for (
+            sid,
+            day,
+            period_start,
+            starts_at,
+            ends_at,
+            room,
+            section_id,
+            classes,
+            student_unit_id,
+            offering_unit_id,
+            code,
+            name,
+            kind,
+        ) in rows:
             if starts_at is None or ends_at is None:
                 continue
             if day > cutoff_day or (day == cutoff_day and ends_at > cutoff_time):
                 continue  # not over yet: nobody can have observed it
             if kind not in ideological:
                 ideological[kind] = self.policy.is_ideological(kind)
-            out.append(Meeting(sid, day, period_start, starts_at, ends_at, room, classes, student_unit_id,
-                               offering_unit_id, code, name, ideological[kind],
-                               teachers.get(section_id, no_teachers)))
+            out.append(
+                Meeting(
+                    sid,
+                    day,
+                    period_start,
+                    starts_at,
+                    ends_at,
+                    room,
+                    classes,
+                    student_unit_id,
+                    offering_unit_id,
+                    code,
+                    name,
+                    ideological[kind],
+                    teachers.get(section_id, no_teachers),
+                )
+            )
         return out
 
     def _observers(self) -> dict[int, Observer]:
@@ -199,16 +250,19 @@ class RecordGenerator:
         start, end = self.semester.start_date, self.last_day
         people: dict[int, Observer] = {}
         rows = self.session.execute(
-            select(PositionHolding, Person).join(Person, Person.id == PositionHolding.person_id)
+            select(PositionHolding, Person)
+            .join(Person, Person.id == PositionHolding.person_id)
             .where(PositionHolding.institution_id == self.institution_id)
-            .order_by(Person.employee_no, PositionHolding.position_code))
+            .order_by(Person.employee_no, PositionHolding.position_code)
+        )
         for holding, person in rows:
             if holding.position_code not in duties or not holding.held_during(start, end):
                 continue
             first = max(start, holding.start_date or start)
             last = min(end, holding.end_date or end)
-            obs = people.setdefault(person.id, Observer(person.id, person.employee_no, person.name,
-                                                        person.unit_id, {}))
+            obs = people.setdefault(
+                person.id, Observer(person.id, person.employee_no, person.name, person.unit_id, {})
+            )
             old = obs.windows.get(holding.position_code)
             if old:
                 first, last = min(first, old[0]), max(last, old[1])
@@ -218,8 +272,11 @@ class RecordGenerator:
     # -- planning -----------------------------------------------------------------------------------
     def _profiles(self, n: int) -> list[str]:
         """Profiles for ``n`` observers in fixed proportions (shuffled), so every seed shows the same mix."""
-        weights = ({"done": 70, "short": 20, "far": 10} if self.finished
-                   else {"done": 40, "on_track": 30, "behind": 20, "idle": 10})
+        weights = (
+            {"done": 70, "short": 20, "far": 10}
+            if self.finished
+            else {"done": 40, "on_track": 30, "behind": 20, "idle": 10}
+        )
         out: list[str] = []
         for profile, weight in weights.items():
             out += [profile] * round(n * weight / 100)
@@ -232,11 +289,18 @@ class RecordGenerator:
         semester_days = (self.semester.end_date - self.semester.start_date).days + 1
         held_days = (window[1] - window[0]).days + 1
         elapsed = min(1.0, held_days / semester_days) if not self.finished else 1.0
-        return {"done": 1.0, "on_track": max(elapsed, 0.2), "behind": 0.45 * elapsed, "idle": 0.08,
-                "short": 0.75, "far": 0.35}[observer.profile]
+        return {
+            "done": 1.0,
+            "on_track": max(elapsed, 0.2),
+            "behind": 0.45 * elapsed,
+            "idle": 0.08,
+            "short": 0.75,
+            "far": 0.35,
+        }[observer.profile]
 
-    def _plan(self, observer: Observer, rules: list[Rule], ideological_codes: list[str],
-              marxism_teachers: list[int]) -> None:
+    def _plan(
+        self, observer: Observer, rules: list[Rule], ideological_codes: list[str], marxism_teachers: list[int]
+    ) -> None:
         wishes: list[Wish] = []
         general = 0
         scope_unit: int | None = None
@@ -262,8 +326,10 @@ class RecordGenerator:
                 general = max(general, max(0, round(target)))
             elif rule.kind == "tenure_coverage" and marxism_teachers:
                 n = max(1, round(len(marxism_teachers) / 5 * share * 1.2))
-                wishes += [Wish("teacher", t) for t in self.rng.sample(marxism_teachers,
-                                                                       min(n, len(marxism_teachers)))]
+                wishes += [
+                    Wish("teacher", t)
+                    for t in self.rng.sample(marxism_teachers, min(n, len(marxism_teachers)))
+                ]
             elif rule.kind == "in_scope_share":
                 scope_unit = observer.unit_id
         for _ in range(max(0, general - len(wishes))):
@@ -348,12 +414,17 @@ class RecordGenerator:
         bank = texts.DIMENSION_COMMENTS.get(dimension, texts.GENERIC_COMMENTS)[tier]
         return self.rng.choice(bank) if self.rng.random() < 0.8 else ""
 
-    def _observation(self, author_id: int, m: Meeting, *, submitted: bool, supervision: bool,
-                     teacher_names: dict[int, str]) -> Observation:
+    def _observation(
+        self, author_id: int, m: Meeting, *, submitted: bool, supervision: bool, teacher_names: dict[int, str]
+    ) -> Observation:
         rng = self.rng
         teacher = teacher_names.get(m.teacher_ids[0], "") if m.teacher_ids else ""
-        fmt = {"teacher": teacher, "course": m.course_name, "classes": m.classes.replace(";", "、"),
-               "n": rng.randint(6, 28)}
+        fmt = {
+            "teacher": teacher,
+            "course": m.course_name,
+            "classes": m.classes.replace(";", "、"),
+            "n": rng.randint(6, 28),
+        }
         start = self._local(m.date, m.starts_at)
         end = self._local(m.date, m.ends_at)
         late = rng.random() < 0.06
@@ -362,16 +433,29 @@ class RecordGenerator:
         quality = rng.gauss(0.6, 0.8)
         absent = max(0, round(rng.expovariate(0.6) + (2 if quality < 0 else 0)))
         obs = Observation(
-            institution_id=self.institution_id, session_id=m.id, semester_id=self.semester.id,
-            author_id=author_id, is_supervision=supervision,
-            arrival_time=arrival, arrived_late=arrival > m.starts_at,
-            expected_count=expected or None, present_count=max(0, expected - absent) if expected else None,
+            institution_id=self.institution_id,
+            session_id=m.id,
+            semester_id=self.semester.id,
+            author_id=author_id,
+            is_supervision=supervision,
+            arrival_time=arrival,
+            arrived_late=arrival > m.starts_at,
+            expected_count=expected or None,
+            present_count=max(0, expected - absent) if expected else None,
             created_at=(start - dt.timedelta(minutes=rng.randint(5, 30))).astimezone(dt.UTC),
-            draft_version=rng.randint(3, 25), extra={}, imported=False)
+            draft_version=rng.randint(3, 25),
+            extra={},
+            imported=False,
+        )
         full = submitted or rng.random() < 0.5
-        obs.narrative = "".join([rng.choice(texts.NARRATIVE_OPENINGS), rng.choice(texts.NARRATIVE_MIDDLES),
-                                 rng.choice(texts.NARRATIVE_MIDDLES) if full else "",
-                                 rng.choice(texts.NARRATIVE_CLOSINGS) if full else ""]).format(**fmt)
+        obs.narrative = "".join(
+            [
+                rng.choice(texts.NARRATIVE_OPENINGS),
+                rng.choice(texts.NARRATIVE_MIDDLES),
+                rng.choice(texts.NARRATIVE_MIDDLES) if full else "",
+                rng.choice(texts.NARRATIVE_CLOSINGS) if full else "",
+            ]
+        ).format(**fmt)
         obs.narrative = obs.narrative.replace("。。", "。")
         if full:
             obs.strengths = "".join(rng.sample(texts.STRENGTHS, 2))
@@ -393,14 +477,27 @@ class RecordGenerator:
             if not full and rng.random() < 0.4:
                 continue
             rating = self._rating(quality)
-            obs.ratings.append(ObservationRating(dimension=dim.code, position=position, rating=rating,
-                                                 comment=self._comment(dim.code, rating)))
+            obs.ratings.append(
+                ObservationRating(
+                    dimension=dim.code,
+                    position=position,
+                    rating=rating,
+                    comment=self._comment(dim.code, rating),
+                )
+            )
         if submitted:
             at = self._cap(end + dt.timedelta(minutes=rng.randint(20, 60 * 48)))
             obs.status, obs.submitted_at, obs.updated_at = ObservationStatus.SUBMITTED.value, at, at
-            obs.members.append(ObservationMember(institution_id=self.institution_id, person_id=author_id,
-                                                 session_id=m.id, role=MemberRole.AUTHOR.value,
-                                                 status=MemberStatus.SIGNED.value, signed_at=at))
+            obs.members.append(
+                ObservationMember(
+                    institution_id=self.institution_id,
+                    person_id=author_id,
+                    session_id=m.id,
+                    role=MemberRole.AUTHOR.value,
+                    status=MemberStatus.SIGNED.value,
+                    signed_at=at,
+                )
+            )
         else:
             obs.status = ObservationStatus.DRAFT.value
             obs.updated_at = self._cap(end + dt.timedelta(minutes=rng.randint(10, 600)))
@@ -435,12 +532,23 @@ class RecordGenerator:
         name, before, after = self.rng.choice(texts.CORRECTIONS)
         setattr(obs, name, after)
         obs.updated_at = max(at, obs.updated_at or at)
-        self.session.add(ObservationAudit(observation_id=obs.id, person_id=obs.author_id, at=at, field=name,
-                                          before=before, after=after))
+        self.session.add(
+            ObservationAudit(
+                observation_id=obs.id, person_id=obs.author_id, at=at, field=name, before=before, after=after
+            )
+        )
 
-    def _problem(self, bank: list[tuple[str, str, str]], raised_by: int, at: dt.datetime, room: str,
-                 classes: str, *, observation: Observation | None = None,
-                 patrol: Patrol | None = None) -> None:
+    def _problem(
+        self,
+        bank: list[tuple[str, str, str]],
+        raised_by: int,
+        at: dt.datetime,
+        room: str,
+        classes: str,
+        *,
+        observation: Observation | None = None,
+        patrol: Patrol | None = None,
+    ) -> None:
         categories = {c.code for c in self.policy.problem_categories}
         choices = [p for p in bank if p[0] in categories and p[1] in self.units]
         if not choices:
@@ -448,12 +556,20 @@ class RecordGenerator:
         category, unit_code, description = self.rng.choice(choices)
         unit = self.units[unit_code]
         description = description.format(room=room or "该", classes=classes.replace(";", "、"))
-        problem = Problem(institution_id=self.institution_id, raised_by_id=raised_by, unit_id=unit.id,
-                          category=category, room=room, description=description, created_at=at,
-                          observation_id=observation.id if observation else None,
-                          patrol_id=patrol.id if patrol else None)
-        problem.events.append(ProblemEvent(person_id=raised_by, status=ProblemStatus.NEW.value,
-                                           note=description, at=at))
+        problem = Problem(
+            institution_id=self.institution_id,
+            raised_by_id=raised_by,
+            unit_id=unit.id,
+            category=category,
+            room=room,
+            description=description,
+            created_at=at,
+            observation_id=observation.id if observation else None,
+            patrol_id=patrol.id if patrol else None,
+        )
+        problem.events.append(
+            ProblemEvent(person_id=raised_by, status=ProblemStatus.NEW.value, note=description, at=at)
+        )
         handlers = self.unit_people.get(unit.id) or [raised_by]
         handler = self.rng.choice(handlers)
         age_days = (self.now - at).days
@@ -463,8 +579,11 @@ class RecordGenerator:
         steps: list[tuple[str, str, int]] = []
         if age_days >= 14:
             if roll < 0.55:
-                steps = [("accepted", "accept", handler), ("resolved", "resolve", handler),
-                         ("confirmed", "confirm", raised_by)]
+                steps = [
+                    ("accepted", "accept", handler),
+                    ("resolved", "resolve", handler),
+                    ("confirmed", "confirm", raised_by),
+                ]
             elif roll < 0.75:
                 steps = [("accepted", "accept", handler), ("resolved", "resolve", handler)]
             elif roll < 0.85:
@@ -476,15 +595,22 @@ class RecordGenerator:
                 steps = [("accepted", "accept", handler), ("resolved", "resolve", handler)]
             elif roll < 0.8:
                 steps = [("accepted", "accept", handler)]
-        notes = {"accept": texts.HANDLING_ACCEPTED, "resolve": texts.HANDLING_RESOLVED,
-                 "reject": texts.HANDLING_REJECTED, "confirm": texts.CONFIRMATIONS}
+        notes = {
+            "accept": texts.HANDLING_ACCEPTED,
+            "resolve": texts.HANDLING_RESOLVED,
+            "reject": texts.HANDLING_REJECTED,
+            "confirm": texts.CONFIRMATIONS,
+        }
         for new_status, kind, person_id in steps:
             moment = moment + dt.timedelta(hours=self.rng.randint(4, 72))
             if moment >= self.now:
                 break
             status = new_status
-            problem.events.append(ProblemEvent(person_id=person_id, status=new_status, at=moment,
-                                               note=self.rng.choice(notes[kind])))
+            problem.events.append(
+                ProblemEvent(
+                    person_id=person_id, status=new_status, at=moment, note=self.rng.choice(notes[kind])
+                )
+            )
             if new_status == ProblemStatus.RESOLVED.value:
                 problem.resolved_at = moment
         problem.status = status
@@ -497,15 +623,18 @@ class RecordGenerator:
         self._index(meetings)
         observers = self._observers()
         marxism_unit_ids = {u.id for u in self.units.values() if u.kind == UnitKind.MARXISM_SCHOOL}
-        people = {p.id: p for p in self.session.scalars(select(Person).where(
-            Person.institution_id == self.institution_id))}
+        people = {
+            p.id: p
+            for p in self.session.scalars(select(Person).where(Person.institution_id == self.institution_id))
+        }
         teacher_names = {pid: p.name for pid, p in people.items()}
         for p in people.values():
             if p.unit_id is not None:
                 self.unit_people[p.unit_id].append(p.id)
         ideological_codes = sorted({m.course_code for m in self.ideological})
-        marxism_teachers = sorted({t for m in meetings for t in m.teacher_ids
-                                   if people[t].unit_id in marxism_unit_ids})
+        marxism_teachers = sorted(
+            {t for m in meetings for t in m.teacher_ids if people[t].unit_id in marxism_unit_ids}
+        )
         for observer, profile in zip(observers.values(), self._profiles(len(observers)), strict=True):
             observer.profile = profile
             rules = self.policy.rules_for(set(observer.windows))
@@ -525,8 +654,13 @@ class RecordGenerator:
             wish.done = True
             submitted = not (self._local(m.date, m.ends_at) > recent and self.rng.random() < 0.35)
             supervision = "college_dean" in observer.windows and self.rng.random() < 0.4
-            obs = self._observation(observer.person_id, m, submitted=submitted, supervision=supervision,
-                                    teacher_names=teacher_names)
+            obs = self._observation(
+                observer.person_id,
+                m,
+                submitted=submitted,
+                supervision=supervision,
+                teacher_names=teacher_names,
+            )
             self.busy.add((observer.person_id, m.date, m.period_start))
             self.observed_sessions[m.id] += 1
             if submitted and self.rng.random() < 0.3:
@@ -544,16 +678,23 @@ class RecordGenerator:
                 if self.rng.random() < 0.06:
                     self._correction(obs)
                 if self.rng.random() < 0.12 and obs.submitted_at is not None:
-                    self._problem(texts.RECORD_PROBLEMS, obs.author_id, obs.submitted_at, m.room, m.classes,
-                                  observation=obs)
+                    self._problem(
+                        texts.RECORD_PROBLEMS,
+                        obs.author_id,
+                        obs.submitted_at,
+                        m.room,
+                        m.classes,
+                        observation=obs,
+                    )
             else:
                 self.counts.drafts += 1
         self._patrols()
         self.session.flush()
         return self.counts
 
-    def _drafts(self, observers: dict[int, Observer],
-                teacher_names: dict[int, str]) -> list[tuple[Observation, Meeting]]:
+    def _drafts(
+        self, observers: dict[int, Observer], teacher_names: dict[int, str]
+    ) -> list[tuple[Observation, Meeting]]:
         """Records started this week and not yet submitted: drafts that survive reloads (and do not count)."""
         since = self.now - dt.timedelta(days=7)
         recent = [m for m in self.meetings if self._local(m.date, m.ends_at) > since]
@@ -567,8 +708,9 @@ class RecordGenerator:
             for _ in range(20):
                 m = self.rng.choice(recent)
                 if first <= m.date <= last and self._free(observer.person_id, m):
-                    obs = self._observation(observer.person_id, m, submitted=False, supervision=False,
-                                            teacher_names=teacher_names)
+                    obs = self._observation(
+                        observer.person_id, m, submitted=False, supervision=False, teacher_names=teacher_names
+                    )
                     self.session.add(obs)
                     self.busy.add((observer.person_id, m.date, m.period_start))
                     out.append((obs, m))
@@ -587,27 +729,43 @@ class RecordGenerator:
         for o in observers.values():
             codes = set(o.windows)
             if codes & {"college_dean", "college_party_head"}:
-                out[o.person_id] += [p for p in heads
-                                     if p != o.person_id and observers[p].unit_id == o.unit_id]
+                out[o.person_id] += [
+                    p for p in heads if p != o.person_id and observers[p].unit_id == o.unit_id
+                ]
             if "marxism_school_leader" in codes:
                 out[o.person_id] += [p for p in by_position["marxism_school_leader"] if p != o.person_id]
             if codes & {"head_quality_center", "head_academic_affairs"}:
-                out[o.person_id] += [p for p in by_position["head_quality_center"] + by_position[
-                    "head_academic_affairs"] + by_position["vp_teaching"] if p != o.person_id]
+                out[o.person_id] += [
+                    p
+                    for p in by_position["head_quality_center"]
+                    + by_position["head_academic_affairs"]
+                    + by_position["vp_teaching"]
+                    if p != o.person_id
+                ]
             if "school_leader" in codes:
                 self.with_college_heads.add(o.person_id)
                 out[o.person_id] += by_position["head_quality_center"]
         return out
 
-    def _group(self, obs: Observation, m: Meeting, author: Observer, partners: dict[int, list[int]],
-               observers: dict[int, Observer], teacher_names: dict[int, str],
-               made: list[tuple[Observation, Meeting]]) -> None:
+    def _group(
+        self,
+        obs: Observation,
+        m: Meeting,
+        author: Observer,
+        partners: dict[int, list[int]],
+        observers: dict[int, Observer],
+        teacher_names: dict[int, str],
+        made: list[tuple[Observation, Meeting]],
+    ) -> None:
         """Add co-observers to a submitted record: most co-sign, a few write their own record (O-12)."""
         candidates = list(partners.get(author.person_id, []))
         if author.person_id in self.with_college_heads:
-            candidates += [o.person_id for o in observers.values()
-                           if o.unit_id in (m.offering_unit_id, m.student_unit_id)
-                           and set(o.windows) & {"college_dean", "college_party_head"}]
+            candidates += [
+                o.person_id
+                for o in observers.values()
+                if o.unit_id in (m.offering_unit_id, m.student_unit_id)
+                and set(o.windows) & {"college_dean", "college_party_head"}
+            ]
         self.rng.shuffle(candidates)
         added = 0
         assert obs.submitted_at is not None
@@ -623,11 +781,22 @@ class RecordGenerator:
                 continue  # people mostly join when the class helps their own duty, sometimes just to come
             roll = self.rng.random()
             pending = self.now - obs.submitted_at < dt.timedelta(days=2)
-            status = (MemberStatus.INVITED if pending and roll < 0.5 else
-                      MemberStatus.SIGNED if roll < 0.88 else
-                      MemberStatus.OWN_RECORD if roll < 0.96 else MemberStatus.DECLINED)
-            member = ObservationMember(institution_id=self.institution_id, person_id=pid, session_id=m.id,
-                                       role=MemberRole.CO_OBSERVER.value, status=status.value)
+            status = (
+                MemberStatus.INVITED
+                if pending and roll < 0.5
+                else MemberStatus.SIGNED
+                if roll < 0.88
+                else MemberStatus.OWN_RECORD
+                if roll < 0.96
+                else MemberStatus.DECLINED
+            )
+            member = ObservationMember(
+                institution_id=self.institution_id,
+                person_id=pid,
+                session_id=m.id,
+                role=MemberRole.CO_OBSERVER.value,
+                status=status.value,
+            )
             if status == MemberStatus.SIGNED:
                 delay = dt.timedelta(minutes=self.rng.randint(10, 900))
                 member.signed_at = self._cap(obs.submitted_at + delay)
@@ -637,8 +806,9 @@ class RecordGenerator:
             if wish is not None and status in (MemberStatus.SIGNED, MemberStatus.OWN_RECORD):
                 wish.done = True
             if status == MemberStatus.OWN_RECORD:
-                own = self._observation(pid, m, submitted=True, supervision=False,
-                                        teacher_names=teacher_names)
+                own = self._observation(
+                    pid, m, submitted=True, supervision=False, teacher_names=teacher_names
+                )
                 self.session.add(own)
                 made.append((own, m))
         if added:
@@ -652,9 +822,12 @@ class RecordGenerator:
         start, end = self.semester.start_date, self.last_day
         holidays = set(self.semester.holidays or [])
         tenures: dict[int, list[tuple[dt.date, dt.date]]] = defaultdict(list)
-        for h in self.session.scalars(select(PositionHolding).where(
+        for h in self.session.scalars(
+            select(PositionHolding).where(
                 PositionHolding.institution_id == self.institution_id,
-                PositionHolding.position_code.in_(sorted(duty)))):
+                PositionHolding.position_code.in_(sorted(duty)),
+            )
+        ):
             if h.held_during(start, end):
                 tenures[h.person_id].append((max(start, h.start_date or start), min(end, h.end_date or end)))
         months = []
@@ -668,15 +841,24 @@ class RecordGenerator:
             habit = self.rng.choices(["steady", "misses_one", "misses_two"], [55, 30, 15])[0]
             skip: set[int] = set()
             if habit != "steady" and len(months) > 1:
-                skip = set(self.rng.sample(range(len(months)), min(len(months) - 1, 1 if habit == "misses_one"
-                                                                  else 2)))
+                skip = set(
+                    self.rng.sample(
+                        range(len(months)), min(len(months) - 1, 1 if habit == "misses_one" else 2)
+                    )
+                )
             for index, first in enumerate(months):
                 if index in skip:
                     continue
                 last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
                 days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-                days = [d for d in days if d.weekday() < 5 and d.isoformat() not in holidays
-                        and any(a <= d <= b for a, b in tenures[person_id]) and start <= d <= end]
+                days = [
+                    d
+                    for d in days
+                    if d.weekday() < 5
+                    and d.isoformat() not in holidays
+                    and any(a <= d <= b for a, b in tenures[person_id])
+                    and start <= d <= end
+                ]
                 if not days:
                     continue
                 is_current_month = first.year == self.now.year and first.month == self.now.month
@@ -685,16 +867,28 @@ class RecordGenerator:
                 for _ in range(self.rng.choice((1, 1, 1, 2))):
                     d = self.rng.choice(days)
                     walked = self.rng.sample(rooms, self.rng.randint(4, 10))
-                    patrol = Patrol(institution_id=self.institution_id, person_id=person_id, date=d,
-                                    rooms="、".join(sorted(walked)),
-                                    checked=sorted(self.rng.sample(checklist, min(len(checklist),
-                                                                                  self.rng.randint(2, 5)))),
-                                    notes=self.rng.choice(texts.PATROL_NOTES),
-                                    created_at=self._cap(self._local(d, dt.time(17, self.rng.randint(0, 59))))
-                                    .astimezone(dt.UTC))
+                    patrol = Patrol(
+                        institution_id=self.institution_id,
+                        person_id=person_id,
+                        date=d,
+                        rooms="、".join(sorted(walked)),
+                        checked=sorted(
+                            self.rng.sample(checklist, min(len(checklist), self.rng.randint(2, 5)))
+                        ),
+                        notes=self.rng.choice(texts.PATROL_NOTES),
+                        created_at=self._cap(self._local(d, dt.time(17, self.rng.randint(0, 59)))).astimezone(
+                            dt.UTC
+                        ),
+                    )
                     self.session.add(patrol)
                     self.counts.patrols += 1
                     if self.rng.random() < 0.3:
                         self.session.flush()
-                        self._problem(texts.PATROL_PROBLEMS, person_id, patrol.created_at,
-                                      self.rng.choice(walked), "", patrol=patrol)
+                        self._problem(
+                            texts.PATROL_PROBLEMS,
+                            person_id,
+                            patrol.created_at,
+                            self.rng.choice(walked),
+                            "",
+                            patrol=patrol,
+                        )

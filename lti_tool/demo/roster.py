@@ -82,10 +82,19 @@ def build_roster(rng: random.Random, current_start: dt.date, previous_start: dt.
     semesters: the mid-semester changes of tenure are placed relative to them.
     """
     names = NameMaker(rng, EMAIL_DOMAIN)
-    units = [{"code": u.code, "name": u.name, "kind": UNIT_KIND_LABELS[u.kind], "function": ""}
-             for u in TEACHING_UNITS]
-    units += [{"code": d.code, "name": d.name, "kind": UNIT_KIND_LABELS["department"],
-               "function": UNIT_FUNCTION_LABELS[d.function]} for d in DEPARTMENTS]
+    units = [
+        {"code": u.code, "name": u.name, "kind": UNIT_KIND_LABELS[u.kind], "function": ""}
+        for u in TEACHING_UNITS
+    ]
+    units += [
+        {
+            "code": d.code,
+            "name": d.name,
+            "kind": UNIT_KIND_LABELS["department"],
+            "function": UNIT_FUNCTION_LABELS[d.function],
+        }
+        for d in DEPARTMENTS
+    ]
     people: list[DemoPerson] = []
     long_ago = dt.date(current_start.year - 4, 7, 1)
 
@@ -100,8 +109,8 @@ def build_roster(rng: random.Random, current_start: dt.date, previous_start: dt.
         start = long_ago if seq % 3 else dt.date(current_start.year - 2, 1, 15)
         leader.tenures = [Tenure(code, start) for code in positions]
 
-    mid_current = current_start + dt.timedelta(weeks=6)      # a Monday: week 7 starts
-    mid_previous = previous_start + dt.timedelta(weeks=8)    # week 9 of the previous semester
+    mid_current = current_start + dt.timedelta(weeks=6)  # a Monday: week 7 starts
+    mid_previous = previous_start + dt.timedelta(weeks=8)  # week 9 of the previous semester
     term_start = dt.date(current_start.year - 2, 9, 1)
     term_end = dt.date(current_start.year + 1, 8, 31)
     for index, spec in enumerate(TEACHING_UNITS):
@@ -110,10 +119,14 @@ def build_roster(rng: random.Random, current_start: dt.date, previous_start: dt.
         dean = person(spec.number, 1, spec.code, dean_title, load=1)
         party = person(spec.number, 2, spec.code, party_title, load=1)
         if spec.kind == "marxism_school":
-            dean.tenures = [Tenure("college_dean", long_ago),
-                            Tenure("marxism_school_leader", term_start, term_end)]
-            party.tenures = [Tenure("college_party_head", long_ago),
-                             Tenure("marxism_school_leader", term_start, term_end)]
+            dean.tenures = [
+                Tenure("college_dean", long_ago),
+                Tenure("marxism_school_leader", term_start, term_end),
+            ]
+            party.tenures = [
+                Tenure("college_party_head", long_ago),
+                Tenure("marxism_school_leader", term_start, term_end),
+            ]
             vice1 = person(spec.number, 3, spec.code, "副院长", load=3)
             vice1.tenures = [Tenure("marxism_school_leader", mid_previous, term_end)]
             vice2 = person(spec.number, 4, spec.code, "副院长", load=3)
@@ -151,15 +164,24 @@ def people_rows(roster: Roster) -> list[dict[str, str]]:
     """Rows of people.csv: one row per tenure date range, as a roster export lists them."""
     rows: list[dict[str, str]] = []
     for p in roster.people:
-        base = {"employee_no": p.employee_no, "name": p.name, "email": p.email,
-                "unit": unit_name(p.unit_code) if p.unit_code else ""}
+        base = {
+            "employee_no": p.employee_no,
+            "name": p.name,
+            "email": p.email,
+            "unit": unit_name(p.unit_code) if p.unit_code else "",
+        }
         spans: dict[tuple[dt.date | None, dt.date | None], list[str]] = {}
         for t in p.tenures:
             spans.setdefault((t.start, t.end), []).append(t.position)
         if not spans:
             rows.append({**base, "positions": "", "tenure_start": "", "tenure_end": ""})
         for (start, end), codes in spans.items():
-            rows.append({**base, "positions": ";".join(codes),
-                         "tenure_start": start.isoformat() if start else "",
-                         "tenure_end": end.isoformat() if end else ""})
+            rows.append(
+                {
+                    **base,
+                    "positions": ";".join(codes),
+                    "tenure_start": start.isoformat() if start else "",
+                    "tenure_end": end.isoformat() if end else "",
+                }
+            )
     return rows

@@ -42,8 +42,10 @@ IDEOLOGY_PLAN: dict[int, dict[int, tuple[str, ...]]] = {
 }
 BASIC_PLAN: dict[int, dict[int, tuple[tuple[str, int], ...]]] = {
     # (course code, meetings per week)
-    1: {1: (("JC001", 2), ("JC002", 2), ("JC003", 1), ("JC006", 1)),
-        2: (("JC001", 2), ("JC002", 2), ("JC004", 1))},
+    1: {
+        1: (("JC001", 2), ("JC002", 2), ("JC003", 1), ("JC006", 1)),
+        2: (("JC001", 2), ("JC002", 2), ("JC004", 1)),
+    },
     2: {1: (("JC002", 1), ("JC007", 1)), 2: (("JC002", 1), ("JC005", 1))},
     3: {1: (), 2: ()},
 }
@@ -89,9 +91,16 @@ class _Scheduler:
     def _free(self, key: str, day: int, slot: int) -> bool:
         return (key, day, slot) not in self.busy
 
-    def place(self, classes: list[str], teachers: list[DemoPerson], rooms: list[str], *,
-              avoid_days: set[int] | None = None, evening: bool = False,
-              days: tuple[int, ...] = (1, 2, 3, 4, 5)) -> tuple[int, tuple[int, int], str] | None:
+    def place(
+        self,
+        classes: list[str],
+        teachers: list[DemoPerson],
+        rooms: list[str],
+        *,
+        avoid_days: set[int] | None = None,
+        evening: bool = False,
+        days: tuple[int, ...] = (1, 2, 3, 4, 5),
+    ) -> tuple[int, tuple[int, int], str] | None:
         slots = [(d, s) for d in days for s in ((EVENING,) if evening else DAY_SLOTS)]
         self.rng.shuffle(slots)
         slots.sort(key=lambda ds: ds[0] in (avoid_days or set()))
@@ -120,8 +129,14 @@ class _Scheduler:
         shuffled = list(pool)
         self.rng.shuffle(shuffled)
         members = {p.employee_no for p in team}
-        return sorted(shuffled, key=lambda p: (self.load[p.employee_no] >= p.teaching_load,
-                                               self.load[p.employee_no], p.employee_no not in members))
+        return sorted(
+            shuffled,
+            key=lambda p: (
+                self.load[p.employee_no] >= p.teaching_load,
+                self.load[p.employee_no],
+                p.employee_no not in members,
+            ),
+        )
 
 
 class TimetableBuilder:
@@ -147,10 +162,20 @@ class TimetableBuilder:
             self.course_teachers[course.code] = self.rng.sample(pool, min(size, len(pool)))
         return self.course_teachers[course.code]
 
-    def _emit(self, unit: CollegeSpec, course: CourseSpec, classes: list[SchoolClass], rooms: list[str], *,
-              meetings: int = 1, two_teachers: bool = False, full_time: bool = True,
-              class_names: list[str] | None = None, student_unit: str | None = None,
-              evening: bool = False) -> int:
+    def _emit(
+        self,
+        unit: CollegeSpec,
+        course: CourseSpec,
+        classes: list[SchoolClass],
+        rooms: list[str],
+        *,
+        meetings: int = 1,
+        two_teachers: bool = False,
+        full_time: bool = True,
+        class_names: list[str] | None = None,
+        student_unit: str | None = None,
+        evening: bool = False,
+    ) -> int:
         names = class_names or [c.name for c in classes]
         student_unit = student_unit or (classes[0].college.name if classes else unit.name)
         team = self._course_team(unit, course)
@@ -165,19 +190,35 @@ class TimetableBuilder:
                 if two_teachers:
                     others = [t for t in team if t is not first] or [t for t in candidates if t is not first]
                     teachers.append(self.rng.choice(others))
-                spot = self.scheduler.place(names, teachers, rooms, avoid_days=used_days, evening=evening,
-                                            days=(6, 7) if not full_time and not evening else (1, 2, 3, 4, 5))
+                spot = self.scheduler.place(
+                    names,
+                    teachers,
+                    rooms,
+                    avoid_days=used_days,
+                    evening=evening,
+                    days=(6, 7) if not full_time and not evening else (1, 2, 3, 4, 5),
+                )
                 if spot is None:
                     continue
                 day, (p1, p2), room = spot
                 used_days.add(day)
-                self.out.append({
-                    "semester": self.semester_code, "course_code": course.code, "course_name": course.name,
-                    "course_kind": course.kind, "offering_unit": unit.name,
-                    "teacher_no": ";".join(t.employee_no for t in teachers), "classes": ";".join(names),
-                    "student_unit": student_unit, "weekday": str(day), "periods": f"{p1}-{p2}",
-                    "weeks": weeks, "room": room, "full_time": "是" if full_time else "否",
-                })
+                self.out.append(
+                    {
+                        "semester": self.semester_code,
+                        "course_code": course.code,
+                        "course_name": course.name,
+                        "course_kind": course.kind,
+                        "offering_unit": unit.name,
+                        "teacher_no": ";".join(t.employee_no for t in teachers),
+                        "classes": ";".join(names),
+                        "student_unit": student_unit,
+                        "weekday": str(day),
+                        "periods": f"{p1}-{p2}",
+                        "weeks": weeks,
+                        "room": room,
+                        "full_time": "是" if full_time else "否",
+                    }
+                )
                 placed += 1
                 done = True
                 break
@@ -214,7 +255,7 @@ class TimetableBuilder:
         core = [c for c in college.courses if c.kind == PROFESSIONAL]
         practice = [c for c in college.courses if c.kind == PRACTICE]
         elective = [c for c in college.courses if c.kind == ELECTIVE]
-        index = (level - 1) * 2 + (self.term - 1)          # 0..5: the semester of study
+        index = (level - 1) * 2 + (self.term - 1)  # 0..5: the semester of study
         start = (index * 2) % len(core)
         chosen = [core[(start + i) % len(core)] for i in range(3 if level < 3 else 2)]
         out = [(chosen[0], 2)] + [(c, 1) for c in chosen[1:]]
@@ -238,12 +279,22 @@ class TimetableBuilder:
                         if course.kind == PRACTICE or self.rng.random() < 0.15:
                             # Taught to each class on its own (practice always: workshop places are few).
                             for c in major_classes:
-                                self._emit(college, course, [c], self._rooms(college, course, False),
-                                           meetings=meetings, two_teachers=course.kind == PRACTICE
-                                           and self.rng.random() < 0.3)
+                                self._emit(
+                                    college,
+                                    course,
+                                    [c],
+                                    self._rooms(college, course, False),
+                                    meetings=meetings,
+                                    two_teachers=course.kind == PRACTICE and self.rng.random() < 0.3,
+                                )
                         else:
-                            self._emit(college, course, major_classes, self._rooms(college, course, True),
-                                       meetings=meetings)
+                            self._emit(
+                                college,
+                                course,
+                                major_classes,
+                                self._rooms(college, course, True),
+                                meetings=meetings,
+                            )
 
     def _ideology(self, groups: dict[tuple[str, int], list[SchoolClass]]) -> None:
         courses = {c.code: c for c in MARXISM.courses}
@@ -252,7 +303,7 @@ class TimetableBuilder:
                 continue
             for level in (1, 2, 3):
                 level_classes = groups[(college.code, level)]
-                trios = [level_classes[i:i + 3] for i in range(0, len(level_classes), 3)]
+                trios = [level_classes[i : i + 3] for i in range(0, len(level_classes), 3)]
                 for code in IDEOLOGY_PLAN[level][self.term]:
                     for trio in trios:
                         self._emit(MARXISM, courses[code], trio, self._rooms(MARXISM, courses[code], True))
@@ -265,11 +316,16 @@ class TimetableBuilder:
                 continue
             for level in (1, 2, 3):
                 level_classes = groups[(college.code, level)]
-                pairs = [level_classes[i:i + 2] for i in range(0, len(level_classes), 2)]
+                pairs = [level_classes[i : i + 2] for i in range(0, len(level_classes), 2)]
                 for code, meetings in BASIC_PLAN[level][self.term]:
                     for pair in pairs:
-                        self._emit(basic, courses[code], pair, self._rooms(basic, courses[code], True),
-                                   meetings=meetings)
+                        self._emit(
+                            basic,
+                            courses[code],
+                            pair,
+                            self._rooms(basic, courses[code], True),
+                            meetings=meetings,
+                        )
 
     def _pe(self, groups: dict[tuple[str, int], list[SchoolClass]]) -> None:
         pe = next(c for c in COLLEGES if c.code == "PE")
@@ -281,7 +337,7 @@ class TimetableBuilder:
                 self._emit(pe, courses[PE_PLAN[1][0]], [c], self._rooms(pe, courses[PE_PLAN[1][0]], False))
             # Second-year PE is an elective club (篮球, 健美操 …) taken by two classes together.
             level2 = groups[(college.code, 2)]
-            for pair in (level2[i:i + 2] for i in range(0, len(level2), 2)):
+            for pair in (level2[i : i + 2] for i in range(0, len(level2), 2)):
                 code = PE_PLAN[2][zlib.crc32(pair[0].name.encode()) % len(PE_PLAN[2])]
                 self._emit(pe, courses[code], pair, self._rooms(pe, courses[code], True))
 
@@ -292,11 +348,26 @@ class TimetableBuilder:
             abbr = college.majors[0][0]
             name = f"成教{abbr}{cohort:02d}01"
             course = college.courses[0]
-            self._emit(college, course, [], self._rooms(college, course, False), full_time=False,
-                       class_names=[name], student_unit=college.name)
+            self._emit(
+                college,
+                course,
+                [],
+                self._rooms(college, course, False),
+                full_time=False,
+                class_names=[name],
+                student_unit=college.name,
+            )
         ideology = next(c for c in MARXISM.courses if c.code == "MY001")
-        self._emit(MARXISM, ideology, [], ROOMS["阶梯"], full_time=False,
-                   class_names=[f"成教汽修{cohort:02d}01"], student_unit=COLLEGES[0].name, evening=True)
+        self._emit(
+            MARXISM,
+            ideology,
+            [],
+            ROOMS["阶梯"],
+            full_time=False,
+            class_names=[f"成教汽修{cohort:02d}01"],
+            student_unit=COLLEGES[0].name,
+            evening=True,
+        )
 
 
 def build_timetable(rng: random.Random, roster: Roster, semester_code: str) -> list[dict[str, str]]:

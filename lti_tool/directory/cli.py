@@ -71,8 +71,9 @@ def register(cli: click.Group) -> None:
     @institution_option
     @pass_ctx
     @guarded
-    def users_link(ctx: CliContext, platform_user_id: int, employee_no: str,
-                   institution_code: str | None) -> None:
+    def users_link(
+        ctx: CliContext, platform_user_id: int, employee_no: str, institution_code: str | None
+    ) -> None:
         with ctx.session() as s:
             inst = resolve_institution(s, institution_code)
             IdentityService(s, inst.id).link(platform_user_id, employee_no)

@@ -24,19 +24,35 @@ LAST_LAUNCH_RESOLUTION = dt.timedelta(hours=1)
 """``PlatformUser.last_launch_at`` is refreshed at most this often: it only orders the unmatched list,
 and writing it on every launch would make every launch an UPDATE."""
 
-_USERS, _PEOPLE, _UNITS, _HOLDINGS = (cast(Table, m.__table__) for m in (PlatformUser, Person, Unit,
-                                                                          PositionHolding))
+_USERS, _PEOPLE, _UNITS, _HOLDINGS = (
+    cast(Table, m.__table__) for m in (PlatformUser, Person, Unit, PositionHolding)
+)
 # A returning user in one statement: the platform user, its person's unit and every tenure of the person
 # (one row per tenure, or one row with empty tenure columns).
 _KNOWN_USER = (
-    select(_USERS.c.id, _USERS.c.person_id, _PEOPLE.c.id.label("person_found"), _USERS.c.name,
-           _USERS.c.email, _USERS.c.sourcedid, _USERS.c.roles, _USERS.c.last_launch_at, _UNITS.c.function,
-           _UNITS.c.kind, _HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date)
+    select(
+        _USERS.c.id,
+        _USERS.c.person_id,
+        _PEOPLE.c.id.label("person_found"),
+        _USERS.c.name,
+        _USERS.c.email,
+        _USERS.c.sourcedid,
+        _USERS.c.roles,
+        _USERS.c.last_launch_at,
+        _UNITS.c.function,
+        _UNITS.c.kind,
+        _HOLDINGS.c.position_code,
+        _HOLDINGS.c.start_date,
+        _HOLDINGS.c.end_date,
+    )
     .select_from(
-        _USERS.outerjoin(_PEOPLE, and_(_PEOPLE.c.id == _USERS.c.person_id,
-                                       _PEOPLE.c.institution_id == _USERS.c.institution_id))
+        _USERS.outerjoin(
+            _PEOPLE,
+            and_(_PEOPLE.c.id == _USERS.c.person_id, _PEOPLE.c.institution_id == _USERS.c.institution_id),
+        )
         .outerjoin(_UNITS, _UNITS.c.id == _PEOPLE.c.unit_id)
-        .outerjoin(_HOLDINGS, _HOLDINGS.c.person_id == _PEOPLE.c.id))
+        .outerjoin(_HOLDINGS, _HOLDINGS.c.person_id == _PEOPLE.c.id)
+    )
     .where(_USERS.c.platform_id == bindparam("platform_id"), _USERS.c.lti_user_id == bindparam("lti_user_id"))
 )
 _UPDATE_USER = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
@@ -64,8 +80,9 @@ class IdentityService:
 
         ``known_new``: the caller has just found no row for this user, so the first SELECT is skipped.
         """
-        query = select(PlatformUser).where(PlatformUser.platform_id == platform_id,
-                                           PlatformUser.lti_user_id == claims.user_id)
+        query = select(PlatformUser).where(
+            PlatformUser.platform_id == platform_id, PlatformUser.lti_user_id == claims.user_id
+        )
         user = None if known_new else self.session.scalars(query).first()
         if user is None:
             person = self.match(claims)
@@ -73,11 +90,17 @@ class IdentityService:
             # the loser finds the winner's row instead of failing the launch.
             try:
                 with self.session.begin_nested():
-                    user = PlatformUser(institution_id=self.institution_id, platform_id=platform_id,
-                                        lti_user_id=claims.user_id, person_id=person.id if person else None,
-                                        name=claims.name[:200], email=claims.email[:254],
-                                        sourcedid=claims.person_sourcedid[:255],
-                                        roles=" ".join(claims.roles)[:2000], last_launch_at=utcnow())
+                    user = PlatformUser(
+                        institution_id=self.institution_id,
+                        platform_id=platform_id,
+                        lti_user_id=claims.user_id,
+                        person_id=person.id if person else None,
+                        name=claims.name[:200],
+                        email=claims.email[:254],
+                        sourcedid=claims.person_sourcedid[:255],
+                        roles=" ".join(claims.roles)[:2000],
+                        last_launch_at=utcnow(),
+                    )
                     self.session.add(user)
                     self.session.flush()
                 return user
@@ -105,14 +128,19 @@ class IdentityService:
         tenure and writes only what changed (and ``last_launch_at`` once an hour). A first launch, or one
         of a user not matched yet (the roster may have gained them), takes ``resolve``.
         """
-        rows = self.session.execute(_KNOWN_USER, {"platform_id": platform_id,
-                                                  "lti_user_id": claims.user_id}).all()
+        rows = self.session.execute(
+            _KNOWN_USER, {"platform_id": platform_id, "lti_user_id": claims.user_id}
+        ).all()
         if not rows or rows[0].person_id is None:
             user = self.resolve(platform_id, claims, known_new=not rows)
             return self.identity_of(user.id, user.person_id)
         first = rows[0]
-        wanted: dict[str, object] = {"name": claims.name[:200], "email": claims.email[:254],
-                  "sourcedid": claims.person_sourcedid[:255], "roles": " ".join(claims.roles)[:2000]}
+        wanted: dict[str, object] = {
+            "name": claims.name[:200],
+            "email": claims.email[:254],
+            "sourcedid": claims.person_sourcedid[:255],
+            "roles": " ".join(claims.roles)[:2000],
+        }
         changes: dict[str, object] = {k: v for k, v in wanted.items() if getattr(first, k) != v}
         now = utcnow()
         if first.last_launch_at is None or now - first.last_launch_at >= LAST_LAUNCH_RESOLUTION:
@@ -122,7 +150,9 @@ class IdentityService:
         if first.person_found is None:  # linked to a person of another institution: never trusted
             return LaunchIdentity(platform_user_id=first.id, person_id=None)
         return LaunchIdentity(
-            platform_user_id=first.id, person_id=first.person_id, unit_function=first.function,
+            platform_user_id=first.id,
+            person_id=first.person_id,
+            unit_function=first.function,
             unit_kind=first.kind,
             tenures=tuple((r.position_code, r.start_date, r.end_date) for r in rows if r.position_code),
         )
@@ -135,12 +165,18 @@ class IdentityService:
         if person is None or person.institution_id != self.institution_id:
             return LaunchIdentity(platform_user_id=platform_user_id, person_id=None)
         tenures = self.session.execute(
-            select(_HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date)
-            .where(_HOLDINGS.c.person_id == person_id)).all()
+            select(_HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date).where(
+                _HOLDINGS.c.person_id == person_id
+            )
+        ).all()
         unit = person.unit
-        return LaunchIdentity(platform_user_id=platform_user_id, person_id=person_id,
-                              unit_function=unit.function if unit else None,
-                              unit_kind=unit.kind if unit else None, tenures=tuple(map(tuple, tenures)))
+        return LaunchIdentity(
+            platform_user_id=platform_user_id,
+            person_id=person_id,
+            unit_function=unit.function if unit else None,
+            unit_kind=unit.kind if unit else None,
+            tenures=tuple(map(tuple, tenures)),
+        )
 
     def match(self, claims: LaunchClaims) -> Person | None:
         base = select(Person).where(Person.institution_id == self.institution_id)
@@ -149,25 +185,33 @@ class IdentityService:
             if person is not None:
                 return person
         if claims.email:
-            matches = list(self.session.scalars(
-                base.where(func.lower(Person.email) == claims.email.lower()).limit(2)))
+            matches = list(
+                self.session.scalars(base.where(func.lower(Person.email) == claims.email.lower()).limit(2))
+            )
             if len(matches) == 1:  # an e-mail shared by two roster rows identifies nobody
                 return matches[0]
         return None
 
     def unmatched(self, limit: int = 500) -> list[PlatformUser]:
         """LMS users who launched but match nobody in the roster, most recent first."""
-        return list(self.session.scalars(
-            select(PlatformUser).where(PlatformUser.institution_id == self.institution_id,
-                                       PlatformUser.person_id.is_(None))
-            .order_by(PlatformUser.last_launch_at.desc(), PlatformUser.id.desc()).limit(limit)
-        ))
+        return list(
+            self.session.scalars(
+                select(PlatformUser)
+                .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
+                .order_by(PlatformUser.last_launch_at.desc(), PlatformUser.id.desc())
+                .limit(limit)
+            )
+        )
 
     def unmatched_count(self) -> int:
-        return int(self.session.scalar(
-            select(func.count()).select_from(PlatformUser)
-            .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
-        ) or 0)
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(PlatformUser)
+                .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
+            )
+            or 0
+        )
 
     def link(self, platform_user_id: int, employee_no: str) -> PlatformUser:
         """Link an LMS user to a roster person by hand; their next launch lands them as that person.
@@ -181,8 +225,9 @@ class IdentityService:
         if user is None or user.institution_id != self.institution_id:
             raise NotFound("No such LMS user.")
         person = self.session.scalars(
-            select(Person).where(Person.institution_id == self.institution_id,
-                                 Person.employee_no == employee_no.strip())
+            select(Person).where(
+                Person.institution_id == self.institution_id, Person.employee_no == employee_no.strip()
+            )
         ).first()
         if person is None:
             raise NotFound("No person with employee number %(no)s in the roster.", no=employee_no)

@@ -30,39 +30,77 @@ class Persona(StrEnum):
     TEACHER = "teacher"
 
 
-PERSONA_ORDER = [Persona.QUALITY_CENTER, Persona.ORGANIZATION, Persona.OBSERVER, Persona.HANDLER,
-                 Persona.TEACHER]
+PERSONA_ORDER = [
+    Persona.QUALITY_CENTER,
+    Persona.ORGANIZATION,
+    Persona.OBSERVER,
+    Persona.HANDLER,
+    Persona.TEACHER,
+]
 
 
 _HOLDINGS = PositionHolding.__table__
 _POSITIONS_OF = select(_HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDINGS.c.end_date).where(
-    _HOLDINGS.c.person_id == bindparam("person_id"))
+    _HOLDINGS.c.person_id == bindparam("person_id")
+)
 _TEACHES = select(exists().where(SectionTeacher.person_id == bindparam("person_id")))
 
 
 def active_positions(session: Session, person_id: int, on: dt.date) -> set[str]:
     """The positions a person holds on a day (a Core select: no ORM objects are needed to read three
     columns, and every launch asks)."""
-    return {code for code, start, end in session.execute(_POSITIONS_OF, {"person_id": person_id})
-            if (start is None or start <= on) and (end is None or end >= on)}
+    return {
+        code
+        for code, start, end in session.execute(_POSITIONS_OF, {"person_id": person_id})
+        if (start is None or start <= on) and (end is None or end >= on)
+    }
 
 
-def personas_for(session: Session, person: Person | None, policy: Policy, *, is_instructor: bool,
-                 is_platform_admin: bool, today: dt.date) -> list[Persona]:
+def personas_for(
+    session: Session,
+    person: Person | None,
+    policy: Policy,
+    *,
+    is_instructor: bool,
+    is_platform_admin: bool,
+    today: dt.date,
+) -> list[Persona]:
     if person is None:
-        return personas_from(session, None, lambda: policy, is_instructor=is_instructor,
-                             is_platform_admin=is_platform_admin, today=today)
+        return personas_from(
+            session,
+            None,
+            lambda: policy,
+            is_instructor=is_instructor,
+            is_platform_admin=is_platform_admin,
+            today=today,
+        )
     unit = person.unit
     tenures = session.execute(_POSITIONS_OF, {"person_id": person.id}).all()
-    return personas_from(session, person.id, lambda: policy, unit_function=unit.function if unit else None,
-                         unit_kind=unit.kind if unit else None, tenures=tenures,
-                         is_instructor=is_instructor, is_platform_admin=is_platform_admin, today=today)
+    return personas_from(
+        session,
+        person.id,
+        lambda: policy,
+        unit_function=unit.function if unit else None,
+        unit_kind=unit.kind if unit else None,
+        tenures=tenures,
+        is_instructor=is_instructor,
+        is_platform_admin=is_platform_admin,
+        today=today,
+    )
 
 
-def personas_from(session: Session, person_id: int | None, policy: Callable[[], Policy], *,
-                  unit_function: str | None = None, unit_kind: str | None = None,
-                  tenures: Iterable[tuple[str, dt.date | None, dt.date | None]] = (),
-                  is_instructor: bool, is_platform_admin: bool, today: dt.date) -> list[Persona]:
+def personas_from(
+    session: Session,
+    person_id: int | None,
+    policy: Callable[[], Policy],
+    *,
+    unit_function: str | None = None,
+    unit_kind: str | None = None,
+    tenures: Iterable[tuple[str, dt.date | None, dt.date | None]] = (),
+    is_instructor: bool,
+    is_platform_admin: bool,
+    today: dt.date,
+) -> list[Persona]:
     """``personas_for`` from what a launch has already read (``identity.LaunchIdentity``).
 
     ``policy`` is called only when the person holds a position today: most people hold none, and then
@@ -72,8 +110,11 @@ def personas_from(session: Session, person_id: int | None, policy: Callable[[], 
     if is_platform_admin:
         found.add(Persona.QUALITY_CENTER)
     if person_id is not None:
-        held = {code for code, start, end in tenures
-                if (start is None or start <= today) and (end is None or end >= today)}
+        held = {
+            code
+            for code, start, end in tenures
+            if (start is None or start <= today) and (end is None or end >= today)
+        }
         if held and held & policy().observing_positions():
             found.add(Persona.OBSERVER)
         if unit_function == UnitFunction.QUALITY_CENTER:

@@ -33,15 +33,24 @@ UNIT_ALIASES = {
     "function": ["职能", "function_role"],
 }
 UNIT_KINDS = {
-    "college": UnitKind.COLLEGE, "教学院": UnitKind.COLLEGE, "教学院（部）": UnitKind.COLLEGE,
-    "二级学院": UnitKind.COLLEGE, "学院": UnitKind.COLLEGE,
-    "marxism_school": UnitKind.MARXISM_SCHOOL, "马克思主义学院": UnitKind.MARXISM_SCHOOL,
-    "department": UnitKind.DEPARTMENT, "职能部门": UnitKind.DEPARTMENT, "部门": UnitKind.DEPARTMENT,
+    "college": UnitKind.COLLEGE,
+    "教学院": UnitKind.COLLEGE,
+    "教学院（部）": UnitKind.COLLEGE,
+    "二级学院": UnitKind.COLLEGE,
+    "学院": UnitKind.COLLEGE,
+    "marxism_school": UnitKind.MARXISM_SCHOOL,
+    "马克思主义学院": UnitKind.MARXISM_SCHOOL,
+    "department": UnitKind.DEPARTMENT,
+    "职能部门": UnitKind.DEPARTMENT,
+    "部门": UnitKind.DEPARTMENT,
 }
 UNIT_FUNCTIONS = {
-    "": UnitFunction.NONE, "quality_center": UnitFunction.QUALITY_CENTER,
-    "教学质量监控与评价中心": UnitFunction.QUALITY_CENTER, "质量中心": UnitFunction.QUALITY_CENTER,
-    "organization": UnitFunction.ORGANIZATION, "党委组织部": UnitFunction.ORGANIZATION,
+    "": UnitFunction.NONE,
+    "quality_center": UnitFunction.QUALITY_CENTER,
+    "教学质量监控与评价中心": UnitFunction.QUALITY_CENTER,
+    "质量中心": UnitFunction.QUALITY_CENTER,
+    "organization": UnitFunction.ORGANIZATION,
+    "党委组织部": UnitFunction.ORGANIZATION,
     "组织部": UnitFunction.ORGANIZATION,
 }
 PEOPLE_ALIASES = {
@@ -56,8 +65,10 @@ PEOPLE_ALIASES = {
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 POSITION_SEPARATOR = re.compile(r"[;；]")
 """Positions in one cell are separated by ";" — also the full-width "；" a Chinese keyboard types."""
-_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-                      r"(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_DATE_RE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
 
 
 def parse_date(text: str) -> dt.date:
@@ -144,14 +155,18 @@ class DirectoryService:
 
     # -- queries ------------------------------------------------------------------------------------
     def units(self) -> list[Unit]:
-        return list(self.session.scalars(
-            select(Unit).where(Unit.institution_id == self.institution_id).order_by(Unit.kind, Unit.code)))
+        return list(
+            self.session.scalars(
+                select(Unit).where(Unit.institution_id == self.institution_id).order_by(Unit.kind, Unit.code)
+            )
+        )
 
     def unit_people_counts(self) -> dict[int, int]:
         rows = self.session.execute(
-            select(Person.unit_id, func.count()).where(Person.institution_id == self.institution_id,
-                                                       Person.unit_id.is_not(None))
-            .group_by(Person.unit_id))
+            select(Person.unit_id, func.count())
+            .where(Person.institution_id == self.institution_id, Person.unit_id.is_not(None))
+            .group_by(Person.unit_id)
+        )
         return {unit_id: int(n) for unit_id, n in rows if unit_id is not None}
 
     def unit_lookup(self) -> dict[str, Unit]:
@@ -166,9 +181,13 @@ class DirectoryService:
         stmt = select(Person).where(Person.institution_id == self.institution_id)
         term = search.strip()
         if term:
-            stmt = stmt.where(or_(Person.name.icontains(term, autoescape=True),
-                                  Person.employee_no.icontains(term, autoescape=True),
-                                  Person.email.icontains(term, autoescape=True)))
+            stmt = stmt.where(
+                or_(
+                    Person.name.icontains(term, autoescape=True),
+                    Person.employee_no.icontains(term, autoescape=True),
+                    Person.email.icontains(term, autoescape=True),
+                )
+            )
         return stmt
 
     def people(self, search: str = "", limit: int = 200, offset: int = 0) -> list[Person]:
@@ -181,9 +200,14 @@ class DirectoryService:
         total = int(self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
         pages = max(1, -(-total // per_page))
         page = min(max(1, page), pages)
-        people = list(self.session.scalars(
-            stmt.options(joinedload(Person.positions)).order_by(Person.employee_no)
-            .limit(per_page).offset((page - 1) * per_page)).unique())
+        people = list(
+            self.session.scalars(
+                stmt.options(joinedload(Person.positions))
+                .order_by(Person.employee_no)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).unique()
+        )
         return PeoplePage(people, total, page, per_page)
 
     def person(self, person_id: int) -> Person:
@@ -194,12 +218,17 @@ class DirectoryService:
         return person
 
     def person_by_no(self, employee_no: str) -> Person | None:
-        return self.session.scalars(select(Person).where(Person.institution_id == self.institution_id,
-                                                         Person.employee_no == employee_no)).first()
+        return self.session.scalars(
+            select(Person).where(
+                Person.institution_id == self.institution_id, Person.employee_no == employee_no
+            )
+        ).first()
 
     def people_by_no(self) -> dict[str, Person]:
-        return {p.employee_no: p for p in self.session.scalars(
-            select(Person).where(Person.institution_id == self.institution_id))}
+        return {
+            p.employee_no: p
+            for p in self.session.scalars(select(Person).where(Person.institution_id == self.institution_id))
+        }
 
     def person_detail(self, person_id: int) -> PersonDetail:
         """The person page: the person (unit, tenures) and the LMS accounts linked to them."""
@@ -211,7 +240,8 @@ class DirectoryService:
             select(PlatformUser, Platform.name, Platform.issuer)
             .join(Platform, Platform.id == PlatformUser.platform_id)
             .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id == person_id)
-            .order_by(PlatformUser.last_launch_at.desc()))
+            .order_by(PlatformUser.last_launch_at.desc())
+        )
         return [LmsAccount(user, name or issuer) for user, name, issuer in rows]
 
     def cadres(self, policy: Policy, today: dt.date) -> list[CadreGroup]:
@@ -220,14 +250,19 @@ class DirectoryService:
         Ended tenures are left out: this is the organization department's list of cadres in office.
         """
         holdings = self.session.scalars(
-            select(PositionHolding).join(Person, Person.id == PositionHolding.person_id)
-            .where(PositionHolding.institution_id == self.institution_id,
-                   or_(PositionHolding.end_date.is_(None), PositionHolding.end_date >= today))
+            select(PositionHolding)
+            .join(Person, Person.id == PositionHolding.person_id)
+            .where(
+                PositionHolding.institution_id == self.institution_id,
+                or_(PositionHolding.end_date.is_(None), PositionHolding.end_date >= today),
+            )
             .options(joinedload(PositionHolding.person))
-            .order_by(Person.employee_no, PositionHolding.start_date))
+            .order_by(Person.employee_no, PositionHolding.start_date)
+        )
         order = {code: i for i, code in enumerate(policy.positions)}
         groups: dict[str, CadreGroup] = {
-            code: CadreGroup(code, name, []) for code, name in policy.groups.items()}
+            code: CadreGroup(code, name, []) for code, name in policy.groups.items()
+        }
         for h in holdings:
             definition = policy.positions.get(h.position_code)
             group_code = definition.group if definition else ""
@@ -259,11 +294,17 @@ class DirectoryService:
             if not name:
                 errors.add(row.number, "name", "不能为空 (must not be empty)")
             if kind is None:
-                errors.add(row.number, "kind", f"“{kind_text}”不是 college / marxism_school / department "
-                           f"(not a known unit type)")
+                errors.add(
+                    row.number,
+                    "kind",
+                    f"“{kind_text}”不是 college / marxism_school / department (not a known unit type)",
+                )
             if function is None:
-                errors.add(row.number, "function", f"“{function_text}”不是 quality_center / organization "
-                           f"(not a known function)")
+                errors.add(
+                    row.number,
+                    "function",
+                    f"“{function_text}”不是 quality_center / organization (not a known function)",
+                )
             seen.setdefault(code, row.number)
             parsed.append((code, name[:200], str(kind or ""), str(function or "") if has_function else None))
         errors.raise_if_any("units")
@@ -272,8 +313,15 @@ class DirectoryService:
         for code, name, kind_code, function_code in parsed:
             unit = existing.get(code)
             if unit is None:
-                self.session.add(Unit(institution_id=self.institution_id, code=code, name=name,
-                                      kind=kind_code, function=function_code or ""))
+                self.session.add(
+                    Unit(
+                        institution_id=self.institution_id,
+                        code=code,
+                        name=name,
+                        kind=kind_code,
+                        function=function_code or "",
+                    )
+                )
                 result.created += 1
                 continue
             wanted = (name, kind_code, unit.function if function_code is None else function_code)
@@ -296,8 +344,15 @@ class DirectoryService:
         errors.raise_if_any("people")
         return self._store_people(people, set(errors.headers))
 
-    def _parse_person_row(self, row: Row, errors: RowErrors, units: dict[str, Unit], policy: Policy,
-                          position_names: dict[str, str], people: dict[str, _PersonEntry]) -> None:
+    def _parse_person_row(
+        self,
+        row: Row,
+        errors: RowErrors,
+        units: dict[str, Unit],
+        policy: Policy,
+        position_names: dict[str, str],
+        people: dict[str, _PersonEntry],
+    ) -> None:
         no, name, email = row.get("employee_no"), row.get("name"), row.get("email").lower()
         if not no:
             errors.add(row.number, "employee_no", "不能为空 (must not be empty)")
@@ -310,8 +365,11 @@ class DirectoryService:
         unit_text = row.get("unit")
         unit = units.get(unit_text) if unit_text else None
         if unit_text and unit is None:
-            errors.add(row.number, "unit",
-                       f"单位“{unit_text}”不存在，请先导入单位 (unknown unit: import units first)")
+            errors.add(
+                row.number,
+                "unit",
+                f"单位“{unit_text}”不存在，请先导入单位 (unknown unit: import units first)",
+            )
         codes: list[str] = []
         for token in (t.strip() for t in POSITION_SEPARATOR.split(row.get("positions")) if t.strip()):
             code = token if token in policy.positions else position_names.get(token)
@@ -335,8 +393,11 @@ class DirectoryService:
             key = (code, start)
             if key in entry.tenures and entry.tenures[key][0] != end:
                 other = entry.tenures[key][1]
-                errors.add(row.number, "tenure_end", f"与第 {other} 行同一职务、同一开始日期的结束日期不一致 "
-                           f"(conflicts with row {other})")
+                errors.add(
+                    row.number,
+                    "tenure_end",
+                    f"与第 {other} 行同一职务、同一开始日期的结束日期不一致 (conflicts with row {other})",
+                )
             entry.tenures.setdefault(key, (end, row.number))
 
     @staticmethod
@@ -351,11 +412,14 @@ class DirectoryService:
             return None
 
     @staticmethod
-    def _check_same_person(row: Row, errors: RowErrors, entry: _PersonEntry, name: str, email: str,
-                           unit: Unit | None) -> None:
+    def _check_same_person(
+        row: Row, errors: RowErrors, entry: _PersonEntry, name: str, email: str, unit: Unit | None
+    ) -> None:
         """Several rows may list one person (one row per tenure) but must agree on who that is."""
-        conflict = (f"与第 {entry.row} 行同一工号的信息不一致 "
-                    f"(conflicts with row {entry.row} for the same employee_no)")
+        conflict = (
+            f"与第 {entry.row} 行同一工号的信息不一致 "
+            f"(conflicts with row {entry.row} for the same employee_no)"
+        )
         if name and entry.name and name != entry.name:
             errors.add(row.number, "name", conflict)
         if email and entry.email and email != entry.email:
@@ -371,8 +435,13 @@ class DirectoryService:
         for no, entry in people.items():
             person = existing.get(no)
             if person is None:
-                person = Person(institution_id=self.institution_id, employee_no=no, name=entry.name[:100],
-                                email=entry.email or None, unit=entry.unit)
+                person = Person(
+                    institution_id=self.institution_id,
+                    employee_no=no,
+                    name=entry.name[:100],
+                    email=entry.email or None,
+                    unit=entry.unit,
+                )
                 self.session.add(person)
                 self._sync_positions(person, entry)
                 result.created += 1
@@ -416,10 +485,14 @@ class DirectoryService:
             else:
                 person.positions.remove(holding)
                 changed = True
-        for (code, start), (end, _row) in sorted(entry.tenures.items(),
-                                                 key=lambda item: (item[0][0], item[0][1] or dt.date.min)):
+        for (code, start), (end, _row) in sorted(
+            entry.tenures.items(), key=lambda item: (item[0][0], item[0][1] or dt.date.min)
+        ):
             if (code, start) not in kept:
-                person.positions.append(PositionHolding(institution_id=self.institution_id,
-                                                        position_code=code, start_date=start, end_date=end))
+                person.positions.append(
+                    PositionHolding(
+                        institution_id=self.institution_id, position_code=code, start_date=start, end_date=end
+                    )
+                )
                 changed = True
         return changed

@@ -55,14 +55,17 @@ def _upload() -> tuple[bytes, str]:
 
 def _import_failed(kind: str, err: ValidationFailed) -> tuple[str, int]:
     """The row/column list and the form again, so the file can be fixed and re-sent from the same page."""
-    return render_template("directory/import_failed.html", kind=kind, message=err.translated(),
-                           details=err.translated_details()), err.status
+    return render_template(
+        "directory/import_failed.html", kind=kind, message=err.translated(), details=err.translated_details()
+    ), err.status
 
 
 def _imported(endpoint: str, result: ImportResult) -> Response:
     """Post/redirect/get: the list page shows what the import did (no cookie-based flash in an iframe)."""
-    return redirect(url_for(endpoint, created=result.created, updated=result.updated,
-                            unchanged=result.unchanged), code=303)
+    return redirect(
+        url_for(endpoint, created=result.created, updated=result.updated, unchanged=result.unchanged),
+        code=303,
+    )
 
 
 def _import_summary() -> dict[str, int] | None:
@@ -76,8 +79,14 @@ def _import_summary() -> dict[str, int] | None:
 @requires_persona("quality_center")
 def units():  # type: ignore[no-untyped-def]
     service = _directory(current_actor())
-    return render_template("directory/units.html", units=service.units(), counts=service.unit_people_counts(),
-                           kinds=KIND_LABELS, functions=FUNCTION_LABELS, imported=_import_summary())
+    return render_template(
+        "directory/units.html",
+        units=service.units(),
+        counts=service.unit_people_counts(),
+        kinds=KIND_LABELS,
+        functions=FUNCTION_LABELS,
+        imported=_import_summary(),
+    )
 
 
 @bp.route("/units/import", methods=["POST"])
@@ -98,9 +107,15 @@ def people():  # type: ignore[no-untyped-def]
     actor = current_actor()
     search = request.args.get("q", "").strip()[:100]
     page = _directory(actor).people_page(search, request.args.get("page", 1, type=int), PER_PAGE)
-    return render_template("directory/people.html", page=page, q=search, imported=_import_summary(),
-                           policy=PolicyStore(db(), actor.institution_id).current(), today=dt.date.today(),
-                           can_import=actor.persona == "quality_center")
+    return render_template(
+        "directory/people.html",
+        page=page,
+        q=search,
+        imported=_import_summary(),
+        policy=PolicyStore(db(), actor.institution_id).current(),
+        today=dt.date.today(),
+        can_import=actor.persona == "quality_center",
+    )
 
 
 @bp.route("/people/import", methods=["POST"])
@@ -121,9 +136,14 @@ def import_people():  # type: ignore[no-untyped-def]
 def person(person_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     detail = _directory(actor).person_detail(person_id)
-    return render_template("directory/person.html", detail=detail, person=detail.person,
-                           policy=PolicyStore(db(), actor.institution_id).current(), today=dt.date.today(),
-                           kinds=KIND_LABELS)
+    return render_template(
+        "directory/person.html",
+        detail=detail,
+        person=detail.person,
+        policy=PolicyStore(db(), actor.institution_id).current(),
+        today=dt.date.today(),
+        kinds=KIND_LABELS,
+    )
 
 
 # -- LMS users not matched to the roster ---------------------------------------------------------------
@@ -131,8 +151,12 @@ def person(person_id: int):  # type: ignore[no-untyped-def]
 @requires_persona("quality_center")
 def unmatched():  # type: ignore[no-untyped-def]
     users = IdentityService(db(), current_actor().institution_id).unmatched()
-    return render_template("directory/unmatched.html", users=users,
-                           linked=request.args.get("linked", ""), linked_to=request.args.get("to", ""))
+    return render_template(
+        "directory/unmatched.html",
+        users=users,
+        linked=request.args.get("linked", ""),
+        linked_to=request.args.get("to", ""),
+    )
 
 
 @bp.route("/users/<int:user_id>/link", methods=["POST"])
@@ -140,19 +164,23 @@ def unmatched():  # type: ignore[no-untyped-def]
 def link(user_id: int):  # type: ignore[no-untyped-def]
     employee_no = request.form.get("employee_no", "").strip()
     user = IdentityService(db(), current_actor().institution_id).link(user_id, employee_no)
-    return redirect(url_for("directory.unmatched", linked=user.name or user.lti_user_id, to=employee_no),
-                    code=303)
+    return redirect(
+        url_for("directory.unmatched", linked=user.name or user.lti_user_id, to=employee_no), code=303
+    )
 
 
 # -- home panels ----------------------------------------------------------------------------------------
 @register_panel("quality_center", 20)
 def _quality_center_panel(actor: Actor) -> Panel:
-    return Panel("directory/_panel_quality_center.html",
-                 {"unmatched": IdentityService(db(), actor.institution_id).unmatched_count()})
+    return Panel(
+        "directory/_panel_quality_center.html",
+        {"unmatched": IdentityService(db(), actor.institution_id).unmatched_count()},
+    )
 
 
 @register_panel("organization", 20)
 def _cadre_panel(actor: Actor) -> Panel:
     policy = PolicyStore(db(), actor.institution_id).current()
-    return Panel("directory/_panel_cadres.html",
-                 {"groups": _directory(actor).cadres(policy, dt.date.today())})
+    return Panel(
+        "directory/_panel_cadres.html", {"groups": _directory(actor).cadres(policy, dt.date.today())}
+    )

@@ -44,8 +44,10 @@ class HomeService:
 
     def positions(self, person_id: int, today: dt.date) -> list[HeldPosition]:
         rows = self.session.scalars(
-            select(PositionHolding).where(PositionHolding.person_id == person_id,
-                                          PositionHolding.institution_id == self.institution_id)
+            select(PositionHolding)
+            .where(
+                PositionHolding.person_id == person_id, PositionHolding.institution_id == self.institution_id
+            )
             .order_by(PositionHolding.start_date)
         )
         out = []
@@ -53,22 +55,38 @@ class HomeService:
             if not r.held_during(today, today):
                 continue
             definition = self.policy.positions.get(r.position_code)
-            out.append(HeldPosition(r.position_code, definition.name if definition else r.position_code,
-                                    r.start_date, r.end_date, self.policy.rules_for({r.position_code})))
+            out.append(
+                HeldPosition(
+                    r.position_code,
+                    definition.name if definition else r.position_code,
+                    r.start_date,
+                    r.end_date,
+                    self.policy.rules_for({r.position_code}),
+                )
+            )
         return out
 
     def overview(self) -> InstitutionOverview:
         def count(model: Any, *where: Any) -> int:
-            stmt = select(func.count()).select_from(model).where(model.institution_id == self.institution_id,
-                                                                  *where)
+            stmt = (
+                select(func.count())
+                .select_from(model)
+                .where(model.institution_id == self.institution_id, *where)
+            )
             return int(self.session.scalar(stmt) or 0)
 
-        cadres = self.session.scalar(
-            select(func.count(func.distinct(PositionHolding.person_id)))
-            .where(PositionHolding.institution_id == self.institution_id)
-        ) or 0
+        cadres = (
+            self.session.scalar(
+                select(func.count(func.distinct(PositionHolding.person_id))).where(
+                    PositionHolding.institution_id == self.institution_id
+                )
+            )
+            or 0
+        )
         return InstitutionOverview(
-            units=count(Unit), people=count(Person), cadres=int(cadres),
+            units=count(Unit),
+            people=count(Person),
+            cadres=int(cadres),
             unmatched_users=count(PlatformUser, PlatformUser.person_id.is_(None)),
             platforms=count(Platform),
         )

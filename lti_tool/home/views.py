@@ -47,8 +47,9 @@ def switch_locale():  # type: ignore[no-untyped-def]
     locale = request.form.get("locale", "")
     if locale in SUPPORTED_LOCALES:
         session_service().set_locale(actor, locale)
-    return redirect(request.form.get("next") if _is_local(request.form.get("next"))
-                    else url_for("home.index"), code=303)
+    return redirect(
+        request.form.get("next") if _is_local(request.form.get("next")) else url_for("home.index"), code=303
+    )
 
 
 def _is_local(target: str | None) -> bool:

@@ -123,8 +123,15 @@ class LaunchClaims:
 
     @property
     def is_learner_only(self) -> bool:
-        staff = {"Instructor", "Administrator", "ContentDeveloper", "Mentor", "TeachingAssistant", "Staff",
-                 "Faculty"}
+        staff = {
+            "Instructor",
+            "Administrator",
+            "ContentDeveloper",
+            "Mentor",
+            "TeachingAssistant",
+            "Staff",
+            "Faculty",
+        }
         return not (self.short_roles & staff)
 
     @property

@@ -60,8 +60,12 @@ class LaunchFlow:
         self.sessions = sessions
         self.settings = settings
 
-    def complete(self, validated: ValidatedLaunch, today: dt.date | None = None,
-                 available_pages: frozenset[str] | set[str] = frozenset()) -> LaunchOutcome:
+    def complete(
+        self,
+        validated: ValidatedLaunch,
+        today: dt.date | None = None,
+        available_pages: frozenset[str] | set[str] = frozenset(),
+    ) -> LaunchOutcome:
         """Identity, personas and the session; ``available_pages`` are the landing pages that exist now."""
         platform = validated.platform
         claims = validated.claims
@@ -69,26 +73,41 @@ class LaunchFlow:
             raise Forbidden("Only teachers and administrators can add Tingke to a course.")
         claims.custom = {k: v for k, v in claims.custom.items() if k == "tingke_page"}
         who = IdentityService(self.session, platform.institution_id).resolve_for_launch(platform.id, claims)
-        personas = [p.value for p in personas_from(
-            self.session, who.person_id, PolicyStore(self.session, platform.institution_id).current,
-            unit_function=who.unit_function, unit_kind=who.unit_kind, tenures=who.tenures,
-            is_instructor=claims.is_instructor, is_platform_admin=claims.is_platform_admin,
-            today=today or dt.date.today())]
+        personas = [
+            p.value
+            for p in personas_from(
+                self.session,
+                who.person_id,
+                PolicyStore(self.session, platform.institution_id).current,
+                unit_function=who.unit_function,
+                unit_kind=who.unit_kind,
+                tenures=who.tenures,
+                is_instructor=claims.is_instructor,
+                is_platform_admin=claims.is_platform_admin,
+                today=today or dt.date.today(),
+            )
+        ]
         landing, persona = "home", None
         if not claims.is_deep_linking:
             landing, persona = self._landing(claims.custom.get("tingke_page", ""), personas, available_pages)
         deployment_id = validated.body.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id", "")
         _sid, token = self.sessions.create(
-            institution_id=platform.institution_id, platform_id=platform.id, person_id=who.person_id,
-            platform_user_id=who.platform_user_id, claims=claims, personas=personas,
-            locale=_locale_from_claim(claims.locale), persona=persona,
+            institution_id=platform.institution_id,
+            platform_id=platform.id,
+            person_id=who.person_id,
+            platform_user_id=who.platform_user_id,
+            claims=claims,
+            personas=personas,
+            locale=_locale_from_claim(claims.locale),
+            persona=persona,
             extra_claims={"deployment_id": deployment_id},
         )
         return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking, landing=landing)
 
     @staticmethod
-    def _landing(page: str, personas: list[str],
-                 available: frozenset[str] | set[str]) -> tuple[str, str | None]:
+    def _landing(
+        page: str, personas: list[str], available: frozenset[str] | set[str]
+    ) -> tuple[str, str | None]:
         """The page a resource link's ``tingke_page`` asks for, if it exists and the person may see it,
         and the persona the session starts in (None: the first of ``personas``).
 
@@ -115,12 +134,18 @@ class LaunchFlow:
         row = self.session.get(LaunchSession, actor.session_id)
         deployment_id = (row.claims if row else {}).get("deployment_id", "")
         registration = DbToolConf(self.session).registration_for(platform)
-        settings = {"deep_link_return_url": claims.deep_link_return_url,
-                    "accept_types": ["ltiResourceLink"], "accept_presentation_document_targets": ["iframe"]}
+        settings = {
+            "deep_link_return_url": claims.deep_link_return_url,
+            "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["iframe"],
+        }
         if claims.deep_link_data is not None:  # returned as it came, whatever its JSON type
             settings["data"] = claims.deep_link_data
-        resource = (DeepLinkResource().set_url(f"{self.settings.base_url}/lti/launch")
-                    .set_title(title.strip()[:200] or "听课 Tingke")
-                    .set_custom_params({"tingke_page": target}))
+        resource = (
+            DeepLinkResource()
+            .set_url(f"{self.settings.base_url}/lti/launch")
+            .set_title(title.strip()[:200] or "听课 Tingke")
+            .set_custom_params({"tingke_page": target})
+        )
         link = DeepLink(registration, deployment_id, settings)  # type: ignore[arg-type]
         return link.get_response_jwt([resource]), claims.deep_link_return_url

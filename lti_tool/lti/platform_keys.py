@@ -55,8 +55,9 @@ class PlatformKeyCache:
             resp.raise_for_status()
             data = resp.json()
         except (requests.RequestException, ValueError) as exc:
-            raise LaunchRefused("The platform's public keys could not be fetched from %(url)s.",
-                                url=url) from exc
+            raise LaunchRefused(
+                "The platform's public keys could not be fetched from %(url)s.", url=url
+            ) from exc
         keys = {str(k["kid"]): k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kid")}
         return _Entry(keys=keys, fetched_at=time.monotonic())
 

@@ -69,8 +69,9 @@ class RegistrationService:
     def registration_key(self, institution_code: str) -> str:
         """The secret part of an institution's dynamic registration URL (stable across restarts)."""
         secret = self.settings.resolved_secret().encode()
-        return hmac.new(secret, f"tingke-dynamic-registration:{institution_code}".encode(),
-                        hashlib.sha256).hexdigest()[:32]
+        return hmac.new(
+            secret, f"tingke-dynamic-registration:{institution_code}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
 
     def check_registration_key(self, institution_code: str | None, key: str | None) -> None:
         expected = self.registration_key(institution_code) if institution_code else ""
@@ -82,8 +83,11 @@ class RegistrationService:
 
     def urls(self, institution_code: str | None = None) -> dict[str, str]:
         base = self.settings.base_url
-        register = (f"{base}/lti/register/{institution_code}/{self.registration_key(institution_code)}"
-                    if institution_code else f"{base}/lti/register/<INSTITUTION>/<KEY>")
+        register = (
+            f"{base}/lti/register/{institution_code}/{self.registration_key(institution_code)}"
+            if institution_code
+            else f"{base}/lti/register/<INSTITUTION>/<KEY>"
+        )
         return {
             "tool_url": f"{base}/lti/launch",
             "login_url": f"{base}/lti/login",
@@ -112,8 +116,11 @@ class RegistrationService:
                 "claims": ["iss", "sub", "name", "given_name", "family_name", "email", CLAIM_LIS],
                 "messages": [
                     {"type": "LtiResourceLinkRequest", "target_link_uri": urls["tool_url"]},
-                    {"type": "LtiDeepLinkingRequest", "target_link_uri": urls["tool_url"],
-                     "placements": ["ContentArea"]},
+                    {
+                        "type": "LtiDeepLinkingRequest",
+                        "target_link_uri": urls["tool_url"],
+                        "placements": ["ContentArea"],
+                    },
                 ],
                 "description": "领导干部听课制度 — leadership class observation",
             },
@@ -133,8 +140,12 @@ class RegistrationService:
 
     def add_platform(self, institution_code: str | None, spec: PlatformSpec) -> Platform:
         inst = self.institution(institution_code)
-        for value, field in ((spec.issuer, "issuer"), (spec.auth_login_url, "auth-url"),
-                             (spec.auth_token_url, "token-url"), (spec.key_set_url, "jwks-url")):
+        for value, field in (
+            (spec.issuer, "issuer"),
+            (spec.auth_login_url, "auth-url"),
+            (spec.auth_token_url, "token-url"),
+            (spec.key_set_url, "jwks-url"),
+        ):
             _check_url(value, field)
         if not spec.client_id:
             raise BadRequest("client id must not be empty.")
@@ -159,8 +170,13 @@ class RegistrationService:
         self.session.flush()
         return platform
 
-    def register(self, institution_code: str | None, openid_configuration: str,
-                 registration_token: str | None, key: str | None = None) -> Platform:
+    def register(
+        self,
+        institution_code: str | None,
+        openid_configuration: str,
+        registration_token: str | None,
+        key: str | None = None,
+    ) -> Platform:
         """Dynamic registration; ``key`` must be the institution's registration key (checked first)."""
         self.check_registration_key(institution_code, key)
         inst = self.institution(institution_code)
@@ -196,7 +212,8 @@ class RegistrationService:
         platform_conf = discovery.get("https://purl.imsglobal.org/spec/lti-platform-configuration")
         platform_conf = platform_conf if isinstance(platform_conf, dict) else {}
         spec = PlatformSpec(
-            issuer=issuer, client_id=str(registered.get("client_id", "")),
+            issuer=issuer,
+            client_id=str(registered.get("client_id", "")),
             deployment_ids=[str(tool_conf["deployment_id"])] if tool_conf.get("deployment_id") else [],
             auth_login_url=str(discovery.get("authorization_endpoint", "")),
             auth_token_url=str(discovery.get("token_endpoint", "")),

@@ -75,8 +75,14 @@ MAX_SUB_LENGTH = 255
 ACCEPTED_MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 # The login parameters kept with the state, to re-initiate the login at the top level ("new window").
-KEPT_LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
-                     "lti_deployment_id")
+KEPT_LOGIN_PARAMS = (
+    "iss",
+    "login_hint",
+    "target_link_uri",
+    "lti_message_hint",
+    "client_id",
+    "lti_deployment_id",
+)
 
 _STATES = cast(Table, LoginState.__table__)
 _INSERT_STATE = insert(_STATES)
@@ -236,12 +242,17 @@ class LaunchService:
         except (OIDCException, LtiException) as exc:
             raise LaunchRefused("The login request was refused: %(reason)s", reason=str(exc)) from exc
         lifetime = self.settings.login_state_lifetime_seconds
-        self.session.execute(_INSERT_STATE, {
-            "state": capture.state, "nonce": capture.nonce, "platform_id": platform.id,
-            "target_link_uri": params["target_link_uri"],
-            "login_params": {k: params[k] for k in KEPT_LOGIN_PARAMS if params.get(k)},
-            "expires_at": utcnow() + dt.timedelta(seconds=lifetime),
-        })
+        self.session.execute(
+            _INSERT_STATE,
+            {
+                "state": capture.state,
+                "nonce": capture.nonce,
+                "platform_id": platform.id,
+                "target_link_uri": params["target_link_uri"],
+                "login_params": {k: params[k] for k in KEPT_LOGIN_PARAMS if params.get(k)},
+                "expires_at": utcnow() + dt.timedelta(seconds=lifetime),
+            },
+        )
         sweep_expired(self.session)
         return LoginResult(url, STATE_COOKIE_PREFIX + capture.state, capture.state, lifetime)
 
@@ -250,17 +261,22 @@ class LaunchService:
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
     # -- step 2 -------------------------------------------------------------------------------------
-    def validate_launch(self, params: dict[str, str], cookies: dict[str, str],
-                        secure: bool = True) -> ValidatedLaunch:
+    def validate_launch(
+        self, params: dict[str, str], cookies: dict[str, str], secure: bool = True
+    ) -> ValidatedLaunch:
         id_token, state = params.get("id_token"), params.get("state")
         if not id_token:
             raise LaunchRefused("The launch has no id_token.")
         if not state:
             raise LaunchRefused("The launch has no state.")
         request = _ParamsRequest(params, cookies, secure)
-        launch = _Launch(request, self.tool_conf, session_service=_StateCapture(),
-                         cookie_service=_CookieJar(request),
-                         requests_session=self.http)  # type: ignore[arg-type]
+        launch = _Launch(
+            request,
+            self.tool_conf,
+            session_service=_StateCapture(),
+            cookie_service=_CookieJar(request),
+            requests_session=self.http,
+        )  # type: ignore[arg-type]
         launch.set_auto_validation(enable=False)  # Tingke runs the steps itself, in its own order
         try:
             launch.validate_jwt_format()
@@ -284,8 +300,9 @@ class LaunchService:
         try:
             launch.validate_registration()
         except LtiException as exc:
-            raise LaunchRefused("The launch's registration is not valid: %(reason)s",
-                                reason=str(exc)) from exc
+            raise LaunchRefused(
+                "The launch's registration is not valid: %(reason)s", reason=str(exc)
+            ) from exc
         self._check_signature(id_token, header["kid"], platform, client_id)
         login_state = self._consume_state(state, body, cookies, platform)
 
@@ -320,8 +337,9 @@ class LaunchService:
         if not message_type:
             raise LaunchRefused("The launch has no message type.")
         if message_type not in ACCEPTED_MESSAGE_TYPES:
-            raise LaunchRefused("Tingke does not handle LTI messages of type '%(type)s'.",
-                                type=str(message_type))
+            raise LaunchRefused(
+                "Tingke does not handle LTI messages of type '%(type)s'.", type=str(message_type)
+            )
         for claim in (CLAIM_CONTEXT, CLAIM_LIS, CLAIM_CUSTOM, CLAIM_PRESENTATION, CLAIM_NRPS, CLAIM_PLATFORM):
             if claim in body and not isinstance(body[claim], dict):
                 raise LaunchRefused("The launch's claim %(claim)s must be a JSON object.", claim=claim)
@@ -370,8 +388,13 @@ class LaunchService:
         leeway = self.settings.clock_leeway_seconds
         try:
             claims = id_token_decoder.decode(
-                id_token, public_key, algorithms=["RS256"], audience=client_id, issuer=platform.issuer,
-                leeway=leeway, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
+                id_token,
+                public_key,
+                algorithms=["RS256"],
+                audience=client_id,
+                issuer=platform.issuer,
+                leeway=leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise LaunchRefused("The launch has expired; please launch again from the LMS.") from exc
@@ -381,16 +404,23 @@ class LaunchService:
         if not isinstance(iat, int | float) or iat > utcnow().timestamp() + leeway:
             raise LaunchRefused("The id_token was issued in the future (check the LMS clock).")
 
-    def _consume_state(self, state: str, body: dict[str, Any], cookies: dict[str, str],
-                       platform: PlatformInfo) -> Row[Any, Any, Any]:
+    def _consume_state(
+        self, state: str, body: dict[str, Any], cookies: dict[str, str], platform: PlatformInfo
+    ) -> Row[Any, Any, Any]:
         if cookies.get(STATE_COOKIE_PREFIX + state) != state:
             pending = self.session.get(LoginState, state)
-            retry = state if pending is not None and pending.platform_id == platform.id \
-                and pending.expires_at >= utcnow() else ""
+            retry = (
+                state
+                if pending is not None
+                and pending.platform_id == platform.id
+                and pending.expires_at >= utcnow()
+                else ""
+            )
             raise LaunchStateMissing(
                 "This browser did not keep the launch's login state (it blocks cookies inside the LMS "
                 "page, or the launch did not start here). Open Tingke in a new window, or launch again "
-                "from the LMS.", retry_state=retry,
+                "from the LMS.",
+                retry_state=retry,
             )
         row = self._take_state(state, platform.id)
         if row is None:

@@ -38,8 +38,14 @@ _next_sweep = [0.0]
 _SESSIONS = cast(Table, LaunchSession.__table__)
 _INSERT_SESSION = insert(_SESSIONS)
 _READ_SESSION = select(
-    _SESSIONS.c.id, _SESSIONS.c.institution_id, _SESSIONS.c.person_id, _SESSIONS.c.platform_id,
-    _SESSIONS.c.persona, _SESSIONS.c.claims, _SESSIONS.c.locale, _SESSIONS.c.expires_at,
+    _SESSIONS.c.id,
+    _SESSIONS.c.institution_id,
+    _SESSIONS.c.person_id,
+    _SESSIONS.c.platform_id,
+    _SESSIONS.c.persona,
+    _SESSIONS.c.claims,
+    _SESSIONS.c.locale,
+    _SESSIONS.c.expires_at,
 ).where(_SESSIONS.c.id == bindparam("sid"))
 
 
@@ -98,21 +104,40 @@ class LaunchSessionService:
         self._serializer = _serializer(secret)
         self._csrf_key = sha256(("csrf:" + secret).encode()).digest()
 
-    def create(self, *, institution_id: int, platform_id: int, person_id: int | None,
-               platform_user_id: int | None, claims: LaunchClaims, personas: list[str],
-               locale: str, persona: str | None = None,
-               extra_claims: dict[str, Any] | None = None) -> tuple[str, str]:
+    def create(
+        self,
+        *,
+        institution_id: int,
+        platform_id: int,
+        person_id: int | None,
+        platform_user_id: int | None,
+        claims: LaunchClaims,
+        personas: list[str],
+        locale: str,
+        persona: str | None = None,
+        extra_claims: dict[str, Any] | None = None,
+    ) -> tuple[str, str]:
         """Store the session (one INSERT) and return its id and token. ``persona`` defaults to the first
         of ``personas``; ``extra_claims`` are stored with the claims (e.g. the deployment id)."""
         sid = secrets.token_urlsafe(24)
         now = utcnow()
-        self.session.execute(_INSERT_SESSION, {
-            "id": sid, "institution_id": institution_id, "platform_id": platform_id, "person_id": person_id,
-            "platform_user_id": platform_user_id, "lti_user_id": claims.user_id, "roles": claims.roles,
-            "claims": claims.to_dict() | {"personas": personas} | (extra_claims or {}),
-            "persona": persona if persona is not None else (personas[0] if personas else ""),
-            "locale": locale, "created_at": now, "expires_at": now + dt.timedelta(seconds=self.lifetime),
-        })
+        self.session.execute(
+            _INSERT_SESSION,
+            {
+                "id": sid,
+                "institution_id": institution_id,
+                "platform_id": platform_id,
+                "person_id": person_id,
+                "platform_user_id": platform_user_id,
+                "lti_user_id": claims.user_id,
+                "roles": claims.roles,
+                "claims": claims.to_dict() | {"personas": personas} | (extra_claims or {}),
+                "persona": persona if persona is not None else (personas[0] if personas else ""),
+                "locale": locale,
+                "created_at": now,
+                "expires_at": now + dt.timedelta(seconds=self.lifetime),
+            },
+        )
         return sid, self._token(sid, institution_id, person_id)
 
     def token_for(self, row: LaunchSession) -> str:
@@ -127,7 +152,8 @@ class LaunchSessionService:
     def check_csrf(self, session_id: str, value: str | None) -> None:
         if not value or not hmac.compare_digest(self.csrf_for(session_id), value):
             raise Forbidden(
-                "The form has expired or did not come from Tingke; reload the page and try again.")
+                "The form has expired or did not come from Tingke; reload the page and try again."
+            )
 
     def actor_from_token(self, token: str | None) -> Actor:
         if not token:
@@ -136,19 +162,32 @@ class LaunchSessionService:
             data = self._serializer.loads(token, max_age=self.lifetime)
         except SignatureExpired as exc:
             raise NotAuthenticated(
-                "Your session has expired; please open Tingke from your LMS again.") from exc
+                "Your session has expired; please open Tingke from your LMS again."
+            ) from exc
         except BadSignature as exc:
             raise NotAuthenticated(
-                "The session is not valid; please open Tingke from your LMS again.") from exc
+                "The session is not valid; please open Tingke from your LMS again."
+            ) from exc
         sid = data.get("sid") if isinstance(data, dict) else None
         row = self.session.execute(_READ_SESSION, {"sid": sid}).first() if isinstance(sid, str) else None
-        if (row is None or row.expires_at < utcnow() or row.institution_id != data.get("i")
-                or row.person_id != data.get("p")):
+        if (
+            row is None
+            or row.expires_at < utcnow()
+            or row.institution_id != data.get("i")
+            or row.person_id != data.get("p")
+        ):
             raise NotAuthenticated("Your session has ended; please open Tingke from your LMS again.")
         claims = LaunchClaims.from_dict(row.claims)
-        return Actor(session_id=row.id, institution_id=row.institution_id, person_id=row.person_id,
-                     platform_id=row.platform_id, persona=row.persona,
-                     personas=list(row.claims.get("personas", [])), claims=claims, locale=row.locale)
+        return Actor(
+            session_id=row.id,
+            institution_id=row.institution_id,
+            person_id=row.person_id,
+            platform_id=row.platform_id,
+            persona=row.persona,
+            personas=list(row.claims.get("personas", [])),
+            claims=claims,
+            locale=row.locale,
+        )
 
     def switch_persona(self, actor: Actor, persona: str) -> None:
         if persona not in actor.personas:

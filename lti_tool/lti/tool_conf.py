@@ -50,11 +50,15 @@ def _loaded_key(key: ToolKey) -> tuple[RSAPrivateKey, str]:
     with _loaded_lock:
         hit = _loaded.get(key.kid)
         if hit is None:
-            private = serialization.load_pem_private_key(key.private_pem.encode(), password=None,
-                                                         unsafe_skip_rsa_key_validation=True)
+            private = serialization.load_pem_private_key(
+                key.private_pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
+            )
             assert isinstance(private, RSAPrivateKey)
-            public_pem = private.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            public_pem = (
+                private.public_key()
+                .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                .decode()
+            )
             hit = _loaded[key.kid] = (private, public_pem)
         return hit
 
@@ -112,11 +116,18 @@ class PlatformDirectory:
         if row is None:
             return None
         deployments = session.scalars(
-            select(Deployment.deployment_id).where(Deployment.platform_id == row.id)).all()
+            select(Deployment.deployment_id).where(Deployment.platform_id == row.id)
+        ).all()
         return PlatformInfo(
-            id=row.id, institution_id=row.institution_id, name=row.name, issuer=row.issuer,
-            client_id=row.client_id, auth_login_url=row.auth_login_url, auth_token_url=row.auth_token_url,
-            key_set_url=row.key_set_url, auth_audience=row.auth_audience or "",
+            id=row.id,
+            institution_id=row.institution_id,
+            name=row.name,
+            issuer=row.issuer,
+            client_id=row.client_id,
+            auth_login_url=row.auth_login_url,
+            auth_token_url=row.auth_token_url,
+            key_set_url=row.key_set_url,
+            auth_audience=row.auth_audience or "",
             deployment_ids=frozenset(deployments),
         )
 
@@ -186,7 +197,8 @@ class DbToolConf(ToolConfAbstract):
         # A login request without client_id is only unambiguous when the issuer registered once. Rare
         # (Moodle always sends client_id), so it is not cached.
         candidates = self.session.scalars(
-            select(Platform.client_id).where(Platform.issuer == iss).limit(2)).all()
+            select(Platform.client_id).where(Platform.issuer == iss).limit(2)
+        ).all()
         return platforms.get(self.session, iss, candidates[0]) if len(candidates) == 1 else None
 
     def registration_for(self, platform: Platform | PlatformInfo) -> Registration:
@@ -207,8 +219,9 @@ class DbToolConf(ToolConfAbstract):
         platform = self.platform(iss, None)
         return self.registration_for(platform) if platform else None  # type: ignore[return-value]
 
-    def find_registration_by_params(self, iss: str, client_id: str, *args: Any,
-                                    **kwargs: Any) -> Registration:
+    def find_registration_by_params(
+        self, iss: str, client_id: str, *args: Any, **kwargs: Any
+    ) -> Registration:
         platform = self.platform(iss, client_id)
         return self.registration_for(platform) if platform else None  # type: ignore[return-value]
 
@@ -224,8 +237,10 @@ class DbToolConf(ToolConfAbstract):
         if deployment_id not in platform.deployment_ids:
             # Not cached yet (a deployment added since): ask the database, never trust a miss.
             found = self.session.scalar(
-                select(Deployment.id).where(Deployment.platform_id == platform.id,
-                                            Deployment.deployment_id == deployment_id))
+                select(Deployment.id).where(
+                    Deployment.platform_id == platform.id, Deployment.deployment_id == deployment_id
+                )
+            )
             if found is None:
                 return None
         return LtiDeployment().set_deployment_id(deployment_id)

@@ -37,8 +37,16 @@ def login():  # type: ignore[no-untyped-def]
     result = _launch_service().login(_params(), secure=True)
     response = redirect(result.redirect_url, code=302)
     # Partitioned (CHIPS): kept by browsers that block third-party cookies, inside the LMS's iframe only.
-    response.set_cookie(result.cookie_name, result.cookie_value, max_age=result.cookie_max_age, secure=True,
-                        httponly=True, samesite="None", partitioned=True, path="/lti/")
+    response.set_cookie(
+        result.cookie_name,
+        result.cookie_value,
+        max_age=result.cookie_max_age,
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+        path="/lti/",
+    )
     return response
 
 
@@ -71,8 +79,14 @@ def launch():  # type: ignore[no-untyped-def]
             target = url_for(LANDING_ENDPOINTS[outcome.landing], s=outcome.token)
     response = redirect(target, code=303)
     # The state cookie has done its job (the state row is consumed): don't let them pile up.
-    response.delete_cookie(STATE_COOKIE_PREFIX + request.form.get("state", ""), path="/lti/", secure=True,
-                           httponly=True, samesite="None", partitioned=True)
+    response.delete_cookie(
+        STATE_COOKIE_PREFIX + request.form.get("state", ""),
+        path="/lti/",
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+    )
     return response
 
 
@@ -96,8 +110,9 @@ def config():  # type: ignore[no-untyped-def]
         actor = load_actor()
         if actor.persona == "quality_center":
             institution = db().get(Institution, actor.institution_id)
-    return render_template("lti/config.html", base=tingke().settings.base_url, institution=institution,
-                           registration=registration)
+    return render_template(
+        "lti/config.html", base=tingke().settings.base_url, institution=institution, registration=registration
+    )
 
 
 @bp.route("/lti/register", methods=["GET"])
@@ -115,8 +130,9 @@ def register(institution_code: str | None = None, key: str | None = None):  # ty
     service.check_registration_key(institution_code, key)
     if not openid_configuration:
         raise LaunchRefused("This is the dynamic registration URL: paste it into Moodle's 'Tool URL' field.")
-    result = service.register(institution_code, openid_configuration, request.args.get("registration_token"),
-                              key=key)
+    result = service.register(
+        institution_code, openid_configuration, request.args.get("registration_token"), key=key
+    )
     # Moodle shows this page in an iframe: drop the cached frame-ancestors so that this very response
     # (its CSP is computed after the commit) already lets the newly registered LMS frame it.
     tingke().frame_origins = (0.0, [])
@@ -128,7 +144,8 @@ def deep_link():  # type: ignore[no-untyped-def]
     actor = load_actor()
     flow = LaunchFlow(db(), session_service(), tingke().settings)
     if request.method == "POST":
-        jwt_text, return_url = flow.deep_link_response(actor, request.form.get("target", "home"),
-                                                       request.form.get("title", ""))
+        jwt_text, return_url = flow.deep_link_response(
+            actor, request.form.get("target", "home"), request.form.get("title", "")
+        )
         return render_template("lti/deep_link_return.html", jwt=jwt_text, return_url=return_url)
     return render_template("lti/deep_link.html", targets=flow.deep_link_targets())

@@ -71,7 +71,7 @@ def field_label(name: str, policy: Policy) -> str:
         return FIXED[name].label
     for prefix in (RATING_PREFIX, COMMENT_PREFIX):
         if name.startswith(prefix):
-            code = name[len(prefix):]
+            code = name[len(prefix) :]
             dim = next((d for d in policy.dimensions if d.code == code), None)
             label = dim.label if dim else code
             return label if prefix == RATING_PREFIX else f"{label} · 评语"
@@ -159,7 +159,7 @@ def parse_text(value: Any, limit: int) -> tuple[str | None, str | None]:
 def parse_field(name: str, value: Any, policy: Policy, day: dt.date, tz: ZoneInfo) -> tuple[Any, str | None]:
     """Parse one submitted value; ``(value, None)`` or ``(None, msgid)``. Unknown names are refused."""
     if name.startswith(RATING_PREFIX):
-        code = name[len(RATING_PREFIX):]
+        code = name[len(RATING_PREFIX) :]
         if code not in {d.code for d in policy.dimensions}:
             return None, N_("Unknown field.")
         text = str(value or "").strip()
@@ -168,7 +168,7 @@ def parse_field(name: str, value: Any, policy: Policy, day: dt.date, tz: ZoneInf
         choice = scale_choice(policy, text)
         return (choice.code, None) if choice else (None, N_("Choose a rating from the scale."))
     if name.startswith(COMMENT_PREFIX):
-        if name[len(COMMENT_PREFIX):] not in {d.code for d in policy.dimensions}:
+        if name[len(COMMENT_PREFIX) :] not in {d.code for d in policy.dimensions}:
             return None, N_("Unknown field.")
         return parse_text(value, MAX_COMMENT)
     spec = FIXED.get(name)

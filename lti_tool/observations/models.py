@@ -179,8 +179,9 @@ class Problem(InstitutionScoped, Base):
 
     unit: Mapped[Unit | None] = relationship()
     raised_by: Mapped[Person] = relationship()
-    events: Mapped[list[ProblemEvent]] = relationship(cascade="all, delete-orphan",
-                                                      order_by="ProblemEvent.at")
+    events: Mapped[list[ProblemEvent]] = relationship(
+        cascade="all, delete-orphan", order_by="ProblemEvent.at"
+    )
 
 
 class ProblemEvent(Base):

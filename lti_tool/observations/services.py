@@ -74,9 +74,13 @@ class RecordIncomplete(ValidationFailed):
     """Submit refused: ``fields`` maps each field name to what it still needs (a msgid)."""
 
     def __init__(self, fields: dict[str, str], labels: dict[str, str]) -> None:
-        super().__init__(N_("The record is incomplete: %(count)s field(s) need attention."),
-                         details=[(N_("%(field)s: %(need)s"), {"field": labels.get(k, k), "need": v})
-                                  for k, v in fields.items()], count=len(fields))
+        super().__init__(
+            N_("The record is incomplete: %(count)s field(s) need attention."),
+            details=[
+                (N_("%(field)s: %(need)s"), {"field": labels.get(k, k), "need": v}) for k, v in fields.items()
+            ],
+            count=len(fields),
+        )
         self.fields = fields
 
 
@@ -179,8 +183,16 @@ class ObservationService:
         return obs
 
     def teaches(self, person_id: int, class_session: ClassSession) -> bool:
-        return bool(self.session.scalar(select(exists().where(
-            SectionTeacher.section_id == class_session.section_id, SectionTeacher.person_id == person_id))))
+        return bool(
+            self.session.scalar(
+                select(
+                    exists().where(
+                        SectionTeacher.section_id == class_session.section_id,
+                        SectionTeacher.person_id == person_id,
+                    )
+                )
+            )
+        )
 
     def member(self, obs: Observation, person_id: int) -> ObservationMember | None:
         return next((m for m in obs.members if m.person_id == person_id), None)
@@ -218,8 +230,10 @@ class ObservationService:
         if obs.status == ObservationStatus.SUBMITTED:
             deadline = self.correction_deadline(obs)
             if deadline is not None and (now or utcnow()) > deadline:
-                raise Conflict("The correction window (%(days)s days after submission) has closed.",
-                               days=self.policy.correction_window_days)
+                raise Conflict(
+                    "The correction window (%(days)s days after submission) has closed.",
+                    days=self.policy.correction_window_days,
+                )
 
     # -- values -------------------------------------------------------------------------------------
     def values(self, obs: Observation) -> dict[str, Any]:
@@ -259,8 +273,9 @@ class ObservationService:
                 parsed[str(name)] = value
         return parsed, invalid
 
-    def _apply(self, obs: Observation, parsed: dict[str, Any], *, audit_by: int | None = None,
-               coalesce: bool = False) -> list[str]:
+    def _apply(
+        self, obs: Observation, parsed: dict[str, Any], *, audit_by: int | None = None, coalesce: bool = False
+    ) -> list[str]:
         """Write parsed values; for a submitted record each change becomes an audit entry."""
         before = self.values(obs)
         changed: list[str] = []
@@ -272,7 +287,7 @@ class ObservationService:
             changed.append(name)
             if name.startswith((RATING_PREFIX, COMMENT_PREFIX)):
                 is_rating = name.startswith(RATING_PREFIX)
-                code = name[len(RATING_PREFIX if is_rating else COMMENT_PREFIX):]
+                code = name[len(RATING_PREFIX if is_rating else COMMENT_PREFIX) :]
                 row = ratings.get(code)
                 if row is None:
                     row = ObservationRating(dimension=code, position=positions.get(code, 99), comment="")
@@ -295,22 +310,38 @@ class ObservationService:
         start = obs.session.starts_at
         return bool(obs.arrival_time and start and obs.arrival_time > start)
 
-    def _audit(self, obs: Observation, person_id: int, name: str, before: Any, after: Any, *,
-               coalesce: bool) -> None:
+    def _audit(
+        self, obs: Observation, person_id: int, name: str, before: Any, after: Any, *, coalesce: bool
+    ) -> None:
         before_text = display_value(name, before, self.policy, self.tz)
         after_text = display_value(name, after, self.policy, self.tz)
         if coalesce:
             last = self.session.scalars(
-                select(ObservationAudit).where(ObservationAudit.observation_id == obs.id)
-                .order_by(ObservationAudit.id.desc()).limit(1)).first()
-            if (last is not None and last.field == name and last.person_id == person_id
-                    and utcnow() - last.at < AUTOSAVE_COALESCE):
+                select(ObservationAudit)
+                .where(ObservationAudit.observation_id == obs.id)
+                .order_by(ObservationAudit.id.desc())
+                .limit(1)
+            ).first()
+            if (
+                last is not None
+                and last.field == name
+                and last.person_id == person_id
+                and utcnow() - last.at < AUTOSAVE_COALESCE
+            ):
                 last.after, last.at = after_text, utcnow()
                 if last.after == last.before:
                     self.session.delete(last)
                 return
-        self.session.add(ObservationAudit(observation_id=obs.id, person_id=person_id, field=name,
-                                          before=before_text, after=after_text, at=utcnow()))
+        self.session.add(
+            ObservationAudit(
+                observation_id=obs.id,
+                person_id=person_id,
+                field=name,
+                before=before_text,
+                after=after_text,
+                at=utcnow(),
+            )
+        )
 
     def _bump_version(self, obs: Observation, expected: Any) -> None:
         """Compare-and-set on ``draft_version``: an older tab or device loses with 409, never silently."""
@@ -321,12 +352,16 @@ class ObservationService:
             update(Observation)
             .where(Observation.id == obs.id, Observation.draft_version == expected_version)
             .values(draft_version=expected_version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             self.session.refresh(obs, ["draft_version"])
-            raise Conflict("This record was changed in another window or device (version %(current)s, "
-                           "this page has %(expected)s). Reload the page to continue.",
-                           current=obs.draft_version, expected=expected_version)
+            raise Conflict(
+                "This record was changed in another window or device (version %(current)s, "
+                "this page has %(expected)s). Reload the page to continue.",
+                current=obs.draft_version,
+                expected=expected_version,
+            )
         self.session.refresh(obs, ["draft_version", "updated_at"])
 
     # -- the record's life --------------------------------------------------------------------------
@@ -338,10 +373,14 @@ class ObservationService:
         self.session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
         class_session = self._class_session(session_id)
         existing = self.session.scalars(
-            select(Observation).where(Observation.institution_id == self.institution_id,
-                                      Observation.author_id == person.id,
-                                      Observation.session_id == class_session.id)
-            .order_by(Observation.id)).first()
+            select(Observation)
+            .where(
+                Observation.institution_id == self.institution_id,
+                Observation.author_id == person.id,
+                Observation.session_id == class_session.id,
+            )
+            .order_by(Observation.id)
+        ).first()
         if existing is not None:
             return existing
         if not class_session.section.full_time:
@@ -351,26 +390,37 @@ class ObservationService:
         semester = self.session.get(Semester, class_session.semester_id)
         assert semester is not None
         if semester.status == SemesterStatus.ARCHIVED:
-            raise Conflict("Semester %(code)s has been archived; no new records can be made.",
-                           code=semester.code)
+            raise Conflict(
+                "Semester %(code)s has been archived; no new records can be made.", code=semester.code
+            )
         if self.teaches(person.id, class_session):
             raise Conflict("You teach this class; observe someone else's class.")
-        obs = Observation(institution_id=self.institution_id, session_id=class_session.id,
-                          semester_id=class_session.semester_id, author_id=person.id,
-                          status=ObservationStatus.DRAFT, draft_version=0, extra={})
+        obs = Observation(
+            institution_id=self.institution_id,
+            session_id=class_session.id,
+            semester_id=class_session.semester_id,
+            author_id=person.id,
+            status=ObservationStatus.DRAFT,
+            draft_version=0,
+            extra={},
+        )
         self.session.add(obs)
         self.session.flush()
         # Invited to someone else's record of this session and starting one's own: that is the answer.
         for member in self.session.scalars(
-                select(ObservationMember).where(ObservationMember.institution_id == self.institution_id,
-                                                ObservationMember.person_id == person.id,
-                                                ObservationMember.session_id == class_session.id,
-                                                ObservationMember.status == MemberStatus.INVITED)):
+            select(ObservationMember).where(
+                ObservationMember.institution_id == self.institution_id,
+                ObservationMember.person_id == person.id,
+                ObservationMember.session_id == class_session.id,
+                ObservationMember.status == MemberStatus.INVITED,
+            )
+        ):
             member.status = MemberStatus.OWN_RECORD
         return obs
 
-    def autosave(self, obs: Observation, person_id: int, fields: dict[str, Any],
-                 expected_draft_version: Any) -> SaveResult:
+    def autosave(
+        self, obs: Observation, person_id: int, fields: dict[str, Any], expected_draft_version: Any
+    ) -> SaveResult:
         """Store what changed. Unreadable values are reported, not stored, and the rest is kept.
 
         A submitted record inside its correction window is corrected the same way, but every change is
@@ -386,8 +436,9 @@ class ObservationService:
         self.session.flush()
         return SaveResult(obs, saved, invalid)
 
-    def correct(self, obs: Observation, person_id: int, fields: dict[str, Any],
-                expected_draft_version: Any = None) -> SaveResult:
+    def correct(
+        self, obs: Observation, person_id: int, fields: dict[str, Any], expected_draft_version: Any = None
+    ) -> SaveResult:
         """Change a submitted record inside the correction window; every change is audited (O-13)."""
         self._check_editable(obs, person_id)
         if obs.status != ObservationStatus.SUBMITTED:
@@ -400,8 +451,9 @@ class ObservationService:
         self.session.flush()
         return SaveResult(obs, saved, {})
 
-    def _check_complete_after(self, obs: Observation, parsed: dict[str, Any],
-                              invalid: dict[str, str]) -> None:
+    def _check_complete_after(
+        self, obs: Observation, parsed: dict[str, Any], invalid: dict[str, str]
+    ) -> None:
         would_be = self.values(obs) | parsed
         problems = dict(invalid) | missing_fields(would_be, self.policy)
         if problems:
@@ -423,8 +475,12 @@ class ObservationService:
         obs.arrived_late = self._is_late(obs)
         member = self.member(obs, obs.author_id)
         if member is None:
-            member = ObservationMember(institution_id=self.institution_id, person_id=obs.author_id,
-                                       session_id=obs.session_id, role=MemberRole.AUTHOR)
+            member = ObservationMember(
+                institution_id=self.institution_id,
+                person_id=obs.author_id,
+                session_id=obs.session_id,
+                role=MemberRole.AUTHOR,
+            )
             obs.members.append(member)
         member.status, member.signed_at, member.session_id = MemberStatus.SIGNED, now, obs.session_id
         self.session.flush()
@@ -439,16 +495,25 @@ class ObservationService:
         self.session.flush()
 
     def audit_trail(self, obs: Observation) -> list[ObservationAudit]:
-        return list(self.session.scalars(
-            select(ObservationAudit).where(ObservationAudit.observation_id == obs.id)
-            .order_by(ObservationAudit.at, ObservationAudit.id)))
+        return list(
+            self.session.scalars(
+                select(ObservationAudit)
+                .where(ObservationAudit.observation_id == obs.id)
+                .order_by(ObservationAudit.at, ObservationAudit.id)
+            )
+        )
 
     def names(self, person_ids: set[int | None]) -> dict[int, str]:
         ids = {i for i in person_ids if i is not None}
         if not ids:
             return {}
-        return dict(self.session.execute(select(Person.id, Person.name).where(
-            Person.institution_id == self.institution_id, Person.id.in_(ids))).all())
+        return dict(
+            self.session.execute(
+                select(Person.id, Person.name).where(
+                    Person.institution_id == self.institution_id, Person.id.in_(ids)
+                )
+            ).all()
+        )
 
     # -- group observation (O-12) -------------------------------------------------------------------
     def add_member(self, obs: Observation, person_id: int, co_observer: Any) -> ObservationMember:
@@ -461,22 +526,28 @@ class ObservationService:
             raise Conflict("%(name)s is already on this record.", name=other.name)
         if self.teaches(other.id, obs.session):
             raise Conflict("%(name)s teaches this class and cannot observe it.", name=other.name)
-        member = ObservationMember(institution_id=self.institution_id, person_id=other.id,
-                                   session_id=obs.session_id, role=MemberRole.CO_OBSERVER,
-                                   status=MemberStatus.INVITED)
+        member = ObservationMember(
+            institution_id=self.institution_id,
+            person_id=other.id,
+            session_id=obs.session_id,
+            role=MemberRole.CO_OBSERVER,
+            status=MemberStatus.INVITED,
+        )
         obs.members.append(member)
         self.session.flush()
         return member
 
     def remove_member(self, obs: Observation, person_id: int, member_id: int) -> None:
         self._check_editable(obs, person_id)
-        member = next((m for m in obs.members
-                       if m.id == member_id and m.role == MemberRole.CO_OBSERVER), None)
+        member = next(
+            (m for m in obs.members if m.id == member_id and m.role == MemberRole.CO_OBSERVER), None
+        )
         if member is None:
             raise NotFound("No such co-observer on this record.")
         if member.status == MemberStatus.SIGNED:
-            raise Conflict("%(name)s has already co-signed; the record counts for them.",
-                           name=member.person.name)
+            raise Conflict(
+                "%(name)s has already co-signed; the record counts for them.", name=member.person.name
+            )
         obs.members.remove(member)
         self.session.flush()
 
@@ -500,9 +571,15 @@ class ObservationService:
         if not text:
             return []
         like = f"%{text}%"
-        stmt = (select(Person).where(Person.institution_id == self.institution_id,
-                                     or_(Person.name.like(like), Person.employee_no.like(like)))
-                .order_by(Person.employee_no).limit(limit))
+        stmt = (
+            select(Person)
+            .where(
+                Person.institution_id == self.institution_id,
+                or_(Person.name.like(like), Person.employee_no.like(like)),
+            )
+            .order_by(Person.employee_no)
+            .limit(limit)
+        )
         if exclude is not None:
             stmt = stmt.where(Person.id != exclude)
         return list(self.session.scalars(stmt))
@@ -518,8 +595,9 @@ class ObservationService:
         """Co-sign the shared record: it then counts for this member as well (O-12)."""
         member = self._invited(obs, person_id)
         if obs.status != ObservationStatus.SUBMITTED:
-            raise Conflict("The author has not submitted this record yet; "
-                           "you can co-sign it once it is submitted.")
+            raise Conflict(
+                "The author has not submitted this record yet; you can co-sign it once it is submitted."
+            )
         if member.status == MemberStatus.SIGNED:
             return member
         member.status, member.signed_at, member.session_id = MemberStatus.SIGNED, utcnow(), obs.session_id
@@ -545,27 +623,44 @@ class ObservationService:
         return member
 
     # -- problems -----------------------------------------------------------------------------------
-    def raise_problem(self, obs: Observation, person_id: int, *, category: str, unit_id: Any, room: str = "",
-                      description: str) -> Problem:
+    def raise_problem(
+        self,
+        obs: Observation,
+        person_id: int,
+        *,
+        category: str,
+        unit_id: Any,
+        room: str = "",
+        description: str,
+    ) -> Problem:
         """A problem seen in the class, routed to a responsible unit; handled in lti_tool/problems (O-9)."""
         self._check_editable(obs, person_id)
-        item = NewProblem(category, row_id(unit_id), (room or "").strip()[:100] or obs.session.room,
-                          description or "")
-        problem, = ProblemService(self.session, self.institution_id, self.policy).raise_problems(
-            [item], person_id, observation_id=obs.id)
+        item = NewProblem(
+            category, row_id(unit_id), (room or "").strip()[:100] or obs.session.room, description or ""
+        )
+        (problem,) = ProblemService(self.session, self.institution_id, self.policy).raise_problems(
+            [item], person_id, observation_id=obs.id
+        )
         return problem
 
     def problems(self, obs: Observation) -> list[Problem]:
-        return list(self.session.scalars(select(Problem).where(Problem.institution_id == self.institution_id,
-                                                               Problem.observation_id == obs.id)
-                                         .order_by(Problem.id)))
+        return list(
+            self.session.scalars(
+                select(Problem)
+                .where(Problem.institution_id == self.institution_id, Problem.observation_id == obs.id)
+                .order_by(Problem.id)
+            )
+        )
 
     def withdraw_problem(self, obs: Observation, person_id: int, problem_id: int) -> None:
         """A problem still new (nobody has acted on it) may be withdrawn by its author while editing."""
         self._check_editable(obs, person_id)
         problem = self.session.get(Problem, problem_id)
-        if (problem is None or problem.observation_id != obs.id
-                or problem.institution_id != self.institution_id):
+        if (
+            problem is None
+            or problem.observation_id != obs.id
+            or problem.institution_id != self.institution_id
+        ):
             raise NotFound("No such problem on this record.")
         if problem.status != ProblemStatus.NEW:
             raise Conflict("The responsible unit is already handling this problem.")
@@ -574,16 +669,24 @@ class ObservationService:
 
     # -- teacher feedback (O-12) --------------------------------------------------------------------
     def _submitted_for_teacher(self, person_id: int) -> Select[Any]:
-        return (select(Observation).join(ClassSession, ClassSession.id == Observation.session_id)
-                .where(Observation.institution_id == self.institution_id,
-                       Observation.status == ObservationStatus.SUBMITTED,
-                       exists().where(SectionTeacher.section_id == ClassSession.section_id,
-                                      SectionTeacher.person_id == person_id)))
+        return (
+            select(Observation)
+            .join(ClassSession, ClassSession.id == Observation.session_id)
+            .where(
+                Observation.institution_id == self.institution_id,
+                Observation.status == ObservationStatus.SUBMITTED,
+                exists().where(
+                    SectionTeacher.section_id == ClassSession.section_id,
+                    SectionTeacher.person_id == person_id,
+                ),
+            )
+        )
 
     def teacher_feedback(self, person_id: int, limit: int = 200) -> list[Observation]:
         stmt = self._submitted_for_teacher(person_id)
-        return list(self.session.scalars(
-            stmt.order_by(ClassSession.date.desc(), Observation.id.desc()).limit(limit)))
+        return list(
+            self.session.scalars(stmt.order_by(ClassSession.date.desc(), Observation.id.desc()).limit(limit))
+        )
 
     def acknowledge(self, obs: Observation, teacher_id: int) -> Observation:
         if obs.status != ObservationStatus.SUBMITTED or not self.teaches(teacher_id, obs.session):
@@ -611,39 +714,57 @@ class ObservationService:
         if not self.policy.teachers_see_observer_names:
             return None
         names = [obs.author.name]
-        names += [m.person.name for m in obs.members
-                  if m.role == MemberRole.CO_OBSERVER and m.status == MemberStatus.SIGNED]
+        names += [
+            m.person.name
+            for m in obs.members
+            if m.role == MemberRole.CO_OBSERVER and m.status == MemberStatus.SIGNED
+        ]
         return names
 
     # -- the observer's own lists -------------------------------------------------------------------
     def my_records(self, person_id: int) -> MyRecords:
-        authored = list(self.session.scalars(
-            select(Observation).join(ClassSession, ClassSession.id == Observation.session_id)
-            .where(Observation.institution_id == self.institution_id, Observation.author_id == person_id)
-            .order_by(ClassSession.date.desc(), Observation.id.desc())))
-        memberships = list(self.session.execute(
-            select(ObservationMember, Observation)
-            .join(Observation, Observation.id == ObservationMember.observation_id)
-            .join(ClassSession, ClassSession.id == Observation.session_id)
-            .where(ObservationMember.institution_id == self.institution_id,
-                   ObservationMember.person_id == person_id,
-                   ObservationMember.role == MemberRole.CO_OBSERVER)
-            .order_by(ClassSession.date.desc())).all())
+        authored = list(
+            self.session.scalars(
+                select(Observation)
+                .join(ClassSession, ClassSession.id == Observation.session_id)
+                .where(Observation.institution_id == self.institution_id, Observation.author_id == person_id)
+                .order_by(ClassSession.date.desc(), Observation.id.desc())
+            )
+        )
+        memberships = list(
+            self.session.execute(
+                select(ObservationMember, Observation)
+                .join(Observation, Observation.id == ObservationMember.observation_id)
+                .join(ClassSession, ClassSession.id == Observation.session_id)
+                .where(
+                    ObservationMember.institution_id == self.institution_id,
+                    ObservationMember.person_id == person_id,
+                    ObservationMember.role == MemberRole.CO_OBSERVER,
+                )
+                .order_by(ClassSession.date.desc())
+            ).all()
+        )
         return MyRecords(
             drafts=[o for o in authored if o.status == ObservationStatus.DRAFT],
             submitted=[o for o in authored if o.status == ObservationStatus.SUBMITTED],
             invitations=[(m, o) for m, o in memberships if m.status == MemberStatus.INVITED],
             cosigned=[(m, o) for m, o in memberships if m.status == MemberStatus.SIGNED],
-            replies=sorted((o for o in authored if o.teacher_reply),
-                           key=lambda o: o.teacher_reply_at or o.submitted_at or utcnow(), reverse=True),
+            replies=sorted(
+                (o for o in authored if o.teacher_reply),
+                key=lambda o: o.teacher_reply_at or o.submitted_at or utcnow(),
+                reverse=True,
+            ),
         )
 
     # -- the quality center -------------------------------------------------------------------------
     def _filtered(self, f: RecordFilter) -> Select[Any]:
-        stmt = (select(Observation).join(ClassSession, ClassSession.id == Observation.session_id)
-                .join(CourseSection, CourseSection.id == ClassSession.section_id)
-                .join(Course, Course.id == CourseSection.course_id)
-                .where(Observation.institution_id == self.institution_id))
+        stmt = (
+            select(Observation)
+            .join(ClassSession, ClassSession.id == Observation.session_id)
+            .join(CourseSection, CourseSection.id == ClassSession.section_id)
+            .join(Course, Course.id == CourseSection.course_id)
+            .where(Observation.institution_id == self.institution_id)
+        )
         if f.semester_id:
             stmt = stmt.where(Observation.semester_id == f.semester_id)
         if f.unit_id:
@@ -659,17 +780,27 @@ class ObservationService:
             stmt = stmt.where(or_(Course.code.like(like), Course.name.like(like)))
         if f.teacher.strip():
             like = f"%{f.teacher.strip()}%"
-            stmt = stmt.where(exists().where(
-                SectionTeacher.section_id == CourseSection.id, SectionTeacher.person_id == Person.id,
-                or_(Person.name.like(like), Person.employee_no.like(like))))
+            stmt = stmt.where(
+                exists().where(
+                    SectionTeacher.section_id == CourseSection.id,
+                    SectionTeacher.person_id == Person.id,
+                    or_(Person.name.like(like), Person.employee_no.like(like)),
+                )
+            )
         if f.observer.strip():
             like = f"%{f.observer.strip()}%"
             person_match = or_(Person.name.like(like), Person.employee_no.like(like))
-            stmt = stmt.where(or_(
-                exists().where(Person.id == Observation.author_id, person_match),
-                exists().where(ObservationMember.observation_id == Observation.id,
-                               ObservationMember.person_id == Person.id,
-                               ObservationMember.status != MemberStatus.DECLINED, person_match)))
+            stmt = stmt.where(
+                or_(
+                    exists().where(Person.id == Observation.author_id, person_match),
+                    exists().where(
+                        ObservationMember.observation_id == Observation.id,
+                        ObservationMember.person_id == Person.id,
+                        ObservationMember.status != MemberStatus.DECLINED,
+                        person_match,
+                    ),
+                )
+            )
         return stmt
 
     def search(self, f: RecordFilter, page: int = 1, per_page: int = 50) -> Page:
@@ -677,22 +808,36 @@ class ObservationService:
         counted = select(func.count()).select_from(stmt.order_by(None).subquery())
         total = int(self.session.scalar(counted) or 0)
         page = min(max(1, page), max(1, -(-total // per_page)))  # past the end: the last page
-        items = list(self.session.scalars(
-            stmt.order_by(ClassSession.date.desc(), Observation.id.desc())
-            .limit(per_page).offset((page - 1) * per_page)))
+        items = list(
+            self.session.scalars(
+                stmt.order_by(ClassSession.date.desc(), Observation.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
         return Page(items, total, page, per_page)
 
     def all_matching(self, f: RecordFilter) -> list[Observation]:
         """Every matching record with what an export needs loaded in a few queries."""
-        stmt = (self._filtered(f).order_by(ClassSession.date, ClassSession.period_start, Observation.id)
-                .options(selectinload(Observation.ratings), selectinload(Observation.members),
-                         selectinload(Observation.session).selectinload(ClassSession.section)
-                         .selectinload(CourseSection.teachers)))
+        stmt = (
+            self._filtered(f)
+            .order_by(ClassSession.date, ClassSession.period_start, Observation.id)
+            .options(
+                selectinload(Observation.ratings),
+                selectinload(Observation.members),
+                selectinload(Observation.session)
+                .selectinload(ClassSession.section)
+                .selectinload(CourseSection.teachers),
+            )
+        )
         return list(self.session.scalars(stmt).unique())
 
     def count(self, status: str | None = None) -> int:
-        stmt = (select(func.count()).select_from(Observation)
-                .where(Observation.institution_id == self.institution_id))
+        stmt = (
+            select(func.count())
+            .select_from(Observation)
+            .where(Observation.institution_id == self.institution_id)
+        )
         if status:
             stmt = stmt.where(Observation.status == status)
         return int(self.session.scalar(stmt) or 0)
@@ -705,10 +850,13 @@ class ObservationService:
             return {}
         om = ObservationMember
         authors = select(Observation.session_id.label("sid"), Observation.author_id.label("pid")).where(
-            Observation.institution_id == self.institution_id, Observation.session_id.in_(session_ids))
+            Observation.institution_id == self.institution_id, Observation.session_id.in_(session_ids)
+        )
         members = select(om.session_id.label("sid"), om.person_id.label("pid")).where(
-            om.institution_id == self.institution_id, om.session_id.in_(session_ids),
-            om.status != MemberStatus.DECLINED)
+            om.institution_id == self.institution_id,
+            om.session_id.in_(session_ids),
+            om.status != MemberStatus.DECLINED,
+        )
         both = authors.union(members).subquery()
         rows = self.session.execute(select(both.c.sid, func.count()).group_by(both.c.sid))
         return {int(sid): int(n) for sid, n in rows}
@@ -719,14 +867,26 @@ def session_label_parts(class_session: ClassSession) -> dict[str, Any]:
     section = class_session.section
     start, end = class_session.period_start, class_session.period_end
     return {
-        "course_code": section.course.code, "course_name": section.course.name,
-        "teachers": section.teachers, "classes": section.classes.replace(";", "、"),
-        "room": class_session.room or section.room, "date": class_session.date, "week": class_session.week,
+        "course_code": section.course.code,
+        "course_name": section.course.name,
+        "teachers": section.teachers,
+        "classes": section.classes.replace(";", "、"),
+        "room": class_session.room or section.room,
+        "date": class_session.date,
+        "week": class_session.week,
         "periods": f"{start}-{end}" if end != start else str(start),
-        "starts_at": class_session.starts_at, "ends_at": class_session.ends_at,
+        "starts_at": class_session.starts_at,
+        "ends_at": class_session.ends_at,
         "status": class_session.status,
     }
 
 
-__all__ = ["MyRecords", "ObservationService", "Page", "RecordFilter", "RecordIncomplete", "SaveResult",
-           "session_label_parts"]
+__all__ = [
+    "MyRecords",
+    "ObservationService",
+    "Page",
+    "RecordFilter",
+    "RecordIncomplete",
+    "SaveResult",
+    "session_label_parts",
+]

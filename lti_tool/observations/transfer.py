@@ -95,9 +95,13 @@ TEXT_COLUMNS: list[tuple[str, list[str]]] = [
     ("teacher_reply", ["教师回复"]),
 ]
 REQUIRED = ["observers", "course_code", "teacher_no", "date", "periods", "status", "supervision"]
-STATUS_VALUES = {"draft": ObservationStatus.DRAFT, "草稿": ObservationStatus.DRAFT,
-                 "submitted": ObservationStatus.SUBMITTED, "已提交": ObservationStatus.SUBMITTED,
-                 "提交": ObservationStatus.SUBMITTED}
+STATUS_VALUES = {
+    "draft": ObservationStatus.DRAFT,
+    "草稿": ObservationStatus.DRAFT,
+    "submitted": ObservationStatus.SUBMITTED,
+    "已提交": ObservationStatus.SUBMITTED,
+    "提交": ObservationStatus.SUBMITTED,
+}
 
 
 def neutralise(value: Any) -> Any:
@@ -118,8 +122,12 @@ def columns(policy: Policy) -> list[tuple[str, list[str]]]:
     dims: list[tuple[str, list[str]]] = []
     for d in policy.dimensions:
         dims.append((rating_field(d.code), [d.label, d.code]))
-        dims.append((comment_field(d.code), [f"{d.label}评语", f"{d.code}_comment", f"{d.label}_评语",
-                                             f"{d.label}意见"]))
+        dims.append(
+            (
+                comment_field(d.code),
+                [f"{d.label}评语", f"{d.code}_comment", f"{d.label}_评语", f"{d.label}意见"],
+            )
+        )
     return BASE_COLUMNS + dims + TEXT_COLUMNS
 
 
@@ -158,29 +166,40 @@ class ObservationTransfer:
         for obs in self.service.all_matching(f):
             cs = obs.session
             section = cs.section
-            signed = [m for m in obs.members
-                      if m.role == MemberRole.CO_OBSERVER and m.status == MemberStatus.SIGNED]
+            signed = [
+                m for m in obs.members if m.role == MemberRole.CO_OBSERVER and m.status == MemberStatus.SIGNED
+            ]
             people = [obs.author] + [m.person for m in signed]
             values = self.service.values(obs)
             record: dict[str, Any] = {
                 "id": obs.id,
                 "observers": ";".join(p.employee_no for p in people),
                 "observer_names": ";".join(p.name for p in people),
-                "course_code": section.course.code, "course_name": section.course.name,
+                "course_code": section.course.code,
+                "course_name": section.course.name,
                 "teacher_no": ";".join(t.employee_no for t in section.teachers),
                 "teacher_names": ";".join(t.name for t in section.teachers),
-                "classes": section.classes, "date": cs.date.isoformat(),
-                "periods": f"{cs.period_start}-{cs.period_end}" if cs.period_end != cs.period_start
+                "classes": section.classes,
+                "date": cs.date.isoformat(),
+                "periods": f"{cs.period_start}-{cs.period_end}"
+                if cs.period_end != cs.period_start
                 else str(cs.period_start),
-                "room": cs.room, "status": obs.status, "supervision": "yes" if obs.is_supervision else "no",
+                "room": cs.room,
+                "status": obs.status,
+                "supervision": "yes" if obs.is_supervision else "no",
                 "arrived_late": "yes" if obs.arrived_late else "no",
-                "submitted_at": obs.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if obs.submitted_at
+                "submitted_at": obs.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                if obs.submitted_at
                 else "",
                 "teacher_reply": obs.teacher_reply,
             }
             for name, value in values.items():
-                record.setdefault(name, value if name.endswith("_count") and value is not None
-                                  else display_value(name, value, self.policy, tz))
+                record.setdefault(
+                    name,
+                    value
+                    if name.endswith("_count") and value is not None
+                    else display_value(name, value, self.policy, tz),
+                )
             out.append([record.get(name, "") for name, _ in cols])
         return header, out
 
@@ -222,12 +241,17 @@ class ObservationTransfer:
         aliases = {name: names for name, names in cols}
         table = read_table(data, filename, aliases, REQUIRED)
         errors = table.errors
-        people = {p.employee_no: p for p in self.session.scalars(
-            select(Person).where(Person.institution_id == self.institution_id))}
-        courses = {c.code: c for c in self.session.scalars(
-            select(Course).where(Course.institution_id == self.institution_id))}
-        semesters = list(self.session.scalars(
-            select(Semester).where(Semester.institution_id == self.institution_id)))
+        people = {
+            p.employee_no: p
+            for p in self.session.scalars(select(Person).where(Person.institution_id == self.institution_id))
+        }
+        courses = {
+            c.code: c
+            for c in self.session.scalars(select(Course).where(Course.institution_id == self.institution_id))
+        }
+        semesters = list(
+            self.session.scalars(select(Semester).where(Semester.institution_id == self.institution_id))
+        )
         parsed: list[_Parsed] = []
         seen: dict[tuple[int, int], int] = {}
         for row in table.rows:
@@ -236,8 +260,11 @@ class ObservationTransfer:
                 continue
             key = (item.observers[0].id, item.session.id)
             if key in seen:
-                errors.add(row.number, "observers", f"与第 {seen[key]} 行是同一听课人对同一节课的记录 "
-                           f"(duplicate of row {seen[key]})")
+                errors.add(
+                    row.number,
+                    "observers",
+                    f"与第 {seen[key]} 行是同一听课人对同一节课的记录 (duplicate of row {seen[key]})",
+                )
                 continue
             seen[key] = row.number
             parsed.append(item)
@@ -251,8 +278,14 @@ class ObservationTransfer:
         self.session.flush()
         return result
 
-    def _parse_row(self, row: Row, errors: RowErrors, people: dict[str, Person], courses: dict[str, Course],
-                   semesters: list[Semester]) -> _Parsed | None:
+    def _parse_row(
+        self,
+        row: Row,
+        errors: RowErrors,
+        people: dict[str, Person],
+        courses: dict[str, Course],
+        semesters: list[Semester],
+    ) -> _Parsed | None:
         before = len(errors.errors)
         observers: list[Person] = []
         tokens = [t.strip() for t in re.split(r"[;；,，]", row.get("observers")) if t.strip()]
@@ -287,12 +320,14 @@ class ObservationTransfer:
             errors.add(row.number, "date", f"“{row.get('date')}”不是日期，应为 YYYY-MM-DD (not a date)")
         periods = self._periods(row.get("periods"))
         if periods is None:
-            errors.add(row.number, "periods",
-                       f"“{row.get('periods')}”不是节次，应如 3-4 (not a period range)")
+            errors.add(
+                row.number, "periods", f"“{row.get('periods')}”不是节次，应如 3-4 (not a period range)"
+            )
         status = STATUS_VALUES.get(row.get("status").lower())
         if status is None:
-            errors.add(row.number, "status",
-                       f"“{row.get('status')}”应为 draft 或 submitted (draft | submitted)")
+            errors.add(
+                row.number, "status", f"“{row.get('status')}”应为 draft 或 submitted (draft | submitted)"
+            )
         supervision = row.get("supervision").lower()
         if supervision not in ("", "yes", "no", "是", "否", "y", "n", "true", "false", "1", "0"):
             errors.add(row.number, "supervision", f"“{row.get('supervision')}”应为 yes 或 no (yes | no)")
@@ -314,8 +349,11 @@ class ObservationTransfer:
             return None
         for person in observers:
             if any(t.id == person.id for t in class_session.section.teachers):
-                errors.add(row.number, "observers", f"“{person.employee_no}”是这节课的授课教师 "
-                           "(an observer teaches this class)")
+                errors.add(
+                    row.number,
+                    "observers",
+                    f"“{person.employee_no}”是这节课的授课教师 (an observer teaches this class)",
+                )
         submitted_at = None
         if status == ObservationStatus.SUBMITTED:
             for name in missing_fields(values, self.policy):
@@ -343,8 +381,16 @@ class ObservationTransfer:
         start, end = int(m.group(1)), int(m.group(2) or m.group(1))
         return (start, end) if 1 <= start <= end else None
 
-    def _find_session(self, row: Row, errors: RowErrors, course: Course, teachers: list[Person], day: dt.date,
-                      periods: tuple[int, int], semesters: list[Semester]) -> ClassSession | None:
+    def _find_session(
+        self,
+        row: Row,
+        errors: RowErrors,
+        course: Course,
+        teachers: list[Person],
+        day: dt.date,
+        periods: tuple[int, int],
+        semesters: list[Semester],
+    ) -> ClassSession | None:
         """The session the row describes, or a row error saying precisely why there is none."""
         semester = next((s for s in semesters if s.start_date <= day <= s.end_date), None)
         if semester is None:
@@ -356,57 +402,94 @@ class ObservationTransfer:
         if day.isoformat() in (semester.holidays or []):
             errors.add(row.number, "date", f"{day} 是假期，没有课 (a holiday: no classes)")
             return None
-        sections = list(self.session.scalars(
-            select(CourseSection).where(CourseSection.institution_id == self.institution_id,
-                                        CourseSection.semester_id == semester.id,
-                                        CourseSection.course_id == course.id)))
+        sections = list(
+            self.session.scalars(
+                select(CourseSection).where(
+                    CourseSection.institution_id == self.institution_id,
+                    CourseSection.semester_id == semester.id,
+                    CourseSection.course_id == course.id,
+                )
+            )
+        )
         if not sections:
-            errors.add(row.number, "course_code", f"课程“{course.code}”在学期 {semester.code} 没有排课 "
-                       "(not in this semester's timetable)")
+            errors.add(
+                row.number,
+                "course_code",
+                f"课程“{course.code}”在学期 {semester.code} 没有排课 (not in this semester's timetable)",
+            )
             return None
         teacher_ids = {t.id for t in teachers}
-        taught = {sid for sid, pid in self.session.execute(
-            select(SectionTeacher.section_id, SectionTeacher.person_id)
-            .where(SectionTeacher.section_id.in_([s.id for s in sections])))
-            if pid in teacher_ids}
+        taught = {
+            sid
+            for sid, pid in self.session.execute(
+                select(SectionTeacher.section_id, SectionTeacher.person_id).where(
+                    SectionTeacher.section_id.in_([s.id for s in sections])
+                )
+            )
+            if pid in teacher_ids
+        }
         by_teacher = [s for s in sections if s.id in taught]
         if not by_teacher:
-            errors.add(row.number, "teacher_no", f"该教师在学期 {semester.code} 不教“{course.code}” "
-                       "(does not teach this course this semester)")
+            errors.add(
+                row.number,
+                "teacher_no",
+                f"该教师在学期 {semester.code} 不教“{course.code}” "
+                "(does not teach this course this semester)",
+            )
             return None
         full_time = [s for s in by_teacher if s.full_time]
         if not full_time:
-            errors.add(row.number, "course_code", f"“{course.code}”不是全日制学生的课程，不在听课范围 "
-                       "(not a course for full-time students, O-10)")
+            errors.add(
+                row.number,
+                "course_code",
+                f"“{course.code}”不是全日制学生的课程，不在听课范围 "
+                "(not a course for full-time students, O-10)",
+            )
             return None
-        sessions = list(self.session.scalars(
-            select(ClassSession).where(ClassSession.section_id.in_([s.id for s in full_time]),
-                                       ClassSession.date == day)))
+        sessions = list(
+            self.session.scalars(
+                select(ClassSession).where(
+                    ClassSession.section_id.in_([s.id for s in full_time]), ClassSession.date == day
+                )
+            )
+        )
         if not sessions:
             weekday = day.isoweekday()
             same_day = [s for s in full_time if s.weekday == weekday]
             if same_day:
                 week = semester.week_of(day)
                 specs = "、".join(sorted({s.weeks_spec for s in same_day}))
-                errors.add(row.number, "date", f"{day} 是第 {week} 周，该课周次为 {specs}，这一周不上课 "
-                           f"(week {week} is not a teaching week of this class: {specs})")
+                errors.add(
+                    row.number,
+                    "date",
+                    f"{day} 是第 {week} 周，该课周次为 {specs}，这一周不上课 "
+                    f"(week {week} is not a teaching week of this class: {specs})",
+                )
             else:
                 meets = "、".join(sorted({f"星期{WEEKDAYS[s.weekday - 1]}" for s in full_time}))
-                errors.add(row.number, "date", f"{day} 是星期{WEEKDAYS[weekday - 1]}，该课在{meets}上课 "
-                           "(the class does not meet on this weekday)")
+                errors.add(
+                    row.number,
+                    "date",
+                    f"{day} 是星期{WEEKDAYS[weekday - 1]}，该课在{meets}上课 "
+                    "(the class does not meet on this weekday)",
+                )
             return None
         exact = [s for s in sessions if (s.period_start, s.period_end) == periods]
         if not exact:
             have = "、".join(sorted({f"{s.period_start}-{s.period_end}" for s in sessions}))
-            errors.add(row.number, "periods",
-                       f"该课在 {day} 的节次是 {have} (the class meets in periods {have})")
+            errors.add(
+                row.number, "periods", f"该课在 {day} 的节次是 {have} (the class meets in periods {have})"
+            )
             return None
         if len(exact) > 1:
             classes = row.get("classes")
             exact = [s for s in exact if classes and s.section.classes == classes] or exact
             if len(exact) > 1:
-                errors.add(row.number, "classes",
-                           "有多个教学班同时上课，请填写上课班级 (several classes match: give the classes)")
+                errors.add(
+                    row.number,
+                    "classes",
+                    "有多个教学班同时上课，请填写上课班级 (several classes match: give the classes)",
+                )
                 return None
         if exact[0].status == SessionStatus.VANISHED:
             errors.add(row.number, "date", "这节课已不在课表中 (the session is no longer in the timetable)")
@@ -415,15 +498,27 @@ class ObservationTransfer:
 
     def _store(self, item: _Parsed) -> bool:
         author = item.observers[0]
-        existing = self.session.scalars(select(Observation).where(
-            Observation.institution_id == self.institution_id, Observation.author_id == author.id,
-            Observation.session_id == item.session.id)).first()
+        existing = self.session.scalars(
+            select(Observation).where(
+                Observation.institution_id == self.institution_id,
+                Observation.author_id == author.id,
+                Observation.session_id == item.session.id,
+            )
+        ).first()
         if existing is not None:
             return False
         cs = item.session
-        obs = Observation(institution_id=self.institution_id, session_id=cs.id, semester_id=cs.semester_id,
-                          author_id=author.id, status=item.status, imported=True, draft_version=0, extra={},
-                          submitted_at=item.submitted_at)
+        obs = Observation(
+            institution_id=self.institution_id,
+            session_id=cs.id,
+            semester_id=cs.semester_id,
+            author_id=author.id,
+            status=item.status,
+            imported=True,
+            draft_version=0,
+            extra={},
+            submitted_at=item.submitted_at,
+        )
         positions = {d.code: i for i, d in enumerate(self.policy.dimensions)}
         ratings: dict[str, ObservationRating] = {}
         for name, value in item.values.items():
@@ -431,8 +526,9 @@ class ObservationTransfer:
                 code = name.split("__", 1)[1]
                 r = ratings.get(code)
                 if r is None:
-                    r = ratings[code] = ObservationRating(dimension=code, position=positions.get(code, 99),
-                                                          comment="")
+                    r = ratings[code] = ObservationRating(
+                        dimension=code, position=positions.get(code, 99), comment=""
+                    )
                 if name.startswith("rating__"):
                     r.rating = value
                 else:
@@ -443,11 +539,16 @@ class ObservationTransfer:
         obs.arrived_late = bool(obs.arrival_time and cs.starts_at and obs.arrival_time > cs.starts_at)
         signed = item.status == ObservationStatus.SUBMITTED
         for i, person in enumerate(item.observers):
-            obs.members.append(ObservationMember(
-                institution_id=self.institution_id, person_id=person.id, session_id=cs.id,
-                role=MemberRole.AUTHOR if i == 0 else MemberRole.CO_OBSERVER,
-                status=MemberStatus.SIGNED if signed else MemberStatus.INVITED,
-                signed_at=item.submitted_at if signed else None))
+            obs.members.append(
+                ObservationMember(
+                    institution_id=self.institution_id,
+                    person_id=person.id,
+                    session_id=cs.id,
+                    role=MemberRole.AUTHOR if i == 0 else MemberRole.CO_OBSERVER,
+                    status=MemberStatus.SIGNED if signed else MemberStatus.INVITED,
+                    signed_at=item.submitted_at if signed else None,
+                )
+            )
         if not signed:
             obs.members = [m for m in obs.members if m.role == MemberRole.CO_OBSERVER]
         self.session.add(obs)

@@ -114,12 +114,22 @@ def edit(obs_id: int):  # type: ignore[no-untyped-def]
 def _render_form(service: ObservationService, obs: Observation, errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
     query = request.args.get("find", "").strip()
     found = service.search_people(query, exclude=obs.author_id) if query else []
-    units = db().scalars(select(Unit).where(Unit.institution_id == service.institution_id)
-                         .order_by(Unit.kind, Unit.code))
+    units = db().scalars(
+        select(Unit).where(Unit.institution_id == service.institution_id).order_by(Unit.kind, Unit.code)
+    )
     return render_template(
-        "observations/edit.html", obs=obs, header=session_label_parts(obs.session), policy=service.policy,
-        values=_form_values(service, obs), errors=errors, problems=service.problems(obs), units=list(units),
-        found=found, find=query, deadline=service.correction_deadline(obs), labels=service.labels(),
+        "observations/edit.html",
+        obs=obs,
+        header=session_label_parts(obs.session),
+        policy=service.policy,
+        values=_form_values(service, obs),
+        errors=errors,
+        problems=service.problems(obs),
+        units=list(units),
+        found=found,
+        find=query,
+        deadline=service.correction_deadline(obs),
+        labels=service.labels(),
         saved=request.args.get("saved"),
         categories={c.code: c.label for c in service.policy.problem_categories},
     ), status
@@ -154,10 +164,16 @@ def autosave(obs_id: int):  # type: ignore[no-untyped-def]
     try:
         result = service.autosave(obs, person_id, body.get("fields") or {}, body.get("draft_version"))
     except RecordIncomplete as exc:
-        return jsonify(error=exc.translated(), details=exc.translated_details(),
-                       fields=_translated(exc.fields)), 422
-    return jsonify(draft_version=obs.draft_version, saved=result.saved, invalid=_translated(result.invalid),
-                   saved_at=_local_hhmm(service, obs.updated_at), arrived_late=obs.arrived_late)
+        return jsonify(
+            error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)
+        ), 422
+    return jsonify(
+        draft_version=obs.draft_version,
+        saved=result.saved,
+        invalid=_translated(result.invalid),
+        saved_at=_local_hhmm(service, obs.updated_at),
+        arrived_late=obs.arrived_late,
+    )
 
 
 @bp.route("/<int:obs_id>/submit", methods=["POST"])
@@ -171,8 +187,9 @@ def submit(obs_id: int):  # type: ignore[no-untyped-def]
         service.submit(obs, person_id, version)
     except RecordIncomplete as exc:
         if request.is_json:
-            return jsonify(error=exc.translated(), details=exc.translated_details(),
-                           fields=_translated(exc.fields)), 422
+            return jsonify(
+                error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)
+            ), 422
         return _render_form(service, obs, _translated(exc.fields), 422)
     target = url_for("observations.view", obs_id=obs.id, done="submitted")
     if request.is_json:
@@ -193,24 +210,44 @@ def discard(obs_id: int):  # type: ignore[no-untyped-def]
 def view(obs_id: int):  # type: ignore[no-untyped-def]
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
-    return render_template("observations/view.html", obs=obs, service=service, policy=service.policy,
-                           header=session_label_parts(obs.session), me=service.member(obs, person_id),
-                           person_id=person_id, can_edit=service.can_edit(obs, person_id),
-                           problems=service.problems(obs), deadline=service.correction_deadline(obs),
-                           locked=service.is_locked(obs), done=request.args.get("done"),
-                           **_record_context(service, obs), **_audit_context(service, obs))
+    return render_template(
+        "observations/view.html",
+        obs=obs,
+        service=service,
+        policy=service.policy,
+        header=session_label_parts(obs.session),
+        me=service.member(obs, person_id),
+        person_id=person_id,
+        can_edit=service.can_edit(obs, person_id),
+        problems=service.problems(obs),
+        deadline=service.correction_deadline(obs),
+        locked=service.is_locked(obs),
+        done=request.args.get("done"),
+        **_record_context(service, obs),
+        **_audit_context(service, obs),
+    )
 
 
 def _record_context(service: ObservationService, obs: Observation) -> dict[str, Any]:
     values = service.values(obs)
     scale = {c.code: c for c in service.policy.scale}
     dims = {d.code: d for d in service.policy.dimensions}
-    ratings = [(dims[r.dimension].label if r.dimension in dims else r.dimension,
-                scale[r.rating].label if r.rating in scale else (r.rating or "—"), r.comment)
-               for r in sorted(obs.ratings, key=lambda r: r.position)]
+    ratings = [
+        (
+            dims[r.dimension].label if r.dimension in dims else r.dimension,
+            scale[r.rating].label if r.rating in scale else (r.rating or "—"),
+            r.comment,
+        )
+        for r in sorted(obs.ratings, key=lambda r: r.position)
+    ]
     categories = {c.code: c.label for c in service.policy.problem_categories}
-    return {"values": values, "ratings": ratings, "categories": categories, "tz": service.tz,
-            "labels": service.labels()}
+    return {
+        "values": values,
+        "ratings": ratings,
+        "categories": categories,
+        "tz": service.tz,
+        "labels": service.labels(),
+    }
 
 
 def _audit_context(service: ObservationService, obs: Observation) -> dict[str, Any]:
@@ -243,8 +280,12 @@ def people():  # type: ignore[no-untyped-def]
     """Roster search for the co-observer picker (JSON)."""
     actor, person_id, service = _observer()
     found = service.search_people(request.args.get("q", ""), exclude=person_id)
-    return jsonify(people=[{"id": p.id, "name": p.name, "employee_no": p.employee_no,
-                            "unit": p.unit.name if p.unit else ""} for p in found])
+    return jsonify(
+        people=[
+            {"id": p.id, "name": p.name, "employee_no": p.employee_no, "unit": p.unit.name if p.unit else ""}
+            for p in found
+        ]
+    )
 
 
 @bp.route("/<int:obs_id>/cosign", methods=["POST"])
@@ -278,9 +319,14 @@ def decline(obs_id: int):  # type: ignore[no-untyped-def]
 def add_problem(obs_id: int):  # type: ignore[no-untyped-def]
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
-    service.raise_problem(obs, person_id, category=request.form.get("category", ""),
-                          unit_id=request.form.get("unit_id"), room=request.form.get("room", ""),
-                          description=request.form.get("description", ""))
+    service.raise_problem(
+        obs,
+        person_id,
+        category=request.form.get("category", ""),
+        unit_id=request.form.get("unit_id"),
+        room=request.form.get("room", ""),
+        description=request.form.get("description", ""),
+    )
     return redirect(url_for("observations.edit", obs_id=obs.id, _anchor="problems"), code=303)
 
 
@@ -299,8 +345,11 @@ def withdraw_problem(obs_id: int, problem_id: int):  # type: ignore[no-untyped-d
 def feedback_list():  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = _service(actor)
-    return render_template("observations/feedback_list.html",
-                           records=service.teacher_feedback(actor.require_person()), service=service)
+    return render_template(
+        "observations/feedback_list.html",
+        records=service.teacher_feedback(actor.require_person()),
+        service=service,
+    )
 
 
 @bp.route("/feedback/<int:obs_id>")
@@ -309,9 +358,15 @@ def feedback(obs_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = _service(actor)
     obs = service.get_for_teacher(actor.require_person(), obs_id)
-    return render_template("observations/feedback.html", obs=obs, header=session_label_parts(obs.session),
-                           names=service.observer_names_for_teacher(obs), locked=service.is_locked(obs),
-                           done=request.args.get("done"), **_record_context(service, obs))
+    return render_template(
+        "observations/feedback.html",
+        obs=obs,
+        header=session_label_parts(obs.session),
+        names=service.observer_names_for_teacher(obs),
+        locked=service.is_locked(obs),
+        done=request.args.get("done"),
+        **_record_context(service, obs),
+    )
 
 
 @bp.route("/feedback/<int:obs_id>/ack", methods=["POST"])
@@ -344,10 +399,16 @@ def _filters() -> RecordFilter:
             raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=value[:40]) from None
 
     args = request.args
-    return RecordFilter(semester_id=id_field(args, "semester"), unit_id=id_field(args, "unit"),
-                        observer=request.args.get("observer", ""), teacher=request.args.get("teacher", ""),
-                        course=request.args.get("course", ""), status=request.args.get("status", ""),
-                        date_from=day("from"), date_to=day("to"))
+    return RecordFilter(
+        semester_id=id_field(args, "semester"),
+        unit_id=id_field(args, "unit"),
+        observer=request.args.get("observer", ""),
+        teacher=request.args.get("teacher", ""),
+        course=request.args.get("course", ""),
+        status=request.args.get("status", ""),
+        date_from=day("from"),
+        date_to=day("to"),
+    )
 
 
 FILTER_ARGS = ("semester", "unit", "observer", "teacher", "course", "status", "from", "to")
@@ -360,12 +421,22 @@ def qc_list():  # type: ignore[no-untyped-def]
     service = _service(actor)
     result = service.search(_filters(), request.args.get("page", 1, type=int))
     args = {k: request.args.get(k, "") for k in FILTER_ARGS if request.args.get(k)}
-    semesters = db().scalars(select(Semester).where(Semester.institution_id == actor.institution_id)
-                             .order_by(Semester.week1_monday.desc()))
-    units = db().scalars(select(Unit).where(Unit.institution_id == actor.institution_id)
-                         .order_by(Unit.kind, Unit.code))
-    return render_template("observations/qc_list.html", page=result, args=args, semesters=list(semesters),
-                           units=list(units), service=service)
+    semesters = db().scalars(
+        select(Semester)
+        .where(Semester.institution_id == actor.institution_id)
+        .order_by(Semester.week1_monday.desc())
+    )
+    units = db().scalars(
+        select(Unit).where(Unit.institution_id == actor.institution_id).order_by(Unit.kind, Unit.code)
+    )
+    return render_template(
+        "observations/qc_list.html",
+        page=result,
+        args=args,
+        semesters=list(semesters),
+        units=list(units),
+        service=service,
+    )
 
 
 @bp.route("/all/<int:obs_id>")
@@ -374,10 +445,17 @@ def qc_view(obs_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = _service(actor)
     obs = service.get(obs_id)
-    return render_template("observations/qc_view.html", obs=obs, service=service, policy=service.policy,
-                           header=session_label_parts(obs.session), problems=service.problems(obs),
-                           locked=service.is_locked(obs), **_record_context(service, obs),
-                           **_audit_context(service, obs))
+    return render_template(
+        "observations/qc_view.html",
+        obs=obs,
+        service=service,
+        policy=service.policy,
+        header=session_label_parts(obs.session),
+        problems=service.problems(obs),
+        locked=service.is_locked(obs),
+        **_record_context(service, obs),
+        **_audit_context(service, obs),
+    )
 
 
 @bp.route("/export.<fmt>")
@@ -390,12 +468,17 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
     if fmt == "csv":
         data, mime = transfer.export_csv(_filters()), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
-        data, mime = (transfer.export_xlsx(_filters()),
-                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        data, mime = (
+            transfer.export_xlsx(_filters()),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     else:
         raise BadRequest("Export as csv or xlsx.")
-    return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="observations-{stamp}.{fmt}"'})
+    return Response(
+        data,
+        mimetype=mime,
+        headers={"Content-Disposition": f'attachment; filename="observations-{stamp}.{fmt}"'},
+    )
 
 
 # -- home panels ---------------------------------------------------------------------------------------
@@ -411,12 +494,19 @@ def _observer_panel(actor: Actor) -> Panel | None:
 def _teacher_panel(actor: Actor) -> Panel | None:
     if actor.person_id is None:
         return None
-    return Panel("observations/_panel_teacher.html",
-                 {"records": _service(actor).teacher_feedback(actor.person_id, limit=5)})
+    return Panel(
+        "observations/_panel_teacher.html",
+        {"records": _service(actor).teacher_feedback(actor.person_id, limit=5)},
+    )
 
 
 @register_panel(QC, 30)
 def _qc_panel(actor: Actor) -> Panel | None:
     service = _service(actor)
-    return Panel("observations/_panel_qc.html", {"submitted": service.count(ObservationStatus.SUBMITTED),
-                                                  "drafts": service.count(ObservationStatus.DRAFT)})
+    return Panel(
+        "observations/_panel_qc.html",
+        {
+            "submitted": service.count(ObservationStatus.SUBMITTED),
+            "drafts": service.count(ObservationStatus.DRAFT),
+        },
+    )

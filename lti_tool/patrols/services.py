@@ -70,16 +70,30 @@ class PatrolService:
         self.policy = policy
 
     def duty_tenures(self, person_id: int) -> list[PositionHolding]:
-        return list(self.session.scalars(
-            select(PositionHolding).where(PositionHolding.person_id == person_id,
-                                          PositionHolding.institution_id == self.institution_id,
-                                          PositionHolding.position_code.in_(self.policy.patrol_positions()))))
+        return list(
+            self.session.scalars(
+                select(PositionHolding).where(
+                    PositionHolding.person_id == person_id,
+                    PositionHolding.institution_id == self.institution_id,
+                    PositionHolding.position_code.in_(self.policy.patrol_positions()),
+                )
+            )
+        )
 
     def has_duty(self, person_id: int, on: dt.date) -> bool:
         return any(t.held_during(on, on) for t in self.duty_tenures(person_id))
 
-    def record(self, person: Person, *, date: dt.date, rooms: str, checked: list[str], notes: str,
-               problems: list[NewProblem], today: dt.date | None = None) -> Patrol:
+    def record(
+        self,
+        person: Person,
+        *,
+        date: dt.date,
+        rooms: str,
+        checked: list[str],
+        notes: str,
+        problems: list[NewProblem],
+        today: dt.date | None = None,
+    ) -> Patrol:
         today = today or dt.date.today()
         errors: list[Detail] = []
         if date > today:
@@ -89,8 +103,9 @@ class PatrolService:
         codes = {c.code for c in self.policy.patrol_checklist}
         unknown = [c for c in checked if c not in codes]
         if unknown:
-            errors.append((N_("Checked: unknown checklist item(s) %(items)s."),
-                           {"items": ", ".join(unknown)}))
+            errors.append(
+                (N_("Checked: unknown checklist item(s) %(items)s."), {"items": ", ".join(unknown)})
+            )
         if not checked:
             errors.append(N_("Checked: tick what was checked."))
         problem_service = ProblemService(self.session, self.institution_id, self.policy)
@@ -99,8 +114,14 @@ class PatrolService:
             raise ValidationFailed("The patrol cannot be saved.", details=errors)
         if not self.has_duty(person.id, date):
             raise Forbidden("You hold no position with patrol duty on that date.")
-        patrol = Patrol(institution_id=self.institution_id, person_id=person.id, date=date,
-                        rooms=rooms.strip()[:1000], checked=list(dict.fromkeys(checked)), notes=notes.strip())
+        patrol = Patrol(
+            institution_id=self.institution_id,
+            person_id=person.id,
+            date=date,
+            rooms=rooms.strip()[:1000],
+            checked=list(dict.fromkeys(checked)),
+            notes=notes.strip(),
+        )
         self.session.add(patrol)
         self.session.flush()
         if problems:
@@ -108,14 +129,21 @@ class PatrolService:
         return patrol
 
     def recent(self, person_id: int, limit: int = 20) -> list[Patrol]:
-        return list(self.session.scalars(
-            select(Patrol).where(Patrol.institution_id == self.institution_id, Patrol.person_id == person_id)
-            .order_by(Patrol.date.desc()).limit(limit)))
+        return list(
+            self.session.scalars(
+                select(Patrol)
+                .where(Patrol.institution_id == self.institution_id, Patrol.person_id == person_id)
+                .order_by(Patrol.date.desc())
+                .limit(limit)
+            )
+        )
 
     def current_semester(self, on: dt.date) -> Semester | None:
         for semester in self.session.scalars(
-                select(Semester).where(Semester.institution_id == self.institution_id)
-                .order_by(Semester.week1_monday.desc())):
+            select(Semester)
+            .where(Semester.institution_id == self.institution_id)
+            .order_by(Semester.week1_monday.desc())
+        ):
             if semester.start_date <= on <= semester.end_date:
                 return semester
         return None
@@ -125,9 +153,14 @@ class PatrolService:
         counts: dict[str, int] = {}
         for day, n in self.session.execute(
             select(Patrol.date, func.count())
-            .where(Patrol.institution_id == self.institution_id, Patrol.person_id == person_id,
-                   Patrol.date >= semester.start_date, Patrol.date <= semester.end_date)
-            .group_by(Patrol.date)):
+            .where(
+                Patrol.institution_id == self.institution_id,
+                Patrol.person_id == person_id,
+                Patrol.date >= semester.start_date,
+                Patrol.date <= semester.end_date,
+            )
+            .group_by(Patrol.date)
+        ):
             counts[f"{day.year}-{day.month:02d}"] = counts.get(f"{day.year}-{day.month:02d}", 0) + int(n)
         tenures = self.duty_tenures(person_id)
         out = []
@@ -143,8 +176,10 @@ class PatrolService:
         """Past paper patrols; one row per problem (rows of the same person/date/rooms form one patrol)."""
         table = read_table(data, filename, PATROL_ALIASES, ["employee_no", "date", "rooms"])
         errors = table.errors
-        people = {p.employee_no: p for p in self.session.scalars(
-            select(Person).where(Person.institution_id == self.institution_id))}
+        people = {
+            p.employee_no: p
+            for p in self.session.scalars(select(Person).where(Person.institution_id == self.institution_id))
+        }
         units: dict[str, Unit] = {}
         for u in self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id)):
             units[u.code], units[u.name] = u, u
@@ -156,8 +191,11 @@ class PatrolService:
         for row in table.rows:
             person = people.get(row.get("employee_no"))
             if person is None:
-                errors.add(row.number, "employee_no",
-                           f"工号“{row.get('employee_no')}”不在名册中 (unknown employee number)")
+                errors.add(
+                    row.number,
+                    "employee_no",
+                    f"工号“{row.get('employee_no')}”不在名册中 (unknown employee number)",
+                )
             try:
                 date = parse_date(row.get("date"))
             except ValueError:
@@ -166,8 +204,11 @@ class PatrolService:
             if date > dt.date.today():
                 errors.add(row.number, "date", "巡查日期在未来 (in the future)")
             if person is not None and not self.has_duty(person.id, date):
-                errors.add(row.number, "employee_no",
-                           "该日期此人不担任有巡查职责的职务 (no patrol duty on that date)")
+                errors.add(
+                    row.number,
+                    "employee_no",
+                    "该日期此人不担任有巡查职责的职务 (no patrol duty on that date)",
+                )
             checked = []
             for token in (t.strip() for t in re.split(r"[;；]", row.get("checked")) if t.strip()):
                 if token not in checklist:
@@ -175,35 +216,58 @@ class PatrolService:
                 else:
                     checked.append(checklist[token])
             key = (row.get("employee_no"), date, row.get("rooms"))
-            entry = patrols.setdefault(key, {"person": person, "checked": [], "notes": row.get("notes"),
-                                             "problems": []})
+            entry = patrols.setdefault(
+                key, {"person": person, "checked": [], "notes": row.get("notes"), "problems": []}
+            )
             entry["checked"] = list(dict.fromkeys(entry["checked"] + checked))
             description = row.get("problem_description")
             if description or row.get("problem_category"):
                 category = categories.get(row.get("problem_category"))
                 if category is None:
-                    errors.add(row.number, "problem_category",
-                               f"“{row.get('problem_category')}”不是问题类别 (unknown category)")
+                    errors.add(
+                        row.number,
+                        "problem_category",
+                        f"“{row.get('problem_category')}”不是问题类别 (unknown category)",
+                    )
                 unit_text = row.get("problem_unit")
                 unit = units.get(unit_text) if unit_text else None
                 if unit_text and unit is None:
                     errors.add(row.number, "problem_unit", f"单位“{unit_text}”不存在 (unknown unit)")
                 if not description:
                     errors.add(row.number, "problem_description", "不能为空 (must not be empty)")
-                entry["problems"].append(NewProblem(category or "", unit.id if unit else None,
-                                                    row.get("problem_room") or row.get("rooms")[:100],
-                                                    description))
+                entry["problems"].append(
+                    NewProblem(
+                        category or "",
+                        unit.id if unit else None,
+                        row.get("problem_room") or row.get("rooms")[:100],
+                        description,
+                    )
+                )
         errors.raise_if_any("patrols")
         problem_service = ProblemService(self.session, self.institution_id, self.policy)
         created = 0
         for (_no, date, rooms), entry in patrols.items():
-            exists = self.session.scalar(select(func.count()).select_from(Patrol).where(
-                Patrol.institution_id == self.institution_id, Patrol.person_id == entry["person"].id,
-                Patrol.date == date, Patrol.rooms == rooms[:1000]))
+            exists = self.session.scalar(
+                select(func.count())
+                .select_from(Patrol)
+                .where(
+                    Patrol.institution_id == self.institution_id,
+                    Patrol.person_id == entry["person"].id,
+                    Patrol.date == date,
+                    Patrol.rooms == rooms[:1000],
+                )
+            )
             if exists:  # re-import of the same paper patrol: never duplicated
                 continue
-            patrol = Patrol(institution_id=self.institution_id, person_id=entry["person"].id, date=date,
-                            rooms=rooms[:1000], checked=entry["checked"], notes=entry["notes"], imported=True)
+            patrol = Patrol(
+                institution_id=self.institution_id,
+                person_id=entry["person"].id,
+                date=date,
+                rooms=rooms[:1000],
+                checked=entry["checked"],
+                notes=entry["notes"],
+                imported=True,
+            )
             self.session.add(patrol)
             self.session.flush()
             if entry["problems"]:

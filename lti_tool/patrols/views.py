@@ -48,11 +48,17 @@ def index():  # type: ignore[no-untyped-def]
         try:
             date = parse_date(request.form.get("date", ""))
         except ValueError:
-            raise ValidationFailed("The patrol cannot be saved.",
-                                   details=[N_("Date: not a date (YYYY-MM-DD).")]) from None
-        service.record(person, date=date, rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
-                       checked=request.form.getlist("checked"), notes=request.form.get("notes", ""),
-                       problems=_problems_from_form())
+            raise ValidationFailed(
+                "The patrol cannot be saved.", details=[N_("Date: not a date (YYYY-MM-DD).")]
+            ) from None
+        service.record(
+            person,
+            date=date,
+            rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
+            checked=request.form.getlist("checked"),
+            notes=request.form.get("notes", ""),
+            problems=_problems_from_form(),
+        )
         return redirect(url_for("patrols.index", saved=1), code=303)
     today = dt.date.today()
     semester = service.current_semester(today)
@@ -60,9 +66,13 @@ def index():  # type: ignore[no-untyped-def]
     return render_template(
         "patrols/index.html",
         months=service.months(person.id, semester) if semester else [],  # type: ignore[union-attr]
-        semester=semester, recent=service.recent(person.id), today=today,  # type: ignore[union-attr]
+        semester=semester,
+        recent=service.recent(person.id),
+        today=today,  # type: ignore[union-attr]
         has_duty=service.has_duty(person.id, today),  # type: ignore[union-attr]
-        policy=service.policy, units=problem_service.route_units(), rows=range(PROBLEM_ROWS),
+        policy=service.policy,
+        units=problem_service.route_units(),
+        rows=range(PROBLEM_ROWS),
         saved=request.args.get("saved") == "1",
     )
 

@@ -574,8 +574,12 @@ class ComplianceService:
             # expected one row and nested-looped over every teacher (bench/compliance.py: 10.8 s → ≈ 4 s for
             # 100 institutions).
             observer, st_, t_ = aliased(Person), aliased(SectionTeacher), aliased(Person)
-            teacher_here = (select(st_.section_id).join(t_, t_.id == st_.person_id)
-                            .where(st_.section_id == sec.id, t_.unit_id == observer.unit_id).exists())
+            teacher_here = (
+                select(st_.section_id)
+                .join(t_, t_.id == st_.person_id)
+                .where(st_.section_id == sec.id, t_.unit_id == observer.unit_id)
+                .exists()
+            )
             in_scope = or_(sec.student_unit_id == observer.unit_id, teacher_here)
             columns: list[Any] = [func.count(distinct(sid))]
             for r in rules:

@@ -33,5 +33,10 @@ class PolicyVersion(InstitutionScoped, Base):
 # is_supervision), again from the index alone. They live here, next to the queries they serve, rather
 # than in observations/models.py; migration 0004 creates them.
 Index("ix_observation_counting", Observation.session_id, Observation.status, Observation.is_supervision)
-Index("ix_observation_member_person_counting", ObservationMember.person_id, ObservationMember.status,
-      ObservationMember.session_id, ObservationMember.observation_id)
+Index(
+    "ix_observation_member_person_counting",
+    ObservationMember.person_id,
+    ObservationMember.status,
+    ObservationMember.session_id,
+    ObservationMember.observation_id,
+)

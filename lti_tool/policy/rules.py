@@ -374,8 +374,17 @@ def tenure_coverage(
             "%(done)s of %(required)s teachers of the term of office %(term_start)s–%(term_end)s "
             "observed. Not observed: %(missing)s."
         )
-    return _coverage(rule, who, windows, period, required=len(required), missing=missing, explanation=msg,
-                     params=params, partial=partial)
+    return _coverage(
+        rule,
+        who,
+        windows,
+        period,
+        required=len(required),
+        missing=missing,
+        explanation=msg,
+        params=params,
+        partial=partial,
+    )
 
 
 def per_month(

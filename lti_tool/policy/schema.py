@@ -138,8 +138,11 @@ def _choices(raw: Any, where: str, problems: list[str], *, need_score: bool = Fa
         if need_score and not isinstance(score, int):
             problems.append(f"{where}[{i}].score: must be an integer")
             score = 0
-        out.append(Choice(code, str(item["label"]), str(item.get("label_en", "")), score,
-                          str(item.get("source", ""))))
+        out.append(
+            Choice(
+                code, str(item["label"]), str(item.get("label_en", "")), score, str(item.get("source", ""))
+            )
+        )
     return tuple(out)
 
 
@@ -148,8 +151,18 @@ def _one_of(value: Any, options: Iterable[str]) -> bool:
     return isinstance(value, str) and value in options
 
 
-RULE_KEYS = {"id", "kind", "positions", "source", "count", "courses", "include_supervision", "activity",
-             "unit_kind", "target"}
+RULE_KEYS = {
+    "id",
+    "kind",
+    "positions",
+    "source",
+    "count",
+    "courses",
+    "include_supervision",
+    "activity",
+    "unit_kind",
+    "target",
+}
 KIND_KEYS = {
     "min_count": {"count", "courses", "include_supervision", "activity"},
     "each_course": {"courses", "include_supervision"},
@@ -203,8 +216,9 @@ def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: lis
         problems.append(f"{where}: 'unit_kind' must be one of {sorted(UNIT_KINDS)} (got {unit_kind!r})")
         unit_kind = None
     target = raw.get("target")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, int | float)
-                               or not 0 <= target <= 1):
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or not 0 <= target <= 1
+    ):
         problems.append(f"{where}: 'target' must be a number between 0 and 1 (got {target!r})")
         target = None
     include_sup = raw.get("include_supervision", False)
@@ -222,9 +236,18 @@ def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: lis
             problems.append(f"{where}: key {key!r} does not apply to kind {kind}")
     if not rid or not kind:
         return None
-    return Rule(id=rid.strip(), kind=kind, positions=tuple(pos), source=source, count=count, courses=courses,
-                include_supervision=include_sup, activity=str(activity), unit_kind=unit_kind,
-                target=float(target) if target is not None else None)
+    return Rule(
+        id=rid.strip(),
+        kind=kind,
+        positions=tuple(pos),
+        source=source,
+        count=count,
+        courses=courses,
+        include_supervision=include_sup,
+        activity=str(activity),
+        unit_kind=unit_kind,
+        target=float(target) if target is not None else None,
+    )
 
 
 def _table(raw: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
@@ -285,8 +308,9 @@ def parse_policy(text: str) -> Policy:
     scale = _choices(form.get("scale"), "form.scale", problems, need_score=True)
     dimensions = _choices(form.get("dimensions"), "form.dimensions", problems)
     checklist = _choices(_table(raw, "patrol", problems).get("checklist"), "patrol.checklist", problems)
-    categories = _choices(_table(raw, "problems", problems).get("categories"), "problems.categories",
-                          problems)
+    categories = _choices(
+        _table(raw, "problems", problems).get("categories"), "problems.categories", problems
+    )
 
     def _int(key: str, default: int) -> int:
         value = raw.get(key, default)
@@ -308,11 +332,20 @@ def parse_policy(text: str) -> Policy:
     if problems:
         raise PolicyError(problems)
     return Policy(
-        version=int(version or 0), name=str(raw.get("name", "")), positions=positions,
-        groups={str(k): str(v) for k, v in groups.items()}, rules=tuple(rules),
-        ideological_course_kinds=frozenset(k.strip() for k in ideo), scale=scale, dimensions=dimensions,
-        patrol_checklist=checklist, problem_categories=categories, correction_window_days=window,
-        teachers_see_observer_names=see_names, problem_overdue_days=overdue, reminder_weeks=tuple(weeks),
+        version=int(version or 0),
+        name=str(raw.get("name", "")),
+        positions=positions,
+        groups={str(k): str(v) for k, v in groups.items()},
+        rules=tuple(rules),
+        ideological_course_kinds=frozenset(k.strip() for k in ideo),
+        scale=scale,
+        dimensions=dimensions,
+        patrol_checklist=checklist,
+        problem_categories=categories,
+        correction_window_days=window,
+        teachers_see_observer_names=see_names,
+        problem_overdue_days=overdue,
+        reminder_weeks=tuple(weeks),
         text=text,
     )
 

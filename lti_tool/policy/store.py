@@ -24,9 +24,12 @@ _PARSED_LOCK = threading.Lock()
 _MAX_PARSED = 64
 
 _VERSIONS = PolicyVersion.__table__
-_NEWEST = (select(_VERSIONS.c.id, _VERSIONS.c.sha256)
-           .where(_VERSIONS.c.institution_id == bindparam("institution_id"))
-           .order_by(_VERSIONS.c.number.desc()).limit(1))
+_NEWEST = (
+    select(_VERSIONS.c.id, _VERSIONS.c.sha256)
+    .where(_VERSIONS.c.institution_id == bindparam("institution_id"))
+    .order_by(_VERSIONS.c.number.desc())
+    .limit(1)
+)
 _TEXT = select(_VERSIONS.c.text).where(_VERSIONS.c.id == bindparam("version_id"))
 _MEMO = "tingke.policy.current"
 
@@ -50,8 +53,10 @@ class PolicyStore:
 
     def current_version(self) -> PolicyVersion | None:
         return self.session.scalars(
-            select(PolicyVersion).where(PolicyVersion.institution_id == self.institution_id)
-            .order_by(PolicyVersion.number.desc()).limit(1)
+            select(PolicyVersion)
+            .where(PolicyVersion.institution_id == self.institution_id)
+            .order_by(PolicyVersion.number.desc())
+            .limit(1)
         ).first()
 
     def current(self) -> Policy:
@@ -87,11 +92,21 @@ class PolicyStore:
     def upload(self, text: str, uploaded_by_id: int | None) -> PolicyVersion:
         """Validate (raises ``PolicyError`` naming the bad key and rule) and store a new version."""
         policy = parse_policy(text)
-        number = (self.session.scalar(
-            select(func.max(PolicyVersion.number)).where(PolicyVersion.institution_id == self.institution_id)
-        ) or 0) + 1
-        row = PolicyVersion(institution_id=self.institution_id, number=number, text=text,
-                            sha256=policy.sha256, uploaded_by_id=uploaded_by_id)
+        number = (
+            self.session.scalar(
+                select(func.max(PolicyVersion.number)).where(
+                    PolicyVersion.institution_id == self.institution_id
+                )
+            )
+            or 0
+        ) + 1
+        row = PolicyVersion(
+            institution_id=self.institution_id,
+            number=number,
+            text=text,
+            sha256=policy.sha256,
+            uploaded_by_id=uploaded_by_id,
+        )
         self.session.add(row)
         self.session.flush()
         self.session.info.pop(_MEMO, None)

@@ -74,23 +74,41 @@ class ProblemService:
                 found.append(N_("Description: describe the problem."))
             elif len(item.description) > 5000:
                 found.append(N_("Description: this text is too long."))
-            errors += [(N_("Problem %(n)s — %(error)s"), {"n": i, "error": e}) if len(items) > 1 else e
-                       for e in found]
+            errors += [
+                (N_("Problem %(n)s — %(error)s"), {"n": i, "error": e}) if len(items) > 1 else e
+                for e in found
+            ]
         return errors
 
-    def raise_problems(self, items: list[NewProblem], raised_by_id: int, *, observation_id: int | None = None,
-                       patrol_id: int | None = None) -> list[Problem]:
+    def raise_problems(
+        self,
+        items: list[NewProblem],
+        raised_by_id: int,
+        *,
+        observation_id: int | None = None,
+        patrol_id: int | None = None,
+    ) -> list[Problem]:
         errors = self.validate_new(items)
         if errors:
             raise ValidationFailed("The problems cannot be stored.", details=errors)
         out = []
         for item in items:
-            problem = Problem(institution_id=self.institution_id, observation_id=observation_id,
-                              patrol_id=patrol_id, raised_by_id=raised_by_id, unit_id=item.unit_id,
-                              category=item.category, room=item.room.strip()[:100],
-                              description=item.description.strip(), status=ProblemStatus.NEW)
-            problem.events.append(ProblemEvent(person_id=raised_by_id, status=ProblemStatus.NEW,
-                                               note=item.description.strip()[:2000]))
+            problem = Problem(
+                institution_id=self.institution_id,
+                observation_id=observation_id,
+                patrol_id=patrol_id,
+                raised_by_id=raised_by_id,
+                unit_id=item.unit_id,
+                category=item.category,
+                room=item.room.strip()[:100],
+                description=item.description.strip(),
+                status=ProblemStatus.NEW,
+            )
+            problem.events.append(
+                ProblemEvent(
+                    person_id=raised_by_id, status=ProblemStatus.NEW, note=item.description.strip()[:2000]
+                )
+            )
             self.session.add(problem)
             out.append(problem)
         self.session.flush()
@@ -107,21 +125,42 @@ class ProblemService:
         now = now or utcnow()
         return problem.status in OPEN and (now - problem.created_at).days >= self.policy.problem_overdue_days
 
-    def listing(self, *, unit_id: int | None = None, raised_by_id: int | None = None,
-                status: str | None = None, overdue_only: bool = False, limit: int = 200) -> list[ProblemView]:
+    def listing(
+        self,
+        *,
+        unit_id: int | None = None,
+        raised_by_id: int | None = None,
+        status: str | None = None,
+        overdue_only: bool = False,
+        limit: int = 200,
+    ) -> list[ProblemView]:
         other = aliased(Problem)
         recurrences = (
-            select(func.count(other.id)).where(
-                other.institution_id == Problem.institution_id, other.category == Problem.category,
-                other.room == Problem.room, other.room != "", other.id != Problem.id)
-            .correlate(Problem).scalar_subquery()
+            select(func.count(other.id))
+            .where(
+                other.institution_id == Problem.institution_id,
+                other.category == Problem.category,
+                other.room == Problem.room,
+                other.room != "",
+                other.id != Problem.id,
+            )
+            .correlate(Problem)
+            .scalar_subquery()
         )
         # A problem written into a record still being drafted reaches the unit only once the record is
         # submitted (the observer may still withdraw it); patrol problems reach it at once.
-        submitted = select(Observation.id).where(Observation.id == Problem.observation_id,
-                                                 Observation.status == ObservationStatus.SUBMITTED).exists()
-        stmt = (select(Problem, recurrences).where(Problem.institution_id == self.institution_id)
-                .where(or_(Problem.observation_id.is_(None), submitted)))
+        submitted = (
+            select(Observation.id)
+            .where(
+                Observation.id == Problem.observation_id, Observation.status == ObservationStatus.SUBMITTED
+            )
+            .exists()
+        )
+        stmt = (
+            select(Problem, recurrences)
+            .where(Problem.institution_id == self.institution_id)
+            .where(or_(Problem.observation_id.is_(None), submitted))
+        )
         if unit_id is not None:
             stmt = stmt.where(Problem.unit_id == unit_id)
         if raised_by_id is not None:
@@ -133,19 +172,28 @@ class ProblemService:
             stmt = stmt.where(and_(Problem.status.in_(OPEN), Problem.created_at <= cutoff))
         now = utcnow()
         rows = self.session.execute(stmt.order_by(Problem.created_at.desc()).limit(limit)).all()
-        return [ProblemView(p, self.is_overdue(p, now), (now - p.created_at).days, int(n or 0))
-                for p, n in rows]
+        return [
+            ProblemView(p, self.is_overdue(p, now), (now - p.created_at).days, int(n or 0)) for p, n in rows
+        ]
 
     def view(self, problem: Problem) -> ProblemView:
         recurrences = 0
         if problem.room:
-            recurrences = int(self.session.scalar(
-                select(func.count(Problem.id)).where(
-                    Problem.institution_id == self.institution_id, Problem.category == problem.category,
-                    Problem.room == problem.room, Problem.id != problem.id)) or 0)
+            recurrences = int(
+                self.session.scalar(
+                    select(func.count(Problem.id)).where(
+                        Problem.institution_id == self.institution_id,
+                        Problem.category == problem.category,
+                        Problem.room == problem.room,
+                        Problem.id != problem.id,
+                    )
+                )
+                or 0
+            )
         now = utcnow()
-        return ProblemView(problem, self.is_overdue(problem, now), (now - problem.created_at).days,
-                           recurrences)
+        return ProblemView(
+            problem, self.is_overdue(problem, now), (now - problem.created_at).days, recurrences
+        )
 
     # -- handling -------------------------------------------------------------------------------------
     def role_of(self, problem: Problem, person: Person | None) -> set[str]:
@@ -163,11 +211,17 @@ class ProblemService:
 
     def step(self, problem_id: int, to_status: str, person: Person, note: str) -> Problem:
         problem = self.get(problem_id)
-        who = TRANSITIONS.get((ProblemStatus(problem.status), ProblemStatus(to_status))) if to_status in \
-            ProblemStatus.__members__.values() else None
+        who = (
+            TRANSITIONS.get((ProblemStatus(problem.status), ProblemStatus(to_status)))
+            if to_status in ProblemStatus.__members__.values()
+            else None
+        )
         if who is None:
-            raise Conflict("A problem that is %(current)s cannot become %(target)s.", current=problem.status,
-                           target=to_status)
+            raise Conflict(
+                "A problem that is %(current)s cannot become %(target)s.",
+                current=problem.status,
+                target=to_status,
+            )
         if who not in self.role_of(problem, person):
             raise Forbidden("Only the responsible unit or the person who raised it can do this.")
         note = note.strip()
@@ -188,6 +242,8 @@ class ProblemService:
 
     def counts_by_status(self) -> dict[str, int]:
         rows = self.session.execute(
-            select(Problem.status, func.count()).where(Problem.institution_id == self.institution_id)
-            .group_by(Problem.status))
+            select(Problem.status, func.count())
+            .where(Problem.institution_id == self.institution_id)
+            .group_by(Problem.status)
+        )
         return {status: int(n) for status, n in rows}

@@ -15,12 +15,17 @@ from lti_tool.web import current_actor, db, requires_persona
 bp = Blueprint("problems", __name__, url_prefix="/problems")
 
 STATUS_LABELS = {
-    "new": lazy_gettext("New"), "accepted": lazy_gettext("Accepted"), "resolved": lazy_gettext("Resolved"),
-    "confirmed": lazy_gettext("Confirmed"), "rejected": lazy_gettext("Rejected"),
+    "new": lazy_gettext("New"),
+    "accepted": lazy_gettext("Accepted"),
+    "resolved": lazy_gettext("Resolved"),
+    "confirmed": lazy_gettext("Confirmed"),
+    "rejected": lazy_gettext("Rejected"),
 }
 STEP_LABELS = {
-    "accepted": lazy_gettext("Accept"), "resolved": lazy_gettext("Mark resolved"),
-    "confirmed": lazy_gettext("Confirm it is solved"), "rejected": lazy_gettext("Reject"),
+    "accepted": lazy_gettext("Accept"),
+    "resolved": lazy_gettext("Mark resolved"),
+    "confirmed": lazy_gettext("Confirm it is solved"),
+    "rejected": lazy_gettext("Reject"),
 }
 
 
@@ -53,9 +58,16 @@ def index():  # type: ignore[no-untyped-def]
     else:
         scope = "all"
         items = service.listing(status=status, overdue_only=overdue)
-    return render_template("problems/index.html", items=items, scope=scope, status=status, overdue=overdue,
-                           labels=STATUS_LABELS, categories=_category_labels(service, actor.locale),
-                           counts=service.counts_by_status())
+    return render_template(
+        "problems/index.html",
+        items=items,
+        scope=scope,
+        status=status,
+        overdue=overdue,
+        labels=STATUS_LABELS,
+        categories=_category_labels(service, actor.locale),
+        counts=service.counts_by_status(),
+    )
 
 
 @bp.route("/<int:problem_id>")
@@ -69,9 +81,14 @@ def show(problem_id: int):  # type: ignore[no-untyped-def]
         from lti_tool.errors import Forbidden
 
         raise Forbidden("This problem is not routed to your unit and was not raised by you.")
-    return render_template("problems/show.html", item=service.view(problem), labels=STATUS_LABELS,
-                           steps=service.allowed_steps(problem, person), step_labels=STEP_LABELS,
-                           categories=_category_labels(service, actor.locale))
+    return render_template(
+        "problems/show.html",
+        item=service.view(problem),
+        labels=STATUS_LABELS,
+        steps=service.allowed_steps(problem, person),
+        step_labels=STEP_LABELS,
+        categories=_category_labels(service, actor.locale),
+    )
 
 
 @bp.route("/<int:problem_id>/step", methods=["POST"])
@@ -93,16 +110,28 @@ def _handler_panel(actor: Actor) -> Panel | None:
     service = _service(actor)
     items = service.listing(unit_id=person.unit_id, limit=50)
     open_items = [v for v in items if v.problem.status in ("new", "accepted")]
-    return Panel("problems/_panel.html", {"items": open_items[:10], "open": len(open_items),
-                                          "overdue": sum(v.overdue for v in open_items),
-                                          "labels": STATUS_LABELS,
-                                          "categories": _category_labels(service, actor.locale)})
+    return Panel(
+        "problems/_panel.html",
+        {
+            "items": open_items[:10],
+            "open": len(open_items),
+            "overdue": sum(v.overdue for v in open_items),
+            "labels": STATUS_LABELS,
+            "categories": _category_labels(service, actor.locale),
+        },
+    )
 
 
 @register_panel("quality_center", 40)
 def _qc_panel(actor: Actor) -> Panel:
     service = _service(actor)
     overdue = service.listing(overdue_only=True, limit=10)
-    return Panel("problems/_qc_panel.html", {"counts": service.counts_by_status(), "overdue": overdue,
-                                             "labels": STATUS_LABELS,
-                                             "categories": _category_labels(service, actor.locale)})
+    return Panel(
+        "problems/_qc_panel.html",
+        {
+            "counts": service.counts_by_status(),
+            "overdue": overdue,
+            "labels": STATUS_LABELS,
+            "categories": _category_labels(service, actor.locale),
+        },
+    )

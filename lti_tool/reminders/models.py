@@ -29,8 +29,9 @@ class Reminder(InstitutionScoped, Base):
     __tablename__ = "reminder"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("reminder_checkpoint.id", ondelete="CASCADE"),
-                                               index=True)
+    checkpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("reminder_checkpoint.id", ondelete="CASCADE"), index=True
+    )
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

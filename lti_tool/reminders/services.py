@@ -53,11 +53,18 @@ class ReminderService:
         now = now or utcnow()
         inst = self.session.get(Institution, self.institution_id)
         tz = inst.timezone if inst else "Asia/Shanghai"
-        claimed = {(c.semester_id, c.week) for c in self.session.scalars(
-            select(ReminderCheckpoint).where(ReminderCheckpoint.institution_id == self.institution_id))}
+        claimed = {
+            (c.semester_id, c.week)
+            for c in self.session.scalars(
+                select(ReminderCheckpoint).where(ReminderCheckpoint.institution_id == self.institution_id)
+            )
+        }
         out = []
-        for semester in self.session.scalars(select(Semester).where(
-                Semester.institution_id == self.institution_id, Semester.status == SemesterStatus.OPEN)):
+        for semester in self.session.scalars(
+            select(Semester).where(
+                Semester.institution_id == self.institution_id, Semester.status == SemesterStatus.OPEN
+            )
+        ):
             policy, _ = self.compliance.policy_for(semester)
             for week in policy.reminder_weeks:
                 if week > semester.weeks or (semester.id, week) in claimed:
@@ -72,8 +79,9 @@ class ReminderService:
 
         The caller commits, then sends the e-mails of the returned reminders.
         """
-        claim = ReminderCheckpoint(institution_id=self.institution_id, semester_id=checkpoint.semester_id,
-                                   week=checkpoint.week)
+        claim = ReminderCheckpoint(
+            institution_id=self.institution_id, semester_id=checkpoint.semester_id, week=checkpoint.week
+        )
         try:
             with self.session.begin_nested():
                 self.session.add(claim)
@@ -91,43 +99,69 @@ class ReminderService:
                 continue
             subject, body = self._compose(person, semester, checkpoint.week, search, today)
             row = self.session.get(Person, person.person_id)
-            reminder = Reminder(institution_id=self.institution_id, checkpoint_id=claim.id,
-                                person_id=person.person_id, subject=subject, body=body,
-                                email=(row.email or "") if row else "")
+            reminder = Reminder(
+                institution_id=self.institution_id,
+                checkpoint_id=claim.id,
+                person_id=person.person_id,
+                subject=subject,
+                body=body,
+                email=(row.email or "") if row else "",
+            )
             self.session.add(reminder)
             reminders.append(reminder)
         claim.recipients = len(reminders)
         self.session.flush()
         return reminders
 
-    def _compose(self, person: PersonCompliance, semester: Semester, week: int, search: SessionSearchService,
-                 today: dt.date) -> tuple[str, str]:
-        lines = [f"{person.name}（{person.employee_no}）老师：", "",
-                 f"截至 {semester.code} 学期第 {week} 周末，您的听课任务尚未完成：", ""]
+    def _compose(
+        self,
+        person: PersonCompliance,
+        semester: Semester,
+        week: int,
+        search: SessionSearchService,
+        today: dt.date,
+    ) -> tuple[str, str]:
+        lines = [
+            f"{person.name}（{person.employee_no}）老师：",
+            "",
+            f"截至 {semester.code} 学期第 {week} 周末，您的听课任务尚未完成：",
+            "",
+        ]
         for r in person.short:
             missing = "、".join(str(m.label) for m in r.missing[:12]) if r.missing else ""
-            lines.append(f"  · {r.rule_id}：要求 {r.required}，已完成 {r.done}，还差 {r.remaining}"
-                         + (f"（未完成：{missing}）" if missing else ""))
+            lines.append(
+                f"  · {r.rule_id}：要求 {r.required}，已完成 {r.done}，还差 {r.remaining}"
+                + (f"（未完成：{missing}）" if missing else "")
+            )
         upcoming = self._next_sessions(person, search, today)
         if upcoming:
             lines += ["", "以下近期课程可帮助完成任务："]
             for v in upcoming:
                 teachers = "、".join(t.name for t in v.teachers)
                 marks = f"（{'、'.join(v.marks)}）" if v.marks else ""
-                lines.append(f"  · {v.date.isoformat()} 第{v.period_start}-{v.period_end}节 {v.course_name} "
-                             f"{teachers} {v.room}{marks}")
-        lines += ["", "请登录学校教学平台，打开“听课 Tingke”选择课程听课。",
-                  "", "This is a pacing reminder from Tingke: the duties above are not yet met."]
+                lines.append(
+                    f"  · {v.date.isoformat()} 第{v.period_start}-{v.period_end}节 {v.course_name} "
+                    f"{teachers} {v.room}{marks}"
+                )
+        lines += [
+            "",
+            "请登录学校教学平台，打开“听课 Tingke”选择课程听课。",
+            "",
+            "This is a pacing reminder from Tingke: the duties above are not yet met.",
+        ]
         return f"【听课提醒】第 {week} 周：尚有 {len(person.short)} 项听课任务未完成", "\n".join(lines)
 
-    def _next_sessions(self, person: PersonCompliance, search: SessionSearchService, today: dt.date,
-                       limit: int = 3) -> list:  # type: ignore[type-arg]
+    def _next_sessions(
+        self, person: PersonCompliance, search: SessionSearchService, today: dt.date, limit: int = 3
+    ) -> list:  # type: ignore[type-arg]
         codes = {p.code for p in person.positions}
         rules = {r.id: r for r in search.policy.rules}
-        ideological = any(rules[r.rule_id].courses == "ideological"
-                          for r in person.short if r.rule_id in rules)
-        filters = SessionFilters(date_from=today, date_to=today + dt.timedelta(days=14),
-                                 ideological_only=ideological)
+        ideological = any(
+            rules[r.rule_id].courses == "ideological" for r in person.short if r.rule_id in rules
+        )
+        filters = SessionFilters(
+            date_from=today, date_to=today + dt.timedelta(days=14), ideological_only=ideological
+        )
         page = search.search(filters, per_page=60)
         progress = search.observer_progress(person.person_id, codes, today)
         search.add_duty_marks(page.items, codes, progress)
@@ -136,10 +170,18 @@ class ReminderService:
 
     # -- banners ------------------------------------------------------------------------------------
     def active_for(self, person_id: int) -> list[Reminder]:
-        return list(self.session.scalars(
-            select(Reminder).where(Reminder.institution_id == self.institution_id,
-                                   Reminder.person_id == person_id, Reminder.dismissed_at.is_(None))
-            .order_by(Reminder.id.desc()).limit(3)))
+        return list(
+            self.session.scalars(
+                select(Reminder)
+                .where(
+                    Reminder.institution_id == self.institution_id,
+                    Reminder.person_id == person_id,
+                    Reminder.dismissed_at.is_(None),
+                )
+                .order_by(Reminder.id.desc())
+                .limit(3)
+            )
+        )
 
     def dismiss(self, reminder_id: int, person_id: int) -> None:
         reminder = get_scoped(self.session, Reminder, reminder_id, self.institution_id)

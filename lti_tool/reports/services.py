@@ -48,17 +48,28 @@ class ReportRunService:
             raise NotFound("No semester %(semester)s.", semester=code_or_id)
         return semester
 
-    def request(self, kind: str, *, semester_id: int | None, person_id: int | None = None,
-                requested_by_id: int | None = None) -> tuple[ReportRun, bool]:
+    def request(
+        self,
+        kind: str,
+        *,
+        semester_id: int | None,
+        person_id: int | None = None,
+        requested_by_id: int | None = None,
+    ) -> tuple[ReportRun, bool]:
         """The run for this output: an active one (``False``) or a new pending one (``True``)."""
         if kind not in ReportKind.__members__.values():
             raise BadRequest("Unknown report kind %(kind)s.", kind=kind)
         if semester_id is not None:
             self.semester(semester_id)
         active = self.session.scalars(
-            select(ReportRun).where(ReportRun.institution_id == self.institution_id, ReportRun.kind == kind,
-                                    ReportRun.semester_id == semester_id, ReportRun.person_id == person_id,
-                                    ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+            select(ReportRun)
+            .where(
+                ReportRun.institution_id == self.institution_id,
+                ReportRun.kind == kind,
+                ReportRun.semester_id == semester_id,
+                ReportRun.person_id == person_id,
+                ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+            )
             .order_by(ReportRun.id.desc())
         ).first()
         if active is not None and not self.is_stalled(active):
@@ -66,8 +77,14 @@ class ReportRunService:
         if active is not None:
             active.status = RunStatus.FAILED
             active.error = "stalled: the worker stopped without finishing"
-        run = ReportRun(institution_id=self.institution_id, kind=kind, semester_id=semester_id,
-                        person_id=person_id, requested_by_id=requested_by_id, status=RunStatus.PENDING)
+        run = ReportRun(
+            institution_id=self.institution_id,
+            kind=kind,
+            semester_id=semester_id,
+            person_id=person_id,
+            requested_by_id=requested_by_id,
+            status=RunStatus.PENDING,
+        )
         self.session.add(run)
         self.session.flush()
         return run, True
@@ -86,8 +103,9 @@ class ReportRunService:
             raise NotFound("No such report.")
         return run
 
-    def runs(self, *, kind: str | None = None, person_id: int | None = None,
-             limit: int = 50) -> list[ReportRun]:
+    def runs(
+        self, *, kind: str | None = None, person_id: int | None = None, limit: int = 50
+    ) -> list[ReportRun]:
         stmt = select(ReportRun).where(ReportRun.institution_id == self.institution_id)
         if kind:
             stmt = stmt.where(ReportRun.kind == kind)
@@ -95,12 +113,18 @@ class ReportRunService:
             stmt = stmt.where(ReportRun.person_id == person_id)
         return list(self.session.scalars(stmt.order_by(ReportRun.id.desc()).limit(limit)))
 
-    def latest_succeeded(self, kind: str, semester_id: int | None,
-                         person_id: int | None = None) -> ReportRun | None:
+    def latest_succeeded(
+        self, kind: str, semester_id: int | None, person_id: int | None = None
+    ) -> ReportRun | None:
         return self.session.scalars(
-            select(ReportRun).where(ReportRun.institution_id == self.institution_id, ReportRun.kind == kind,
-                                    ReportRun.semester_id == semester_id, ReportRun.person_id == person_id,
-                                    ReportRun.status == RunStatus.SUCCEEDED)
+            select(ReportRun)
+            .where(
+                ReportRun.institution_id == self.institution_id,
+                ReportRun.kind == kind,
+                ReportRun.semester_id == semester_id,
+                ReportRun.person_id == person_id,
+                ReportRun.status == RunStatus.SUCCEEDED,
+            )
             .order_by(ReportRun.frozen.desc(), ReportRun.id.desc())
         ).first()
 
@@ -126,8 +150,14 @@ class RunProgress:
         run = self.session.get(ReportRun, self.run_id)
         if run is None:
             raise NotFound("No such report run %(id)s.", id=self.run_id)
-        self._set(status=RunStatus.RUNNING, started_at=utcnow(), progress=0, error="",
-                  attempts=(run.attempts or 0) + 1, message="")
+        self._set(
+            status=RunStatus.RUNNING,
+            started_at=utcnow(),
+            progress=0,
+            error="",
+            attempts=(run.attempts or 0) + 1,
+            message="",
+        )
         self.session.refresh(run)
         return run
 
@@ -135,11 +165,18 @@ class RunProgress:
         self._set(progress=max(0, min(100, int(percent))), message=message[:500])
 
     def succeed(self, filename: str = "", content: bytes | None = None) -> None:
-        self._set(status=RunStatus.SUCCEEDED, progress=100, finished_at=utcnow(), filename=filename,
-                  content=content, error="")
+        self._set(
+            status=RunStatus.SUCCEEDED,
+            progress=100,
+            finished_at=utcnow(),
+            filename=filename,
+            content=content,
+            error="",
+        )
 
     def fail(self, error: str, *, will_retry: bool) -> None:
         status = RunStatus.PENDING if will_retry else RunStatus.FAILED
         message = "出错后重试中 (retrying after an error)" if will_retry else ""
-        self._set(status=status, error=error[:4000], message=message,
-                  finished_at=None if will_retry else utcnow())
+        self._set(
+            status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow()
+        )

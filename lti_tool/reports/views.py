@@ -25,8 +25,12 @@ KIND_LABELS = {
 }
 # Who may start which kind; the personal archive is always the actor's own.
 STARTABLE = {
-    "quality_center": {ReportKind.STATISTICS, ReportKind.EXECUTION_REPORT, ReportKind.CADRE_EXCEL,
-                       ReportKind.BULLETIN},
+    "quality_center": {
+        ReportKind.STATISTICS,
+        ReportKind.EXECUTION_REPORT,
+        ReportKind.CADRE_EXCEL,
+        ReportKind.BULLETIN,
+    },
     "organization": {ReportKind.CADRE_EXCEL},
     "observer": {ReportKind.PERSONAL_ARCHIVE},
 }
@@ -46,8 +50,12 @@ def _visible(actor: Actor, run: ReportRun) -> ReportRun:
 
 
 def _semesters(actor: Actor) -> list[Semester]:
-    return list(db().query(Semester).filter(Semester.institution_id == actor.institution_id)
-                .order_by(Semester.week1_monday.desc()))
+    return list(
+        db()
+        .query(Semester)
+        .filter(Semester.institution_id == actor.institution_id)
+        .order_by(Semester.week1_monday.desc())
+    )
 
 
 @bp.route("/")
@@ -55,10 +63,18 @@ def _semesters(actor: Actor) -> list[Semester]:
 def index():  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = _service(actor)
-    runs = service.runs() if actor.persona in STAFF else service.runs(kind=ReportKind.PERSONAL_ARCHIVE,
-                                                                       person_id=actor.person_id)
-    return render_template("reports/index.html", runs=runs, semesters=_semesters(actor), labels=KIND_LABELS,
-                           startable=sorted(STARTABLE.get(actor.persona, set())))
+    runs = (
+        service.runs()
+        if actor.persona in STAFF
+        else service.runs(kind=ReportKind.PERSONAL_ARCHIVE, person_id=actor.person_id)
+    )
+    return render_template(
+        "reports/index.html",
+        runs=runs,
+        semesters=_semesters(actor),
+        labels=KIND_LABELS,
+        startable=sorted(STARTABLE.get(actor.persona, set())),
+    )
 
 
 @bp.route("/start", methods=["POST"])
@@ -70,8 +86,9 @@ def start():  # type: ignore[no-untyped-def]
         raise Forbidden("You cannot start this report.")
     semester_id = id_field(request.form, "semester_id")
     person_id = actor.require_person() if kind == ReportKind.PERSONAL_ARCHIVE else None
-    run, created = _service(actor).request(kind, semester_id=semester_id, person_id=person_id,
-                                           requested_by_id=actor.person_id)
+    run, created = _service(actor).request(
+        kind, semester_id=semester_id, person_id=person_id, requested_by_id=actor.person_id
+    )
     if created:
         # The row must be committed before the worker can pick the job up.
         db().commit()
@@ -97,10 +114,16 @@ def status(run_id: int):  # type: ignore[no-untyped-def]
     run = _visible(actor, service.get(run_id))
     from lti_tool.web import run_status_label
 
-    return jsonify(id=run.id, status=run.status, status_label=run_status_label(run.status),
-                   progress=run.progress, message=run.message,
-                   error=run.error.splitlines()[0] if run.error else "", stalled=service.is_stalled(run),
-                   download=url_for("reports.download", run_id=run.id) if run.status == "succeeded" else None)
+    return jsonify(
+        id=run.id,
+        status=run.status,
+        status_label=run_status_label(run.status),
+        progress=run.progress,
+        message=run.message,
+        error=run.error.splitlines()[0] if run.error else "",
+        stalled=service.is_stalled(run),
+        download=url_for("reports.download", run_id=run.id) if run.status == "succeeded" else None,
+    )
 
 
 @bp.route("/runs/<int:run_id>/download")
@@ -108,11 +131,18 @@ def status(run_id: int):  # type: ignore[no-untyped-def]
 def download(run_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     run = _visible(actor, _service(actor).download(run_id))
-    mimetype = ("application/pdf" if run.filename.endswith(".pdf") else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                if run.filename.endswith(".xlsx") else "application/octet-stream")
-    return Response(run.content, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(run.filename)}"})
+    mimetype = (
+        "application/pdf"
+        if run.filename.endswith(".pdf")
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if run.filename.endswith(".xlsx")
+        else "application/octet-stream"
+    )
+    return Response(
+        run.content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(run.filename)}"},
+    )
 
 
 def _quote(name: str) -> str:

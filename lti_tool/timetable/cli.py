@@ -30,19 +30,31 @@ def register(cli: click.Group) -> None:
     @click.argument("code")
     @click.option("--start", required=True, help="The Monday of week 1 (YYYY-MM-DD).")
     @click.option("--weeks", required=True, type=int, help="Number of teaching weeks.")
-    @click.option("--holiday", "holidays", multiple=True,
-                  help="A holiday YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD (repeatable).")
+    @click.option(
+        "--holiday",
+        "holidays",
+        multiple=True,
+        help="A holiday YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD (repeatable).",
+    )
     @institution_option
     @pass_ctx
     @guarded
-    def semester_add(ctx: CliContext, code: str, start: str, weeks: int, holidays: tuple[str, ...],
-                     institution_code: str | None) -> None:
+    def semester_add(
+        ctx: CliContext,
+        code: str,
+        start: str,
+        weeks: int,
+        holidays: tuple[str, ...],
+        institution_code: str | None,
+    ) -> None:
         """Add a semester, e.g. ``tingke semester add 2026-2027-1 --start 2026-09-07 --weeks 16``."""
         with ctx.session() as s:
             inst = resolve_institution(s, institution_code)
             sem = SemesterService(s, inst.id).add(code, start, weeks, holidays)
-            click.echo(f"semester {sem.code}: {sem.start_date}..{sem.end_date}, {sem.weeks} weeks, "
-                       f"{len(sem.holidays)} holiday(s)")
+            click.echo(
+                f"semester {sem.code}: {sem.start_date}..{sem.end_date}, {sem.weeks} weeks, "
+                f"{len(sem.holidays)} holiday(s)"
+            )
 
     @semester.command("list")
     @institution_option
@@ -55,9 +67,11 @@ def register(cli: click.Group) -> None:
             counts = service.session_counts()
             for sem in service.all():
                 c = counts.get(sem.id, {})
-                click.echo(f"{sem.code}\t{sem.start_date}..{sem.end_date}\t{sem.weeks} weeks\t{sem.status}\t"
-                           f"{len(sem.holidays)} holidays\t{c.get('sections', 0)} sections\t"
-                           f"{c.get('sessions', 0)} sessions")
+                click.echo(
+                    f"{sem.code}\t{sem.start_date}..{sem.end_date}\t{sem.weeks} weeks\t{sem.status}\t"
+                    f"{len(sem.holidays)} holidays\t{c.get('sections', 0)} sections\t"
+                    f"{c.get('sessions', 0)} sessions"
+                )
 
     group = import_group(cli)
 

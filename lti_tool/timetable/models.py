@@ -91,8 +91,9 @@ class Course(InstitutionScoped, Base):
 class SectionTeacher(Base):
     __tablename__ = "section_teacher"
 
-    section_id: Mapped[int] = mapped_column(ForeignKey("course_section.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("course_section.id", ondelete="CASCADE"), primary_key=True
+    )
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
 
 

@@ -104,9 +104,13 @@ class SemesterService:
         self.institution_id = institution_id
 
     def all(self) -> list[Semester]:
-        return list(self.session.scalars(
-            select(Semester).where(Semester.institution_id == self.institution_id)
-            .order_by(Semester.week1_monday.desc())))
+        return list(
+            self.session.scalars(
+                select(Semester)
+                .where(Semester.institution_id == self.institution_id)
+                .order_by(Semester.week1_monday.desc())
+            )
+        )
 
     def get(self, semester_id: int) -> Semester:
         semester = get_scoped(self.session, Semester, semester_id, self.institution_id)
@@ -115,8 +119,11 @@ class SemesterService:
         return semester
 
     def by_code(self, code: str) -> Semester | None:
-        return self.session.scalars(select(Semester).where(Semester.institution_id == self.institution_id,
-                                                           Semester.code == code.strip())).first()
+        return self.session.scalars(
+            select(Semester).where(
+                Semester.institution_id == self.institution_id, Semester.code == code.strip()
+            )
+        ).first()
 
     def of_date(self, day: dt.date) -> Semester | None:
         """The semester whose teaching weeks contain ``day`` (semesters never overlap)."""
@@ -133,15 +140,17 @@ class SemesterService:
                 return semester
         return semesters[-1] if semesters else None
 
-    def add(self, code: str, start: dt.date | str, weeks: int | str,
-            holidays: Iterable[str] = ()) -> Semester:
+    def add(
+        self, code: str, start: dt.date | str, weeks: int | str, holidays: Iterable[str] = ()
+    ) -> Semester:
         """Validate everything, report every problem at once, and store the semester."""
         problems: list[str] = []
         code = (code or "").strip()
         match = SEMESTER_CODE.match(code)
         if match is None:
-            problems.append(f"学期代码“{code}”应如 2026-2027-1 "
-                            f"(the semester code must look like 2026-2027-1)")
+            problems.append(
+                f"学期代码“{code}”应如 2026-2027-1 (the semester code must look like 2026-2027-1)"
+            )
         elif int(match.group(2)) != int(match.group(1)) + 1:
             problems.append(f"学期代码“{code}”的两个年份应相邻 (the two years must be consecutive)")
         monday: dt.date | None = None
@@ -153,15 +162,19 @@ class SemesterService:
             except ValueError:
                 problems.append(f"第 1 周周一“{start}”不是日期，应为 YYYY-MM-DD (the start is not a date)")
         if monday is not None and monday.isoweekday() != 1:
-            problems.append(f"{monday.isoformat()} 不是星期一：开始日期应为第 1 周的星期一 "
-                            f"(the start must be the Monday of week 1)")
+            problems.append(
+                f"{monday.isoformat()} 不是星期一：开始日期应为第 1 周的星期一 "
+                f"(the start must be the Monday of week 1)"
+            )
         try:
             n_weeks = int(str(weeks).strip())
             if not 1 <= n_weeks <= MAX_SEMESTER_WEEKS:
                 raise ValueError(weeks)
         except ValueError:
-            problems.append(f"教学周数“{weeks}”应为 1–{MAX_SEMESTER_WEEKS} 的整数 "
-                            f"(the number of weeks must be a whole number from 1 to {MAX_SEMESTER_WEEKS})")
+            problems.append(
+                f"教学周数“{weeks}”应为 1–{MAX_SEMESTER_WEEKS} 的整数 "
+                f"(the number of weeks must be a whole number from 1 to {MAX_SEMESTER_WEEKS})"
+            )
             n_weeks = 0
         try:
             days = parse_holidays(list(holidays))
@@ -173,40 +186,56 @@ class SemesterService:
             try:
                 end = monday + dt.timedelta(days=7 * n_weeks - 1)
             except OverflowError:
-                problems.append(f"第 1 周周一“{start}”太晚，学期将超出日历范围 "
-                                f"(the semester would end after the year 9999)")
+                problems.append(
+                    f"第 1 周周一“{start}”太晚，学期将超出日历范围 "
+                    f"(the semester would end after the year 9999)"
+                )
         if monday is not None and end is not None:
             outside = [d.isoformat() for d in days if not monday <= d <= end]
             if outside:
-                problems.append(f"节假日不在学期内 (holidays outside the semester {monday}..{end}): "
-                                f"{', '.join(outside[:10])}")
+                problems.append(
+                    f"节假日不在学期内 (holidays outside the semester {monday}..{end}): "
+                    f"{', '.join(outside[:10])}"
+                )
             for other in self.all():
                 if other.code != code and other.start_date <= end and other.end_date >= monday:
-                    problems.append(f"与学期 {other.code}（{other.start_date}..{other.end_date}）重叠 "
-                                    f"(overlaps semester {other.code})")
+                    problems.append(
+                        f"与学期 {other.code}（{other.start_date}..{other.end_date}）重叠 "
+                        f"(overlaps semester {other.code})"
+                    )
         if code and self.by_code(code) is not None:
             raise Conflict("Semester %(code)s already exists.", code=code)
         if problems:
             raise ValidationFailed("The semester could not be added.", details=problems)
         assert monday is not None
-        semester = Semester(institution_id=self.institution_id, code=code, week1_monday=monday, weeks=n_weeks,
-                            holidays=[d.isoformat() for d in days], status=SemesterStatus.OPEN)
+        semester = Semester(
+            institution_id=self.institution_id,
+            code=code,
+            week1_monday=monday,
+            weeks=n_weeks,
+            holidays=[d.isoformat() for d in days],
+            status=SemesterStatus.OPEN,
+        )
         self.session.add(semester)
         self.session.flush()
         return semester
 
     def session_counts(self) -> dict[int, dict[str, int]]:
         """Per semester: sections, sessions and flagged sessions (for the quality center's list)."""
-        out: dict[int, dict[str, int]] = defaultdict(lambda: {"sections": 0, "sessions": 0, "changed": 0,
-                                                              "vanished": 0})
+        out: dict[int, dict[str, int]] = defaultdict(
+            lambda: {"sections": 0, "sessions": 0, "changed": 0, "vanished": 0}
+        )
         for semester_id, n in self.session.execute(
-                select(CourseSection.semester_id, func.count()).where(
-                    CourseSection.institution_id == self.institution_id).group_by(CourseSection.semester_id)):
+            select(CourseSection.semester_id, func.count())
+            .where(CourseSection.institution_id == self.institution_id)
+            .group_by(CourseSection.semester_id)
+        ):
             out[semester_id]["sections"] = int(n)
         for semester_id, status, n in self.session.execute(
-                select(ClassSession.semester_id, ClassSession.status, func.count())
-                .where(ClassSession.institution_id == self.institution_id)
-                .group_by(ClassSession.semester_id, ClassSession.status)):
+            select(ClassSession.semester_id, ClassSession.status, func.count())
+            .where(ClassSession.institution_id == self.institution_id)
+            .group_by(ClassSession.semester_id, ClassSession.status)
+        ):
             out[semester_id]["sessions"] += int(n)
             if status in (SessionStatus.CHANGED, SessionStatus.VANISHED):
                 out[semester_id][str(status)] += int(n)
@@ -222,8 +251,10 @@ class PeriodImportResult:
     removed: int = 0
 
     def __str__(self) -> str:
-        return (f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-                f"removed {self.removed}")
+        return (
+            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"removed {self.removed}"
+        )
 
 
 class PeriodService:
@@ -234,8 +265,11 @@ class PeriodService:
         self.institution_id = institution_id
 
     def all(self) -> list[Period]:
-        return list(self.session.scalars(select(Period).where(Period.institution_id == self.institution_id)
-                                          .order_by(Period.number)))
+        return list(
+            self.session.scalars(
+                select(Period).where(Period.institution_id == self.institution_id).order_by(Period.number)
+            )
+        )
 
     def table(self) -> dict[int, Period]:
         return {p.number: p for p in self.all()}
@@ -249,13 +283,20 @@ class PeriodService:
             number = None
             match = re.match(r"^第?\s*(\d{1,2})\s*节?$", number_text)
             if match is None or not 1 <= int(match.group(1)) <= MAX_PERIOD:
-                errors.add(row.number, "period", f"“{number_text}”应为 1–{MAX_PERIOD} 的节次 "
-                                                 f"(expected a period number from 1 to {MAX_PERIOD})")
+                errors.add(
+                    row.number,
+                    "period",
+                    f"“{number_text}”应为 1–{MAX_PERIOD} 的节次 "
+                    f"(expected a period number from 1 to {MAX_PERIOD})",
+                )
             else:
                 number = int(match.group(1))
                 if number in parsed:
-                    errors.add(row.number, "period", f"与第 {parsed[number][2]} 行重复 "
-                                                     f"(duplicate of row {parsed[number][2]})")
+                    errors.add(
+                        row.number,
+                        "period",
+                        f"与第 {parsed[number][2]} 行重复 (duplicate of row {parsed[number][2]})",
+                    )
                     number = None
             times: list[dt.time | None] = []
             for column in ("start", "end"):
@@ -272,8 +313,12 @@ class PeriodService:
         ordered = sorted(parsed.items())
         for (prev_no, (_, prev_end, _)), (no, (start, _, row_no)) in zip(ordered, ordered[1:], strict=False):
             if start < prev_end:
-                errors.add(row_no, "start", f"第 {no} 节在第 {prev_no} 节结束（{prev_end:%H:%M}）前开始 "
-                                            f"(period {no} starts before period {prev_no} ends)")
+                errors.add(
+                    row_no,
+                    "start",
+                    f"第 {no} 节在第 {prev_no} 节结束（{prev_end:%H:%M}）前开始 "
+                    f"(period {no} starts before period {prev_no} ends)",
+                )
         if not table.rows:
             errors.add(2, "period", "文件中没有节次 (the file has no periods)")
         errors.raise_if_any("periods")
@@ -282,8 +327,9 @@ class PeriodService:
         for number, (start, end, _) in ordered:
             period = existing.pop(number, None)
             if period is None:
-                self.session.add(Period(institution_id=self.institution_id, number=number, start_time=start,
-                                        end_time=end))
+                self.session.add(
+                    Period(institution_id=self.institution_id, number=number, start_time=start, end_time=end)
+                )
                 result.created += 1
             elif (period.start_time, period.end_time) != (start, end):
                 period.start_time, period.end_time = start, end
@@ -323,18 +369,32 @@ class _SectionRow:
     @property
     def natural_key(self) -> str:
         classes = self.classes_text
-        key = f"{self.course_code}|{classes}|{self.weekday}|{self.period_start}-{self.period_end}|" \
-              f"{format_weeks(self.weeks)}"
+        key = (
+            f"{self.course_code}|{classes}|{self.weekday}|{self.period_start}-{self.period_end}|"
+            f"{format_weeks(self.weeks)}"
+        )
         if len(key) > 500:  # a very long class list: keep the key within its column, still deterministic
             digest = hashlib.sha256(classes.encode()).hexdigest()[:24]
-            key = f"{self.course_code}|#{digest}|{self.weekday}|{self.period_start}-{self.period_end}|" \
-                  f"{format_weeks(self.weeks)}"[:500]
+            key = (
+                f"{self.course_code}|#{digest}|{self.weekday}|{self.period_start}-{self.period_end}|"
+                f"{format_weeks(self.weeks)}"[:500]
+            )
         return key
 
     def content_hash(self, course_id: int) -> str:
         """What, besides the natural key, makes a row "changed" (teachers, room, student unit, O-10 flag)."""
-        payload = [course_id, self.classes_text, self.student_unit_id, sorted(self.teacher_ids), self.weekday,
-                   self.period_start, self.period_end, format_weeks(self.weeks), self.room, self.full_time]
+        payload = [
+            course_id,
+            self.classes_text,
+            self.student_unit_id,
+            sorted(self.teacher_ids),
+            self.weekday,
+            self.period_start,
+            self.period_end,
+            format_weeks(self.weeks),
+            self.room,
+            self.full_time,
+        ]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
@@ -364,11 +424,13 @@ class TimetableImportResult:
     """Sessions with observations whose timetable row disappeared in this import (kept, flagged)."""
 
     def __str__(self) -> str:
-        return (f"{self.rows} rows; courses +{self.courses_created} ~{self.courses_updated}; sections "
-                f"+{self.sections_created} ~{self.sections_updated} ={self.sections_unchanged} "
-                f"-{self.sections_removed}; sessions +{self.sessions_created} ~{self.sessions_updated} "
-                f"-{self.sessions_removed}; flagged changed {self.flagged_changed}, "
-                f"vanished {self.flagged_vanished}")
+        return (
+            f"{self.rows} rows; courses +{self.courses_created} ~{self.courses_updated}; sections "
+            f"+{self.sections_created} ~{self.sections_updated} ={self.sections_unchanged} "
+            f"-{self.sections_removed}; sessions +{self.sessions_created} ~{self.sessions_updated} "
+            f"-{self.sessions_removed}; flagged changed {self.flagged_changed}, "
+            f"vanished {self.flagged_vanished}"
+        )
 
 
 _SESSION_ATTRS = ("week", "period_end", "starts_at", "ends_at", "room")
@@ -388,8 +450,9 @@ class TimetableImporter:
         return self._store(courses, rows)
 
     # -- parsing ---------------------------------------------------------------------------------
-    def _parse(self, raw_rows: list[Row],
-               errors: RowErrors) -> tuple[dict[str, _CourseInfo], list[_SectionRow]]:
+    def _parse(
+        self, raw_rows: list[Row], errors: RowErrors
+    ) -> tuple[dict[str, _CourseInfo], list[_SectionRow]]:
         semesters = {s.code: s for s in SemesterService(self.session, self.institution_id).all()}
         periods = PeriodService(self.session, self.institution_id).table()
         directory = DirectoryService(self.session, self.institution_id)
@@ -400,8 +463,11 @@ class TimetableImporter:
         keys: dict[tuple[int, str], int] = {}
         rows: list[_SectionRow] = []
         if not periods and raw_rows:
-            errors.add(raw_rows[0].number, "periods", "节次表为空：请先导入节次表 "
-                                                     "(the period table is empty: import periods first)")
+            errors.add(
+                raw_rows[0].number,
+                "periods",
+                "节次表为空：请先导入节次表 (the period table is empty: import periods first)",
+            )
         for row in raw_rows:
             ok = True
 
@@ -413,8 +479,11 @@ class TimetableImporter:
             semester_code = row.get("semester")
             semester = semesters.get(semester_code)
             if semester is None:
-                bad("semester", f"学期“{semester_code}”不存在，请先添加学期 "
-                                f"(unknown semester: add it first with `tingke semester add`)")
+                bad(
+                    "semester",
+                    f"学期“{semester_code}”不存在，请先添加学期 "
+                    f"(unknown semester: add it first with `tingke semester add`)",
+                )
             elif semester.status == SemesterStatus.ARCHIVED:
                 bad("semester", f"学期“{semester_code}”已归档，课表不能再改 (the semester is archived)")
             code, name, kind = row.get("course_code"), row.get("course_name"), row.get("course_kind")
@@ -435,12 +504,16 @@ class TimetableImporter:
             for no in teacher_nos:
                 person = people.get(no)
                 if person is None:
-                    bad("teacher_no", f"教师工号“{no}”不在人员名单中，请先导入人员 "
-                                      f"(unknown teacher employee number: import people first)")
+                    bad(
+                        "teacher_no",
+                        f"教师工号“{no}”不在人员名单中，请先导入人员 "
+                        f"(unknown teacher employee number: import people first)",
+                    )
                 elif person.id not in teacher_ids:
                     teacher_ids.append(person.id)
-            classes = tuple(sorted({c.strip() for c in _LIST_SEPARATOR.split(row.get("classes"))
-                                    if c.strip()}))
+            classes = tuple(
+                sorted({c.strip() for c in _LIST_SEPARATOR.split(row.get("classes")) if c.strip()})
+            )
             if len(";".join(classes)) > 1000:
                 bad("classes", "超过 1000 个字符 (longer than 1000 characters)")
             room = row.get("room")
@@ -455,8 +528,11 @@ class TimetableImporter:
                 period_start, period_end = parse_periods(row.get("periods"))
                 missing = [p for p in (period_start, period_end) if p not in periods]
                 if missing and periods:
-                    bad("periods", f"第 {missing[0]} 节不在节次表中（已有 {min(periods)}–{max(periods)}） "
-                                   f"(period {missing[0]} is not in the period table)")
+                    bad(
+                        "periods",
+                        f"第 {missing[0]} 节不在节次表中（已有 {min(periods)}–{max(periods)}） "
+                        f"(period {missing[0]} is not in the period table)",
+                    )
             except SpecError as exc:
                 bad("periods", str(exc))
             weeks: tuple[int, ...] = ()
@@ -475,34 +551,55 @@ class TimetableImporter:
                 if info is None:
                     courses[code] = _CourseInfo(name[:200], kind, offering_unit_id, row.number)
                 elif info.name != name[:200]:
-                    bad("course_name", f"与第 {info.row} 行同一课程代码的课程名称不一致 "
-                                       f"(conflicts with row {info.row} for the same course code)")
+                    bad(
+                        "course_name",
+                        f"与第 {info.row} 行同一课程代码的课程名称不一致 "
+                        f"(conflicts with row {info.row} for the same course code)",
+                    )
                 elif info.kind != kind:
-                    bad("course_kind", f"与第 {info.row} 行同一课程代码的课程类别不一致 "
-                                       f"(conflicts with row {info.row} for the same course code)")
+                    bad(
+                        "course_kind",
+                        f"与第 {info.row} 行同一课程代码的课程类别不一致 "
+                        f"(conflicts with row {info.row} for the same course code)",
+                    )
                 elif info.offering_unit_id != offering_unit_id:
-                    bad("offering_unit", f"与第 {info.row} 行同一课程代码的开课单位不一致 "
-                                         f"(conflicts with row {info.row} for the same course code)")
+                    bad(
+                        "offering_unit",
+                        f"与第 {info.row} 行同一课程代码的开课单位不一致 "
+                        f"(conflicts with row {info.row} for the same course code)",
+                    )
             if not ok or semester is None:
                 continue
             parsed = _SectionRow(
-                number=row.number, semester=semester, course_code=code, classes=classes,
-                student_unit_id=student_unit_id, teacher_ids=tuple(teacher_ids), weekday=weekday,
-                period_start=period_start, period_end=period_end, weeks=weeks,
-                weeks_spec=row.get("weeks")[:200], room=room, full_time=full_time)
+                number=row.number,
+                semester=semester,
+                course_code=code,
+                classes=classes,
+                student_unit_id=student_unit_id,
+                teacher_ids=tuple(teacher_ids),
+                weekday=weekday,
+                period_start=period_start,
+                period_end=period_end,
+                weeks=weeks,
+                weeks_spec=row.get("weeks")[:200],
+                room=room,
+                full_time=full_time,
+            )
             key = (semester.id, parsed.natural_key)
             if key in keys:
-                errors.add(row.number, "weeks",
-                           f"与第 {keys[key]} 行的课程、班级、星期、节次、周次完全相同 "
-                           f"(the same course, classes, weekday, periods and weeks as row {keys[key]})")
+                errors.add(
+                    row.number,
+                    "weeks",
+                    f"与第 {keys[key]} 行的课程、班级、星期、节次、周次完全相同 "
+                    f"(the same course, classes, weekday, periods and weeks as row {keys[key]})",
+                )
                 continue
             keys[key] = row.number
             rows.append(parsed)
         return courses, rows
 
     @staticmethod
-    def _unit(row: Row, column: str, units: dict[str, Unit],
-              bad: Callable[[str, str], None]) -> int | None:
+    def _unit(row: Row, column: str, units: dict[str, Unit], bad: Callable[[str, str], None]) -> int | None:
         text = row.get(column)
         if not text:
             return None
@@ -517,15 +614,24 @@ class TimetableImporter:
         result = TimetableImportResult(rows=len(rows))
         course_ids = self._store_courses(courses, result)
         semester_ids = sorted({r.semester.id for r in rows})
-        sections = {(s.semester_id, s.natural_key): s for s in self.session.scalars(
-            select(CourseSection).where(CourseSection.institution_id == self.institution_id,
-                                        CourseSection.semester_id.in_(semester_ids)))}
+        sections = {
+            (s.semester_id, s.natural_key): s
+            for s in self.session.scalars(
+                select(CourseSection).where(
+                    CourseSection.institution_id == self.institution_id,
+                    CourseSection.semester_id.in_(semester_ids),
+                )
+            )
+        }
         teachers: dict[int, set[int]] = defaultdict(set)
         for section_id, person_id in self.session.execute(
-                select(SectionTeacher.section_id, SectionTeacher.person_id)
-                .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
-                .where(CourseSection.institution_id == self.institution_id,
-                       CourseSection.semester_id.in_(semester_ids))):
+            select(SectionTeacher.section_id, SectionTeacher.person_id)
+            .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
+            .where(
+                CourseSection.institution_id == self.institution_id,
+                CourseSection.semester_id.in_(semester_ids),
+            )
+        ):
             teachers[section_id].add(person_id)
 
         wanted: list[tuple[_SectionRow, CourseSection]] = []
@@ -534,14 +640,25 @@ class TimetableImporter:
             course_id = course_ids[row.course_code]
             digest = row.content_hash(course_id)
             section = sections.pop((row.semester.id, row.natural_key), None)
-            values = {"course_id": course_id, "classes": row.classes_text,
-                      "student_unit_id": row.student_unit_id, "weekday": row.weekday,
-                      "period_start": row.period_start, "period_end": row.period_end,
-                      "weeks_spec": row.weeks_spec, "room": row.room, "full_time": row.full_time,
-                      "content_hash": digest}
+            values = {
+                "course_id": course_id,
+                "classes": row.classes_text,
+                "student_unit_id": row.student_unit_id,
+                "weekday": row.weekday,
+                "period_start": row.period_start,
+                "period_end": row.period_end,
+                "weeks_spec": row.weeks_spec,
+                "room": row.room,
+                "full_time": row.full_time,
+                "content_hash": digest,
+            }
             if section is None:
-                section = CourseSection(institution_id=self.institution_id, semester_id=row.semester.id,
-                                        natural_key=row.natural_key, **values)
+                section = CourseSection(
+                    institution_id=self.institution_id,
+                    semester_id=row.semester.id,
+                    natural_key=row.natural_key,
+                    **values,
+                )
                 self.session.add(section)
                 result.sections_created += 1
             elif section.content_hash != digest:
@@ -559,8 +676,11 @@ class TimetableImporter:
         for row, section in wanted:
             have, want = teachers.get(section.id, set()), set(row.teacher_ids)
             if have - want:
-                self.session.execute(delete(SectionTeacher).where(SectionTeacher.section_id == section.id,
-                                                                  SectionTeacher.person_id.in_(have - want)))
+                self.session.execute(
+                    delete(SectionTeacher).where(
+                        SectionTeacher.section_id == section.id, SectionTeacher.person_id.in_(have - want)
+                    )
+                )
             add_teachers += [{"section_id": section.id, "person_id": p} for p in sorted(want - have)]
         if add_teachers:
             self.session.execute(insert(SectionTeacher), add_teachers)
@@ -568,46 +688,82 @@ class TimetableImporter:
         self._store_sessions(wanted, changed_sections, semester_ids, sections, result)
         return result
 
-    def _store_courses(self, courses: dict[str, _CourseInfo],
-                       result: TimetableImportResult) -> dict[str, int]:
-        existing = {c.code: c for c in self.session.scalars(
-            select(Course).where(Course.institution_id == self.institution_id,
-                                 Course.code.in_(list(courses))))}
+    def _store_courses(
+        self, courses: dict[str, _CourseInfo], result: TimetableImportResult
+    ) -> dict[str, int]:
+        existing = {
+            c.code: c
+            for c in self.session.scalars(
+                select(Course).where(
+                    Course.institution_id == self.institution_id, Course.code.in_(list(courses))
+                )
+            )
+        }
         for code, info in courses.items():
             course = existing.get(code)
             if course is None:
-                course = Course(institution_id=self.institution_id, code=code, name=info.name, kind=info.kind,
-                                offering_unit_id=info.offering_unit_id)
+                course = Course(
+                    institution_id=self.institution_id,
+                    code=code,
+                    name=info.name,
+                    kind=info.kind,
+                    offering_unit_id=info.offering_unit_id,
+                )
                 self.session.add(course)
                 existing[code] = course
                 result.courses_created += 1
-            elif (course.name, course.kind, course.offering_unit_id) != (info.name, info.kind,
-                                                                          info.offering_unit_id):
+            elif (course.name, course.kind, course.offering_unit_id) != (
+                info.name,
+                info.kind,
+                info.offering_unit_id,
+            ):
                 course.name, course.kind = info.name, info.kind
                 course.offering_unit_id = info.offering_unit_id
                 result.courses_updated += 1
         self.session.flush()
         return {code: course.id for code, course in existing.items()}
 
-    def _store_sessions(self, wanted: list[tuple[_SectionRow, CourseSection]], changed_sections: set[int],
-                        semester_ids: list[int], leftover_sections: dict[tuple[int, str], CourseSection],
-                        result: TimetableImportResult) -> None:
+    def _store_sessions(
+        self,
+        wanted: list[tuple[_SectionRow, CourseSection]],
+        changed_sections: set[int],
+        semester_ids: list[int],
+        leftover_sections: dict[tuple[int, str], CourseSection],
+        result: TimetableImportResult,
+    ) -> None:
         periods = PeriodService(self.session, self.institution_id).table()
-        cols = (ClassSession.id, ClassSession.section_id, ClassSession.date, ClassSession.period_start,
-                ClassSession.week, ClassSession.period_end, ClassSession.starts_at, ClassSession.ends_at,
-                ClassSession.room, ClassSession.status)
+        cols = (
+            ClassSession.id,
+            ClassSession.section_id,
+            ClassSession.date,
+            ClassSession.period_start,
+            ClassSession.week,
+            ClassSession.period_end,
+            ClassSession.starts_at,
+            ClassSession.ends_at,
+            ClassSession.room,
+            ClassSession.status,
+        )
         existing: dict[tuple[int, dt.date, int], dict[str, Any]] = {}
-        for r in self.session.execute(select(*cols).where(ClassSession.institution_id == self.institution_id,
-                                                          ClassSession.semester_id.in_(semester_ids))):
+        for r in self.session.execute(
+            select(*cols).where(
+                ClassSession.institution_id == self.institution_id, ClassSession.semester_id.in_(semester_ids)
+            )
+        ):
             existing[(r.section_id, r.date, r.period_start)] = dict(r._mapping)
         observed = self._observed_session_ids(semester_ids)
 
         inserts: dict[tuple[int, dt.date, int], dict[str, Any]] = {}
         by_meeting: dict[tuple[int, str, dt.date, int], tuple[int, dt.date, int]] = {}
         updates: list[dict[str, Any]] = []
-        semester_facts = {r.semester.id: (r.semester.week1_monday, r.semester.weeks,
-                                          {dt.date.fromisoformat(d) for d in r.semester.holidays or []})
-                          for r, _ in wanted}
+        semester_facts = {
+            r.semester.id: (
+                r.semester.week1_monday,
+                r.semester.weeks,
+                {dt.date.fromisoformat(d) for d in r.semester.holidays or []},
+            )
+            for r, _ in wanted
+        }
         for row, section in wanted:
             # plain locals: this loop runs once per class session (~13k for a college)
             section_id, course_id, classes = section.id, section.course_id, section.classes
@@ -620,14 +776,25 @@ class TimetableImporter:
                 day = monday + dt.timedelta(days=7 * (week - 1) + row.weekday - 1)
                 if day in holidays:
                     continue
-                attrs = {"week": week, "period_end": row.period_end, "starts_at": starts_at,
-                         "ends_at": ends_at, "room": row.room}
+                attrs = {
+                    "week": week,
+                    "period_end": row.period_end,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
+                    "room": row.room,
+                }
                 key = (section_id, day, row.period_start)
                 old = existing.pop(key, None)
                 if old is None:
-                    inserts[key] = {"institution_id": self.institution_id, "semester_id": semester_id,
-                                    "section_id": section_id, "date": day, "period_start": row.period_start,
-                                    "status": SessionStatus.ACTIVE.value, **attrs}
+                    inserts[key] = {
+                        "institution_id": self.institution_id,
+                        "semester_id": semester_id,
+                        "section_id": section_id,
+                        "date": day,
+                        "period_start": row.period_start,
+                        "status": SessionStatus.ACTIVE.value,
+                        **attrs,
+                    }
                     by_meeting[(course_id, classes, day, row.period_start)] = key
                     continue
                 differs = any(old[a] != attrs[a] for a in _SESSION_ATTRS)
@@ -656,19 +823,32 @@ class TimetableImporter:
             moved_to = by_meeting.pop(meeting, None) if meeting else None
             if moved_to is not None:
                 new = inserts.pop(moved_to)
-                updates.append({"id": old["id"], "section_id": new["section_id"],
-                                "status": SessionStatus.CHANGED.value,
-                                **{a: new[a] for a in _SESSION_ATTRS}})
+                updates.append(
+                    {
+                        "id": old["id"],
+                        "section_id": new["section_id"],
+                        "status": SessionStatus.CHANGED.value,
+                        **{a: new[a] for a in _SESSION_ATTRS},
+                    }
+                )
                 if old["status"] != SessionStatus.CHANGED:
                     result.flagged_changed += 1
             elif old["status"] != SessionStatus.VANISHED:
-                updates.append({"id": old["id"], "status": SessionStatus.VANISHED.value,
-                                **{a: old[a] for a in _SESSION_ATTRS}})
+                updates.append(
+                    {
+                        "id": old["id"],
+                        "status": SessionStatus.VANISHED.value,
+                        **{a: old[a] for a in _SESSION_ATTRS},
+                    }
+                )
                 result.flagged_vanished += 1
 
         for chunk in _chunks(deletes):
-            self.session.execute(delete(ClassSession).where(ClassSession.id.in_(chunk))
-                                 .execution_options(synchronize_session=False))
+            self.session.execute(
+                delete(ClassSession)
+                .where(ClassSession.id.in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
         if updates:
             plain = [u for u in updates if "section_id" not in u]
             moved = [u for u in updates if "section_id" in u]
@@ -682,14 +862,24 @@ class TimetableImporter:
         result.sessions_created = len(inserts)
 
         # Sections gone from the file: removed unless a kept (vanished) session still points at them.
-        still_used = set(self.session.scalars(
-            select(ClassSession.section_id).where(ClassSession.institution_id == self.institution_id,
-                                                  ClassSession.semester_id.in_(semester_ids)).distinct()))
+        still_used = set(
+            self.session.scalars(
+                select(ClassSession.section_id)
+                .where(
+                    ClassSession.institution_id == self.institution_id,
+                    ClassSession.semester_id.in_(semester_ids),
+                )
+                .distinct()
+            )
+        )
         gone = [s.id for s in leftover_sections.values() if s.id not in still_used]
         for chunk in _chunks(gone):
             self.session.execute(delete(SectionTeacher).where(SectionTeacher.section_id.in_(chunk)))
-            self.session.execute(delete(CourseSection).where(CourseSection.id.in_(chunk))
-                                 .execution_options(synchronize_session=False))
+            self.session.execute(
+                delete(CourseSection)
+                .where(CourseSection.id.in_(chunk))
+                .execution_options(synchronize_session=False)
+            )
         for section in leftover_sections.values():
             if section.id in gone:
                 self.session.expunge(section)
@@ -698,18 +888,27 @@ class TimetableImporter:
 
     def _observed_session_ids(self, semester_ids: list[int]) -> set[int]:
         """Sessions some observation (or observation member) references: these are never deleted."""
-        in_semesters = select(ClassSession.id).where(ClassSession.institution_id == self.institution_id,
-                                                     ClassSession.semester_id.in_(semester_ids))
-        ids = set(self.session.scalars(select(Observation.session_id).where(
-            Observation.session_id.in_(in_semesters)).distinct()))
-        ids |= set(self.session.scalars(select(ObservationMember.session_id).where(
-            ObservationMember.session_id.in_(in_semesters)).distinct()))
+        in_semesters = select(ClassSession.id).where(
+            ClassSession.institution_id == self.institution_id, ClassSession.semester_id.in_(semester_ids)
+        )
+        ids = set(
+            self.session.scalars(
+                select(Observation.session_id).where(Observation.session_id.in_(in_semesters)).distinct()
+            )
+        )
+        ids |= set(
+            self.session.scalars(
+                select(ObservationMember.session_id)
+                .where(ObservationMember.session_id.in_(in_semesters))
+                .distinct()
+            )
+        )
         return ids
 
 
 def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[list[int]]:
     for i in range(0, len(items), size):
-        yield list(items[i:i + size])
+        yield list(items[i : i + size])
 
 
 # -- LMS course ↔ course code ------------------------------------------------------------------------
@@ -740,8 +939,13 @@ class CourseMappingService:
         wanted = [c.strip() for c in codes if c and c.strip()]
         if not wanted:
             return []
-        found = set(self.session.scalars(select(Course.code).where(
-            Course.institution_id == self.institution_id, Course.code.in_(wanted))))
+        found = set(
+            self.session.scalars(
+                select(Course.code).where(
+                    Course.institution_id == self.institution_id, Course.code.in_(wanted)
+                )
+            )
+        )
         return [c for c in dict.fromkeys(wanted) if c in found]
 
     def course_codes_for(self, platform_id: int, context_id: str, course_keys: Iterable[str]) -> list[str]:
@@ -750,10 +954,13 @@ class CourseMappingService:
             return automatic[:1]
         if not context_id:
             return []
-        mapped = self.session.scalars(select(CourseContextMapping.course_code).where(
-            CourseContextMapping.institution_id == self.institution_id,
-            CourseContextMapping.platform_id == platform_id,
-            CourseContextMapping.context_id == context_id)).first()
+        mapped = self.session.scalars(
+            select(CourseContextMapping.course_code).where(
+                CourseContextMapping.institution_id == self.institution_id,
+                CourseContextMapping.platform_id == platform_id,
+                CourseContextMapping.context_id == context_id,
+            )
+        ).first()
         return [mapped] if mapped else []
 
     def all(self) -> list[tuple[CourseContextMapping, str, str]]:
@@ -761,18 +968,28 @@ class CourseMappingService:
         rows = self.session.execute(
             select(CourseContextMapping, Platform.name, Platform.issuer, Course.name)
             .join(Platform, Platform.id == CourseContextMapping.platform_id)
-            .outerjoin(Course, and_(Course.institution_id == CourseContextMapping.institution_id,
-                                    Course.code == CourseContextMapping.course_code))
+            .outerjoin(
+                Course,
+                and_(
+                    Course.institution_id == CourseContextMapping.institution_id,
+                    Course.code == CourseContextMapping.course_code,
+                ),
+            )
             .where(CourseContextMapping.institution_id == self.institution_id)
-            .order_by(CourseContextMapping.context_title, CourseContextMapping.id))
+            .order_by(CourseContextMapping.context_title, CourseContextMapping.id)
+        )
         return [(m, pname or issuer, cname or "") for m, pname, issuer, cname in rows]
 
     def platforms(self) -> list[Platform]:
-        return list(self.session.scalars(
-            select(Platform).where(Platform.institution_id == self.institution_id).order_by(Platform.id)))
+        return list(
+            self.session.scalars(
+                select(Platform).where(Platform.institution_id == self.institution_id).order_by(Platform.id)
+            )
+        )
 
-    def set(self, platform_id: int, context_id: str, course_code: str, context_title: str = "") -> \
-            CourseContextMapping:
+    def set(
+        self, platform_id: int, context_id: str, course_code: str, context_title: str = ""
+    ) -> CourseContextMapping:
         problems = []
         platform = get_scoped(self.session, Platform, platform_id, self.institution_id)
         if platform is None:
@@ -785,12 +1002,15 @@ class CourseMappingService:
             problems.append(f"课程代码“{course_code}”不在课表中 (the course code is not in the timetable)")
         if problems:
             raise ValidationFailed("The mapping could not be saved.", details=problems)
-        mapping = self.session.scalars(select(CourseContextMapping).where(
-            CourseContextMapping.platform_id == platform_id,
-            CourseContextMapping.context_id == context_id)).first()
+        mapping = self.session.scalars(
+            select(CourseContextMapping).where(
+                CourseContextMapping.platform_id == platform_id, CourseContextMapping.context_id == context_id
+            )
+        ).first()
         if mapping is None:
-            mapping = CourseContextMapping(institution_id=self.institution_id, platform_id=platform_id,
-                                           context_id=context_id)
+            mapping = CourseContextMapping(
+                institution_id=self.institution_id, platform_id=platform_id, context_id=context_id
+            )
             self.session.add(mapping)
         mapping.course_code = course_code
         mapping.context_title = (context_title or "").strip()[:500] or mapping.context_title or ""
@@ -809,23 +1029,34 @@ class CourseMappingService:
         mapped = {(m.platform_id, m.context_id) for m, _, _ in self.all()}
         names = {p.id: p.name or p.issuer for p in self.platforms()}
         seen: dict[tuple[int, str], LmsContext] = {}
-        rows = self.session.execute(select(LaunchSession.platform_id, LaunchSession.claims).where(
-            LaunchSession.institution_id == self.institution_id).order_by(LaunchSession.created_at.desc())
-            .limit(2000))
+        rows = self.session.execute(
+            select(LaunchSession.platform_id, LaunchSession.claims)
+            .where(LaunchSession.institution_id == self.institution_id)
+            .order_by(LaunchSession.created_at.desc())
+            .limit(2000)
+        )
         for platform_id, claims in rows:
             claims = claims or {}
             context_id = str(claims.get("context_id") or "")
             key = (platform_id, context_id)
             if not context_id or key in mapped or key in seen:
                 continue
-            seen[key] = LmsContext(platform_id, names.get(platform_id, ""), context_id,
-                                   str(claims.get("context_title") or ""),
-                                   str(claims.get("context_label") or ""),
-                                   str(claims.get("course_offering_sourcedid") or ""))
-        matched = set(self.known_codes([c.label for c in seen.values()] +
-                                       [c.course_offering_sourcedid for c in seen.values()]))
-        return [c for c in seen.values()
-                if c.label not in matched and c.course_offering_sourcedid not in matched][:limit]
+            seen[key] = LmsContext(
+                platform_id,
+                names.get(platform_id, ""),
+                context_id,
+                str(claims.get("context_title") or ""),
+                str(claims.get("context_label") or ""),
+                str(claims.get("course_offering_sourcedid") or ""),
+            )
+        matched = set(
+            self.known_codes(
+                [c.label for c in seen.values()] + [c.course_offering_sourcedid for c in seen.values()]
+            )
+        )
+        return [
+            c for c in seen.values() if c.label not in matched and c.course_offering_sourcedid not in matched
+        ][:limit]
 
 
 # -- the session picker ------------------------------------------------------------------------------
@@ -859,8 +1090,12 @@ class ObserverProgress:
     """Observations of 思政 courses this semester (O-8)."""
 
 
-def duty_marks(policy: Policy, position_codes: Iterable[str], session: SessionFacts,
-               progress: ObserverProgress | None = None) -> tuple[str, ...]:
+def duty_marks(
+    policy: Policy,
+    position_codes: Iterable[str],
+    session: SessionFacts,
+    progress: ObserverProgress | None = None,
+) -> tuple[str, ...]:
     """Rule IDs this session would count toward for an observer holding ``position_codes``.
 
     Only rules that single out *some* sessions mark anything (a plain minimum count is met by any
@@ -885,13 +1120,16 @@ def duty_marks(policy: Policy, position_codes: Iterable[str], session: SessionFa
                 continue
             marks.append(rule.id)
         elif rule.kind == "tenure_coverage":
-            if any(t.unit_kind == rule.unit_kind and t.person_id not in progress.observed_teacher_ids
-                   for t in session.teachers):
+            if any(
+                t.unit_kind == rule.unit_kind and t.person_id not in progress.observed_teacher_ids
+                for t in session.teachers
+            ):
                 marks.append(rule.id)
         elif rule.kind == "in_scope_share":
             unit = progress.unit_id
-            if unit is not None and (session.student_unit_id == unit or any(t.unit_id == unit
-                                                                             for t in session.teachers)):
+            if unit is not None and (
+                session.student_unit_id == unit or any(t.unit_id == unit for t in session.teachers)
+            ):
                 marks.append(rule.id)
     return tuple(dict.fromkeys(marks))
 
@@ -956,9 +1194,12 @@ class SessionView:
         return self.date.isoweekday()
 
     def facts(self) -> SessionFacts:
-        return SessionFacts(self.course_code, self.course_kind,
-                            tuple(TeacherFacts(t.person_id, t.unit_id, t.unit_kind) for t in self.teachers),
-                            self.student_unit_id)
+        return SessionFacts(
+            self.course_code,
+            self.course_kind,
+            tuple(TeacherFacts(t.person_id, t.unit_id, t.unit_kind) for t in self.teachers),
+            self.student_unit_id,
+        )
 
 
 @dataclass
@@ -987,12 +1228,16 @@ class SessionSearchService:
 
     # -- queries ---------------------------------------------------------------------------------
     def _base(self, filters: SessionFilters) -> Any:
-        stmt = (select(ClassSession.id)
-                .join(CourseSection, CourseSection.id == ClassSession.section_id)
-                .join(Course, Course.id == CourseSection.course_id)
-                .where(ClassSession.institution_id == self.institution_id,
-                       CourseSection.full_time.is_(True),
-                       ClassSession.status != SessionStatus.VANISHED.value))
+        stmt = (
+            select(ClassSession.id)
+            .join(CourseSection, CourseSection.id == ClassSession.section_id)
+            .join(Course, Course.id == CourseSection.course_id)
+            .where(
+                ClassSession.institution_id == self.institution_id,
+                CourseSection.full_time.is_(True),
+                ClassSession.status != SessionStatus.VANISHED.value,
+            )
+        )
         if filters.date_from:
             stmt = stmt.where(ClassSession.date >= filters.date_from)
         if filters.date_to:
@@ -1000,8 +1245,12 @@ class SessionSearchService:
         if filters.course_codes:
             stmt = stmt.where(Course.code.in_(filters.course_codes))
         if filters.teacher_ids:
-            stmt = stmt.where(exists().where(SectionTeacher.section_id == CourseSection.id,
-                                             SectionTeacher.person_id.in_(filters.teacher_ids)))
+            stmt = stmt.where(
+                exists().where(
+                    SectionTeacher.section_id == CourseSection.id,
+                    SectionTeacher.person_id.in_(filters.teacher_ids),
+                )
+            )
         if filters.course.strip():
             term = filters.course.strip()
             stmt = stmt.where(or_(_contains(Course.code, term), _contains(Course.name, term)))
@@ -1009,16 +1258,26 @@ class SessionSearchService:
             stmt = stmt.where(_contains(CourseSection.classes, filters.class_name.strip()))
         if filters.teacher.strip():
             term = filters.teacher.strip()
-            stmt = stmt.where(exists().where(SectionTeacher.section_id == CourseSection.id,
-                                             Person.id == SectionTeacher.person_id,
-                                             or_(_contains(Person.name, term),
-                                                 _contains(Person.employee_no, term))))
+            stmt = stmt.where(
+                exists().where(
+                    SectionTeacher.section_id == CourseSection.id,
+                    Person.id == SectionTeacher.person_id,
+                    or_(_contains(Person.name, term), _contains(Person.employee_no, term)),
+                )
+            )
         if filters.unit_id:
             unit = filters.unit_id
-            stmt = stmt.where(or_(Course.offering_unit_id == unit, CourseSection.student_unit_id == unit,
-                                  exists().where(SectionTeacher.section_id == CourseSection.id,
-                                                 Person.id == SectionTeacher.person_id,
-                                                 Person.unit_id == unit)))
+            stmt = stmt.where(
+                or_(
+                    Course.offering_unit_id == unit,
+                    CourseSection.student_unit_id == unit,
+                    exists().where(
+                        SectionTeacher.section_id == CourseSection.id,
+                        Person.id == SectionTeacher.person_id,
+                        Person.unit_id == unit,
+                    ),
+                )
+            )
         if filters.ideological_only:
             kinds = sorted(self.policy.ideological_course_kinds)
             stmt = stmt.where(Course.kind.in_(kinds) if kinds else false())
@@ -1029,13 +1288,24 @@ class SessionSearchService:
         total = int(self.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
         pages = max(1, -(-total // per_page))
         page = min(max(1, page), pages)
-        ids = list(self.session.scalars(
-            base.order_by(ClassSession.date, ClassSession.starts_at, ClassSession.period_start, Course.code,
-                          ClassSession.id).limit(per_page).offset((page - 1) * per_page)))
+        ids = list(
+            self.session.scalars(
+                base.order_by(
+                    ClassSession.date,
+                    ClassSession.starts_at,
+                    ClassSession.period_start,
+                    Course.code,
+                    ClassSession.id,
+                )
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
         return SessionPage(self._views(ids), total, page, per_page)
 
-    def now_and_next(self, now: dt.datetime, limit: int = 5, filters: SessionFilters | None = None,
-                     days_ahead: int = 7) -> list[SessionView]:
+    def now_and_next(
+        self, now: dt.datetime, limit: int = 5, filters: SessionFilters | None = None, days_ahead: int = 7
+    ) -> list[SessionView]:
         """Sessions under way or starting later today (local time), then the next days', up to ``limit``.
 
         ``now`` is the observer's local time (the institution's time zone, Asia/Shanghai by default).
@@ -1043,15 +1313,33 @@ class SessionSearchService:
         filters = filters or SessionFilters()
         today, clock = now.date(), now.time().replace(tzinfo=None)
         base = self._base(replace(filters, date_from=None, date_to=None))
-        order = (ClassSession.date, ClassSession.starts_at, ClassSession.period_start, Course.code,
-                 ClassSession.id)
-        ids = list(self.session.scalars(base.where(
-            ClassSession.date == today, or_(ClassSession.ends_at.is_(None), ClassSession.ends_at > clock))
-            .order_by(*order).limit(limit)))
+        order = (
+            ClassSession.date,
+            ClassSession.starts_at,
+            ClassSession.period_start,
+            Course.code,
+            ClassSession.id,
+        )
+        ids = list(
+            self.session.scalars(
+                base.where(
+                    ClassSession.date == today,
+                    or_(ClassSession.ends_at.is_(None), ClassSession.ends_at > clock),
+                )
+                .order_by(*order)
+                .limit(limit)
+            )
+        )
         if len(ids) < limit:
-            ids += list(self.session.scalars(base.where(
-                ClassSession.date > today, ClassSession.date <= today + dt.timedelta(days=days_ahead))
-                .order_by(*order).limit(limit - len(ids))))
+            ids += list(
+                self.session.scalars(
+                    base.where(
+                        ClassSession.date > today, ClassSession.date <= today + dt.timedelta(days=days_ahead)
+                    )
+                    .order_by(*order)
+                    .limit(limit - len(ids))
+                )
+            )
         return self._views(ids)
 
     def get(self, session_id: int) -> SessionView:
@@ -1066,31 +1354,61 @@ class SessionSearchService:
             return []
         student_unit, offering_unit = aliased(Unit), aliased(Unit)
         rows = self.session.execute(
-            select(ClassSession, CourseSection.classes, CourseSection.student_unit_id, Course.code,
-                   Course.name, Course.kind, student_unit.name, offering_unit.name)
+            select(
+                ClassSession,
+                CourseSection.classes,
+                CourseSection.student_unit_id,
+                Course.code,
+                Course.name,
+                Course.kind,
+                student_unit.name,
+                offering_unit.name,
+            )
             .join(CourseSection, CourseSection.id == ClassSession.section_id)
             .join(Course, Course.id == CourseSection.course_id)
             .outerjoin(student_unit, student_unit.id == CourseSection.student_unit_id)
             .outerjoin(offering_unit, offering_unit.id == Course.offering_unit_id)
-            .where(ClassSession.institution_id == self.institution_id, ClassSession.id.in_(ids)))
+            .where(ClassSession.institution_id == self.institution_id, ClassSession.id.in_(ids))
+        )
         by_id: dict[int, SessionView] = {}
         section_of: dict[int, int] = {}
         for cs, classes, student_unit_id, code, name, kind, su_name, ou_name in rows:
             by_id[cs.id] = SessionView(
-                id=cs.id, date=cs.date, week=cs.week, period_start=cs.period_start, period_end=cs.period_end,
-                starts_at=cs.starts_at, ends_at=cs.ends_at, room=cs.room, status=cs.status, course_code=code,
-                course_name=name, course_kind=kind, ideological=self.policy.is_ideological(kind),
-                classes=classes.replace(";", "；"), student_unit_id=student_unit_id,
-                student_unit_name=su_name or "", offering_unit_name=ou_name or "")
+                id=cs.id,
+                date=cs.date,
+                week=cs.week,
+                period_start=cs.period_start,
+                period_end=cs.period_end,
+                starts_at=cs.starts_at,
+                ends_at=cs.ends_at,
+                room=cs.room,
+                status=cs.status,
+                course_code=code,
+                course_name=name,
+                course_kind=kind,
+                ideological=self.policy.is_ideological(kind),
+                classes=classes.replace(";", "；"),
+                student_unit_id=student_unit_id,
+                student_unit_name=su_name or "",
+                offering_unit_name=ou_name or "",
+            )
             section_of[cs.id] = cs.section_id
         teachers: dict[int, list[TeacherView]] = defaultdict(list)
         for section_id, pid, pname, pno, unit_id, unit_kind, unit_name in self.session.execute(
-                select(SectionTeacher.section_id, Person.id, Person.name, Person.employee_no, Person.unit_id,
-                       Unit.kind, Unit.name)
-                .join(Person, Person.id == SectionTeacher.person_id)
-                .outerjoin(Unit, Unit.id == Person.unit_id)
-                .where(SectionTeacher.section_id.in_(set(section_of.values())))
-                .order_by(Person.employee_no)):
+            select(
+                SectionTeacher.section_id,
+                Person.id,
+                Person.name,
+                Person.employee_no,
+                Person.unit_id,
+                Unit.kind,
+                Unit.name,
+            )
+            .join(Person, Person.id == SectionTeacher.person_id)
+            .outerjoin(Unit, Unit.id == Person.unit_id)
+            .where(SectionTeacher.section_id.in_(set(section_of.values())))
+            .order_by(Person.employee_no)
+        ):
             teachers[section_id].append(TeacherView(pid, pname, pno, unit_id, unit_kind, unit_name or ""))
         for sid, view in by_id.items():
             view.teachers = teachers.get(section_of[sid], [])
@@ -1110,19 +1428,29 @@ class SessionSearchService:
         submitted: dict[int, set[int]] = defaultdict(set)
         pending: dict[int, set[int]] = defaultdict(set)
         for sid, status, author_id in self.session.execute(
-                select(Observation.session_id, Observation.status, Observation.author_id)
-                .where(Observation.institution_id == self.institution_id, Observation.session_id.in_(ids))):
+            select(Observation.session_id, Observation.status, Observation.author_id).where(
+                Observation.institution_id == self.institution_id, Observation.session_id.in_(ids)
+            )
+        ):
             (submitted if status == ObservationStatus.SUBMITTED else pending)[sid].add(author_id)
         for sid, obs_status, person_id, member_status in self.session.execute(
-                select(ObservationMember.session_id, Observation.status, ObservationMember.person_id,
-                       ObservationMember.status)
-                .join(Observation, Observation.id == ObservationMember.observation_id)
-                .where(ObservationMember.institution_id == self.institution_id,
-                       ObservationMember.session_id.in_(ids))):
+            select(
+                ObservationMember.session_id,
+                Observation.status,
+                ObservationMember.person_id,
+                ObservationMember.status,
+            )
+            .join(Observation, Observation.id == ObservationMember.observation_id)
+            .where(
+                ObservationMember.institution_id == self.institution_id, ObservationMember.session_id.in_(ids)
+            )
+        ):
             if member_status == MemberStatus.DECLINED:
                 continue
-            if obs_status == ObservationStatus.SUBMITTED and member_status in (MemberStatus.SIGNED,
-                                                                                MemberStatus.OWN_RECORD):
+            if obs_status == ObservationStatus.SUBMITTED and member_status in (
+                MemberStatus.SIGNED,
+                MemberStatus.OWN_RECORD,
+            ):
                 submitted[sid].add(person_id)
             else:
                 pending[sid].add(person_id)
@@ -1138,16 +1466,26 @@ class SessionSearchService:
         mine = person is not None and person.institution_id == self.institution_id
         unit_id = person.unit_id if mine and person is not None else None
         semester = SemesterService(self.session, self.institution_id).of_date(today)
-        counted = or_(Observation.author_id == person_id, exists().where(
-            ObservationMember.observation_id == Observation.id, ObservationMember.person_id == person_id,
-            ObservationMember.status.in_([MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value])))
-        base = (select(Course.code, Course.kind, ClassSession.section_id, ClassSession.date)
-                .select_from(Observation)
-                .join(ClassSession, ClassSession.id == Observation.session_id)
-                .join(CourseSection, CourseSection.id == ClassSession.section_id)
-                .join(Course, Course.id == CourseSection.course_id)
-                .where(Observation.institution_id == self.institution_id,
-                       Observation.status == ObservationStatus.SUBMITTED.value, counted))
+        counted = or_(
+            Observation.author_id == person_id,
+            exists().where(
+                ObservationMember.observation_id == Observation.id,
+                ObservationMember.person_id == person_id,
+                ObservationMember.status.in_([MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value]),
+            ),
+        )
+        base = (
+            select(Course.code, Course.kind, ClassSession.section_id, ClassSession.date)
+            .select_from(Observation)
+            .join(ClassSession, ClassSession.id == Observation.session_id)
+            .join(CourseSection, CourseSection.id == ClassSession.section_id)
+            .join(Course, Course.id == CourseSection.course_id)
+            .where(
+                Observation.institution_id == self.institution_id,
+                Observation.status == ObservationStatus.SUBMITTED.value,
+                counted,
+            )
+        )
         codes: set[str] = set()
         ideological = 0
         if semester is not None:
@@ -1158,25 +1496,41 @@ class SessionSearchService:
         coverage = [r for r in self.policy.rules_for(position_codes) if r.kind == "tenure_coverage"]
         if coverage:
             coverage_codes = {p for r in coverage for p in r.positions} & position_codes
-            starts = [h.start_date for h in self.session.scalars(select(PositionHolding).where(
-                PositionHolding.person_id == person_id,
-                PositionHolding.position_code.in_(sorted(coverage_codes))))
-                if h.held_during(today, today)]
+            starts = [
+                h.start_date
+                for h in self.session.scalars(
+                    select(PositionHolding).where(
+                        PositionHolding.person_id == person_id,
+                        PositionHolding.position_code.in_(sorted(coverage_codes)),
+                    )
+                )
+                if h.held_during(today, today)
+            ]
             since = None if not starts or None in starts else min(s for s in starts if s)
-            stmt = (select(SectionTeacher.person_id).select_from(Observation)
-                    .join(ClassSession, ClassSession.id == Observation.session_id)
-                    .join(SectionTeacher, SectionTeacher.section_id == ClassSession.section_id)
-                    .where(Observation.institution_id == self.institution_id,
-                           Observation.status == ObservationStatus.SUBMITTED.value, counted))
+            stmt = (
+                select(SectionTeacher.person_id)
+                .select_from(Observation)
+                .join(ClassSession, ClassSession.id == Observation.session_id)
+                .join(SectionTeacher, SectionTeacher.section_id == ClassSession.section_id)
+                .where(
+                    Observation.institution_id == self.institution_id,
+                    Observation.status == ObservationStatus.SUBMITTED.value,
+                    counted,
+                )
+            )
             if since is not None:
                 stmt = stmt.where(ClassSession.date >= since)
             teacher_ids = set(self.session.scalars(stmt.distinct()))
-        return ObserverProgress(unit_id=unit_id, observed_course_codes=frozenset(codes),
-                                observed_teacher_ids=frozenset(teacher_ids),
-                                ideological_observations=ideological)
+        return ObserverProgress(
+            unit_id=unit_id,
+            observed_course_codes=frozenset(codes),
+            observed_teacher_ids=frozenset(teacher_ids),
+            ideological_observations=ideological,
+        )
 
-    def add_duty_marks(self, views: list[SessionView], position_codes: set[str],
-                       progress: ObserverProgress) -> None:
+    def add_duty_marks(
+        self, views: list[SessionView], position_codes: set[str], progress: ObserverProgress
+    ) -> None:
         for view in views:
             view.marks = duty_marks(self.policy, position_codes, view.facts(), progress)
 
@@ -1185,28 +1539,50 @@ class SessionSearchService:
         wanted = list(set(person_ids))
         if not wanted:
             return []
-        return sorted(set(self.session.scalars(
-            select(SectionTeacher.person_id)
-            .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
-            .where(CourseSection.institution_id == self.institution_id,
-                   SectionTeacher.person_id.in_(wanted)))))
+        return sorted(
+            set(
+                self.session.scalars(
+                    select(SectionTeacher.person_id)
+                    .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
+                    .where(
+                        CourseSection.institution_id == self.institution_id,
+                        SectionTeacher.person_id.in_(wanted),
+                    )
+                )
+            )
+        )
 
     def units(self) -> list[Unit]:
-        return list(self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id)
-                                          .order_by(Unit.kind, Unit.code)))
+        return list(
+            self.session.scalars(
+                select(Unit).where(Unit.institution_id == self.institution_id).order_by(Unit.kind, Unit.code)
+            )
+        )
 
     def flagged(self, limit: int = 200) -> list[SessionView]:
         """Sessions flagged by a re-import (changed or vanished), for the quality center to review."""
-        ids = list(self.session.scalars(
-            select(ClassSession.id).where(ClassSession.institution_id == self.institution_id,
-                                          ClassSession.status.in_([SessionStatus.CHANGED.value,
-                                                                   SessionStatus.VANISHED.value]))
-            .order_by(ClassSession.date, ClassSession.period_start).limit(limit)))
+        ids = list(
+            self.session.scalars(
+                select(ClassSession.id)
+                .where(
+                    ClassSession.institution_id == self.institution_id,
+                    ClassSession.status.in_([SessionStatus.CHANGED.value, SessionStatus.VANISHED.value]),
+                )
+                .order_by(ClassSession.date, ClassSession.period_start)
+                .limit(limit)
+            )
+        )
         return self._views(ids)
 
-    def scope(self, *, platform_id: int, context_id: str, course_keys: Iterable[str],
-              course_teacher_ids: Callable[[], Iterable[int]] | None = None,
-              viewer_id: int | None = None) -> PickerScope:
+    def scope(
+        self,
+        *,
+        platform_id: int,
+        context_id: str,
+        course_keys: Iterable[str],
+        course_teacher_ids: Callable[[], Iterable[int]] | None = None,
+        viewer_id: int | None = None,
+    ) -> PickerScope:
         """Where the picker opens for a launch (issue 3 §3).
 
         1. The launching LMS course is a timetable course: by lis ``course_offering_sourcedid`` (Moodle's
@@ -1216,17 +1592,27 @@ class SessionSearchService:
         3. Else the whole institution.
         """
         codes = CourseMappingService(self.session, self.institution_id).course_codes_for(
-            platform_id, context_id, course_keys)
+            platform_id, context_id, course_keys
+        )
         if codes:
-            names = list(self.session.scalars(select(Course.name).where(
-                Course.institution_id == self.institution_id, Course.code.in_(codes))))
+            names = list(
+                self.session.scalars(
+                    select(Course.name).where(
+                        Course.institution_id == self.institution_id, Course.code.in_(codes)
+                    )
+                )
+            )
             return PickerScope("course", course_codes=tuple(codes), label="、".join(names) or codes[0])
         if course_teacher_ids is not None and context_id:
             ids = [i for i in self.teaching(course_teacher_ids()) if i != viewer_id]
             if ids:
-                names = list(self.session.scalars(select(Person.name).where(
-                    Person.institution_id == self.institution_id, Person.id.in_(ids))
-                    .order_by(Person.employee_no)))
+                names = list(
+                    self.session.scalars(
+                        select(Person.name)
+                        .where(Person.institution_id == self.institution_id, Person.id.in_(ids))
+                        .order_by(Person.employee_no)
+                    )
+                )
                 return PickerScope("teachers", teacher_ids=tuple(ids), label="、".join(names))
         return PickerScope("all")
 

@@ -43,23 +43,26 @@ def parse_weeks(text: str) -> tuple[int, ...]:
             raise SpecError(f"“{raw}”中有空的周次项 (an empty item in the week spec)")
         match = _WEEK_ITEM.match(cleaned)
         if match is None:
-            raise SpecError(f"“{item.strip()}”不是周次，应如 1-16、1-8,10-17、1-16单、2-16双 "
-                            f"(not a week spec; expected e.g. 1-16, 1-8,10-17, 1-16单, 2-16双)")
+            raise SpecError(
+                f"“{item.strip()}”不是周次，应如 1-16、1-8,10-17、1-16单、2-16双 "
+                f"(not a week spec; expected e.g. 1-16, 1-8,10-17, 1-16单, 2-16双)"
+            )
         start = int(match.group(1))
         end = int(match.group(2)) if match.group(2) else start
         parity = (match.group(3) or "").lower()
         if start < 1:
             raise SpecError(f"“{item.strip()}”：周次从 1 开始 (weeks start at 1)")
         if end < start:
-            raise SpecError(f"“{item.strip()}”：结束周 {end} 早于开始周 {start} "
-                            f"(the end week is before the start week)")
+            raise SpecError(
+                f"“{item.strip()}”：结束周 {end} 早于开始周 {start} (the end week is before the start week)"
+            )
         if end > MAX_WEEK:
             raise SpecError(f"“{item.strip()}”：周次 {end} 超过 {MAX_WEEK} (week {end} is beyond {MAX_WEEK})")
-        chosen = [w for w in range(start, end + 1)
-                  if not parity or (w % 2 == 1) == (parity in ("单", "odd"))]
+        chosen = [w for w in range(start, end + 1) if not parity or (w % 2 == 1) == (parity in ("单", "odd"))]
         if not chosen:
-            raise SpecError(f"“{item.strip()}”不含任何{'单' if parity in ('单', 'odd') else '双'}周 "
-                            f"(selects no week)")
+            raise SpecError(
+                f"“{item.strip()}”不含任何{'单' if parity in ('单', 'odd') else '双'}周 (selects no week)"
+            )
         weeks.update(chosen)
     return tuple(sorted(weeks))
 
@@ -97,8 +100,24 @@ def parse_periods(text: str) -> tuple[int, int]:
     return start, end
 
 
-_WEEKDAY_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "日": 7, "天": 7, "七": 7,
-                  "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+_WEEKDAY_WORDS = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "日": 7,
+    "天": 7,
+    "七": 7,
+    "mon": 1,
+    "tue": 2,
+    "wed": 3,
+    "thu": 4,
+    "fri": 5,
+    "sat": 6,
+    "sun": 7,
+}
 
 
 def parse_weekday(text: str) -> int:
@@ -156,8 +175,10 @@ def parse_holidays(texts: list[str] | tuple[str, ...]) -> list[dt.date]:
                     raise ValueError(item)
                 start, end = parse_date(parts[0]), parse_date(parts[1])
             except ValueError:
-                raise SpecError(f"“{item}”不是日期或日期范围，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD "
-                                f"(not a date or a date range)") from None
+                raise SpecError(
+                    f"“{item}”不是日期或日期范围，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD "
+                    f"(not a date or a date range)"
+                ) from None
             if end < start:
                 raise SpecError(f"“{item}”：结束日期早于开始日期 (the range ends before it starts)")
             if (end - start).days > 366:

@@ -82,26 +82,38 @@ def pick():  # type: ignore[no-untyped-def]
     today = now.date()
     args = request.args
     want_all = args.get("scope") == "all"
-    scope = service.scope(
-        platform_id=actor.platform_id, context_id=actor.claims.context_id,
-        course_keys=actor.claims.course_keys,
-        course_teacher_ids=lambda: _course_teacher_ids(actor),
-        viewer_id=actor.person_id) if not want_all else None
+    scope = (
+        service.scope(
+            platform_id=actor.platform_id,
+            context_id=actor.claims.context_id,
+            course_keys=actor.claims.course_keys,
+            course_teacher_ids=lambda: _course_teacher_ids(actor),
+            viewer_id=actor.person_id,
+        )
+        if not want_all
+        else None
+    )
     scoped = scope is not None and scope.kind != "all"
     default_to = None if scoped else today + dt.timedelta(days=6)
     filters = SessionFilters(
-        date_from=_date_arg(args, "from", today), date_to=_date_arg(args, "to", default_to),
-        unit_id=id_field(args, "unit"), teacher=args.get("teacher", "")[:100],
+        date_from=_date_arg(args, "from", today),
+        date_to=_date_arg(args, "to", default_to),
+        unit_id=id_field(args, "unit"),
+        teacher=args.get("teacher", "")[:100],
         course=args.get("course", "")[:100],
-        class_name=args.get("class", "")[:100], ideological_only=args.get("ideological") == "1",
-        course_codes=scope.course_codes if scope else (), teacher_ids=scope.teacher_ids if scope else ())
+        class_name=args.get("class", "")[:100],
+        ideological_only=args.get("ideological") == "1",
+        course_codes=scope.course_codes if scope else (),
+        teacher_ids=scope.teacher_ids if scope else (),
+    )
     if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
         raise BadRequest("The end date is before the start date.")
     page = service.search(filters, page=args.get("page", 1, type=int), per_page=PER_PAGE)
     upcoming = []
     if page.page == 1:
-        upcoming = service.now_and_next(now, 5, SessionFilters(course_codes=filters.course_codes,
-                                                               teacher_ids=filters.teacher_ids))
+        upcoming = service.now_and_next(
+            now, 5, SessionFilters(course_codes=filters.course_codes, teacher_ids=filters.teacher_ids)
+        )
     positions: set[str] = set()
     if actor.person_id is not None:
         positions = active_positions(db(), actor.person_id, today)
@@ -111,9 +123,19 @@ def pick():  # type: ignore[no-untyped-def]
     # empty values stay: an emptied date field means "no bound", unlike an absent one (the default)
     query: dict[str, Any] = {k: v for k, v in args.items() if k not in ("page", "s")}
     return render_template(
-        "timetable/pick.html", page=page, upcoming=upcoming, filters=filters, scope=scope, want_all=want_all,
-        units=service.units(), now=now, query=query, start_url=_start_url(), positions=positions,
-        policy=service.policy)
+        "timetable/pick.html",
+        page=page,
+        upcoming=upcoming,
+        filters=filters,
+        scope=scope,
+        want_all=want_all,
+        units=service.units(),
+        now=now,
+        query=query,
+        start_url=_start_url(),
+        positions=positions,
+        policy=service.policy,
+    )
 
 
 @register_panel("observer", 20)
@@ -124,8 +146,9 @@ def _observer_panel(actor: Actor) -> Panel | None:
     upcoming = service.now_and_next(now, 5)
     if actor.person_id is not None:
         positions = active_positions(db(), actor.person_id, now.date())
-        service.add_duty_marks(upcoming, positions, service.observer_progress(actor.person_id, positions,
-                                                                              now.date()))
+        service.add_duty_marks(
+            upcoming, positions, service.observer_progress(actor.person_id, positions, now.date())
+        )
     service.add_observer_counts(upcoming, actor.person_id)
     return Panel("timetable/_panel_now.html", {"upcoming": upcoming, "now": now, "start_url": _start_url()})
 
@@ -135,8 +158,10 @@ def _quality_center_panel(actor: Actor) -> Panel | None:
     semesters = SemesterService(db(), actor.institution_id)
     current = semesters.current_or_next(local_now(db(), actor.institution_id).date())
     periods = len(PeriodService(db(), actor.institution_id).all())
-    return Panel("timetable/_panel_qc.html", {"current": current, "counts": semesters.session_counts(),
-                                              "periods": periods})
+    return Panel(
+        "timetable/_panel_qc.html",
+        {"current": current, "counts": semesters.session_counts(), "periods": periods},
+    )
 
 
 # -- quality center: semesters, periods, import, mapping -------------------------------------------
@@ -154,8 +179,12 @@ def index():  # type: ignore[no-untyped-def]
 def semesters():  # type: ignore[no-untyped-def]
     actor = current_actor()
     service = SemesterService(db(), actor.institution_id)
-    return render_template("timetable/semesters.html", semesters=service.all(),
-                           counts=service.session_counts(), added=request.args.get("added", ""))
+    return render_template(
+        "timetable/semesters.html",
+        semesters=service.all(),
+        counts=service.session_counts(),
+        added=request.args.get("added", ""),
+    )
 
 
 @bp.route("/semesters", methods=["POST"])
@@ -164,7 +193,8 @@ def add_semester():  # type: ignore[no-untyped-def]
     actor = current_actor()
     form = request.form
     semester = SemesterService(db(), actor.institution_id).add(
-        form.get("code", ""), form.get("start", ""), form.get("weeks", ""), [form.get("holidays", "")])
+        form.get("code", ""), form.get("start", ""), form.get("weeks", ""), [form.get("holidays", "")]
+    )
     return redirect(url_for("timetable.semesters", added=semester.code), code=303)
 
 
@@ -172,8 +202,9 @@ def add_semester():  # type: ignore[no-untyped-def]
 @requires_persona(*QC)
 def periods():  # type: ignore[no-untyped-def]
     actor = current_actor()
-    return render_template("timetable/periods.html", periods=PeriodService(db(), actor.institution_id).all(),
-                           result=None)
+    return render_template(
+        "timetable/periods.html", periods=PeriodService(db(), actor.institution_id).all(), result=None
+    )
 
 
 @bp.route("/periods", methods=["POST"])
@@ -204,9 +235,14 @@ def import_timetable():  # type: ignore[no-untyped-def]
 
 def _import_page(actor: Actor, result: object) -> str:
     semesters = SemesterService(db(), actor.institution_id)
-    return render_template("timetable/import.html", result=result, semesters=semesters.all(),
-                           counts=semesters.session_counts(), flagged=_search_service(actor).flagged(100),
-                           has_periods=bool(PeriodService(db(), actor.institution_id).all()))
+    return render_template(
+        "timetable/import.html",
+        result=result,
+        semesters=semesters.all(),
+        counts=semesters.session_counts(),
+        flagged=_search_service(actor).flagged(100),
+        has_periods=bool(PeriodService(db(), actor.institution_id).all()),
+    )
 
 
 @bp.route("/mappings")
@@ -221,9 +257,14 @@ def mappings():  # type: ignore[no-untyped-def]
         "context_title": request.args.get("context_title", claims.context_title),
         "course_code": request.args.get("course_code", ""),
     }
-    return render_template("timetable/mappings.html", mappings=service.all(), platforms=service.platforms(),
-                           recent=service.recent_unmapped(), prefill=prefill,
-                           saved=request.args.get("saved", ""))
+    return render_template(
+        "timetable/mappings.html",
+        mappings=service.all(),
+        platforms=service.platforms(),
+        recent=service.recent_unmapped(),
+        prefill=prefill,
+        saved=request.args.get("saved", ""),
+    )
 
 
 @bp.route("/mappings", methods=["POST"])
@@ -235,7 +276,8 @@ def add_mapping():  # type: ignore[no-untyped-def]
     if platform_id is None:
         raise BadRequest("Choose the LMS platform.")
     mapping = CourseMappingService(db(), actor.institution_id).set(
-        platform_id, form.get("context_id", ""), form.get("course_code", ""), form.get("context_title", ""))
+        platform_id, form.get("context_id", ""), form.get("course_code", ""), form.get("context_title", "")
+    )
     return redirect(url_for("timetable.mappings", saved=mapping.context_id), code=303)
 
 

@@ -42,8 +42,14 @@ from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, Platf
 
 CHROMIUM = os.environ.get("TINGKE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 DEFAULT_TIMEOUT_MS = 15_000
@@ -53,8 +59,10 @@ DEFAULT_TIMEOUT_MS = 15_000
 @pytest.fixture(scope="session")
 def playwright_driver() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        reason = (f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
-                  "scripts/setup.sh --test installs it). Never use `playwright install`.")
+        reason = (
+            f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+            "scripts/setup.sh --test installs it). Never use `playwright install`."
+        )
         if os.environ.get("TINGKE_REQUIRE_BROWSER"):  # CI sets this: the iframe tests must not skip
             pytest.fail(reason)
         pytest.skip(reason)
@@ -109,8 +117,14 @@ class BrowserLog:
         page.on("response", lambda r: self.responses.append(f"{r.status} {r.request.method} {r.url}"))
 
     def __str__(self) -> str:
-        return ("\n--- console\n" + "\n".join(self.console) + "\n--- page errors\n" + "\n".join(self.errors)
-                + "\n--- responses\n" + "\n".join(self.responses))
+        return (
+            "\n--- console\n"
+            + "\n".join(self.console)
+            + "\n--- page errors\n"
+            + "\n".join(self.errors)
+            + "\n--- responses\n"
+            + "\n".join(self.responses)
+        )
 
 
 class LmsBrowser:
@@ -145,8 +159,9 @@ class LmsBrowser:
         body = ""
         with contextlib.suppress(Exception):  # best-effort diagnostics only
             body = self.frame.inner_text("body")
-        return AssertionError(f"the iframe did not reach {path}; it is at {self.frame.url}\n"
-                              f"--- iframe text\n{body}{self.log}")
+        return AssertionError(
+            f"the iframe did not reach {path}; it is at {self.frame.url}\n--- iframe text\n{body}{self.log}"
+        )
 
     def wait_for_tool(self, path: str) -> None:
         """Wait until the iframe shows ``path`` (use ``navigate`` when it is already there)."""
@@ -221,8 +236,9 @@ def third_party_cookies_seen(context: Any, platform: PlatformSimulator, probe: _
 
 
 @pytest.fixture
-def third_party_cookies_blocked(context: Any, platform: PlatformSimulator,
-                                cookie_probe: _CookieProbe) -> None:
+def third_party_cookies_blocked(
+    context: Any, platform: PlatformSimulator, cookie_probe: _CookieProbe
+) -> None:
     """Fails the test unless this context blocks unpartitioned third-party cookies (and keeps CHIPS)."""
     seen = third_party_cookies_seen(context, platform, cookie_probe).split()
     assert "plain3p" not in seen, f"third-party cookies are NOT blocked in this browser (got {seen})"
@@ -241,24 +257,42 @@ class Roster:
 
     def unit(self, code: str, name: str, kind: str = "college", function: str = "") -> int:
         with self.session_factory.begin() as s:
-            unit = Unit(institution_id=self.institution_id, code=code, name=name, kind=kind,
-                        function=function)
+            unit = Unit(
+                institution_id=self.institution_id, code=code, name=name, kind=kind, function=function
+            )
             s.add(unit)
             s.flush()
             self._units[code] = unit.id
             return unit.id
 
-    def person(self, employee_no: str, name: str, *, positions: tuple[str, ...] = (), unit: str | None = None,
-               email: str | None = None, since: dt.date | None = None,
-               roles: list[str] | None = None) -> LmsUser:
+    def person(
+        self,
+        employee_no: str,
+        name: str,
+        *,
+        positions: tuple[str, ...] = (),
+        unit: str | None = None,
+        email: str | None = None,
+        since: dt.date | None = None,
+        roles: list[str] | None = None,
+    ) -> LmsUser:
         email = email or f"{employee_no}@jti.edu"
         with self.session_factory.begin() as s:
-            person = Person(institution_id=self.institution_id, employee_no=employee_no, name=name,
-                            email=email, unit_id=self._units[unit] if unit else None)
+            person = Person(
+                institution_id=self.institution_id,
+                employee_no=employee_no,
+                name=name,
+                email=email,
+                unit_id=self._units[unit] if unit else None,
+            )
             for code in positions:
-                person.positions.append(PositionHolding(
-                    institution_id=self.institution_id, position_code=code,
-                    start_date=since or dt.date(2024, 9, 1)))
+                person.positions.append(
+                    PositionHolding(
+                        institution_id=self.institution_id,
+                        position_code=code,
+                        start_date=since or dt.date(2024, 9, 1),
+                    )
+                )
             s.add(person)
         return LmsUser(f"u-{employee_no}", name, email, employee_no, roles or [ROLE_INSTRUCTOR])
 

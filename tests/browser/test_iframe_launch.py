@@ -19,8 +19,9 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 375, "height": 740}
 
 
-def test_fresh_chromium_profile_blocks_third_party_cookies_but_keeps_partitioned(context, platform,
-                                                                                cookie_probe):  # type: ignore[no-untyped-def]
+def test_fresh_chromium_profile_blocks_third_party_cookies_but_keeps_partitioned(
+    context, platform, cookie_probe
+):  # type: ignore[no-untyped-def]
     """The premise of every test here: an ordinary SameSite=None cookie set by the tool's site inside
     the LMS's iframe is not sent back; a partitioned (CHIPS) one is."""
     seen = third_party_cookies_seen(context, platform, cookie_probe).split()
@@ -32,9 +33,9 @@ def _tool_cookies(context: Any) -> list[dict]:
     return [c for c in context.cookies() if c["domain"].lstrip(".") == "localhost"]
 
 
-def test_observer_launches_in_iframe_and_switches_language(third_party_cookies_blocked, lms: LmsBrowser,
-                                                           roster: Roster, artifact_path,
-                                                           platform):  # type: ignore[no-untyped-def]
+def test_observer_launches_in_iframe_and_switches_language(
+    third_party_cookies_blocked, lms: LmsBrowser, roster: Roster, artifact_path, platform
+):  # type: ignore[no-untyped-def]
     user = roster.person("1001", "王校长", positions=("school_leader",))
     frame = lms.open_course(user)
 
@@ -47,8 +48,9 @@ def test_observer_launches_in_iframe_and_switches_language(third_party_cookies_b
     # keeps no cookie at all (the session travels in the page). Anything left must be partitioned.
     cookies = _tool_cookies(lms.context)
     lms_site = platform.base.rsplit(":", 1)[0]  # http://127.0.0.1 (a site has no port)
-    assert all(c["name"].startswith("lti1p3-") and c.get("partitionKey") == lms_site
-               for c in cookies), cookies
+    assert all(c["name"].startswith("lti1p3-") and c.get("partitionKey") == lms_site for c in cookies), (
+        cookies
+    )
     lms.page.screenshot(path=str(artifact_path("course-zh.png")), full_page=True)
 
     # A form submission inside the iframe: the language switch (POST with CSRF field and the token in
@@ -86,8 +88,9 @@ def test_learner_gets_the_polite_page_in_iframe(third_party_cookies_blocked, lms
     assert "O-" not in text
 
 
-def test_home_fits_a_phone_without_horizontal_scrolling(third_party_cookies_blocked, lms: LmsBrowser,
-                                                        roster: Roster, artifact_path):  # type: ignore[no-untyped-def]
+def test_home_fits_a_phone_without_horizontal_scrolling(
+    third_party_cookies_blocked, lms: LmsBrowser, roster: Roster, artifact_path
+):  # type: ignore[no-untyped-def]
     roster.unit("JD", "机电工程学院")
     user = roster.person("3001", "张院长", positions=("college_dean",), unit="JD")
     frame = lms.open_course(user)

@@ -86,20 +86,37 @@ def campus(roster: Roster, session_factory: Any, institution_id: int, platform: 
     today = shanghai_today()
     monday = today - dt.timedelta(days=today.weekday() + 7)
     with session_factory.begin() as s:
-        people = {p.employee_no: p for p in s.scalars(
-            select(Person).where(Person.institution_id == institution_id))}
-        sem = factories.semester(s, institution_id, f"{monday.year}-{monday.year + 1}-1",
-                                 week1_monday=monday, weeks=18)
-        math = factories.course(s, institution_id, COURSE_NAME, code=COURSE_CODE, kind="公共基础",
-                                offering_unit=s.get(Unit, jd))
-        math_section = factories.section(s, sem, math, [people["T001"]], classes="机电2401",
-                                         student_unit=s.get(Unit, jd), weekday=today.isoweekday())
+        people = {
+            p.employee_no: p for p in s.scalars(select(Person).where(Person.institution_id == institution_id))
+        }
+        sem = factories.semester(
+            s, institution_id, f"{monday.year}-{monday.year + 1}-1", week1_monday=monday, weeks=18
+        )
+        math = factories.course(
+            s, institution_id, COURSE_NAME, code=COURSE_CODE, kind="公共基础", offering_unit=s.get(Unit, jd)
+        )
+        math_section = factories.section(
+            s,
+            sem,
+            math,
+            [people["T001"]],
+            classes="机电2401",
+            student_unit=s.get(Unit, jd),
+            weekday=today.isoweekday(),
+        )
         math_section.room = "A101"
         today_session = factories.class_session(s, math_section, today)
         tomorrow_session = factories.class_session(s, math_section, today + dt.timedelta(days=1))
         cs = factories.course(s, institution_id, "数据结构", code="CS201", offering_unit=s.get(Unit, xx))
-        cs_section = factories.section(s, sem, cs, [people["T002"]], classes="计算机2401",
-                                       student_unit=s.get(Unit, xx), weekday=today.isoweekday())
+        cs_section = factories.section(
+            s,
+            sem,
+            cs,
+            [people["T002"]],
+            classes="计算机2401",
+            student_unit=s.get(Unit, xx),
+            weekday=today.isoweekday(),
+        )
         other = factories.class_session(s, cs_section, today)
         ids = today_session.id, tomorrow_session.id, other.id
     # The Moodle course of 高等数学: its short name (label) is the timetable course code.
@@ -109,8 +126,9 @@ def campus(roster: Roster, session_factory: Any, institution_id: int, platform: 
 
 # -- browsers ----------------------------------------------------------------------------------------------
 @pytest.fixture
-def new_lms(browser: Any, platform: PlatformSimulator, live_server: str,
-            cookie_probe: Any) -> Iterator[Callable[..., LmsBrowser]]:
+def new_lms(
+    browser: Any, platform: PlatformSimulator, live_server: str, cookie_probe: Any
+) -> Iterator[Callable[..., LmsBrowser]]:
     """``new_lms()`` → another person's (or device's) fresh browser context on the LMS course page.
 
     The first one is checked to block unpartitioned third-party cookies (all are made alike).
@@ -157,8 +175,10 @@ def go(lms: LmsBrowser, action: Callable[[], Any], path_regex: str) -> None:
         text = ""
         with contextlib.suppress(Exception):  # best-effort diagnostics only
             text = lms.text()
-        raise AssertionError(f"the iframe did not reach {path_regex}; it is at {lms.frame.url}\n"
-                             f"--- iframe text\n{text}{lms.log}") from exc
+        raise AssertionError(
+            f"the iframe did not reach {path_regex}; it is at {lms.frame.url}\n"
+            f"--- iframe text\n{text}{lms.log}"
+        ) from exc
 
 
 def reload_frame(lms: LmsBrowser) -> None:
@@ -186,8 +206,11 @@ def snap(lms: LmsBrowser, path: Path) -> None:
     """
     viewport = lms.page.viewport_size
     height = lms.frame.evaluate("document.documentElement.scrollHeight")
-    old = lms.page.evaluate("(h) => { const f = document.getElementById('tool'); const o = f.style.height;"
-                            " f.style.height = h + 'px'; return o; }", height)
+    old = lms.page.evaluate(
+        "(h) => { const f = document.getElementById('tool'); const o = f.style.height;"
+        " f.style.height = h + 'px'; return o; }",
+        height,
+    )
     try:
         bottom = lms.page.evaluate("document.documentElement.scrollHeight")
         lms.page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], bottom)})
@@ -221,10 +244,14 @@ def autosaved(lms: LmsBrowser, last: Callable[[], Any], field: str) -> None:
     Waiting for the request that carries the *last* field matters: an earlier save still in flight may
     answer first, and nothing is pending only once this one is done.
     """
+
     def carries_field(response: Any) -> bool:
         request = response.request
-        return (request.method == "POST" and "/autosave" in response.url
-                and f'"{field}"' in (request.post_data or ""))
+        return (
+            request.method == "POST"
+            and "/autosave" in response.url
+            and f'"{field}"' in (request.post_data or "")
+        )
 
     with lms.page.expect_response(carries_field) as info:
         last()
@@ -273,8 +300,12 @@ def start_record(new_lms: Callable[..., LmsBrowser], campus: Campus) -> tuple[Lm
 
 # -- 1. pick, type, autosave, reload, another device, missing, submit ---------------------------------
 def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
-        third_party_cookies_blocked: None, lms: LmsBrowser, new_lms: Callable[..., LmsBrowser],
-        campus: Campus, artifact_path: Callable[[str], Path]) -> None:
+    third_party_cookies_blocked: None,
+    lms: LmsBrowser,
+    new_lms: Callable[..., LmsBrowser],
+    campus: Campus,
+    artifact_path: Callable[[str], Path],
+) -> None:
     frame = launch(lms, campus.leader, page="pick")
 
     # The picker opens on the launching course: MATH101's two sessions, not CS201's.
@@ -283,8 +314,10 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
     results = frame.locator("#results li.tt-session")
     expect(results).to_have_count(2)
     assert {results.nth(i).get_attribute("data-course") for i in range(2)} == {COURSE_CODE}
-    assert frame.locator(f"#session-{campus.other_course_session}, "
-                         f"#next-{campus.other_course_session}").count() == 0
+    assert (
+        frame.locator(f"#session-{campus.other_course_session}, #next-{campus.other_course_session}").count()
+        == 0
+    )
     today_row = frame.locator(f"#results #session-{campus.today_session}")
     expect(today_row).to_contain_text("李老师")
     expect(today_row).to_contain_text("A101")
@@ -334,8 +367,12 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
     pf.locator("button[data-action=submit]").click()
     summary = pf.locator("#missing-summary")
     expect(summary).to_be_visible()
-    for name in ["present_count", "exchange_teacher_done", "exchange_students_done",
-                 *(f"rating__{code}" for code in DIMENSIONS[1:])]:
+    for name in [
+        "present_count",
+        "exchange_teacher_done",
+        "exchange_students_done",
+        *(f"rating__{code}" for code in DIMENSIONS[1:]),
+    ]:
         expect(summary.locator(f"a[href='#f-{name}']")).to_have_count(1)
         expect(pf.locator(f"#err-{name}")).not_to_be_empty()
     for name in ["narrative", "arrival_time", "expected_count", f"rating__{DIMENSIONS[0]}"]:
@@ -350,8 +387,17 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
     submit(phone)
     assert obs_id_of(phone) == obs_id
     record = pf.locator("body")
-    for text in (NARRATIVE, MORAL_COMMENT, SUGGESTIONS, EXCHANGE_TEXT, "教学组织严谨。", "07:55", "45", "43",
-                 *DIMENSION_LABELS):
+    for text in (
+        NARRATIVE,
+        MORAL_COMMENT,
+        SUGGESTIONS,
+        EXCHANGE_TEXT,
+        "教学组织严谨。",
+        "07:55",
+        "45",
+        "43",
+        *DIMENSION_LABELS,
+    ):
         expect(record).to_contain_text(text)
     expect(record).not_to_contain_text("旧标签页里写的字")
     snap(phone, artifact_path("submitted.png"))
@@ -365,8 +411,8 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
 
 # -- 2. group observation: a dean co-signs -------------------------------------------------------------
 def test_co_observer_dean_cosigns_the_submitted_record(
-        new_lms: Callable[..., LmsBrowser], campus: Campus,
-        artifact_path: Callable[[str], Path]) -> None:
+    new_lms: Callable[..., LmsBrowser], campus: Campus, artifact_path: Callable[[str], Path]
+) -> None:
     leader, obs_id = start_record(new_lms, campus)
     fill_some(leader)
     fill_rest(leader)
@@ -397,8 +443,11 @@ def test_co_observer_dean_cosigns_the_submitted_record(
 
     # After submission, from the dean's list of records: co-sign.
     launch(dean, campus.dean)
-    go(dean, dean.frame.locator("#panel-observations a[href^='/observations/?']").click,
-       r"/observations/(\?|$)")
+    go(
+        dean,
+        dean.frame.locator("#panel-observations a[href^='/observations/?']").click,
+        r"/observations/(\?|$)",
+    )
     listed = dean.frame.locator(f"#invitations a[href*='/observations/{obs_id}?']")
     expect(listed).to_have_count(1)
     go(dean, listed.click, VIEW)
@@ -423,8 +472,8 @@ def test_co_observer_dean_cosigns_the_submitted_record(
 
 # -- 3. the teacher: nothing before submission; then read, acknowledge, reply --------------------------
 def test_teacher_sees_only_the_submitted_record_and_replies_leader_sees_reply(
-        new_lms: Callable[..., LmsBrowser], campus: Campus,
-        artifact_path: Callable[[str], Path]) -> None:
+    new_lms: Callable[..., LmsBrowser], campus: Campus, artifact_path: Callable[[str], Path]
+) -> None:
     leader, obs_id = start_record(new_lms, campus)
     fill_some(leader)
 
@@ -434,8 +483,11 @@ def test_teacher_sees_only_the_submitted_record_and_replies_leader_sees_reply(
     expect(tf.locator("#panel-feedback")).to_be_visible()
     expect(tf.locator("#panel-feedback li")).to_have_count(0)
     assert "高等数学" not in tf.locator("#panel-feedback").inner_text()
-    go(teacher, tf.locator("#panel-feedback a[href^='/observations/feedback?']").click,
-       r"/observations/feedback(\?|$)")
+    go(
+        teacher,
+        tf.locator("#panel-feedback a[href^='/observations/feedback?']").click,
+        r"/observations/feedback(\?|$)",
+    )
     expect(tf.locator("a[href*='/observations/feedback/']")).to_have_count(0)
     token = re.search(r"[?&]s=([^&#]+)", tf.url)
     assert token, tf.url
@@ -490,13 +542,14 @@ def assert_fits_phone(lms: LmsBrowser, what: str) -> None:
     inner = f.evaluate("window.innerWidth")
     assert inner == PHONE["width"], f"the iframe is {inner}px wide, not phone-wide: this would prove nothing"
     width = f.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], (f"{what} is {width}px wide in a {PHONE['width']}px iframe; too wide: "
-                                     f"{f.evaluate(OVERFLOWING)}")
+    assert width <= PHONE["width"], (
+        f"{what} is {width}px wide in a {PHONE['width']}px iframe; too wide: {f.evaluate(OVERFLOWING)}"
+    )
 
 
 def test_picker_and_record_form_fit_a_phone_inside_the_iframe(
-        new_lms: Callable[..., LmsBrowser], campus: Campus,
-        artifact_path: Callable[[str], Path]) -> None:
+    new_lms: Callable[..., LmsBrowser], campus: Campus, artifact_path: Callable[[str], Path]
+) -> None:
     phone = new_lms(PHONE)
     launch(phone, campus.leader, page="pick")
     # A phone-sized LMS page: the activity's iframe fills the screen's width (as Moodle's Boost theme does).
@@ -538,7 +591,8 @@ HOLD_SAVES = """() => {
 
 
 def test_autosave_indicator_does_not_say_saved_while_newer_typing_waits(
-        new_lms: Callable[..., LmsBrowser], campus: Campus) -> None:
+    new_lms: Callable[..., LmsBrowser], campus: Campus
+) -> None:
     """Typing while a save is on its way: that save's answer must not show "saved" — the newer text is
     not on the server yet (closing the tab at that moment would rely on the unload flush alone)."""
     leader, _ = start_record(new_lms, campus)

@@ -25,8 +25,9 @@ def _world(s, institution_id: int) -> dict:  # type: ignore[no-untyped-def, type
     today = dt.date.today()
     monday = today - dt.timedelta(days=today.weekday() + 7 * 3)
     sem = f.semester(s, institution_id, "S-ARCH", week1_monday=monday, weeks=16)
-    qc_unit = f.unit(s, institution_id, "教学质量监控与评价中心", kind="department",
-                     function="quality_center")
+    qc_unit = f.unit(
+        s, institution_id, "教学质量监控与评价中心", kind="department", function="quality_center"
+    )
     qc = f.person(s, institution_id, "质量中心", employee_no="QC1", unit=qc_unit)
     leader = f.person(s, institution_id, "校领导", employee_no="L1", positions=["school_leader"])
     teacher = f.person(s, institution_id, "教师", employee_no="T1")
@@ -43,8 +44,10 @@ def test_archive_edit_refused_reopen_edit_allowed_reclose_keeps_versions(session
 
     with session_factory.begin() as s:
         first = ArchiveService(s, institution_id).close(w["semester"], w["qc"], "期末归档")
-        assert [(r.kind, r.frozen, r.version) for r in first] == [("statistics", True, 1),
-                                                                  ("execution_report", True, 1)]
+        assert [(r.kind, r.frozen, r.version) for r in first] == [
+            ("statistics", True, 1),
+            ("execution_report", True, 1),
+        ]
     with session_factory() as s:
         service = observations(s)
         draft = s.get(Observation, w["draft"])
@@ -85,20 +88,34 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
     assert client.post(f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf}).status_code == 303
     assert len(queued) == 2  # the frozen statistics and report were queued after the commit
     # Reopening without a reason is refused and changes nothing.
-    assert client.post(f"/archive/{w['semester']}/reopen?s={qc.token}",
-                       data={"csrf": csrf, "reason": ""}).status_code == 422
+    assert (
+        client.post(
+            f"/archive/{w['semester']}/reopen?s={qc.token}", data={"csrf": csrf, "reason": ""}
+        ).status_code
+        == 422
+    )
     with session_factory() as s:
         assert s.get(Semester, w["semester"]).status == "archived"
-    assert client.post(f"/archive/{w['semester']}/reopen?s={qc.token}",
-                       data={"csrf": csrf, "reason": "更正一条记录"}).status_code == 303
+    assert (
+        client.post(
+            f"/archive/{w['semester']}/reopen?s={qc.token}", data={"csrf": csrf, "reason": "更正一条记录"}
+        ).status_code
+        == 303
+    )
     html = qc.get(client, "/archive/").get_data(as_text=True)
     assert "更正一条记录" in html
     # A leader may not close or reopen.
     leader = launcher.launch(LmsUser("l1", "校领导", "", "L1", [ROLE_INSTRUCTOR]))
-    leader_csrf = re.search(r'data-csrf="([^"]+)"',  # type: ignore[union-attr]
-                            leader.get(client, "/home").get_data(as_text=True)).group(1)
-    assert client.post(f"/archive/{w['semester']}/close?s={leader.token}",
-                       data={"csrf": leader_csrf}).status_code == 403
+    leader_csrf = re.search(
+        r'data-csrf="([^"]+)"',  # type: ignore[union-attr]
+        leader.get(client, "/home").get_data(as_text=True),
+    ).group(1)
+    assert (
+        client.post(
+            f"/archive/{w['semester']}/close?s={leader.token}", data={"csrf": leader_csrf}
+        ).status_code
+        == 403
+    )
     with session_factory() as s:
         assert len(s.scalars(select(ReportRun)).all()) == 2
 

@@ -46,43 +46,68 @@ def _count(s, stmt) -> int:  # type: ignore[no-untyped-def]
 
 
 def _totals(s, iid: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    tables = {"units": Unit, "people": Person, "holdings": PositionHolding, "courses": Course,
-              "sections": CourseSection, "sessions": ClassSession, "observations": Observation,
-              "members": ObservationMember, "patrols": Patrol, "problems": Problem, "semesters": Semester}
-    out = {name: _count(s, select(func.count()).select_from(model).where(model.institution_id == iid))
-           for name, model in tables.items()}
-    out["ratings"] = _count(s, select(func.count()).select_from(ObservationRating)
-                            .join(Observation, Observation.id == ObservationRating.observation_id)
-                            .where(Observation.institution_id == iid))
+    tables = {
+        "units": Unit,
+        "people": Person,
+        "holdings": PositionHolding,
+        "courses": Course,
+        "sections": CourseSection,
+        "sessions": ClassSession,
+        "observations": Observation,
+        "members": ObservationMember,
+        "patrols": Patrol,
+        "problems": Problem,
+        "semesters": Semester,
+    }
+    out = {
+        name: _count(s, select(func.count()).select_from(model).where(model.institution_id == iid))
+        for name, model in tables.items()
+    }
+    out["ratings"] = _count(
+        s,
+        select(func.count())
+        .select_from(ObservationRating)
+        .join(Observation, Observation.id == ObservationRating.observation_id)
+        .where(Observation.institution_id == iid),
+    )
     return out
 
 
 def _semesters(s, iid: int) -> tuple[Semester, Semester]:  # type: ignore[no-untyped-def]
     """(previous, current) by date; today falls in the current one."""
-    previous, current = s.scalars(select(Semester).where(Semester.institution_id == iid)
-                                  .order_by(Semester.week1_monday)).all()
+    previous, current = s.scalars(
+        select(Semester).where(Semester.institution_id == iid).order_by(Semester.week1_monday)
+    ).all()
     return previous, current
 
 
 def check_roster(s, iid: int) -> None:  # type: ignore[no-untyped-def]
-    kinds = dict(s.execute(select(Unit.kind, func.count()).where(Unit.institution_id == iid)
-                           .group_by(Unit.kind)).all())
+    kinds = dict(
+        s.execute(select(Unit.kind, func.count()).where(Unit.institution_id == iid).group_by(Unit.kind)).all()
+    )
     assert kinds["college"] >= 12 and kinds["marxism_school"] == 1 and kinds["department"] >= 10
     functions = set(s.scalars(select(Unit.function).where(Unit.institution_id == iid)))
     assert {"quality_center", "organization"} <= functions
     held = set(s.scalars(select(PositionHolding.position_code).where(PositionHolding.institution_id == iid)))
     assert set(default_policy().positions) <= held, set(default_policy().positions) - held
-    marxism_tenures = s.scalars(select(PositionHolding).where(
-        PositionHolding.institution_id == iid,
-        PositionHolding.position_code == "marxism_school_leader")).all()
+    marxism_tenures = s.scalars(
+        select(PositionHolding).where(
+            PositionHolding.institution_id == iid, PositionHolding.position_code == "marxism_school_leader"
+        )
+    ).all()
     assert 3 <= len(marxism_tenures) <= 4 and all(t.start_date for t in marxism_tenures)
     people = s.scalars(select(Person).where(Person.institution_id == iid)).all()
     assert all(re.fullmatch(r"\d{6}", p.employee_no) and p.email and "@" in p.email for p in people)
     assert len({p.email for p in people}) == len(people)
     # Quality-center and organization staff exist besides their heads (the staff personas).
     for function in ("quality_center", "organization"):
-        staff = _count(s, select(func.count()).select_from(Person).join(Unit, Unit.id == Person.unit_id)
-                       .where(Person.institution_id == iid, Unit.function == function))
+        staff = _count(
+            s,
+            select(func.count())
+            .select_from(Person)
+            .join(Unit, Unit.id == Person.unit_id)
+            .where(Person.institution_id == iid, Unit.function == function),
+        )
         assert staff >= 2
 
 
@@ -92,32 +117,49 @@ def check_timetable(s, iid: int, policy_kinds: frozenset[str]) -> None:  # type:
     assert current.start_date <= today <= current.end_date
     assert previous.end_date < current.start_date and current.weeks == 16
     for semester in (previous, current):
-        sections = _count(s, select(func.count()).select_from(CourseSection)
-                          .where(CourseSection.semester_id == semester.id))
+        sections = _count(
+            s, select(func.count()).select_from(CourseSection).where(CourseSection.semester_id == semester.id)
+        )
         assert sections >= 800
-        teachers = _count(s, select(func.count(distinct(SectionTeacher.person_id)))
-                          .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
-                          .where(CourseSection.semester_id == semester.id))
+        teachers = _count(
+            s,
+            select(func.count(distinct(SectionTeacher.person_id)))
+            .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
+            .where(CourseSection.semester_id == semester.id),
+        )
         assert teachers >= 400
         ideological = s.execute(
-            select(Course.code, Unit.kind).join(CourseSection, CourseSection.course_id == Course.id)
+            select(Course.code, Unit.kind)
+            .join(CourseSection, CourseSection.course_id == Course.id)
             .join(Unit, Unit.id == Course.offering_unit_id)
             .where(CourseSection.semester_id == semester.id, Course.kind.in_(sorted(policy_kinds)))
-            .distinct()).all()
+            .distinct()
+        ).all()
         assert len({code for code, _ in ideological}) >= 8
         assert {kind for _, kind in ideological} == {"marxism_school"}
-        part_time = _count(s, select(func.count()).select_from(CourseSection).where(
-            CourseSection.semester_id == semester.id, CourseSection.full_time.is_(False)))
+        part_time = _count(
+            s,
+            select(func.count())
+            .select_from(CourseSection)
+            .where(CourseSection.semester_id == semester.id, CourseSection.full_time.is_(False)),
+        )
         assert 1 <= part_time <= 20
         # Sessions were expanded: every section meets, inside the semester, never on a holiday.
-        sessions = s.execute(select(ClassSession.date, ClassSession.starts_at)
-                             .where(ClassSession.semester_id == semester.id)).all()
+        sessions = s.execute(
+            select(ClassSession.date, ClassSession.starts_at).where(ClassSession.semester_id == semester.id)
+        ).all()
         assert len(sessions) >= sections * 4
         assert all(semester.start_date <= d <= semester.end_date and t is not None for d, t in sessions)
         assert not {d.isoformat() for d, _ in sessions} & set(semester.holidays)
-        without = _count(s, select(func.count()).select_from(CourseSection).where(
-            CourseSection.semester_id == semester.id,
-            ~select(ClassSession.id).where(ClassSession.section_id == CourseSection.id).exists()))
+        without = _count(
+            s,
+            select(func.count())
+            .select_from(CourseSection)
+            .where(
+                CourseSection.semester_id == semester.id,
+                ~select(ClassSession.id).where(ClassSession.section_id == CourseSection.id).exists(),
+            ),
+        )
         assert without == 0
     assert previous.status == "archived" and current.status == "open"
 
@@ -126,9 +168,11 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
     previous, current = _semesters(s, iid)
     now = dt.datetime.now(dt.UTC)
     section_teachers: dict[int, set[int]] = {}
-    for section_id, person_id in s.execute(select(SectionTeacher.section_id, SectionTeacher.person_id)
-                                           .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
-                                           .where(CourseSection.institution_id == iid)):
+    for section_id, person_id in s.execute(
+        select(SectionTeacher.section_id, SectionTeacher.person_id)
+        .join(CourseSection, CourseSection.id == SectionTeacher.section_id)
+        .where(CourseSection.institution_id == iid)
+    ):
         section_teachers.setdefault(section_id, set()).add(person_id)
     for semester in (previous, current):
         rows = s.execute(
@@ -136,7 +180,8 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
             .join(ClassSession, ClassSession.id == Observation.session_id)
             .join(CourseSection, CourseSection.id == ClassSession.section_id)
             .where(Observation.semester_id == semester.id)
-            .options(selectinload(Observation.members), selectinload(Observation.ratings))).all()
+            .options(selectinload(Observation.members), selectinload(Observation.ratings))
+        ).all()
         submitted = [o for o, _, _ in rows if o.status == "submitted"]
         assert len(submitted) >= 60
         for obs, session, full_time in rows:
@@ -158,48 +203,82 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
                 assert obs.submitted_at is None and not [m for m in obs.members if m.status == "signed"]
             if obs.teacher_reply:
                 assert obs.teacher_reply_by_id in teachers and obs.teacher_ack_at is not None
-        group = _count(s, select(func.count(distinct(ObservationMember.observation_id)))
-                       .join(Observation, Observation.id == ObservationMember.observation_id)
-                       .where(Observation.semester_id == semester.id, Observation.status == "submitted",
-                              ObservationMember.role == MemberRole.CO_OBSERVER,
-                              ObservationMember.status == MemberStatus.SIGNED))
+        group = _count(
+            s,
+            select(func.count(distinct(ObservationMember.observation_id)))
+            .join(Observation, Observation.id == ObservationMember.observation_id)
+            .where(
+                Observation.semester_id == semester.id,
+                Observation.status == "submitted",
+                ObservationMember.role == MemberRole.CO_OBSERVER,
+                ObservationMember.status == MemberStatus.SIGNED,
+            ),
+        )
         assert group >= 3
         replies = [o for o, _, _ in rows if o.teacher_reply]
         assert len(replies) >= 5
-        patrols = _count(s, select(func.count()).select_from(Patrol).where(
-            Patrol.institution_id == iid, Patrol.date >= semester.start_date,
-            Patrol.date <= min(semester.end_date, dt.date.today())))
+        patrols = _count(
+            s,
+            select(func.count())
+            .select_from(Patrol)
+            .where(
+                Patrol.institution_id == iid,
+                Patrol.date >= semester.start_date,
+                Patrol.date <= min(semester.end_date, dt.date.today()),
+            ),
+        )
         assert patrols >= 5
-    drafts = _count(s, select(func.count()).select_from(Observation).where(
-        Observation.semester_id == current.id, Observation.status == "draft"))
+    drafts = _count(
+        s,
+        select(func.count())
+        .select_from(Observation)
+        .where(Observation.semester_id == current.id, Observation.status == "draft"),
+    )
     assert drafts >= 1
     # Problems: routed to a department, each with its handling history; some resolved, some still open.
     problems = s.scalars(select(Problem).where(Problem.institution_id == iid)).all()
     assert len(problems) >= 10
-    assert {p.status for p in problems} & {"resolved", "confirmed"} and {p.status for p in problems} & {"new",
-                                                                                                          "accepted"}
+    assert {p.status for p in problems} & {"resolved", "confirmed"} and {p.status for p in problems} & {
+        "new",
+        "accepted",
+    }
     assert any(p.patrol_id for p in problems) and any(p.observation_id for p in problems)
     events: dict[int, list[str]] = {}
-    for problem_id, status in s.execute(select(ProblemEvent.problem_id, ProblemEvent.status)
-                                        .join(Problem, Problem.id == ProblemEvent.problem_id)
-                                        .where(Problem.institution_id == iid)
-                                        .order_by(ProblemEvent.at, ProblemEvent.id)):
+    for problem_id, status in s.execute(
+        select(ProblemEvent.problem_id, ProblemEvent.status)
+        .join(Problem, Problem.id == ProblemEvent.problem_id)
+        .where(Problem.institution_id == iid)
+        .order_by(ProblemEvent.at, ProblemEvent.id)
+    ):
         events.setdefault(problem_id, []).append(status)
     for p in problems:
         assert events[p.id][0] == "new" and events[p.id][-1] == p.status
     # A realistic mix for O-4 (deans, ≥ 5 a semester) in the finished semester: some met it, some did not.
-    counted = dict(s.execute(
-        select(ObservationMember.person_id, func.count(distinct(ObservationMember.session_id)))
-        .join(Observation, Observation.id == ObservationMember.observation_id)
-        .join(PositionHolding, PositionHolding.person_id == ObservationMember.person_id)
-        .where(Observation.semester_id == previous.id, Observation.status == "submitted",
-               ObservationMember.status.in_(COUNTED), PositionHolding.position_code == "college_dean")
-        .group_by(ObservationMember.person_id)).all())
+    counted = dict(
+        s.execute(
+            select(ObservationMember.person_id, func.count(distinct(ObservationMember.session_id)))
+            .join(Observation, Observation.id == ObservationMember.observation_id)
+            .join(PositionHolding, PositionHolding.person_id == ObservationMember.person_id)
+            .where(
+                Observation.semester_id == previous.id,
+                Observation.status == "submitted",
+                ObservationMember.status.in_(COUNTED),
+                PositionHolding.position_code == "college_dean",
+            )
+            .group_by(ObservationMember.person_id)
+        ).all()
+    )
     assert any(n >= 5 for n in counted.values()) and any(n < 5 for n in counted.values())
 
 
-def test_demo_builds_a_living_college_idempotently(run, session_factory, platform, client,  # type: ignore[no-untyped-def]
-                                                        launcher, tmp_path: Path):
+def test_demo_builds_a_living_college_idempotently(
+    run,
+    session_factory,
+    platform,
+    client,  # type: ignore[no-untyped-def]
+    launcher,
+    tmp_path: Path,
+):
     result = run("demo", "--institution", "JTI")
     assert result.exit_code == 0, result.output
     with session_factory() as s:
@@ -211,8 +290,10 @@ def test_demo_builds_a_living_college_idempotently(run, session_factory, platfor
 
     # The generated files are the real import formats and land in the instance folder.
     demo_dir = tmp_path / "instance" / "demo"
-    headers = {name: (demo_dir / name).read_text(encoding="utf-8-sig").splitlines()[0]
-               for name in ("units.csv", "people.csv", "periods.csv", "timetable.csv")}
+    headers = {
+        name: (demo_dir / name).read_text(encoding="utf-8-sig").splitlines()[0]
+        for name in ("units.csv", "people.csv", "periods.csv", "timetable.csv")
+    }
     assert headers["timetable.csv"].startswith("学期,课程代码,课程名称,课程类别")
     assert headers["people.csv"].startswith("工号,姓名,邮箱")
 
@@ -228,15 +309,21 @@ def test_demo_builds_a_living_college_idempotently(run, session_factory, platfor
     by_role = {role.split(" ")[0]: no for no, role in numbers.items()}
     assert {"school", "college", "teacher", "quality-center"} <= set(by_role)
     with session_factory() as s:
-        people = {p.employee_no: p for p in s.scalars(select(Person).where(
-            Person.institution_id == iid, Person.employee_no.in_(list(numbers))))}
+        people = {
+            p.employee_no: p
+            for p in s.scalars(
+                select(Person).where(Person.institution_id == iid, Person.employee_no.in_(list(numbers)))
+            )
+        }
     dean = people[by_role["college"]]
-    page = launcher.launch(LmsUser("demo-dean", dean.name, dean.email, dean.employee_no,
-                                   [ROLE_LEARNER])).get(client, "/home")
+    page = launcher.launch(LmsUser("demo-dean", dean.name, dean.email, dean.employee_no, [ROLE_LEARNER])).get(
+        client, "/home"
+    )
     assert page.status_code == 200 and "O-4" in page.get_data(as_text=True)
     qc = people[by_role["quality-center"]]
-    page = launcher.launch(LmsUser("demo-qc", qc.name, qc.email, qc.employee_no,
-                                   [ROLE_INSTRUCTOR])).get(client, "/home")
+    page = launcher.launch(LmsUser("demo-qc", qc.name, qc.email, qc.employee_no, [ROLE_INSTRUCTOR])).get(
+        client, "/home"
+    )
     assert page.status_code == 200 and "教学质量监控与评价中心" in page.get_data(as_text=True)
 
     # --reset deletes the records and generates them again; the roster and timetable stay as they are.

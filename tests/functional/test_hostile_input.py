@@ -66,18 +66,51 @@ BAD_IDS: list[object] = [0, -1, 2**31, 2**63, 10**30, "9" * 5000]
 """Path ids no row can have: zero, negative, past PostgreSQL's ``integer``, past ``bigint``, past any
 machine int, past what ``int()`` parses."""
 BAD_PATH_TEXT = ["x" * 2000, "%00", "%E2%80%AE%20", "..%2F..%2Fetc"]
-BAD_TEXT = ["", "x" * 10_000, "2026-13-45", "0001-01-01", "9999-12-31", "0001-01-01T00:00", "NaN", "1e309",
-            "-0", "-1", "0", str(2**31), str(2**63), str(10**30), "9" * 5000, "²", "\u202eevil", "a\x00b",
-            "１２", "<script>"]
+BAD_TEXT = [
+    "",
+    "x" * 10_000,
+    "2026-13-45",
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00",
+    "NaN",
+    "1e309",
+    "-0",
+    "-1",
+    "0",
+    str(2**31),
+    str(2**63),
+    str(10**30),
+    "9" * 5000,
+    "²",
+    "\u202eevil",
+    "a\x00b",
+    "１２",
+    "<script>",
+]
 """Query values: empty, long, impossible dates, numbers Python parses but databases refuse, digits
 ``str.isdigit`` accepts and ``int`` does not, an RTL override, a NUL byte (PostgreSQL refuses it); dates
 at the ends of the calendar, where a day or a time zone more overflows."""
 BAD_FORM = [*BAD_TEXT, "x" * 100_000]
-BAD_JSON = [None, True, -1, 1.5, 10**30, 1e308, "x" * 100_000, "a\x00b", "NaN", [], {}, [1, 2],
-            {"a": {"b": 1}}]
+BAD_JSON = [
+    None,
+    True,
+    -1,
+    1.5,
+    10**30,
+    1e308,
+    "x" * 100_000,
+    "a\x00b",
+    "NaN",
+    [],
+    {},
+    [1, 2],
+    {"a": {"b": 1}},
+]
 
 QUERY_ARG = re.compile(
-    r'(?:args\.get(?:list)?\(|\bday\(|(?:_date_arg|id_field)\(\s*(?:request\.)?args,)\s*"([^"]+)"')
+    r'(?:args\.get(?:list)?\(|\bday\(|(?:_date_arg|id_field)\(\s*(?:request\.)?args,)\s*"([^"]+)"'
+)
 FORM_FIELD = re.compile(r'(?:form\.get(?:list)?\(|id_field\(\s*request\.form,)\s*f?"([^"]+)"')
 FILE_FIELD = re.compile(r'files\.get\(\s*"([^"]+)"')
 EXTRA_FIELDS = {"lti.login": KEPT_LOGIN_PARAMS, "lti.launch": ("id_token", "state")}
@@ -90,38 +123,74 @@ DESTRUCTIVE = ("archive.",)
 def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     """One college with a row behind every kind of id a URL carries; returns those ids by URL name."""
     w = build_world(s, inst)
-    org_unit = Unit(institution_id=inst, code="ORG", name="党委组织部", kind="department",
-                    function="organization")
+    org_unit = Unit(
+        institution_id=inst, code="ORG", name="党委组织部", kind="department", function="organization"
+    )
     s.add(org_unit)
     s.flush()
     factories.person(s, inst, "周部长", employee_no="O001", unit=org_unit, email="o001@jti.edu")
     factories.person(s, inst, "后勤干事", employee_no="H001", unit=w.logistics, email="h001@jti.edu")
     factories.hold(s, w.observer, "head_security")  # a patrol duty too, so the patrol form is open
-    draft = factories.observation(s, w.session_w1, w.observer, status=ObservationStatus.DRAFT,
-                                  members=[(w.co_observer, MemberStatus.INVITED)])
+    draft = factories.observation(
+        s,
+        w.session_w1,
+        w.observer,
+        status=ObservationStatus.DRAFT,
+        members=[(w.co_observer, MemberStatus.INVITED)],
+    )
     done = factories.observation(s, w.session_w3, w.observer)
-    member = s.scalars(select(ObservationMember).where(ObservationMember.observation_id == draft.id,
-                                                       ObservationMember.person_id == w.co_observer.id)).one()
-    problem = Problem(institution_id=inst, observation_id=draft.id, raised_by_id=w.observer.id,
-                      unit_id=w.logistics.id, category=default_policy().problem_categories[0].code,
-                      description="投影仪无法开机")
+    member = s.scalars(
+        select(ObservationMember).where(
+            ObservationMember.observation_id == draft.id, ObservationMember.person_id == w.co_observer.id
+        )
+    ).one()
+    problem = Problem(
+        institution_id=inst,
+        observation_id=draft.id,
+        raised_by_id=w.observer.id,
+        unit_id=w.logistics.id,
+        category=default_policy().problem_categories[0].code,
+        description="投影仪无法开机",
+    )
     checkpoint = ReminderCheckpoint(institution_id=inst, semester_id=w.semester.id, week=6)
     s.add_all([problem, checkpoint])
     s.flush()
-    reminder = Reminder(institution_id=inst, checkpoint_id=checkpoint.id, person_id=w.observer.id,
-                        subject="听课提醒", body="本学期还差 1 次")
+    reminder = Reminder(
+        institution_id=inst,
+        checkpoint_id=checkpoint.id,
+        person_id=w.observer.id,
+        subject="听课提醒",
+        body="本学期还差 1 次",
+    )
     run = ReportRun(institution_id=inst, kind="statistics", semester_id=w.semester.id)
-    mapping = CourseContextMapping(institution_id=inst, platform_id=platform_id, context_id=f"ctx-{tag}",
-                                   course_code="MATH1", context_title="高等数学")
-    stranger = PlatformUser(institution_id=inst, platform_id=platform_id, lti_user_id=f"stranger-{tag}",
-                            name="陌生人")
+    mapping = CourseContextMapping(
+        institution_id=inst,
+        platform_id=platform_id,
+        context_id=f"ctx-{tag}",
+        course_code="MATH1",
+        context_title="高等数学",
+    )
+    stranger = PlatformUser(
+        institution_id=inst, platform_id=platform_id, lti_user_id=f"stranger-{tag}", name="陌生人"
+    )
     s.add_all([reminder, run, mapping, stranger])
     s.flush()
-    return {"semester_id": w.semester.id, "person_id": w.teacher.id, "user_id": stranger.id,
-            "obs_id": done.id, "draft_id": draft.id, "member_id": member.id, "problem_id": problem.id,
-            "reminder_id": reminder.id, "run_id": run.id, "mapping_id": mapping.id,
-            "session_id": w.session_w1.id, "co_observer": w.co_observer.id, "unit_id": w.logistics.id,
-            "platform_id": platform_id}
+    return {
+        "semester_id": w.semester.id,
+        "person_id": w.teacher.id,
+        "user_id": stranger.id,
+        "obs_id": done.id,
+        "draft_id": draft.id,
+        "member_id": member.id,
+        "problem_id": problem.id,
+        "reminder_id": reminder.id,
+        "run_id": run.id,
+        "mapping_id": mapping.id,
+        "session_id": w.session_w1.id,
+        "co_observer": w.co_observer.id,
+        "unit_id": w.logistics.id,
+        "platform_id": platform_id,
+    }
 
 
 @dataclass
@@ -151,10 +220,22 @@ class Sweep:
         with self.engine.connect() as conn:
             return list(conn.execute(text(sql)).one())
 
-    def send(self, label: str, method: str, path: str, persona: str | None, *, query: dict | None = None,
-             form: Any = None, body: bytes | None = None, content_type: str | None = None,
-             json_body: Any = ..., headers: dict[str, str] | None = None, csrf: bool = True,
-             token: str | None = None) -> TestResponse | None:
+    def send(
+        self,
+        label: str,
+        method: str,
+        path: str,
+        persona: str | None,
+        *,
+        query: dict | None = None,
+        form: Any = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        json_body: Any = ...,
+        headers: dict[str, str] | None = None,
+        csrf: bool = True,
+        token: str | None = None,
+    ) -> TestResponse | None:
         """One request; a POST carries the session in the URL and the CSRF field, a JSON POST both in
         headers. Returns the response, or None when the app raised (recorded as a failure)."""
         query = dict(query or {})
@@ -196,8 +277,9 @@ class Sweep:
 
     def expect(self, label: str, response: TestResponse | None, ok: Callable[[int], bool], what: str) -> None:
         if response is not None and response.status_code < 500 and not ok(response.status_code):
-            self.failures.append(f"{label}: expected {what}, got {response.status_code}: "
-                                 f"{_message(response)}")
+            self.failures.append(
+                f"{label}: expected {what}, got {response.status_code}: {_message(response)}"
+            )
 
     def report(self) -> None:
         assert not self.failures, f"{len(self.failures)} failure(s):\n" + "\n".join(self.failures[:300])
@@ -225,8 +307,16 @@ def _explains(response: TestResponse) -> bool:
 
 
 @pytest.fixture
-def sweep(app, client, engine, session_factory, institution_id, launcher, platform,  # type: ignore[no-untyped-def]
-          monkeypatch) -> Sweep:
+def sweep(
+    app,
+    client,
+    engine,
+    session_factory,
+    institution_id,
+    launcher,
+    platform,  # type: ignore[no-untyped-def]
+    monkeypatch,
+) -> Sweep:
     # Report runs the sweep starts stay unqueued: the test Redis is shared, and a worker test would
     # otherwise spend minutes on jobs whose rows are long gone.
     monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: f"report-run-{run_id}")
@@ -241,8 +331,13 @@ def sweep(app, client, engine, session_factory, institution_id, launcher, platfo
         launch = launcher.launch(user)
         home = launch.get(client, "/home")
         assert home.status_code == 200, home.get_data(as_text=True)
-        who[persona] = Who(launch.token, re.search(r'data-csrf="([^"]+)"',  # type: ignore[union-attr]
-                                                   home.get_data(as_text=True)).group(1))
+        who[persona] = Who(
+            launch.token,
+            re.search(
+                r'data-csrf="([^"]+)"',  # type: ignore[union-attr]
+                home.get_data(as_text=True),
+            ).group(1),
+        )
     return Sweep(app, client, engine, who, ids, foreign, platform.login_params(PERSONA_USERS["observer"]))
 
 
@@ -298,17 +393,46 @@ def _plausible(sweep: Sweep) -> dict[str, Any]:
     """A value each form field would get from a person using the page, to vary one field at a time."""
     ids, policy = sweep.ids, default_policy()
     return {
-        "session_id": ids["session_id"], "person": ids["co_observer"], "persona": "observer", "locale": "en",
-        "next": "/home", "category": policy.problem_categories[0].code, "unit_id": ids["unit_id"],
-        "room": "A101", "description": "粉笔不够", "reply": "收到", "status": "accepted", "note": "已处理",
-        "kind": "statistics", "semester_id": ids["semester_id"], "code": "2027-2028-1", "start": "2027-09-06",
-        "weeks": "18", "holidays": "", "platform_id": ids["platform_id"], "context_id": "ctx-new",
-        "course_code": "MATH1", "context_title": "高等数学", "employee_no": "T001",
-        "date": dt.date.today().isoformat(), "rooms": "A101", "checked": "safety", "notes": "正常",
-        "problem_category_0": policy.problem_categories[0].code, "problem_unit_0": ids["unit_id"],
-        "problem_room_0": "A102", "problem_description_0": "灯坏了", "reason": "补录", "draft_version": "",
-        "action": "save", "target": "home", "title": "听课", "narrative": "讲解导数", "arrival_time": "09:55",
-        "id_token": "e30.e30.sig", **sweep.lti_login,
+        "session_id": ids["session_id"],
+        "person": ids["co_observer"],
+        "persona": "observer",
+        "locale": "en",
+        "next": "/home",
+        "category": policy.problem_categories[0].code,
+        "unit_id": ids["unit_id"],
+        "room": "A101",
+        "description": "粉笔不够",
+        "reply": "收到",
+        "status": "accepted",
+        "note": "已处理",
+        "kind": "statistics",
+        "semester_id": ids["semester_id"],
+        "code": "2027-2028-1",
+        "start": "2027-09-06",
+        "weeks": "18",
+        "holidays": "",
+        "platform_id": ids["platform_id"],
+        "context_id": "ctx-new",
+        "course_code": "MATH1",
+        "context_title": "高等数学",
+        "employee_no": "T001",
+        "date": dt.date.today().isoformat(),
+        "rooms": "A101",
+        "checked": "safety",
+        "notes": "正常",
+        "problem_category_0": policy.problem_categories[0].code,
+        "problem_unit_0": ids["unit_id"],
+        "problem_room_0": "A102",
+        "problem_description_0": "灯坏了",
+        "reason": "补录",
+        "draft_version": "",
+        "action": "save",
+        "target": "home",
+        "title": "听课",
+        "narrative": "讲解导数",
+        "arrival_time": "09:55",
+        "id_token": "e30.e30.sig",
+        **sweep.lti_login,
     }
 
 
@@ -317,8 +441,11 @@ def _form_fields(sweep: Sweep, rule: Rule, view: Callable[..., Any]) -> list[str
     names += EXTRA_FIELDS.get(rule.endpoint, ())
     if rule.endpoint == "observations.save":  # the record's fields: one of each kind (autosave tries all)
         dimension = default_policy().dimensions[0].code
-        names += [*{f.kind: f.name for f in FIXED.values()}.values(), f"rating__{dimension}",
-                  f"comment__{dimension}"]
+        names += [
+            *{f.kind: f.name for f in FIXED.values()}.values(),
+            f"rating__{dimension}",
+            f"comment__{dimension}",
+        ]
     return list(dict.fromkeys(names))
 
 
@@ -329,12 +456,18 @@ def sweep_path_ids(sweep: Sweep) -> None:
         view = _view(sweep.app, rule)
         for arg in _arguments(rule):
             is_int = isinstance(rule._converters[arg], IntegerConverter)
-            bad = [*BAD_IDS, ("foreign", sweep.foreign[arg])] if is_int and arg in sweep.foreign else (
-                BAD_IDS if is_int else BAD_PATH_TEXT)
+            bad = (
+                [*BAD_IDS, ("foreign", sweep.foreign[arg])]
+                if is_int and arg in sweep.foreign
+                else (BAD_IDS if is_int else BAD_PATH_TEXT)
+            )
             for persona in _personas(view) if is_int else _personas(view)[:1]:
                 valid = _valid(sweep, rule)
-                baseline = sweep.send(f"{rule.endpoint} baseline", method, _path(rule, valid), persona) \
-                    if method == "GET" else None
+                baseline = (
+                    sweep.send(f"{rule.endpoint} baseline", method, _path(rule, valid), persona)
+                    if method == "GET"
+                    else None
+                )
                 for value in bad:
                     shown, raw = value if isinstance(value, tuple) else (value, value)
                     label = f"{rule.endpoint} as {persona} with {arg}={str(shown)[:20]}"
@@ -368,10 +501,20 @@ def sweep_query_strings(sweep: Sweep) -> None:
             if name == "s":
                 continue
             for value in BAD_TEXT:
-                sweep.send(f"{rule.endpoint} ?{name}={value[:20]!r}", "GET", _path(rule, _valid(sweep, rule)),
-                           persona, query={name: value})
-            sweep.send(f"{rule.endpoint} ?{name} repeated", "GET", _path(rule, _valid(sweep, rule)), persona,
-                       query={name: ["1", "x" * 300]})
+                sweep.send(
+                    f"{rule.endpoint} ?{name}={value[:20]!r}",
+                    "GET",
+                    _path(rule, _valid(sweep, rule)),
+                    persona,
+                    query={name: value},
+                )
+            sweep.send(
+                f"{rule.endpoint} ?{name} repeated",
+                "GET",
+                _path(rule, _valid(sweep, rule)),
+                persona,
+                query={name: ["1", "x" * 300]},
+            )
 
 
 def sweep_form_fields(sweep: Sweep) -> None:
@@ -386,21 +529,40 @@ def sweep_form_fields(sweep: Sweep) -> None:
         for persona in _personas(view)[:2]:
             for name in fields:
                 base = {f: plausible.get(f, "x") for f in fields if f != name}
-                sweep.send(f"{rule.endpoint} as {persona} without {name}", "POST", path, persona,
-                           form=base)
+                sweep.send(f"{rule.endpoint} as {persona} without {name}", "POST", path, persona, form=base)
                 huge = f"{plausible.get(name, 'x')}{'x' * 100_000}"  # valid-looking, past any column's size
                 for value in [*BAD_FORM, huge]:
-                    sweep.send(f"{rule.endpoint} as {persona} {name}={value[:20]!r}", "POST", path, persona,
-                               form={**base, name: value})
-                sweep.send(f"{rule.endpoint} as {persona} {name} repeated", "POST", path, persona,
-                           form=[*base.items(), (name, plausible.get(name, "x")), (name, "x" * 300)])
+                    sweep.send(
+                        f"{rule.endpoint} as {persona} {name}={value[:20]!r}",
+                        "POST",
+                        path,
+                        persona,
+                        form={**base, name: value},
+                    )
+                sweep.send(
+                    f"{rule.endpoint} as {persona} {name} repeated",
+                    "POST",
+                    path,
+                    persona,
+                    form=[*base.items(), (name, plausible.get(name, "x")), (name, "x" * 300)],
+                )
             # a JSON body where a form is expected
-            sweep.send(f"{rule.endpoint} as {persona} JSON body", "POST", path, persona,
-                       json_body={f: plausible.get(f, "x") for f in fields})
+            sweep.send(
+                f"{rule.endpoint} as {persona} JSON body",
+                "POST",
+                path,
+                persona,
+                json_body={f: plausible.get(f, "x") for f in fields},
+            )
 
 
-FOREIGN_FIELDS = {"session_id": "session_id", "person": "co_observer", "unit_id": "unit_id",
-                  "semester_id": "semester_id", "problem_unit_0": "unit_id"}
+FOREIGN_FIELDS = {
+    "session_id": "session_id",
+    "person": "co_observer",
+    "unit_id": "unit_id",
+    "semester_id": "semester_id",
+    "problem_unit_0": "unit_id",
+}
 """Form fields that name a row, and the seeded id of that kind."""
 
 
@@ -424,19 +586,41 @@ def sweep_json_bodies(sweep: Sweep) -> None:
     names = [*FIXED, *(f"rating__{d.code}" for d in default_policy().dimensions), "comment__x"]
     for endpoint in ("autosave", "submit"):
         path = f"/observations/{draft}/{endpoint}"
-        for raw in (b"{not json", b"[]", b"[1, 2]", b'"text"', b"null", b"1e309", b"{}" * 3, b"\x00",
-                    b"[" * 100_000, b'{"fields": ' * 5_000, rb'{"fields": {"narrative": "\ud800"}}'):
+        for raw in (
+            b"{not json",
+            b"[]",
+            b"[1, 2]",
+            b'"text"',
+            b"null",
+            b"1e309",
+            b"{}" * 3,
+            b"\x00",
+            b"[" * 100_000,
+            b'{"fields": ' * 5_000,
+            rb'{"fields": {"narrative": "\ud800"}}',
+        ):
             sweep.send(f"{endpoint} raw {raw[:12]!r}", "POST", path, "observer", json_body=None, body=raw)
         for value in BAD_JSON:
-            sweep.send(f"{endpoint} fields={str(value)[:20]}", "POST", path, "observer",
-                       json_body={"fields": value})
-            sweep.send(f"{endpoint} draft_version={str(value)[:20]}", "POST", path, "observer",
-                       json_body={"fields": {}, "draft_version": value})
+            sweep.send(
+                f"{endpoint} fields={str(value)[:20]}", "POST", path, "observer", json_body={"fields": value}
+            )
+            sweep.send(
+                f"{endpoint} draft_version={str(value)[:20]}",
+                "POST",
+                path,
+                "observer",
+                json_body={"fields": {}, "draft_version": value},
+            )
         sweep.send(f"{endpoint} form body", "POST", path, "observer", form={"narrative": "x"})
     for name in names:
         for value in BAD_JSON:
-            sweep.send(f"autosave {name}={str(value)[:20]}", "POST", f"/observations/{draft}/autosave",
-                       "observer", json_body={"fields": {name: value}})
+            sweep.send(
+                f"autosave {name}={str(value)[:20]}",
+                "POST",
+                f"/observations/{draft}/autosave",
+                "observer",
+                json_body={"fields": {name: value}},
+            )
 
 
 def sweep_tokens(sweep: Sweep) -> None:
@@ -487,8 +671,9 @@ def _zip(name: str, content: bytes) -> bytes:
     return out.getvalue()
 
 
-def hostile_files(aliases: dict[str, list[str]], good_row: list[str],
-                  many: int = 20_000) -> list[tuple[str, str, bytes]]:
+def hostile_files(
+    aliases: dict[str, list[str]], good_row: list[str], many: int = 20_000
+) -> list[tuple[str, str, bytes]]:
     """(label, file name, bytes) for one importer; ``good_row`` fits the English canonical header."""
     english = list(aliases)
     chinese = [names[0] if names and not names[0].isascii() else c for c, names in aliases.items()]
@@ -514,8 +699,17 @@ def hostile_files(aliases: dict[str, list[str]], good_row: list[str],
         ("100 KB cells", "a.csv", _csv([english, ["x" * 100_000] * width])),
         ("out-of-range numbers", "a.csv", _csv([english, [str(10**30)] * width])),
         ("ragged rows", "a.csv", _csv([english, good_row[:1], [*good_row, *good_row]])),
-        ("xlsx odd cells", "a.xlsx", _xlsx([english, [dt.datetime(2026, 9, 1, 8, 30), 1e308, True,
-                                                      "#DIV/0!", -0.0, 10**15][:width] + good_row[6:]])),
+        (
+            "xlsx odd cells",
+            "a.xlsx",
+            _xlsx(
+                [
+                    english,
+                    [dt.datetime(2026, 9, 1, 8, 30), 1e308, True, "#DIV/0!", -0.0, 10**15][:width]
+                    + good_row[6:],
+                ]
+            ),
+        ),
         ("xlsx empty", "a.xlsx", _xlsx([])),
         ("xlsx header only", "a.xlsx", _xlsx([english])),
         ("many rows", "a.csv", _csv([english] + [good_row] * many)),
@@ -528,13 +722,32 @@ UPLOADS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
     "directory.import_units": (UNIT_ALIASES, ["JW", "教务处", "department", ""]),
     "directory.import_people": (PEOPLE_ALIASES, ["T900", "钱老师", "t900@jti.edu", "JD", "", "", ""]),
     "timetable.import_periods": (PERIOD_ALIASES, ["1", "08:00", "08:45"]),
-    "timetable.import_timetable": (TIMETABLE_ALIASES, ["2026-2027-1", "PHY1", "大学物理", "公共基础", "JD",
-                                                       "T001", "机电2401", "JD", "3", "1", "1-16", "A102",
-                                                       "是"]),
+    "timetable.import_timetable": (
+        TIMETABLE_ALIASES,
+        [
+            "2026-2027-1",
+            "PHY1",
+            "大学物理",
+            "公共基础",
+            "JD",
+            "T001",
+            "机电2401",
+            "JD",
+            "3",
+            "1",
+            "1-16",
+            "A102",
+            "是",
+        ],
+    ),
 }
 POLICY_FILES = [
-    ("empty", b""), ("binary", bytes(range(256)) * 40), ("GB18030", "名称 = \"听课\"".encode("gb18030")),
-    ("NUL", b'name = "a\x00"'), ("too big", b"#" * 300_000), ("not TOML", b"[[[[ = ="),
+    ("empty", b""),
+    ("binary", bytes(range(256)) * 40),
+    ("GB18030", '名称 = "听课"'.encode("gb18030")),
+    ("NUL", b'name = "a\x00"'),
+    ("too big", b"#" * 300_000),
+    ("not TOML", b"[[[[ = ="),
     ("wrong types", b'positions = 5\nrules = "x"\ndimensions = [1, 2]'),
     ("deep arrays", b"x = " + b"[" * 5_000 + b"]" * 5_000),
     ("huge integers", re.sub(r"= \d+\b", f"= {10**30}", default_policy().text).encode()),
@@ -545,29 +758,57 @@ POLICY_FILES = [
 
 def sweep_uploads(sweep: Sweep) -> None:
     """Every upload form with broken, foreign-encoded and malicious files: read, or refused clearly."""
-    readers = {r.endpoint for r, m in _rules(sweep.app)
-               if m == "POST" and FILE_FIELD.search(_source(_view(sweep.app, r)))}
+    readers = {
+        r.endpoint
+        for r, m in _rules(sweep.app)
+        if m == "POST" and FILE_FIELD.search(_source(_view(sweep.app, r)))
+    }
     assert readers == {*UPLOADS, "policy.upload"}, "an upload form is missing from UPLOADS"
     for endpoint, (aliases, good_row) in UPLOADS.items():
         rule = next(r for r in sweep.app.url_map.iter_rules() if r.endpoint == endpoint)
         for label, name, data in hostile_files(aliases, good_row):
-            response = sweep.send(f"{endpoint} {label}", "POST", rule.rule, "quality_center",
-                                  form={"file": (io.BytesIO(data), name)})
+            response = sweep.send(
+                f"{endpoint} {label}",
+                "POST",
+                rule.rule,
+                "quality_center",
+                form={"file": (io.BytesIO(data), name)},
+            )
             if label in READABLE:
                 sweep.expect(f"{endpoint} {label}", response, lambda s: s < 400, "the file to be read")
         sweep.send(f"{endpoint} no file", "POST", rule.rule, "quality_center", form={})
-        too_big = sweep.send(f"{endpoint} 17 MB", "POST", rule.rule, "quality_center",
-                             form={"file": (io.BytesIO(b"x" * (17 << 20)), "a.csv")})
+        too_big = sweep.send(
+            f"{endpoint} 17 MB",
+            "POST",
+            rule.rule,
+            "quality_center",
+            form={"file": (io.BytesIO(b"x" * (17 << 20)), "a.csv")},
+        )
         sweep.expect(f"{endpoint} 17 MB", too_big, lambda s: s == 413, "413")
         sweep.send(f"{endpoint} file as text field", "POST", rule.rule, "quality_center", form={"file": "x"})
     for label, data in POLICY_FILES:
-        sweep.send(f"policy.upload {label}", "POST", "/policy/rules", "quality_center",
-                   form={"file": (io.BytesIO(data), "policy.toml")})
+        sweep.send(
+            f"policy.upload {label}",
+            "POST",
+            "/policy/rules",
+            "quality_center",
+            form={"file": (io.BytesIO(data), "policy.toml")},
+        )
 
 
-SWEEPS = {f.__name__: f for f in (
-    sweep_path_ids, sweep_methods, sweep_query_strings, sweep_form_fields, sweep_json_bodies,
-    sweep_foreign_ids_in_fields, sweep_tokens, sweep_uploads)}
+SWEEPS = {
+    f.__name__: f
+    for f in (
+        sweep_path_ids,
+        sweep_methods,
+        sweep_query_strings,
+        sweep_form_fields,
+        sweep_json_bodies,
+        sweep_foreign_ids_in_fields,
+        sweep_tokens,
+        sweep_uploads,
+    )
+}
 
 
 @pytest.mark.parametrize("name", list(SWEEPS))
@@ -579,17 +820,27 @@ def test_hostile_input(sweep: Sweep, name: str) -> None:
 # -- imports that only the command line offers ---------------------------------------------------------------
 Importer = Callable[[Session, int], Callable[..., Any]]
 CLI_IMPORTS: dict[str, tuple[dict[str, list[str]], list[str], Importer]] = {
-    "observations": (dict(columns(default_policy())),
-                     ["", "L001", "", "MATH1", "", "T001", "", "", "2026-09-07", "3-4", "", "submitted",
-                      "否"],
-                     lambda s, i: ObservationTransfer(s, i, PolicyStore(s, i).current()).import_file),
-    "patrols": (PATROL_ALIASES, ["L001", "2026-09-08", "A101", "safety", "", "", "", "", ""],
-                lambda s, i: PatrolService(s, i, PolicyStore(s, i).current()).import_file),
-    "units": (UNIT_ALIASES, UPLOADS["directory.import_units"][1],
-              lambda s, i: DirectoryService(s, i).import_units),
+    "observations": (
+        dict(columns(default_policy())),
+        ["", "L001", "", "MATH1", "", "T001", "", "", "2026-09-07", "3-4", "", "submitted", "否"],
+        lambda s, i: ObservationTransfer(s, i, PolicyStore(s, i).current()).import_file,
+    ),
+    "patrols": (
+        PATROL_ALIASES,
+        ["L001", "2026-09-08", "A101", "safety", "", "", "", "", ""],
+        lambda s, i: PatrolService(s, i, PolicyStore(s, i).current()).import_file,
+    ),
+    "units": (
+        UNIT_ALIASES,
+        UPLOADS["directory.import_units"][1],
+        lambda s, i: DirectoryService(s, i).import_units,
+    ),
     "periods": (PERIOD_ALIASES, ["1", "08:00", "08:45"], lambda s, i: PeriodService(s, i).import_periods),
-    "timetable": (TIMETABLE_ALIASES, UPLOADS["timetable.import_timetable"][1],
-                  lambda s, i: TimetableImporter(s, i).import_file),
+    "timetable": (
+        TIMETABLE_ALIASES,
+        UPLOADS["timetable.import_timetable"][1],
+        lambda s, i: TimetableImporter(s, i).import_file,
+    ),
 }
 
 

@@ -106,18 +106,35 @@ def _session_token(response: requests.Response) -> str:
 @pytest.fixture
 def run(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Run:
     """``tingke …`` as the console script runs it, on the test database."""
-    return cli_runner(monkeypatch, database_url, settings.instance_path, settings.secret_key,
-                      settings.base_url)
+    return cli_runner(
+        monkeypatch, database_url, settings.instance_path, settings.secret_key, settings.base_url
+    )
 
 
 @pytest.fixture
 def lms(run: Run, settings, institution_id: int, tool_key: str, live_server: str) -> Iterator[ForeignLms]:
     """The foreign LMS, registered with Tingke by an administrator's ``tingke platform add``."""
     foreign = ForeignLms(live_server).start()
-    added = run("platform", "add", "--institution", "JTI", "--issuer", foreign.issuer,
-                "--client-id", foreign.client_id, "--deployment-id", foreign.deployment_id,
-                "--auth-url", foreign.urls["auth"], "--token-url", foreign.urls["token"],
-                "--jwks-url", foreign.urls["jwks"], "--name", "lti1p3platform LMS")
+    added = run(
+        "platform",
+        "add",
+        "--institution",
+        "JTI",
+        "--issuer",
+        foreign.issuer,
+        "--client-id",
+        foreign.client_id,
+        "--deployment-id",
+        foreign.deployment_id,
+        "--auth-url",
+        foreign.urls["auth"],
+        "--token-url",
+        foreign.urls["token"],
+        "--jwks-url",
+        foreign.urls["jwks"],
+        "--name",
+        "lti1p3platform LMS",
+    )
     assert added.exit_code == 0, added.output
     CourseMembersService.clear_cache()
     yield foreign
@@ -136,8 +153,9 @@ def browser() -> Iterator[Browser]:
 def roster(session_factory, institution_id: int) -> dict[str, int]:
     """A school leader (observation duties: rule O-1) and a teacher, by employee number."""
     with session_factory.begin() as s:
-        leader = factories.person(s, institution_id, "王校长", employee_no="1001", email="wang@jti.edu",
-                                  positions=["school_leader"])
+        leader = factories.person(
+            s, institution_id, "王校长", employee_no="1001", email="wang@jti.edu", positions=["school_leader"]
+        )
         teacher = factories.person(s, institution_id, "李老师", employee_no="2001", email="li@jti.edu")
         return {"1001": leader.id, "2001": teacher.id}
 
@@ -216,14 +234,24 @@ def test_replayed_id_token_is_refused(lms: ForeignLms, roster, session_factory, 
 
     # The same post again, with the state cookie put back: the state was consumed by the first launch.
     cookie = f"lti1p3-{fields['state']}={fields['state']}"
-    again = requests.post(action, data=fields, headers={"Cookie": cookie, "Accept-Language": "en"},
-                          allow_redirects=False, timeout=30)
+    again = requests.post(
+        action,
+        data=fields,
+        headers={"Cookie": cookie, "Accept-Language": "en"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert again.status_code == 400 and "already used" in again.text
 
     # The same id_token under the state of a new login: that login's nonce is not the token's.
     fresh = _form(_launch(browser, lms, LEADER_BY_SOURCEDID), "id_token")[1]
-    stolen = browser.http.post(action, data={"id_token": fields["id_token"], "state": fresh["state"]},
-                               headers={"Accept-Language": "en"}, allow_redirects=False, timeout=30)
+    stolen = browser.http.post(
+        action,
+        data={"id_token": fields["id_token"], "state": fresh["state"]},
+        headers={"Accept-Language": "en"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert stolen.status_code == 400 and "nonce" in stolen.text
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(LaunchSession)) == 1
@@ -239,8 +267,9 @@ def test_names_and_roles_from_the_library(
     launch = browser.submit(_launch(browser, lms, LEADER_BY_SOURCEDID))
     assert launch.status_code == 303
     with session_factory() as s:
-        actor = LaunchSessionService(s, settings.secret_key, settings.session_lifetime_seconds) \
-            .actor_from_token(_session_token(launch))
+        actor = LaunchSessionService(
+            s, settings.secret_key, settings.session_lifetime_seconds
+        ).actor_from_token(_session_token(launch))
         assert actor.claims.nrps_url == lms.memberships_url
         # The library's token endpoint verified Tingke's client assertion against Tingke's JWKS, and its
         # membership endpoint verified the access token it issued.

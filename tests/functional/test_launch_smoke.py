@@ -8,15 +8,31 @@ from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 
 def _roster(session_factory, institution_id: int) -> None:  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
-        qc = Unit(institution_id=institution_id, code="QC", name="教学质量监控与评价中心", kind="department",
-                  function="quality_center")
+        qc = Unit(
+            institution_id=institution_id,
+            code="QC",
+            name="教学质量监控与评价中心",
+            kind="department",
+            function="quality_center",
+        )
         s.add(qc)
         s.flush()
-        leader = Person(institution_id=institution_id, employee_no="1001", name="王校长",
-                        email="wang@jti.edu")
+        leader = Person(
+            institution_id=institution_id, employee_no="1001", name="王校长", email="wang@jti.edu"
+        )
         leader.positions.append(PositionHolding(institution_id=institution_id, position_code="school_leader"))
-        s.add_all([leader, Person(institution_id=institution_id, employee_no="2001", name="李老师",
-                                  email="li@jti.edu", unit_id=qc.id)])
+        s.add_all(
+            [
+                leader,
+                Person(
+                    institution_id=institution_id,
+                    employee_no="2001",
+                    name="李老师",
+                    email="li@jti.edu",
+                    unit_id=qc.id,
+                ),
+            ]
+        )
 
 
 def test_observer_lands_on_duties_page(session_factory, institution_id, launcher, client):  # type: ignore[no-untyped-def]

@@ -37,10 +37,18 @@ def _dead_url() -> str:
 
 def _register(session_factory, settings, sim: PlatformSimulator, jwks: str, deployments: list[str]) -> None:  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
-        RegistrationService(s, settings).add_platform("JTI", PlatformSpec(
-            issuer=sim.issuer, client_id=sim.client_id, deployment_ids=deployments,
-            auth_login_url=sim.urls["auth"], auth_token_url=sim.urls["token"], key_set_url=jwks,
-            name="Simulated LMS"))
+        RegistrationService(s, settings).add_platform(
+            "JTI",
+            PlatformSpec(
+                issuer=sim.issuer,
+                client_id=sim.client_id,
+                deployment_ids=deployments,
+                auth_login_url=sim.urls["auth"],
+                auth_token_url=sim.urls["token"],
+                key_set_url=jwks,
+                name="Simulated LMS",
+            ),
+        )
 
 
 def _launch_status(launcher: Launcher, platform: PlatformSimulator, **overrides: object) -> tuple[int, str]:
@@ -76,8 +84,9 @@ def test_deployment_added_by_another_process_is_accepted_at_once(
     assert _launch_status(launcher, platform, **{deployment_claim: "second"})[0] == 303
 
 
-def test_cached_registrations_expire(monkeypatch: pytest.MonkeyPatch, platform: PlatformSimulator,
-                                     session_factory) -> None:
+def test_cached_registrations_expire(
+    monkeypatch: pytest.MonkeyPatch, platform: PlatformSimulator, session_factory
+) -> None:
     """A change another process makes (no event here) is seen once the entry's time is up."""
     clock = [1000.0]
     monkeypatch.setattr("lti_tool.lti.tool_conf.time.monotonic", lambda: clock[0])
@@ -85,7 +94,9 @@ def test_cached_registrations_expire(monkeypatch: pytest.MonkeyPatch, platform: 
     with session_factory() as s:
         assert directory.get(s, platform.issuer, platform.client_id).key_set_url == platform.urls["jwks"]
     with session_factory.begin() as s:
-        s.execute(update(Platform).where(Platform.issuer == platform.issuer).values(key_set_url="https://x/k"))
+        s.execute(
+            update(Platform).where(Platform.issuer == platform.issuer).values(key_set_url="https://x/k")
+        )
     with session_factory() as s:
         assert directory.get(s, platform.issuer, platform.client_id).key_set_url == platform.urls["jwks"]
         clock[0] += 31
@@ -101,16 +112,35 @@ def test_expired_states_and_sessions_are_swept(
     past = utcnow() - dt.timedelta(seconds=1)
     with session_factory.begin() as s:
         platform_id = s.scalar(select(Platform.id))
-        s.add(LoginState(state="state-old", nonce="n-old", platform_id=platform_id, target_link_uri="x",
-                         login_params={}, expires_at=past))
+        s.add(
+            LoginState(
+                state="state-old",
+                nonce="n-old",
+                platform_id=platform_id,
+                target_link_uri="x",
+                login_params={},
+                expires_at=past,
+            )
+        )
         old = s.scalar(select(LaunchSession).limit(1))
-        s.add(LaunchSession(id="old-session", institution_id=old.institution_id, platform_id=platform_id,
-                            lti_user_id="u", roles=[], claims={}, expires_at=past))
+        s.add(
+            LaunchSession(
+                id="old-session",
+                institution_id=old.institution_id,
+                platform_id=platform_id,
+                lti_user_id="u",
+                roles=[],
+                claims={},
+                expires_at=past,
+            )
+        )
 
     def counts() -> tuple[int, int]:
         with session_factory() as s:
-            return (int(s.scalar(select(func.count()).select_from(LoginState)) or 0),
-                    int(s.scalar(select(func.count()).select_from(LaunchSession)) or 0))
+            return (
+                int(s.scalar(select(func.count()).select_from(LoginState)) or 0),
+                int(s.scalar(select(func.count()).select_from(LaunchSession)) or 0),
+            )
 
     monkeypatch.setattr(launch_sessions, "_next_sweep", [float("inf")])  # swept a moment ago
     launcher.login(TEACHER)
@@ -159,15 +189,17 @@ def test_platform_user_written_when_changed_or_hourly(
     assert utcnow() - row().last_launch_at < dt.timedelta(minutes=1)
 
 
-def test_losing_the_first_launch_race_finds_the_winners_row(session_factory, institution_id: int,
-                                                           platform: PlatformSimulator) -> None:
+def test_losing_the_first_launch_race_finds_the_winners_row(
+    session_factory, institution_id: int, platform: PlatformSimulator
+) -> None:
     """Two first launches of one user at once: the second INSERT fails, and it takes the first one's row
     (``known_new`` is what the launch passes after finding no row: here the winner committed meanwhile)."""
     from lti_tool.directory.identity import IdentityService
     from lti_tool.lti.claims import LaunchClaims
 
-    claims = LaunchClaims(message_type="LtiResourceLinkRequest", user_id="racer", roles=[ROLE_INSTRUCTOR],
-                          name="Racer")
+    claims = LaunchClaims(
+        message_type="LtiResourceLinkRequest", user_id="racer", roles=[ROLE_INSTRUCTOR], name="Racer"
+    )
     with session_factory.begin() as s:
         platform_id = s.scalar(select(Platform.id))
         winner = IdentityService(s, institution_id).resolve(platform_id, claims).id

@@ -16,8 +16,9 @@ from tests.support.platform import ROLE_INSTRUCTOR, LmsUser, PlatformSimulator
 
 @pytest.fixture
 def run(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Run:
-    return cli_runner(monkeypatch, database_url, settings.instance_path, settings.secret_key,
-                      settings.base_url)
+    return cli_runner(
+        monkeypatch, database_url, settings.instance_path, settings.secret_key, settings.base_url
+    )
 
 
 def _published(client) -> list[str]:

@@ -382,8 +382,12 @@ def test_replayed_token_is_refused(
     # The launch deleted its used state cookie, so the replay finds neither cookie nor state.
     assert client.get_cookie(f"lti1p3-{auth['state']}", path="/lti/") is None
     after_first = _rows(session_factory)
-    _assert_refused(_post(client, token, auth["state"]), session_factory, after_first,
-                    "did not keep the launch's login state")
+    _assert_refused(
+        _post(client, token, auth["state"]),
+        session_factory,
+        after_first,
+        "did not keep the launch's login state",
+    )
     # With the cookie put back by hand, the consumed state is still gone.
     client.set_cookie(f"lti1p3-{auth['state']}", auth["state"], path="/lti/")
     _assert_refused(_post(client, token, auth["state"]), session_factory, after_first, "already used")

@@ -71,23 +71,42 @@ def _seed_activity(s: Session, inst: int) -> dict[str, int]:
     from tests.support import factories as f
 
     today = dt.date.today()
-    sem = f.semester(s, inst, f"{B_MARK}2026-1", week1_monday=today - dt.timedelta(days=today.weekday() + 14),
-                     weeks=16)
+    sem = f.semester(
+        s, inst, f"{B_MARK}2026-1", week1_monday=today - dt.timedelta(days=today.weekday() + 14), weeks=16
+    )
     leader = f.person(s, inst, f"{B_MARK}校领导", employee_no="B-L1", positions=["head_logistics"])
     teacher = f.person(s, inst, f"{B_MARK}授课教师", employee_no="B-T1")
     section = f.section(s, sem, f.course(s, inst, f"{B_MARK}课程"), [teacher])
     obs = f.observation(s, f.class_session(s, section, sem.week1_monday + dt.timedelta(days=7)), leader)
     obs.narrative = f"{B_MARK}的听课记录"
     patrol = f.patrol(s, leader, today, rooms=f"{B_MARK}教学楼")
-    problem = Problem(institution_id=inst, observation_id=obs.id, raised_by_id=leader.id,
-                      category="facilities", room=f"{B_MARK}101", description=f"{B_MARK}投影仪损坏")
+    problem = Problem(
+        institution_id=inst,
+        observation_id=obs.id,
+        raised_by_id=leader.id,
+        category="facilities",
+        room=f"{B_MARK}101",
+        description=f"{B_MARK}投影仪损坏",
+    )
     problem.events.append(ProblemEvent(person_id=leader.id, status="new", note=""))
-    run = ReportRun(institution_id=inst, kind="execution_report", semester_id=sem.id, status="succeeded",
-                    filename=f"{B_MARK}.pdf", content=f"%PDF {B_MARK}".encode())
+    run = ReportRun(
+        institution_id=inst,
+        kind="execution_report",
+        semester_id=sem.id,
+        status="succeeded",
+        filename=f"{B_MARK}.pdf",
+        content=f"%PDF {B_MARK}".encode(),
+    )
     s.add_all([problem, run])
     s.flush()
-    return {"semester": sem.id, "observation": obs.id, "problem": problem.id, "patrol": patrol.id,
-            "run": run.id, "leader": leader.id}
+    return {
+        "semester": sem.id,
+        "observation": obs.id,
+        "problem": problem.id,
+        "patrol": patrol.id,
+        "run": run.id,
+        "leader": leader.id,
+    }
 
 
 # Other domains add seeders: (session, institution B's id) -> {name: id} of rows their probes name.
@@ -194,8 +213,9 @@ def test_home_overview_counts_own_institution_only(tenants, client) -> None:
     page_a = a.launch(_qc(a)).get(client, "/home").get_data(as_text=True)
     page_b = b.launch(_qc(b)).get(client, "/home").get_data(as_text=True)
     stats_a, stats_b = _stats(page_a), _stats(page_b)
-    assert (stats_a["People in the roster"] == 2
-            and stats_b["People in the roster"] == 7)  # 5 + the seeded leader and teacher
+    assert (
+        stats_a["People in the roster"] == 2 and stats_b["People in the roster"] == 7
+    )  # 5 + the seeded leader and teacher
     assert stats_a["Units"] == 1 and stats_b["Units"] == 1
     assert stats_a["Unlinked LMS users"] == 0 and stats_b["Unlinked LMS users"] == 1
     assert B_MARK not in page_a

@@ -119,8 +119,14 @@ def test_start_autosave_submit_feedback_reply(world, as_user, session_factory): 
     missing = observer.post_json(f"/observations/{obs_id}/submit", {"draft_version": 1})
     assert missing.status_code == 422
     fields = missing.get_json()["fields"]
-    assert {"rating__moral_education", "arrival_time", "expected_count", "present_count",
-            "exchange_teacher_done", "exchange_students_done"} <= set(fields)
+    assert {
+        "rating__moral_education",
+        "arrival_time",
+        "expected_count",
+        "present_count",
+        "exchange_teacher_done",
+        "exchange_students_done",
+    } <= set(fields)
     assert "narrative" not in fields and "rating__methods" not in fields
 
     complete = _save(observer, obs_id, complete_fields(default_policy(), arrival_time="10:07"), 1)
@@ -152,8 +158,9 @@ def test_start_autosave_submit_feedback_reply(world, as_user, session_factory): 
 def test_form_without_javascript_shows_missing_fields(world, as_user):  # type: ignore[no-untyped-def]
     observer = as_user(OBSERVER)
     obs_id = _start(observer, world.session_w1.id)
-    response = observer.post(f"/observations/{obs_id}/edit", {"draft_version": "0", "narrative": "只写了过程",
-                                                               "action": "submit"})
+    response = observer.post(
+        f"/observations/{obs_id}/edit", {"draft_version": "0", "narrative": "只写了过程", "action": "submit"}
+    )
     assert response.status_code == 303 and "check=1" in response.headers["Location"]
     page = observer.client.get(response.headers["Location"]).get_data(as_text=True)
     assert "只写了过程" in page  # what was typed is kept
@@ -179,8 +186,12 @@ def test_teacher_never_sees_drafts_nor_advance_notice(world, as_user):  # type: 
 def test_observer_names_hidden_when_policy_says_so(world, as_user, session_factory, institution_id):  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
         store = PolicyStore(s, institution_id)
-        store.upload(store.current().text.replace("teachers_see_observer_names = true",
-                                                  "teachers_see_observer_names = false"), None)
+        store.upload(
+            store.current().text.replace(
+                "teachers_see_observer_names = true", "teachers_see_observer_names = false"
+            ),
+            None,
+        )
     obs_id = _submitted(as_user(OBSERVER), world)
     page = as_user(TEACHER).get(f"/observations/feedback/{obs_id}").get_data(as_text=True)
     assert "教师先复习上节内容" in page and "王校长" not in page
@@ -206,8 +217,12 @@ def test_group_observation_invite_cosign_and_own_record(world, as_user, session_
     assert co.get(f"/observations/{obs_id}/edit").status_code == 303  # only the author edits
 
     saved = _save(observer, obs_id, complete_fields(default_policy()), 0)
-    assert observer.post_json(f"/observations/{obs_id}/submit",
-                              {"draft_version": saved.get_json()["draft_version"]}).status_code == 200
+    assert (
+        observer.post_json(
+            f"/observations/{obs_id}/submit", {"draft_version": saved.get_json()["draft_version"]}
+        ).status_code
+        == 200
+    )
     assert co.post(f"/observations/{obs_id}/cosign").status_code == 303
 
     third = as_user(THIRD)
@@ -216,8 +231,10 @@ def test_group_observation_invite_cosign_and_own_record(world, as_user, session_
     own_id = int(re.search(r"/observations/(\d+)/edit", own.headers["Location"]).group(1))  # type: ignore[union-attr]
     assert own_id != obs_id
     with session_factory() as s:
-        members = {(m.observation_id, m.person_id): (m.role, m.status, m.session_id)
-                   for m in s.scalars(select(ObservationMember))}
+        members = {
+            (m.observation_id, m.person_id): (m.role, m.status, m.session_id)
+            for m in s.scalars(select(ObservationMember))
+        }
     assert members == {
         (obs_id, world.observer.id): ("author", "signed", world.session_w1.id),
         (obs_id, world.co_observer.id): ("co_observer", "signed", world.session_w1.id),
@@ -242,7 +259,8 @@ def test_correction_within_window_audited_then_refused(world, as_user, session_f
     with session_factory.begin() as s:
         trail = s.scalars(select(ObservationAudit)).all()
         assert [(a.field, a.before, a.after, a.person_id) for a in trail] == [
-            ("suggestions", "增加课堂提问", "建议增加小组讨论", world.observer.id)]
+            ("suggestions", "增加课堂提问", "建议增加小组讨论", world.observer.id)
+        ]
         obs = s.get(Observation, obs_id)
         obs.submitted_at = utcnow() - dt.timedelta(days=8)
         version = obs.draft_version
@@ -267,17 +285,25 @@ def test_archived_semester_locks_records(world, as_user, session_factory):  # ty
 def test_problems_are_stored_as_new(world, as_user, session_factory):  # type: ignore[no-untyped-def]
     observer = as_user(OBSERVER)
     obs_id = _start(observer, world.session_w1.id)
-    bad = observer.post(f"/observations/{obs_id}/problems", {"category": "weather", "unit_id": "",
-                                                              "description": ""})
+    bad = observer.post(
+        f"/observations/{obs_id}/problems", {"category": "weather", "unit_id": "", "description": ""}
+    )
     assert bad.status_code == 422
-    ok = observer.post(f"/observations/{obs_id}/problems", {"category": "facilities",
-                                                             "unit_id": str(world.logistics.id),
-                                                             "room": "A101", "description": "投影仪不亮"})
+    ok = observer.post(
+        f"/observations/{obs_id}/problems",
+        {
+            "category": "facilities",
+            "unit_id": str(world.logistics.id),
+            "room": "A101",
+            "description": "投影仪不亮",
+        },
+    )
     assert ok.status_code == 303
     with session_factory() as s:
         problems = s.scalars(select(Problem)).all()
         assert [(p.category, p.unit_id, p.status, p.observation_id, len(p.events)) for p in problems] == [
-            ("facilities", world.logistics.id, "new", obs_id, 1)]
+            ("facilities", world.logistics.id, "new", obs_id, 1)
+        ]
     assert "投影仪不亮" in observer.get(f"/observations/{obs_id}/edit").get_data(as_text=True)
 
 
@@ -317,9 +343,16 @@ def test_tenancy_other_institutions_record_is_404(world, as_user, session_factor
     other_id = make_institution(session_factory, code="OTHER", name="别的学院")
     with session_factory.begin() as s:
         other = build_world(s, other_id)
-        foreign = Observation(institution_id=other_id, session_id=other.session_w1.id,
-                              semester_id=other.semester.id, author_id=other.observer.id, status="submitted",
-                              submitted_at=utcnow(), narrative="别校的记录", extra={})
+        foreign = Observation(
+            institution_id=other_id,
+            session_id=other.session_w1.id,
+            semester_id=other.semester.id,
+            author_id=other.observer.id,
+            status="submitted",
+            submitted_at=utcnow(),
+            narrative="别校的记录",
+            extra={},
+        )
         s.add(foreign)
         s.flush()
         foreign_id = foreign.id
@@ -344,9 +377,11 @@ def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> R
 
 def _import_csv(tmp_path: Path, rows: list[str], header: str | None = None) -> str:
     policy = default_policy()
-    header = header or ("听课人工号,课程代码,教师工号,日期,节次,状态,教学督导,到达时间,应到人数,实到人数,"
-                        + ",".join(d.label for d in policy.dimensions)
-                        + ",教学过程记录,课后与教师交流,与教师交流内容,课后与学生交流")
+    header = header or (
+        "听课人工号,课程代码,教师工号,日期,节次,状态,教学督导,到达时间,应到人数,实到人数,"
+        + ",".join(d.label for d in policy.dimensions)
+        + ",教学过程记录,课后与教师交流,与教师交流内容,课后与学生交流"
+    )
     path = tmp_path / "records.csv"
     path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return str(path)
@@ -392,7 +427,9 @@ def test_import_observations_stores_group_record_and_is_rerunnable(world, run, t
         assert {r.dimension: r.rating for r in shared.ratings}["methods"] == "good"
         assert shared.exchange_teacher_done is True and shared.exchange_students_done is False
         assert sorted((m.person.employee_no, m.role, m.status) for m in shared.members) == [
-            ("L001", "author", "signed"), ("L002", "co_observer", "signed")]
+            ("L001", "author", "signed"),
+            ("L002", "co_observer", "signed"),
+        ]
         draft = records[dt.date(2026, 9, 21)]
         assert draft.status == "draft" and draft.is_supervision and draft.author.employee_no == "L003"
 

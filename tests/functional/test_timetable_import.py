@@ -39,26 +39,123 @@ SEMESTER = "2026-2027-1"
 MONDAY = dt.date(2026, 9, 7)
 HOLIDAYS = "2026-10-01..2026-10-07"
 
-PERIODS_EN = [["period", "start", "end"], ["1", "08:00", "08:45"], ["2", "08:55", "09:40"],
-              ["3", "10:00", "10:45"], ["4", "10:55", "11:40"], ["5", "13:30", "14:15"],
-              ["6", "14:25", "15:10"]]
+PERIODS_EN = [
+    ["period", "start", "end"],
+    ["1", "08:00", "08:45"],
+    ["2", "08:55", "09:40"],
+    ["3", "10:00", "10:45"],
+    ["4", "10:55", "11:40"],
+    ["5", "13:30", "14:15"],
+    ["6", "14:25", "15:10"],
+]
 PERIODS_ZH = [["节次", "开始", "结束"], *PERIODS_EN[1:]]
 
-HEADER_EN = ["semester", "course_code", "course_name", "course_kind", "offering unit", "teacher_no",
-             "classes", "student unit", "weekday", "periods", "weeks", "room", "full_time"]
-HEADER_ZH = ["学期", "课程代码", "课程名称", "课程类别", "开课单位", "教师工号", "上课班级", "学生所属单位",
-             "星期", "节次", "周次", "教室", "全日制"]
+HEADER_EN = [
+    "semester",
+    "course_code",
+    "course_name",
+    "course_kind",
+    "offering unit",
+    "teacher_no",
+    "classes",
+    "student unit",
+    "weekday",
+    "periods",
+    "weeks",
+    "room",
+    "full_time",
+]
+HEADER_ZH = [
+    "学期",
+    "课程代码",
+    "课程名称",
+    "课程类别",
+    "开课单位",
+    "教师工号",
+    "上课班级",
+    "学生所属单位",
+    "星期",
+    "节次",
+    "周次",
+    "教室",
+    "全日制",
+]
 ROWS = [
-    [SEMESTER, "MKS101", "思想道德与法治", "思政必修", "马克思主义学院", "M001;M002", "计算机2301;计算机2302",
-     "计算机学院", "4", "1-2", "1-16", "A101", "是"],
-    [SEMESTER, "CS201", "数据结构", "专业必修", "计算机学院", "T001", "计算机2301", "计算机学院", "1", "3-4",
-     "1-16单", "B201", "是"],
-    [SEMESTER, "CS202", "操作系统", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "5", "5-6",
-     "2-16双", "B202", "yes"],
-    [SEMESTER, "EN101", "大学英语", "公共基础", "计算机学院", "T003;T001", "计算机2301", "计算机学院", "2",
-     "1-2", "1-8,10-18", "C301", "是"],
-    [SEMESTER, "PT101", "成人教育导论", "专业选修", "计算机学院", "T002", "成教2301", "计算机学院", "6",
-     "1-2", "1-4", "C302", "否"],
+    [
+        SEMESTER,
+        "MKS101",
+        "思想道德与法治",
+        "思政必修",
+        "马克思主义学院",
+        "M001;M002",
+        "计算机2301;计算机2302",
+        "计算机学院",
+        "4",
+        "1-2",
+        "1-16",
+        "A101",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS201",
+        "数据结构",
+        "专业必修",
+        "计算机学院",
+        "T001",
+        "计算机2301",
+        "计算机学院",
+        "1",
+        "3-4",
+        "1-16单",
+        "B201",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS202",
+        "操作系统",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "5",
+        "5-6",
+        "2-16双",
+        "B202",
+        "yes",
+    ],
+    [
+        SEMESTER,
+        "EN101",
+        "大学英语",
+        "公共基础",
+        "计算机学院",
+        "T003;T001",
+        "计算机2301",
+        "计算机学院",
+        "2",
+        "1-2",
+        "1-8,10-18",
+        "C301",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "PT101",
+        "成人教育导论",
+        "专业选修",
+        "计算机学院",
+        "T002",
+        "成教2301",
+        "计算机学院",
+        "6",
+        "1-2",
+        "1-4",
+        "C302",
+        "否",
+    ],
 ]
 EXPECTED = {"MKS101": 15, "CS201": 7, "CS202": 7, "EN101": 14, "PT101": 3}
 
@@ -85,15 +182,32 @@ def make_roster(session_factory, institution_id: int) -> None:
     with session_factory.begin() as s:
         cs = Unit(institution_id=institution_id, code="CS", name="计算机学院", kind="college")
         mx = Unit(institution_id=institution_id, code="MX", name="马克思主义学院", kind="marxism_school")
-        qc = Unit(institution_id=institution_id, code="QC", name="教学质量监控与评价中心", kind="department",
-                  function="quality_center")
+        qc = Unit(
+            institution_id=institution_id,
+            code="QC",
+            name="教学质量监控与评价中心",
+            kind="department",
+            function="quality_center",
+        )
         s.add_all([cs, mx, qc])
         s.flush()
-        for no, name, unit in [("M001", "马老师", mx), ("M002", "思老师", mx), ("T001", "张老师", cs),
-                               ("T003", "王老师", cs), ("T002", "李老师", cs)]:
+        for no, name, unit in [
+            ("M001", "马老师", mx),
+            ("M002", "思老师", mx),
+            ("T001", "张老师", cs),
+            ("T003", "王老师", cs),
+            ("T002", "李老师", cs),
+        ]:
             s.add(Person(institution_id=institution_id, employee_no=no, name=name, unit_id=unit.id))
-        s.add(Person(institution_id=institution_id, employee_no="Q001", name="质控员", email="qc@jti.edu",
-                     unit_id=qc.id))
+        s.add(
+            Person(
+                institution_id=institution_id,
+                employee_no="Q001",
+                name="质控员",
+                email="qc@jti.edu",
+                unit_id=qc.id,
+            )
+        )
 
 
 def setup_semester(session_factory, institution_id: int, rows: list[list[str]] | None = None) -> None:
@@ -107,10 +221,12 @@ def setup_semester(session_factory, institution_id: int, rows: list[list[str]] |
 
 def counts_by_course(session_factory) -> dict[str, int]:
     with session_factory() as s:
-        rows = s.execute(select(Course.code, func.count(ClassSession.id))
-                         .join(CourseSection, CourseSection.course_id == Course.id)
-                         .join(ClassSession, ClassSession.section_id == CourseSection.id)
-                         .group_by(Course.code))
+        rows = s.execute(
+            select(Course.code, func.count(ClassSession.id))
+            .join(CourseSection, CourseSection.course_id == Course.id)
+            .join(ClassSession, ClassSession.section_id == CourseSection.id)
+            .group_by(Course.code)
+        )
         return {code: int(n) for code, n in rows}
 
 
@@ -175,15 +291,28 @@ def csrf_of(page_text: str) -> str:
 def upload(client, launch, path: str, data: bytes, filename: str):
     page = launch.get(client, path)
     assert page.status_code == 200, page.get_data(as_text=True)
-    return client.post(f"{path}?s={launch.token}", data={"csrf": csrf_of(page.get_data(as_text=True)),
-                                                         "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"{path}?s={launch.token}",
+        data={"csrf": csrf_of(page.get_data(as_text=True)), "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
 def test_cli_semester_periods_and_timetable(roster, run_cli, session_factory, tmp_path) -> None:
-    result = run_cli("semester", "add", SEMESTER, "--start", "2026-09-07", "--weeks", "16",
-                     "--holiday", HOLIDAYS, "--holiday", "2026-09-25")
+    result = run_cli(
+        "semester",
+        "add",
+        SEMESTER,
+        "--start",
+        "2026-09-07",
+        "--weeks",
+        "16",
+        "--holiday",
+        HOLIDAYS,
+        "--holiday",
+        "2026-09-25",
+    )
     assert result.exit_code == 0, result.output
     assert "2026-09-07..2026-12-27" in result.output and "8 holiday(s)" in result.output
     periods = tmp_path / "periods.csv"
@@ -200,8 +329,9 @@ def test_cli_semester_periods_and_timetable(roster, run_cli, session_factory, tm
 
 
 def test_cli_semester_add_refuses_bad_input(roster, run_cli, session_factory) -> None:
-    result = run_cli("semester", "add", SEMESTER, "--start", "2026-09-08", "--weeks", "16",
-                     "--holiday", "2027-03-01")
+    result = run_cli(
+        "semester", "add", SEMESTER, "--start", "2026-09-08", "--weeks", "16", "--holiday", "2027-03-01"
+    )
     assert result.exit_code == 2
     assert "Monday" in result.output and "outside the semester" in result.output
     result = run_cli("semester", "add", "2026-2028-1", "--start", "2026-09-07", "--weeks", "40")
@@ -227,13 +357,21 @@ def test_cli_bad_timetable_names_row_and_column(roster, run_cli, session_factory
 
 # -- pages -----------------------------------------------------------------------------------------------
 def test_quality_center_sets_up_a_semester_from_xlsx_with_chinese_headers(
-        roster, launcher, client, session_factory):
+    roster, launcher, client, session_factory
+):
     qc = qc_launch(launcher)
     page = qc.get(client, "/timetable/semesters")
     assert page.status_code == 200
-    response = client.post(f"/timetable/semesters?s={qc.token}", data={
-        "csrf": csrf_of(page.get_data(as_text=True)), "code": SEMESTER, "start": "2026-09-07", "weeks": "16",
-        "holidays": "2026-10-01..2026-10-07\n"})
+    response = client.post(
+        f"/timetable/semesters?s={qc.token}",
+        data={
+            "csrf": csrf_of(page.get_data(as_text=True)),
+            "code": SEMESTER,
+            "start": "2026-09-07",
+            "weeks": "16",
+            "holidays": "2026-10-01..2026-10-07\n",
+        },
+    )
     assert response.status_code == 303
     listing = client.get(response.headers["Location"])
     assert SEMESTER in listing.get_data(as_text=True)
@@ -272,9 +410,9 @@ def test_reimport_is_idempotent(roster, session_factory) -> None:
 def test_unobserved_changes_are_simply_applied(roster, session_factory) -> None:
     setup_semester(session_factory, roster, ROWS)
     changed = [list(r) for r in ROWS]
-    changed[1][11] = "B999"            # CS201 moves room
-    changed[1][10] = "1-16"            # … and now meets every week: a new natural key
-    del changed[2]                     # CS202 is gone
+    changed[1][11] = "B999"  # CS201 moves room
+    changed[1][10] = "1-16"  # … and now meets every week: a new natural key
+    del changed[2]  # CS202 is gone
     with session_factory.begin() as s:
         result = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
     assert result.sections_removed == 2 and result.sections_created == 1
@@ -283,23 +421,42 @@ def test_unobserved_changes_are_simply_applied(roster, session_factory) -> None:
     assert counts == {"MKS101": 15, "CS201": 15, "EN101": 14, "PT101": 3}  # CS201: 16 − Mon 10-05
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(CourseSection)) == 4
-        assert set(s.scalars(select(ClassSession.room).join(CourseSection).join(Course)
-                             .where(Course.code == "CS201"))) == {"B999"}
+        assert set(
+            s.scalars(
+                select(ClassSession.room).join(CourseSection).join(Course).where(Course.code == "CS201")
+            )
+        ) == {"B999"}
         assert set(s.scalars(select(ClassSession.status))) == {"active"}
 
 
 def _observe(session_factory, institution_id: int, course: str, day: dt.date, narrative: str) -> int:
     """An observation record of the session (as the observation pages would leave it)."""
     with session_factory.begin() as s:
-        session = s.scalars(select(ClassSession).join(CourseSection).join(Course)
-                            .where(Course.code == course, ClassSession.date == day)).one()
+        session = s.scalars(
+            select(ClassSession)
+            .join(CourseSection)
+            .join(Course)
+            .where(Course.code == course, ClassSession.date == day)
+        ).one()
         author = s.scalars(select(Person).where(Person.employee_no == "Q001")).one()
-        obs = Observation(institution_id=institution_id, session_id=session.id,
-                          semester_id=session.semester_id, author_id=author.id, status="submitted",
-                          narrative=narrative, extra={})
-        obs.members.append(ObservationMember(institution_id=institution_id, person_id=author.id,
-                                             session_id=session.id, role=MemberRole.AUTHOR,
-                                             status=MemberStatus.SIGNED))
+        obs = Observation(
+            institution_id=institution_id,
+            session_id=session.id,
+            semester_id=session.semester_id,
+            author_id=author.id,
+            status="submitted",
+            narrative=narrative,
+            extra={},
+        )
+        obs.members.append(
+            ObservationMember(
+                institution_id=institution_id,
+                person_id=author.id,
+                session_id=session.id,
+                role=MemberRole.AUTHOR,
+                status=MemberStatus.SIGNED,
+            )
+        )
         s.add(obs)
         s.flush()
         return session.id
@@ -312,9 +469,9 @@ def test_observed_sessions_survive_changed_and_vanished_reimports(roster, sessio
     en = _observe(session_factory, roster, "EN101", dt.date(2026, 9, 22), "英语记录")
 
     changed = [list(r) for r in ROWS]
-    changed[0][5] = "M001"             # MKS101: one teacher fewer (same row, changed)
-    changed[3][10] = "1-16"            # EN101: weeks edited (a new row at the same meeting times)
-    del changed[2]                     # CS202: gone
+    changed[0][5] = "M001"  # MKS101: one teacher fewer (same row, changed)
+    changed[3][10] = "1-16"  # EN101: weeks edited (a new row at the same meeting times)
+    del changed[2]  # CS202: gone
     with session_factory.begin() as s:
         result = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
     assert (result.flagged_changed, result.flagged_vanished) == (2, 1)
@@ -333,18 +490,40 @@ def test_observed_sessions_survive_changed_and_vanished_reimports(roster, sessio
         # CS202's section stays only for the session that is kept
         cs202_sections = s.scalars(select(CourseSection).join(Course).where(Course.code == "CS202")).all()
         assert len(cs202_sections) == 1
-        assert s.scalar(select(func.count()).select_from(ClassSession)
-                        .where(ClassSession.section_id == cs202_sections[0].id)) == 1
-        assert s.scalar(select(func.count()).select_from(SectionTeacher)
-                        .where(SectionTeacher.section_id == cs202_sections[0].id)) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(ClassSession)
+                .where(ClassSession.section_id == cs202_sections[0].id)
+            )
+            == 1
+        )
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(SectionTeacher)
+                .where(SectionTeacher.section_id == cs202_sections[0].id)
+            )
+            == 1
+        )
     # EN101 now has weeks 1-16 minus Tue 10-06: 15 sessions, the observed one among them (no duplicate)
-    assert counts_by_course(session_factory) == {"MKS101": 15, "CS202": 1, "EN101": 15, "PT101": 3,
-                                                 "CS201": 7}
+    assert counts_by_course(session_factory) == {
+        "MKS101": 15,
+        "CS202": 1,
+        "EN101": 15,
+        "PT101": 3,
+        "CS201": 7,
+    }
 
     with session_factory.begin() as s:  # the same changed file again: nothing new is flagged
         again = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
-    assert (again.flagged_changed, again.flagged_vanished, again.sessions_created, again.sessions_removed,
-            again.sessions_updated) == (0, 0, 0, 0, 0)
+    assert (
+        again.flagged_changed,
+        again.flagged_vanished,
+        again.sessions_created,
+        again.sessions_removed,
+        again.sessions_updated,
+    ) == (0, 0, 0, 0, 0)
     with session_factory.begin() as s:  # and the original file brings CS202's observed session back
         back = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *ROWS]), "t.csv")
     assert back.flagged_vanished == 0
@@ -354,34 +533,146 @@ def test_observed_sessions_survive_changed_and_vanished_reimports(roster, sessio
 
 
 BAD_ROWS = [
-    [SEMESTER, "MKS101", "思想道德与法治", "思政必修", "马克思主义学院", "M001;X404", "计算机2301",
-     "计算机学院", "4", "1-2", "1-16", "A101", "是"],
-    [SEMESTER, "CS201", "数据结构", "专业必修", "不存在学院", "T001", "计算机2301", "计算机学院", "1", "3-4",
-     "1-16", "B201", "是"],
-    [SEMESTER, "CS202", "操作系统", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "8", "5-6",
-     "1-16", "B202", "是"],
-    [SEMESTER, "CS203", "网络", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "3", "9-10",
-     "1-16", "B202", "是"],
-    [SEMESTER, "CS204", "编译", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "3", "1-2",
-     "16-1", "B202", "是"],
-    ["2030-2031-1", "CS205", "数据库", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "3",
-     "3-4", "1-16", "B202", "是"],
-    [SEMESTER, "CS206", "算法", "专业必修", "计算机学院", "T002", "计算机2302", "计算机学院", "3", "5-6",
-     "1-16", "B202", "也许"],
-    [SEMESTER, "EN101", "大学英语", "公共基础", "计算机学院", "T003", "计算机2301", "计算机学院", "2", "1-2",
-     "1-16", "C301", "是"],
+    [
+        SEMESTER,
+        "MKS101",
+        "思想道德与法治",
+        "思政必修",
+        "马克思主义学院",
+        "M001;X404",
+        "计算机2301",
+        "计算机学院",
+        "4",
+        "1-2",
+        "1-16",
+        "A101",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS201",
+        "数据结构",
+        "专业必修",
+        "不存在学院",
+        "T001",
+        "计算机2301",
+        "计算机学院",
+        "1",
+        "3-4",
+        "1-16",
+        "B201",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS202",
+        "操作系统",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "8",
+        "5-6",
+        "1-16",
+        "B202",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS203",
+        "网络",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "3",
+        "9-10",
+        "1-16",
+        "B202",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS204",
+        "编译",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "3",
+        "1-2",
+        "16-1",
+        "B202",
+        "是",
+    ],
+    [
+        "2030-2031-1",
+        "CS205",
+        "数据库",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "3",
+        "3-4",
+        "1-16",
+        "B202",
+        "是",
+    ],
+    [
+        SEMESTER,
+        "CS206",
+        "算法",
+        "专业必修",
+        "计算机学院",
+        "T002",
+        "计算机2302",
+        "计算机学院",
+        "3",
+        "5-6",
+        "1-16",
+        "B202",
+        "也许",
+    ],
+    [
+        SEMESTER,
+        "EN101",
+        "大学英语",
+        "公共基础",
+        "计算机学院",
+        "T003",
+        "计算机2301",
+        "计算机学院",
+        "2",
+        "1-2",
+        "1-16",
+        "C301",
+        "是",
+    ],
 ]
 
 
 def test_bad_rows_are_reported_by_row_and_column_and_nothing_is_stored(
-        roster, launcher, client, session_factory):
+    roster, launcher, client, session_factory
+):
     setup_semester(session_factory, roster)
     qc = qc_launch(launcher)
     response = upload(client, qc, "/timetable/import", csv_bytes([HEADER_ZH, *BAD_ROWS]), "课表.csv")
     assert response.status_code == 422
     text = response.get_data(as_text=True)
-    for row, column in [(2, "教师工号"), (3, "开课单位"), (4, "星期"), (5, "节次"), (6, "周次"), (7, "学期"),
-                        (8, "全日制")]:
+    for row, column in [
+        (2, "教师工号"),
+        (3, "开课单位"),
+        (4, "星期"),
+        (5, "节次"),
+        (6, "周次"),
+        (7, "学期"),
+        (8, "全日制"),
+    ]:
         assert f"row {row}, column {column}" in text, (row, column)
     assert "row 9" not in text  # the good row is not blamed
     assert "X404" in text
@@ -417,8 +708,14 @@ def test_duplicate_rows_and_missing_columns(roster, session_factory) -> None:
 
 def test_period_table_validation(roster, launcher, client, session_factory) -> None:
     qc = qc_launch(launcher)
-    bad = [["节次", "开始", "结束"], ["1", "08:00", "08:45"], ["2", "08:30", "09:10"], ["3", "10:00", "9:00"],
-           ["3", "11:00", "11:45"], ["x", "12:00", "12:45"]]
+    bad = [
+        ["节次", "开始", "结束"],
+        ["1", "08:00", "08:45"],
+        ["2", "08:30", "09:10"],
+        ["3", "10:00", "9:00"],
+        ["3", "11:00", "11:45"],
+        ["x", "12:00", "12:45"],
+    ]
     response = upload(client, qc, "/timetable/periods", csv_bytes(bad), "periods.csv")
     assert response.status_code == 422
     text = response.get_data(as_text=True)
@@ -454,8 +751,13 @@ def test_pages_are_for_the_quality_center_only(roster, launcher, client, session
         s.flush()
         from lti_tool.directory.models import PositionHolding
 
-        s.add(PositionHolding(institution_id=roster, person_id=s.scalars(select(Person.id).where(
-            Person.employee_no == "L001")).one(), position_code="school_leader"))
+        s.add(
+            PositionHolding(
+                institution_id=roster,
+                person_id=s.scalars(select(Person.id).where(Person.employee_no == "L001")).one(),
+                position_code="school_leader",
+            )
+        )
     leader = launcher.launch(LmsUser("l-1", "校领导", "leader@jti.edu", "L001", [ROLE_INSTRUCTOR]))
     for path in ("/timetable/semesters", "/timetable/periods", "/timetable/import", "/timetable/mappings"):
         assert leader.get(client, path).status_code == 403, path

@@ -34,11 +34,19 @@ from lti_tool.timetable.services import (
 from tests.functional.test_timetable_import import HEADER_EN, csrf_of, csv_bytes
 from tests.support.platform import LTI, ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 
-PERIODS = [["period", "start", "end"]] + [
-    [str(n), f"{7 + n:02d}:00", f"{7 + n:02d}:45"] for n in range(1, 9)]
+PERIODS = [["period", "start", "end"]] + [[str(n), f"{7 + n:02d}:00", f"{7 + n:02d}:45"] for n in range(1, 9)]
 COURSES = [  # code, name, kind, offering unit, teachers, classes, student unit, periods, full time
-    ("MKS101", "思想道德与法治", "思政必修", "马克思主义学院", "M001", "计算机2301", "计算机学院", "1-2",
-     "是"),
+    (
+        "MKS101",
+        "思想道德与法治",
+        "思政必修",
+        "马克思主义学院",
+        "M001",
+        "计算机2301",
+        "计算机学院",
+        "1-2",
+        "是",
+    ),
     ("CS201", "数据结构", "专业必修", "计算机学院", "T001", "计算机2301", "计算机学院", "3-4", "是"),
     ("EE301", "电路分析", "专业必修", "电气学院", "T002", "电气2301", "电气学院", "5-6", "是"),
     ("PT101", "成人教育导论", "专业选修", "电气学院", "T002", "成教2301", "电气学院", "7-8", "否"),
@@ -50,10 +58,25 @@ def today() -> dt.date:
 
 
 def timetable_rows(semester: str, courses=COURSES) -> list[list[str]]:
-    return [[semester, code, name, kind, unit, teachers, classes, student_unit, str(day), periods, "1-16",
-             f"R{day}", full_time]
-            for code, name, kind, unit, teachers, classes, student_unit, periods, full_time in courses
-            for day in range(1, 8)]
+    return [
+        [
+            semester,
+            code,
+            name,
+            kind,
+            unit,
+            teachers,
+            classes,
+            student_unit,
+            str(day),
+            periods,
+            "1-16",
+            f"R{day}",
+            full_time,
+        ]
+        for code, name, kind, unit, teachers, classes, student_unit, periods, full_time in courses
+        for day in range(1, 8)
+    ]
 
 
 @dataclass
@@ -70,25 +93,42 @@ def world(session_factory, institution_id) -> World:
     code = f"{monday.year}-{monday.year + 1}-1"
     with session_factory.begin() as s:
         units = {}
-        for ucode, name, kind, function in [("CS", "计算机学院", "college", ""),
-                                            ("EE", "电气学院", "college", ""),
-                                            ("MX", "马克思主义学院", "marxism_school", ""),
-                                            ("QC", "教学质量监控与评价中心", "department", "quality_center")]:
+        for ucode, name, kind, function in [
+            ("CS", "计算机学院", "college", ""),
+            ("EE", "电气学院", "college", ""),
+            ("MX", "马克思主义学院", "marxism_school", ""),
+            ("QC", "教学质量监控与评价中心", "department", "quality_center"),
+        ]:
             unit = Unit(institution_id=institution_id, code=ucode, name=name, kind=kind, function=function)
             s.add(unit)
             s.flush()
             units[ucode] = unit.id
-        people = [("M001", "马老师", "MX", ()), ("T001", "张老师", "CS", ()), ("T002", "李老师", "EE", ()),
-                  ("L001", "赵校长", None, ("vp_ideology",)), ("D001", "钱院长", "CS", ("college_dean",)),
-                  ("X001", "孙书记", "MX", ("marxism_school_leader",)), ("H001", "周处长", None,
-                                                                         ("head_academic_affairs",)),
-                  ("Q001", "质控员", "QC", ())]
+        people = [
+            ("M001", "马老师", "MX", ()),
+            ("T001", "张老师", "CS", ()),
+            ("T002", "李老师", "EE", ()),
+            ("L001", "赵校长", None, ("vp_ideology",)),
+            ("D001", "钱院长", "CS", ("college_dean",)),
+            ("X001", "孙书记", "MX", ("marxism_school_leader",)),
+            ("H001", "周处长", None, ("head_academic_affairs",)),
+            ("Q001", "质控员", "QC", ()),
+        ]
         for no, name, ucode, positions in people:
-            person = Person(institution_id=institution_id, employee_no=no, name=name,
-                            email=f"{no.lower()}@jti.edu", unit_id=units[ucode] if ucode else None)
+            person = Person(
+                institution_id=institution_id,
+                employee_no=no,
+                name=name,
+                email=f"{no.lower()}@jti.edu",
+                unit_id=units[ucode] if ucode else None,
+            )
             for position in positions:
-                person.positions.append(PositionHolding(institution_id=institution_id, position_code=position,
-                                                        start_date=monday - dt.timedelta(days=365)))
+                person.positions.append(
+                    PositionHolding(
+                        institution_id=institution_id,
+                        position_code=position,
+                        start_date=monday - dt.timedelta(days=365),
+                    )
+                )
             s.add(person)
         SemesterService(s, institution_id).add(code, monday, 16, [])
         PeriodService(s, institution_id).import_periods(csv_bytes(PERIODS), "periods.csv")
@@ -122,19 +162,38 @@ def items(text: str, section: str = "results") -> list[Item]:
             assert match, name
             return match.group(1)
 
-        out.append(Item(int(attr("id").rsplit("-", 1)[1]), attr("data-course"), attr("data-date"),
-                        re.findall(r'data-rule="([^"]+)"', block), int(attr("data-submitted")),
-                        int(attr("data-pending")), "tt-mine" in block, 'name="session_id"' in block))
+        out.append(
+            Item(
+                int(attr("id").rsplit("-", 1)[1]),
+                attr("data-course"),
+                attr("data-date"),
+                re.findall(r'data-rule="([^"]+)"', block),
+                int(attr("data-submitted")),
+                int(attr("data-pending")),
+                "tt-mine" in block,
+                'name="session_id"' in block,
+            )
+        )
     return out
 
 
-def launch(launcher, platform, no: str, *, context: dict | None = None, sourcedid: str | None = None,
-           roles: list[str] | None = None):
+def launch(
+    launcher,
+    platform,
+    no: str,
+    *,
+    context: dict | None = None,
+    sourcedid: str | None = None,
+    roles: list[str] | None = None,
+):
     platform.context = context or {"id": "leaders", "label": "LEADERS", "title": "领导听课"}
-    lis = {"person_sourcedid": no,
-           "course_offering_sourcedid": platform.context["label"] if sourcedid is None else sourcedid}
-    return launcher.launch(LmsUser(f"u-{no}", no, f"{no.lower()}@jti.edu", no, roles or [ROLE_LEARNER]),
-                           **{LTI + "lis": lis})
+    lis = {
+        "person_sourcedid": no,
+        "course_offering_sourcedid": platform.context["label"] if sourcedid is None else sourcedid,
+    }
+    return launcher.launch(
+        LmsUser(f"u-{no}", no, f"{no.lower()}@jti.edu", no, roles or [ROLE_LEARNER]), **{LTI + "lis": lis}
+    )
 
 
 def pick(client, session, query: str = ""):
@@ -161,15 +220,21 @@ def test_course_launch_opens_on_that_courses_sessions(world, launcher, platform,
 
 
 def test_context_label_is_the_fallback_course_key(world, launcher, platform, client) -> None:
-    dean = launch(launcher, platform, "D001", context={"id": "m-56", "label": "CS201", "title": "数据结构"},
-                  sourcedid="")
+    dean = launch(
+        launcher,
+        platform,
+        "D001",
+        context={"id": "m-56", "label": "CS201", "title": "数据结构"},
+        sourcedid="",
+    )
     assert courses_of(items(pick(client, dean))) == {"CS201"}
 
 
 def test_nrps_teachers_when_the_course_is_not_in_the_timetable(world, launcher, platform, client) -> None:
     platform.members["m-57"] = [
         {"user_id": "u-T002", "lis_person_sourcedid": "T002", "roles": [ROLE_INSTRUCTOR], "status": "Active"},
-        {"user_id": "u-H001", "lis_person_sourcedid": "H001", "roles": [ROLE_INSTRUCTOR], "status": "Active"}]
+        {"user_id": "u-H001", "lis_person_sourcedid": "H001", "roles": [ROLE_INSTRUCTOR], "status": "Active"},
+    ]
     context = {"id": "m-57", "label": "电路", "title": "电路（Moodle）"}
     head = launch(launcher, platform, "H001", context=context, roles=[ROLE_INSTRUCTOR])
     found = items(pick(client, head))
@@ -183,13 +248,27 @@ def test_quality_center_maps_an_lms_course(world, launcher, platform, client) ->
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert 'value="m-99"' in text  # the course the quality center launched from is offered
-    bad = client.post(f"/timetable/mappings?s={qc.token}", data={
-        "csrf": csrf_of(text), "platform_id": re.search(r'<option value="(\d+)"', text).group(1),
-        "context_id": "m-99", "context_title": context["title"], "course_code": "NOPE"})
+    bad = client.post(
+        f"/timetable/mappings?s={qc.token}",
+        data={
+            "csrf": csrf_of(text),
+            "platform_id": re.search(r'<option value="(\d+)"', text).group(1),
+            "context_id": "m-99",
+            "context_title": context["title"],
+            "course_code": "NOPE",
+        },
+    )
     assert bad.status_code == 422
-    saved = client.post(f"/timetable/mappings?s={qc.token}", data={
-        "csrf": csrf_of(text), "platform_id": re.search(r'<option value="(\d+)"', text).group(1),
-        "context_id": "m-99", "context_title": context["title"], "course_code": "CS201"})
+    saved = client.post(
+        f"/timetable/mappings?s={qc.token}",
+        data={
+            "csrf": csrf_of(text),
+            "platform_id": re.search(r'<option value="(\d+)"', text).group(1),
+            "context_id": "m-99",
+            "context_title": context["title"],
+            "course_code": "CS201",
+        },
+    )
     assert saved.status_code == 303
     assert "CS201" in client.get(saved.headers["Location"]).get_data(as_text=True)
 
@@ -259,32 +338,68 @@ def test_now_and_next(world, launcher, platform, client) -> None:
 
 
 # -- what each row says ---------------------------------------------------------------------------------
-def _observe(s, institution_id: int, course: str, day: dt.date, author_no: str, *,
-             status: str = "submitted", members: tuple[tuple[str, str], ...] = ()) -> int:
-    session = s.scalars(select(ClassSession).join(CourseSection).join(Course)
-                        .where(Course.code == course, ClassSession.date == day)).one()
+def _observe(
+    s,
+    institution_id: int,
+    course: str,
+    day: dt.date,
+    author_no: str,
+    *,
+    status: str = "submitted",
+    members: tuple[tuple[str, str], ...] = (),
+) -> int:
+    session = s.scalars(
+        select(ClassSession)
+        .join(CourseSection)
+        .join(Course)
+        .where(Course.code == course, ClassSession.date == day)
+    ).one()
     people = {p.employee_no: p.id for p in s.scalars(select(Person))}
-    obs = Observation(institution_id=institution_id, session_id=session.id, semester_id=session.semester_id,
-                      author_id=people[author_no], status=status, extra={})
-    obs.members.append(ObservationMember(institution_id=institution_id, person_id=people[author_no],
-                                         session_id=session.id, role=MemberRole.AUTHOR,
-                                         status=MemberStatus.SIGNED if status == "submitted"
-                                         else MemberStatus.INVITED))
+    obs = Observation(
+        institution_id=institution_id,
+        session_id=session.id,
+        semester_id=session.semester_id,
+        author_id=people[author_no],
+        status=status,
+        extra={},
+    )
+    obs.members.append(
+        ObservationMember(
+            institution_id=institution_id,
+            person_id=people[author_no],
+            session_id=session.id,
+            role=MemberRole.AUTHOR,
+            status=MemberStatus.SIGNED if status == "submitted" else MemberStatus.INVITED,
+        )
+    )
     for no, member_status in members:
-        obs.members.append(ObservationMember(institution_id=institution_id, person_id=people[no],
-                                             session_id=session.id, role=MemberRole.CO_OBSERVER,
-                                             status=member_status))
+        obs.members.append(
+            ObservationMember(
+                institution_id=institution_id,
+                person_id=people[no],
+                session_id=session.id,
+                role=MemberRole.CO_OBSERVER,
+                status=member_status,
+            )
+        )
     s.add(obs)
     s.flush()
     return session.id
 
 
-def test_each_row_counts_the_observers_already_on_it(world, launcher, platform, client,
-                                                     session_factory) -> None:
+def test_each_row_counts_the_observers_already_on_it(
+    world, launcher, platform, client, session_factory
+) -> None:
     day = today() + dt.timedelta(days=1)
     with session_factory.begin() as s:
-        busy = _observe(s, world.institution_id, "CS201", day, "L001",
-                        members=(("D001", MemberStatus.SIGNED), ("X001", MemberStatus.DECLINED)))
+        busy = _observe(
+            s,
+            world.institution_id,
+            "CS201",
+            day,
+            "L001",
+            members=(("D001", MemberStatus.SIGNED), ("X001", MemberStatus.DECLINED)),
+        )
         _observe(s, world.institution_id, "CS201", day, "H001", status="draft")
         _observe(s, world.institution_id, "CS201", day, "D001", status="draft")  # D001 already counts as done
     head = launch(launcher, platform, "H001")
@@ -294,8 +409,9 @@ def test_each_row_counts_the_observers_already_on_it(world, launcher, platform, 
     assert all((i.submitted, i.pending, i.mine) == (0, 0, False) for i in quiet)
 
 
-def test_rows_are_marked_with_the_duties_they_count_toward(world, launcher, platform, client,
-                                                           session_factory) -> None:
+def test_rows_are_marked_with_the_duties_they_count_toward(
+    world, launcher, platform, client, session_factory
+) -> None:
     def marks(no: str) -> dict[str, set[str]]:
         found = items(pick(client, launch(launcher, platform, no)))
         out: dict[str, set[str]] = {}
@@ -342,8 +458,12 @@ def test_duty_marks_o3_o8_ideological_courses() -> None:
     plain = SessionFacts("CS201", "专业必修", (CS_TEACHER,), 20)
     assert duty_marks(policy, {"president"}, ideological) == ("O-3",)
     assert duty_marks(policy, {"president"}, plain) == ()
-    assert duty_marks(policy, {"president"}, ideological,
-                      ObserverProgress(observed_course_codes=frozenset({"MKS101"}))) == ()
+    assert (
+        duty_marks(
+            policy, {"president"}, ideological, ObserverProgress(observed_course_codes=frozenset({"MKS101"}))
+        )
+        == ()
+    )
     assert duty_marks(policy, {"head_propaganda"}, ideological) == ("O-8",)
     done = ObserverProgress(ideological_observations=1)
     assert duty_marks(policy, {"head_propaganda"}, ideological, done) == ()
@@ -354,8 +474,12 @@ def test_duty_marks_o6_and_o10() -> None:
     policy = default_policy()
     session = SessionFacts("MKS101", "思政必修", (MX_TEACHER, CS_TEACHER), 30)
     assert duty_marks(policy, {"marxism_school_leader"}, session) == ("O-6",)
-    assert duty_marks(policy, {"marxism_school_leader"}, session,
-                      ObserverProgress(observed_teacher_ids=frozenset({1}))) == ()
+    assert (
+        duty_marks(
+            policy, {"marxism_school_leader"}, session, ObserverProgress(observed_teacher_ids=frozenset({1}))
+        )
+        == ()
+    )
     assert duty_marks(policy, {"college_dean"}, session, ObserverProgress(unit_id=20)) == ("O-10",)
     assert duty_marks(policy, {"college_party_head"}, session, ObserverProgress(unit_id=30)) == ("O-10",)
     assert duty_marks(policy, {"college_dean"}, session, ObserverProgress(unit_id=99)) == ()

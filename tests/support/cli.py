@@ -13,8 +13,13 @@ from lti_tool.cli import CliContext, cli
 Run = Callable[..., Result]
 
 
-def cli_runner(monkeypatch: pytest.MonkeyPatch, database_url: str, instance_path: Path,
-               secret_key: str = "", base_url: str = "") -> Run:
+def cli_runner(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    instance_path: Path,
+    secret_key: str = "",
+    base_url: str = "",
+) -> Run:
     """A ``run("import", "people", …)`` callable. The settings travel as environment variables, as for a
     real console script; CliContext reads them. Its engine is disposed after each command (the console
     script leaves that to the process exit), so no pooled connection outlives the test."""

@@ -37,8 +37,9 @@ class Launcher:
     def post_launch(self, id_token: str, state: str) -> TestResponse:
         return self.client.post("/lti/launch", data={"id_token": id_token, "state": state})
 
-    def launch(self, user: LmsUser, *, message_type: str = "LtiResourceLinkRequest",
-               **overrides: Any) -> LaunchResult:
+    def launch(
+        self, user: LmsUser, *, message_type: str = "LtiResourceLinkRequest", **overrides: Any
+    ) -> LaunchResult:
         auth = self.login(user)
         body = self.platform.claims(user, auth["nonce"], message_type=message_type, **overrides)
         response = self.post_launch(self.platform.sign(body), auth["state"])

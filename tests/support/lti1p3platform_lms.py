@@ -51,10 +51,14 @@ RESOURCE, DEEP = "resource", "deep"
 def _platform_key_pair() -> tuple[str, str]:
     """One RSA key pair (private PKCS#8 PEM, public PEM) per test process: generating one is slow."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private_pem, public_pem
 
 
@@ -126,8 +130,13 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
 
     def prepare_launch(self, preflight_response: dict[str, Any]) -> None:
         lms = self._lms
-        expected = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post",
-                    "prompt": "none", "redirect_uri": lms.tool_launch_url}
+        expected = {
+            "scope": "openid",
+            "response_type": "id_token",
+            "response_mode": "form_post",
+            "prompt": "none",
+            "redirect_uri": lms.tool_launch_url,
+        }
         wrong = {k: preflight_response.get(k) for k, v in expected.items() if preflight_response.get(k) != v}
         if wrong:
             raise LtiException(f"authentication request parameters not as LTI 1.3 requires: {wrong}")
@@ -137,28 +146,45 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
             raise LtiException("login_hint or lti_message_hint is not one this LMS issued")
         self.set_user_data(user.user_id, user.roles, full_name=user.name, email_address=user.email or None)
         if user.sourcedid:
-            self.set_extra_claims({LTI + "lis": {"person_sourcedid": user.sourcedid,
-                                                 "course_offering_sourcedid": lms.course["label"]}})
-        self.set_launch_context_claim(lms.course["id"], [
-            "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
-            lms.course["title"], lms.course["label"])
+            self.set_extra_claims(
+                {
+                    LTI + "lis": {
+                        "person_sourcedid": user.sourcedid,
+                        "course_offering_sourcedid": lms.course["label"],
+                    }
+                }
+            )
+        self.set_launch_context_claim(
+            lms.course["id"],
+            ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+            lms.course["title"],
+            lms.course["label"],
+        )
         self.set_launch_presentation_claim("iframe", f"{lms.base}/course/{lms.course['id']}")
         self.set_nrps(lms.memberships_url)
         if hint == DEEP:
-            self.set_dl(f"{lms.base}/deep-link-return", title="Add Tingke", accept_types={"ltiResourceLink"},
-                        extra_data=lms.deep_link_data)
+            self.set_dl(
+                f"{lms.base}/deep-link-return",
+                title="Add Tingke",
+                accept_types={"ltiResourceLink"},
+                extra_data=lms.deep_link_data,
+            )
         else:
             self.set_resource_link_claim(lms.resource_link_id, title="听课 Tingke")
 
     def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> Response:
         """The auto-posting form of the library's template (framework/templates/launch.html), written out
         here: the module that loads that template imports the deprecated ``pkg_resources``."""
-        fields = "".join(f'<input type="hidden" name="{name}" value="{html.escape(str(launch_data[name]))}">'
-                         for name in ("id_token", "state"))
-        return Response(f'<!doctype html><html><body><form method="POST" action="'
-                        f'{html.escape(str(launch_data["launch_url"]))}" id="form">{fields}</form>'
-                        '<script>document.getElementById("form").submit();</script></body></html>',
-                        content_type="text/html")
+        fields = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(str(launch_data[name]))}">'
+            for name in ("id_token", "state")
+        )
+        return Response(
+            f'<!doctype html><html><body><form method="POST" action="'
+            f'{html.escape(str(launch_data["launch_url"]))}" id="form">{fields}</form>'
+            '<script>document.getElementById("form").submit();</script></body></html>',
+            content_type="text/html",
+        )
 
 
 class _Memberships(NamesRoleProvisioningService):
@@ -170,8 +196,9 @@ class _Memberships(NamesRoleProvisioningService):
         course = self._lms.course
         return Context(id=course["id"], label=course["label"], title=course["title"])
 
-    def get_member_data_page(self, page: int = 1, limit: int | None = None, role: str | None = None,
-                             since: str | None = None) -> TPage:
+    def get_member_data_page(
+        self, page: int = 1, limit: int | None = None, role: str | None = None, since: str | None = None
+    ) -> TPage:
         return {"content": [dict(m) for m in self._lms.members], "has_next": False, "next": None}
 
 
@@ -188,8 +215,12 @@ def _library_response(answer: LibraryResponse) -> Response:
 class ForeignLms:
     """The LMS on a free loopback port. ``tool_base`` is Tingke's base URL (its launch and JWKS URLs)."""
 
-    def __init__(self, tool_base: str, client_id: str = "tingke-at-foreign-lms",
-                 deployment_id: str = "foreign-deployment-7") -> None:
+    def __init__(
+        self,
+        tool_base: str,
+        client_id: str = "tingke-at-foreign-lms",
+        deployment_id: str = "foreign-deployment-7",
+    ) -> None:
         self.tool_base = tool_base
         self.client_id = client_id
         self.deployment_id = deployment_id
@@ -258,8 +289,13 @@ class ForeignLms:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        handler = {"/jwks": self._jwks, "/start": self._start, "/auth": self._auth, "/token": self._token,
-                   "/deep-link-return": self._deep_link_return}.get(request.path)
+        handler = {
+            "/jwks": self._jwks,
+            "/start": self._start,
+            "/auth": self._auth,
+            "/token": self._token,
+            "/deep-link-return": self._deep_link_return,
+        }.get(request.path)
         if handler is None and request.path == f"/nrps/{self.course['id']}":
             handler = self._nrps
         response = handler(request) if handler else Response("not found", status=404)

@@ -98,8 +98,11 @@ def test_timetable_is_complete_and_never_double_books(world) -> None:  # type: i
     ideological = {row["course_code"] for row in rows if row["course_kind"] == IDEOLOGICAL}
     assert len(ideological) >= 8 and ideological <= {c.code for c in MARXISM.courses}
     marxism_staff = {p.employee_no for p in roster.by_unit(MARXISM.code)}
-    assert all(set(row["teacher_no"].split(";")) <= marxism_staff
-               for row in rows if row["course_kind"] == IDEOLOGICAL)
+    assert all(
+        set(row["teacher_no"].split(";")) <= marxism_staff
+        for row in rows
+        if row["course_kind"] == IDEOLOGICAL
+    )
     part_time = [row for row in rows if row["full_time"] == "否"]
     assert part_time and all(row["classes"].startswith("成教") for row in part_time)
 

@@ -15,16 +15,31 @@ from lti_tool.lti.models import Platform
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 
-def claims(sub: str, sourcedid: str = "", email: str = "", custom: dict[str,
-           str] | None = None) -> LaunchClaims:
-    return LaunchClaims(message_type="LtiResourceLinkRequest", user_id=sub, roles=[INSTRUCTOR], name=sub,
-                        email=email, person_sourcedid=sourcedid, custom=custom or {})
+def claims(
+    sub: str, sourcedid: str = "", email: str = "", custom: dict[str, str] | None = None
+) -> LaunchClaims:
+    return LaunchClaims(
+        message_type="LtiResourceLinkRequest",
+        user_id=sub,
+        roles=[INSTRUCTOR],
+        name=sub,
+        email=email,
+        person_sourcedid=sourcedid,
+        custom=custom or {},
+    )
 
 
-def add_platform(session: Session, institution_id: int,
-                 issuer: str = "https://moodle.jti.edu.cn") -> Platform:
-    platform = Platform(institution_id=institution_id, issuer=issuer, client_id="c",
-                        auth_login_url=issuer + "/a", auth_token_url=issuer + "/t", key_set_url=issuer + "/k")
+def add_platform(
+    session: Session, institution_id: int, issuer: str = "https://moodle.jti.edu.cn"
+) -> Platform:
+    platform = Platform(
+        institution_id=institution_id,
+        issuer=issuer,
+        client_id="c",
+        auth_login_url=issuer + "/a",
+        auth_token_url=issuer + "/t",
+        key_set_url=issuer + "/k",
+    )
     session.add(platform)
     session.flush()
     return platform
@@ -56,8 +71,9 @@ def test_sourcedid_first_then_email(db_session, institution_id, service, platfor
     assert service.resolve(platform_id, claims("u3", "9999", "nobody@jti.edu.cn")).person_id is None
 
 
-def test_an_email_shared_by_two_people_identifies_nobody(db_session, institution_id, service,
-                                                         platform_id) -> None:
+def test_an_email_shared_by_two_people_identifies_nobody(
+    db_session, institution_id, service, platform_id
+) -> None:
     add_person(db_session, institution_id, "1001", "office@jti.edu.cn")
     add_person(db_session, institution_id, "1002", "office@jti.edu.cn")
     assert service.resolve(platform_id, claims("u1", "", "office@jti.edu.cn")).person_id is None
@@ -80,8 +96,9 @@ def test_another_institutions_roster_is_never_matched(db_session, institution_id
     assert user.person_id is None
 
 
-def test_match_is_remembered_and_the_same_lms_user_is_one_row(db_session, institution_id, service,
-                                                              platform_id) -> None:
+def test_match_is_remembered_and_the_same_lms_user_is_one_row(
+    db_session, institution_id, service, platform_id
+) -> None:
     person = add_person(db_session, institution_id, "1001")
     first = service.resolve(platform_id, claims("u1", "1001"))
     # Moodle's ID number later cleared: the remembered link still holds, and no second row appears

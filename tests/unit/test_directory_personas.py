@@ -27,12 +27,18 @@ def policy() -> Policy:
     return default_policy()
 
 
-def make_person(session: Session, institution_id: int, no: str = "1001", unit: Unit | None = None,
-                positions: list[tuple[str, dt.date | None, dt.date | None]] | None = None) -> Person:
+def make_person(
+    session: Session,
+    institution_id: int,
+    no: str = "1001",
+    unit: Unit | None = None,
+    positions: list[tuple[str, dt.date | None, dt.date | None]] | None = None,
+) -> Person:
     person = Person(institution_id=institution_id, employee_no=no, name=f"P{no}", unit=unit)
     for code, start, end in positions or []:
-        person.positions.append(PositionHolding(institution_id=institution_id, position_code=code,
-                                                start_date=start, end_date=end))
+        person.positions.append(
+            PositionHolding(institution_id=institution_id, position_code=code, start_date=start, end_date=end)
+        )
     session.add(person)
     session.flush()
     return person
@@ -45,39 +51,57 @@ def make_unit(session: Session, institution_id: int, code: str, kind: str, funct
     return unit
 
 
-def personas(session: Session, person: Person | None, policy: Policy, today: dt.date = TODAY, *,
-             instructor: bool = False, admin: bool = False) -> list[Persona]:
-    return personas_for(session, person, policy, is_instructor=instructor, is_platform_admin=admin,
-                        today=today)
+def personas(
+    session: Session,
+    person: Person | None,
+    policy: Policy,
+    today: dt.date = TODAY,
+    *,
+    instructor: bool = False,
+    admin: bool = False,
+) -> list[Persona]:
+    return personas_for(
+        session, person, policy, is_instructor=instructor, is_platform_admin=admin, today=today
+    )
 
 
-@pytest.mark.parametrize(("today", "observer"), [
-    (D(2024, 8, 31), False),   # the day before the tenure starts
-    (D(2024, 9, 1), True),     # first day
-    (D(2025, 8, 31), True),    # last day
-    (D(2025, 9, 1), False),    # the day after it ended
-])
-def test_observer_only_while_the_position_is_held(db_session, institution_id, policy, today,
-                                                  observer) -> None:
+@pytest.mark.parametrize(
+    ("today", "observer"),
+    [
+        (D(2024, 8, 31), False),  # the day before the tenure starts
+        (D(2024, 9, 1), True),  # first day
+        (D(2025, 8, 31), True),  # last day
+        (D(2025, 9, 1), False),  # the day after it ended
+    ],
+)
+def test_observer_only_while_the_position_is_held(
+    db_session, institution_id, policy, today, observer
+) -> None:
     tenure = ("college_dean", D(2024, 9, 1), D(2025, 8, 31))
     person = make_person(db_session, institution_id, positions=[tenure])
     assert (Persona.OBSERVER in personas(db_session, person, policy, today)) is observer
 
 
-def test_observer_with_open_tenure_and_with_one_of_several_positions(db_session, institution_id,
-                                                                     policy) -> None:
+def test_observer_with_open_tenure_and_with_one_of_several_positions(
+    db_session, institution_id, policy
+) -> None:
     open_ended = make_person(db_session, institution_id, "1", positions=[("school_leader", None, None)])
     assert personas(db_session, open_ended, policy) == [Persona.OBSERVER]
     # an ended position and a current one: the current one decides
-    several = make_person(db_session, institution_id, "2", positions=[
-        ("college_dean", D(2020, 9, 1), D(2023, 8, 31)), ("head_hr", D(2023, 9, 1), None)])
+    several = make_person(
+        db_session,
+        institution_id,
+        "2",
+        positions=[("college_dean", D(2020, 9, 1), D(2023, 8, 31)), ("head_hr", D(2023, 9, 1), None)],
+    )
     assert personas(db_session, several, policy, D(2026, 1, 5)) == [Persona.OBSERVER]
     assert personas(db_session, several, policy, D(2023, 1, 5)) == [Persona.OBSERVER]
     assert personas(db_session, several, policy, D(2019, 1, 5)) == []
 
 
-def test_a_position_without_duties_in_the_policy_makes_no_observer(db_session, institution_id,
-                                                                   policy) -> None:
+def test_a_position_without_duties_in_the_policy_makes_no_observer(
+    db_session, institution_id, policy
+) -> None:
     person = make_person(db_session, institution_id, positions=[("secretary_general", None, None)])
     assert "secretary_general" not in policy.observing_positions()
     assert personas(db_session, person, policy) == []
@@ -96,9 +120,16 @@ def test_teacher_from_a_timetabled_section(db_session, institution_id, policy) -
     course = Course(institution_id=institution_id, code="C1", name="高等数学")
     db_session.add_all([semester, course])
     db_session.flush()
-    section = CourseSection(institution_id=institution_id, semester_id=semester.id, course_id=course.id,
-                            natural_key="C1|1|1|1-2|1-18", weekday=1, period_start=1, period_end=2,
-                            weeks_spec="1-18")
+    section = CourseSection(
+        institution_id=institution_id,
+        semester_id=semester.id,
+        course_id=course.id,
+        natural_key="C1|1|1|1-2|1-18",
+        weekday=1,
+        period_start=1,
+        period_end=2,
+        weeks_spec="1-18",
+    )
     db_session.add(section)
     db_session.flush()
     db_session.add(SectionTeacher(section_id=section.id, person_id=teacher.id))
@@ -107,8 +138,9 @@ def test_teacher_from_a_timetabled_section(db_session, institution_id, policy) -
     assert personas(db_session, other, policy) == []
 
 
-def test_teacher_from_the_instructor_role_but_only_with_a_roster_identity(db_session, institution_id,
-                                                                          policy) -> None:
+def test_teacher_from_the_instructor_role_but_only_with_a_roster_identity(
+    db_session, institution_id, policy
+) -> None:
     person = make_person(db_session, institution_id)
     assert personas(db_session, person, policy, instructor=True) == [Persona.TEACHER]
     assert personas(db_session, person, policy, instructor=False) == []
@@ -116,13 +148,16 @@ def test_teacher_from_the_instructor_role_but_only_with_a_roster_identity(db_ses
     assert personas(db_session, None, policy, instructor=True) == []
 
 
-@pytest.mark.parametrize(("kind", "function", "expected"), [
-    ("department", "quality_center", [Persona.QUALITY_CENTER, Persona.HANDLER]),
-    ("department", "organization", [Persona.ORGANIZATION, Persona.HANDLER]),
-    ("department", "", [Persona.HANDLER]),
-    ("college", "", []),
-    ("marxism_school", "", []),
-])
+@pytest.mark.parametrize(
+    ("kind", "function", "expected"),
+    [
+        ("department", "quality_center", [Persona.QUALITY_CENTER, Persona.HANDLER]),
+        ("department", "organization", [Persona.ORGANIZATION, Persona.HANDLER]),
+        ("department", "", [Persona.HANDLER]),
+        ("college", "", []),
+        ("marxism_school", "", []),
+    ],
+)
 def test_staff_personas_from_the_unit(db_session, institution_id, policy, kind, function, expected) -> None:
     unit = make_unit(db_session, institution_id, "U", kind, function)
     person = make_person(db_session, institution_id, unit=unit)
@@ -131,10 +166,15 @@ def test_staff_personas_from_the_unit(db_session, institution_id, policy, kind, 
 
 def test_personas_combine_in_a_fixed_order(db_session, institution_id, policy) -> None:
     qc = make_unit(db_session, institution_id, "QC", "department", "quality_center")
-    head = make_person(db_session, institution_id, unit=qc,
-                       positions=[("head_quality_center", D(2022, 7, 1), None)])
+    head = make_person(
+        db_session, institution_id, unit=qc, positions=[("head_quality_center", D(2022, 7, 1), None)]
+    )
     assert personas(db_session, head, policy, instructor=True) == [
-        Persona.QUALITY_CENTER, Persona.OBSERVER, Persona.HANDLER, Persona.TEACHER]
+        Persona.QUALITY_CENTER,
+        Persona.OBSERVER,
+        Persona.HANDLER,
+        Persona.TEACHER,
+    ]
 
 
 def test_platform_admin_gets_the_quality_center_pages(db_session, institution_id, policy) -> None:
@@ -142,4 +182,6 @@ def test_platform_admin_gets_the_quality_center_pages(db_session, institution_id
     college = make_unit(db_session, institution_id, "TR", "college")
     person = make_person(db_session, institution_id, unit=college)
     assert personas(db_session, person, policy, admin=True, instructor=True) == [
-        Persona.QUALITY_CENTER, Persona.TEACHER]
+        Persona.QUALITY_CENTER,
+        Persona.TEACHER,
+    ]

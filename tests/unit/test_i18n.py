@@ -70,10 +70,21 @@ def _msgid(message_id: str | tuple[str, ...] | list[str]) -> str:
 def test_extraction_keywords_cover_gettext_and_every_domain_error() -> None:
     keywords = set(_script_keywords())
     assert {"_", "gettext", "ngettext:1,2", "lazy_gettext", "N_"} <= keywords
-    error_classes = {name for name, obj in vars(errors).items()
-                     if isinstance(obj, type) and issubclass(obj, errors.TingkeError)}
-    assert error_classes >= {"TingkeError", "BadRequest", "Forbidden", "NotFound", "Conflict",
-                             "ValidationFailed", "LaunchRefused", "NotAuthenticated"}
+    error_classes = {
+        name
+        for name, obj in vars(errors).items()
+        if isinstance(obj, type) and issubclass(obj, errors.TingkeError)
+    }
+    assert error_classes >= {
+        "TingkeError",
+        "BadRequest",
+        "Forbidden",
+        "NotFound",
+        "Conflict",
+        "ValidationFailed",
+        "LaunchRefused",
+        "NotAuthenticated",
+    }
     assert error_classes <= keywords, f"add -k for {sorted(error_classes - keywords)} to scripts/i18n.sh"
 
 
@@ -89,9 +100,12 @@ def test_template_holds_every_marked_string(template: Catalog) -> None:
         rel = Path(dirpath).relative_to(ROOT).parts
         return not rel or rel[0] in SOURCE_DIRS and not any(p.startswith((".", "_")) for p in rel)
 
-    found = {_msgid(m[2]): m[0]
-             for m in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords,
-                                       directory_filter=wanted)}
+    found = {
+        _msgid(m[2]): m[0]
+        for m in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=keywords, directory_filter=wanted
+        )
+    }
     found.pop("", None)
     in_template = {_msgid(m.id) for m in template if m.id}
     missing = sorted(set(found) - in_template)
@@ -100,15 +114,19 @@ def test_template_holds_every_marked_string(template: Catalog) -> None:
     assert not stale, f"no longer in the code (run scripts/i18n.sh): {stale[:20]}"
 
 
-def test_every_msgid_has_a_chinese_translation_with_the_same_placeholders(template: Catalog,
-                                                                          zh_cn: Catalog) -> None:
+def test_every_msgid_has_a_chinese_translation_with_the_same_placeholders(
+    template: Catalog, zh_cn: Catalog
+) -> None:
     problems = []
     ids = [m.id for m in template if m.id]
     assert len(ids) > 500  # the catalog is the real one, not an empty shell
     for msgid in ids:
         entry = zh_cn.get(msgid)
-        strings = [] if entry is None else (
-            list(entry.string) if isinstance(entry.string, (list, tuple)) else [entry.string])
+        strings = (
+            []
+            if entry is None
+            else (list(entry.string) if isinstance(entry.string, (list, tuple)) else [entry.string])
+        )
         if entry is None or not strings or not all(s and s.strip() for s in strings):
             problems.append(f"untranslated: {msgid!r}")
             continue
@@ -154,8 +172,12 @@ class VisibleText(HTMLParser):
             self._hidden += 1
         values = dict(attrs)
         for name, value in attrs:
-            shown = (name in self.SHOWN or name.startswith("data-msg") or name == "data-confirm"
-                     or (name == "value" and tag == "input" and values.get("type") in ("submit", "button")))
+            shown = (
+                name in self.SHOWN
+                or name.startswith("data-msg")
+                or name == "data-confirm"
+                or (name == "value" and tag == "input" and values.get("type") in ("submit", "button"))
+            )
             if shown and value:  # "__TIME__" and the like are filled in by JavaScript
                 self.parts.append(re.sub(r"__[A-Z]+__", "", value))
 
@@ -175,10 +197,42 @@ def visible_text(html: str) -> str:
 
 
 # Words that stay English in the Chinese UI: the language switch, and file formats/protocols.
-ALLOWED = {"English", "ID", "CSV", "XLSX", "Excel", "PDF", "LTI", "TOML", "UTF", "GB",
-           "YYYY", "MM", "DD", "HH"}
-COMMON_UI_WORDS = ("Submit", "Save", "Search", "Home", "Semester", "Observation", "Records", "Cancel", "Add",
-                   "Import", "Export", "Download", "Status", "Teacher", "Course", "Date", "Name", "Position")
+ALLOWED = {
+    "English",
+    "ID",
+    "CSV",
+    "XLSX",
+    "Excel",
+    "PDF",
+    "LTI",
+    "TOML",
+    "UTF",
+    "GB",
+    "YYYY",
+    "MM",
+    "DD",
+    "HH",
+}
+COMMON_UI_WORDS = (
+    "Submit",
+    "Save",
+    "Search",
+    "Home",
+    "Semester",
+    "Observation",
+    "Records",
+    "Cancel",
+    "Add",
+    "Import",
+    "Export",
+    "Download",
+    "Status",
+    "Teacher",
+    "Course",
+    "Date",
+    "Name",
+    "Position",
+)
 
 
 # Data shown as it is: e-mail addresses and the policy's position codes (shown next to position names).
@@ -207,46 +261,80 @@ def college(session_factory, institution_id, platform) -> str:  # type: ignore[n
         for row in s.scalars(select(Platform)):
             row.name = "学校网络教学平台"
         units = {}
-        for code, name, kind, function in [("01", "汽车工程学院", "college", ""),
-                                           ("02", "马克思主义学院", "marxism_school", ""),
-                                           ("03", "教学质量监控与评价中心", "department", "quality_center"),
-                                           ("04", "后勤管理处", "department", "")]:
-            units[code] = Unit(institution_id=institution_id, code=code, name=name, kind=kind,
-                               function=function)
+        for code, name, kind, function in [
+            ("01", "汽车工程学院", "college", ""),
+            ("02", "马克思主义学院", "marxism_school", ""),
+            ("03", "教学质量监控与评价中心", "department", "quality_center"),
+            ("04", "后勤管理处", "department", ""),
+        ]:
+            units[code] = Unit(
+                institution_id=institution_id, code=code, name=name, kind=kind, function=function
+            )
             s.add(units[code])
         s.flush()
         start = monday - dt.timedelta(days=365)
         for no, name, unit, positions in [
             ("1001", "赵校长", None, ("school_leader", "vp_ideology", "head_student_affairs")),
-            ("2001", "马老师", "02", ()), ("2002", "汽老师", "01", ()),
-            ("3001", "钱院长", "01", ("college_dean",)), ("9001", "质控员", "03", ()),
+            ("2001", "马老师", "02", ()),
+            ("2002", "汽老师", "01", ()),
+            ("3001", "钱院长", "01", ("college_dean",)),
+            ("9001", "质控员", "03", ()),
             ("4001", "孙处长", "04", ("head_logistics",)),
         ]:
-            person = Person(institution_id=institution_id, employee_no=no, name=name, email=f"p{no}@jti.edu",
-                            unit_id=units[unit].id if unit else None)
+            person = Person(
+                institution_id=institution_id,
+                employee_no=no,
+                name=name,
+                email=f"p{no}@jti.edu",
+                unit_id=units[unit].id if unit else None,
+            )
             for position in positions:
-                person.positions.append(PositionHolding(institution_id=institution_id, position_code=position,
-                                                        start_date=start))
+                person.positions.append(
+                    PositionHolding(institution_id=institution_id, position_code=position, start_date=start)
+                )
             s.add(person)
         SemesterService(s, institution_id).add(semester, monday, 16, [])
-        periods = [["period", "start", "end"]] + [[str(n), f"{7 + n:02d}:00", f"{7 + n:02d}:45"]
-                                                   for n in range(1, 9)]
+        periods = [["period", "start", "end"]] + [
+            [str(n), f"{7 + n:02d}:00", f"{7 + n:02d}:45"] for n in range(1, 9)
+        ]
         PeriodService(s, institution_id).import_periods(csv_bytes(periods), "periods.csv")
-        rows = [[semester, code, name, kind, unit, teacher, "汽车2301", "汽车工程学院", str(day), periods_,
-                 "1-16", f"{day}01", "是"]
-                for code, name, kind, unit, teacher, periods_ in [
-                    ("110101", "思想道德与法治", "思政必修", "马克思主义学院", "2001", "1-2"),
-                    ("120202", "汽车构造", "专业必修", "汽车工程学院", "2002", "3-4")]
-                for day in range(1, 8)]
+        rows = [
+            [
+                semester,
+                code,
+                name,
+                kind,
+                unit,
+                teacher,
+                "汽车2301",
+                "汽车工程学院",
+                str(day),
+                periods_,
+                "1-16",
+                f"{day}01",
+                "是",
+            ]
+            for code, name, kind, unit, teacher, periods_ in [
+                ("110101", "思想道德与法治", "思政必修", "马克思主义学院", "2001", "1-2"),
+                ("120202", "汽车构造", "专业必修", "汽车工程学院", "2002", "3-4"),
+            ]
+            for day in range(1, 8)
+        ]
         TimetableImporter(s, institution_id).import_file(csv_bytes([HEADER_EN, *rows]), "timetable.csv")
     return semester
 
 
-def launch(launcher, platform, no: str, roles: list[str] | None = None,  # type: ignore[no-untyped-def]
-           claims: dict[str, object] | None = None) -> LaunchResult:
+def launch(
+    launcher,
+    platform,
+    no: str,
+    roles: list[str] | None = None,  # type: ignore[no-untyped-def]
+    claims: dict[str, object] | None = None,
+) -> LaunchResult:
     platform.context = {"id": "101", "label": "领导听课", "title": "领导干部听课"}
-    return launcher.launch(LmsUser(f"u-{no}", f"用户{no}", f"p{no}@jti.edu", no, roles or [ROLE_LEARNER]),
-                           **(claims or {}))
+    return launcher.launch(
+        LmsUser(f"u-{no}", f"用户{no}", f"p{no}@jti.edu", no, roles or [ROLE_LEARNER]), **(claims or {})
+    )
 
 
 def get_ok(client, session: LaunchResult, path: str) -> str:  # type: ignore[no-untyped-def]
@@ -270,11 +358,31 @@ def assert_chinese(html: str, path: str) -> None:
     assert not leaked, f"{path}: English words on a Chinese page: {sorted(leaked)}"
 
 
-OBSERVER_PAGES = ["/home", "/timetable/pick", "/timetable/pick?scope=all", "/observations/", "/policy/me",
-                  "/patrols/", "/problems/"]
-QC_PAGES = ["/home", "/policy/", "/policy/rules", "/directory/units", "/directory/people",
-            "/directory/users/unmatched", "/timetable/semesters", "/timetable/periods", "/timetable/import",
-            "/timetable/mappings", "/observations/all", "/reports/", "/archive/", "/problems/"]
+OBSERVER_PAGES = [
+    "/home",
+    "/timetable/pick",
+    "/timetable/pick?scope=all",
+    "/observations/",
+    "/policy/me",
+    "/patrols/",
+    "/problems/",
+]
+QC_PAGES = [
+    "/home",
+    "/policy/",
+    "/policy/rules",
+    "/directory/units",
+    "/directory/people",
+    "/directory/users/unmatched",
+    "/timetable/semesters",
+    "/timetable/periods",
+    "/timetable/import",
+    "/timetable/mappings",
+    "/observations/all",
+    "/reports/",
+    "/archive/",
+    "/problems/",
+]
 
 
 def test_observer_pages_are_chinese_by_default(college, launcher, platform, client) -> None:  # type: ignore[no-untyped-def]
@@ -289,8 +397,11 @@ def test_observation_form_is_chinese(college, launcher, platform, client) -> Non
     """The record form (the longest page an observer fills), opened from the picker's start button."""
     leader = launch(launcher, platform, "1001")
     picker = get_ok(client, leader, "/timetable/pick?scope=all")
-    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf" '
-                     r'value="([^"]+)">\s*<input type="hidden" name="session_id" value="(\d+)"', picker)
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf" '
+        r'value="([^"]+)">\s*<input type="hidden" name="session_id" value="(\d+)"',
+        picker,
+    )
     assert form, "no start button on the picker"
     action, csrf, session_id = (form.group(i).replace("&amp;", "&") for i in (1, 2, 3))
     started = client.post(action, data={"csrf": csrf, "session_id": session_id})

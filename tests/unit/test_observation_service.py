@@ -91,8 +91,12 @@ def test_teacher_cannot_observe_own_class(service, world):  # type: ignore[no-un
 # -- autosave -----------------------------------------------------------------------------------------
 def test_autosave_keeps_partial_data_and_bumps_version(service, world, db_session):  # type: ignore[no-untyped-def]
     obs = service.start(world.observer.id, world.session_w1.id)
-    result = service.autosave(obs, world.observer.id, {"narrative": "开始上课", "rating__attitude": "良",
-                                                       "arrival_time": "10:05"}, 0)
+    result = service.autosave(
+        obs,
+        world.observer.id,
+        {"narrative": "开始上课", "rating__attitude": "良", "arrival_time": "10:05"},
+        0,
+    )
     assert obs.draft_version == 1 and result.invalid == {}
     db_session.expire_all()
     stored = db_session.get(Observation, obs.id)
@@ -111,9 +115,18 @@ def test_autosave_stale_version_is_refused(service, world):  # type: ignore[no-u
 
 def test_autosave_reports_unreadable_values_and_stores_the_rest(service, world):  # type: ignore[no-untyped-def]
     obs = service.start(world.observer.id, world.session_w1.id)
-    result = service.autosave(obs, world.observer.id, {"arrival_time": "25:99", "present_count": "many",
-                                                       "rating__attitude": "great", "bogus": "x",
-                                                       "narrative": "kept"}, 0)
+    result = service.autosave(
+        obs,
+        world.observer.id,
+        {
+            "arrival_time": "25:99",
+            "present_count": "many",
+            "rating__attitude": "great",
+            "bogus": "x",
+            "narrative": "kept",
+        },
+        0,
+    )
     assert set(result.invalid) == {"arrival_time", "present_count", "rating__attitude", "bogus"}
     assert obs.narrative == "kept" and obs.arrival_time is None
 
@@ -143,8 +156,13 @@ def test_submit_names_every_missing_field(service, world):  # type: ignore[no-un
     service.autosave(obs, world.observer.id, fields, 0)
     with pytest.raises(RecordIncomplete) as err:
         service.submit(obs, world.observer.id)
-    assert set(err.value.fields) == {"rating__effect", "narrative", "present_count", "exchange_teacher_text",
-                                     "exchange_students_done"}
+    assert set(err.value.fields) == {
+        "rating__effect",
+        "narrative",
+        "present_count",
+        "exchange_teacher_text",
+        "exchange_students_done",
+    }
     assert err.value.status == 422 and obs.status == "draft"
     assert any("教学效果" in d for d in err.value.plain_details())
 
@@ -154,10 +172,15 @@ def test_submit_flags_late_arrival_and_signs_author(service, world, db_session):
     service.autosave(obs, world.observer.id, complete_fields(service.policy, arrival_time="10:10"), 0)
     service.submit(obs, world.observer.id)
     assert obs.status == "submitted" and obs.submitted_at is not None and obs.arrived_late
-    author = db_session.scalars(select(ObservationMember)
-                                .where(ObservationMember.observation_id == obs.id)).one()
+    author = db_session.scalars(
+        select(ObservationMember).where(ObservationMember.observation_id == obs.id)
+    ).one()
     assert (author.person_id, author.role, author.status, author.session_id) == (
-        world.observer.id, MemberRole.AUTHOR, MemberStatus.SIGNED, world.session_w1.id)
+        world.observer.id,
+        MemberRole.AUTHOR,
+        MemberStatus.SIGNED,
+        world.session_w1.id,
+    )
     with pytest.raises(Conflict):
         service.submit(obs, world.observer.id)
 
@@ -171,11 +194,15 @@ def test_on_time_arrival_is_not_flagged(service, world):  # type: ignore[no-unty
 def test_correction_within_window_is_audited(service, world, db_session):  # type: ignore[no-untyped-def]
     obs = _submitted(service, world)
     service.correct(obs, world.observer.id, {"suggestions": "多设计互动", "rating__effect": "good"})
-    trail = db_session.scalars(select(ObservationAudit).where(ObservationAudit.observation_id == obs.id)
-                               .order_by(ObservationAudit.id)).all()
+    trail = db_session.scalars(
+        select(ObservationAudit)
+        .where(ObservationAudit.observation_id == obs.id)
+        .order_by(ObservationAudit.id)
+    ).all()
     assert [(a.field, a.before, a.after, a.person_id) for a in trail] == [
         ("suggestions", "增加课堂提问", "多设计互动", world.observer.id),
-        ("rating__effect", "优", "良", world.observer.id)]
+        ("rating__effect", "优", "良", world.observer.id),
+    ]
 
 
 def test_correction_cannot_empty_a_required_field(service, world):  # type: ignore[no-untyped-def]
@@ -190,8 +217,9 @@ def test_autosave_of_submitted_record_coalesces_audit(service, world, db_session
     obs = _submitted(service, world)
     service.autosave(obs, world.observer.id, {"strengths": "板书清晰，"}, obs.draft_version)
     service.autosave(obs, world.observer.id, {"strengths": "板书清晰，语言生动"}, obs.draft_version)
-    trail = db_session.scalars(select(ObservationAudit)
-                               .where(ObservationAudit.observation_id == obs.id)).all()
+    trail = db_session.scalars(
+        select(ObservationAudit).where(ObservationAudit.observation_id == obs.id)
+    ).all()
     assert [(a.field, a.before, a.after) for a in trail] == [("strengths", "板书清晰", "板书清晰，语言生动")]
 
 
@@ -209,11 +237,13 @@ def test_archived_semester_locks_the_record_O14(service, world, db_session):  # 
     draft = service.start(world.co_observer.id, world.session_w1.id)
     world.semester.status = "archived"
     db_session.flush()
-    for action in (lambda: service.correct(obs, world.observer.id, {"suggestions": "x"}),
-                   lambda: service.autosave(draft, world.co_observer.id, {"narrative": "x"}, 0),
-                   lambda: service.submit(draft, world.co_observer.id),
-                   lambda: service.add_member(obs, world.observer.id, "L003"),
-                   lambda: service.reply(obs, world.teacher.id, "谢谢")):
+    for action in (
+        lambda: service.correct(obs, world.observer.id, {"suggestions": "x"}),
+        lambda: service.autosave(draft, world.co_observer.id, {"narrative": "x"}, 0),
+        lambda: service.submit(draft, world.co_observer.id),
+        lambda: service.add_member(obs, world.observer.id, "L003"),
+        lambda: service.reply(obs, world.teacher.id, "谢谢"),
+    ):
         with pytest.raises(Conflict, match="archived"):
             action()
 
@@ -241,11 +271,17 @@ def test_group_observation_cosign_and_own_record(service, world, db_session):  #
     own = service.write_own(obs, world.third_observer.id)
     assert own.id != obs.id and own.author_id == world.third_observer.id and own.status == "draft"
     assert own.session_id == obs.session_id
-    statuses = {m.person_id: (m.role, m.status) for m in db_session.scalars(
-        select(ObservationMember).where(ObservationMember.observation_id == obs.id))}
-    assert statuses == {world.observer.id: ("author", "signed"),
-                        world.co_observer.id: ("co_observer", "signed"),
-                        world.third_observer.id: ("co_observer", "own_record")}
+    statuses = {
+        m.person_id: (m.role, m.status)
+        for m in db_session.scalars(
+            select(ObservationMember).where(ObservationMember.observation_id == obs.id)
+        )
+    }
+    assert statuses == {
+        world.observer.id: ("author", "signed"),
+        world.co_observer.id: ("co_observer", "signed"),
+        world.third_observer.id: ("co_observer", "own_record"),
+    }
     assert service.my_records(world.third_observer.id).drafts == [own]
 
 
@@ -267,12 +303,23 @@ def test_non_member_cannot_open_or_cosign(service, world):  # type: ignore[no-un
 # -- problems -----------------------------------------------------------------------------------------
 def test_problem_is_stored_with_status_new_and_event(service, world, db_session):  # type: ignore[no-untyped-def]
     obs = service.start(world.observer.id, world.session_w1.id)
-    problem = service.raise_problem(obs, world.observer.id, category="facilities",
-                                    unit_id=str(world.logistics.id), room="", description="投影仪不亮")
+    problem = service.raise_problem(
+        obs,
+        world.observer.id,
+        category="facilities",
+        unit_id=str(world.logistics.id),
+        room="",
+        description="投影仪不亮",
+    )
     db_session.expire_all()
     stored = db_session.get(Problem, problem.id)
     assert (stored.category, stored.unit_id, stored.room, stored.status, stored.observation_id) == (
-        "facilities", world.logistics.id, "A101", "new", obs.id)
+        "facilities",
+        world.logistics.id,
+        "A101",
+        "new",
+        obs.id,
+    )
     events = db_session.scalars(select(ProblemEvent).where(ProblemEvent.problem_id == problem.id)).all()
     assert [(e.status, e.person_id) for e in events] == [("new", world.observer.id)]
 
@@ -288,8 +335,9 @@ def test_problem_with_bad_category_or_unit_is_refused(service, world):  # type: 
 def test_discarding_a_draft_removes_its_problems_and_members(service, world, db_session):  # type: ignore[no-untyped-def]
     obs = service.start(world.observer.id, world.session_w1.id)
     service.add_member(obs, world.observer.id, "L002")
-    service.raise_problem(obs, world.observer.id, category="other", unit_id=world.logistics.id,
-                          description="x")
+    service.raise_problem(
+        obs, world.observer.id, category="other", unit_id=world.logistics.id, description="x"
+    )
     service.discard(obs, world.observer.id)
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(Problem)) == 0
@@ -318,8 +366,11 @@ def test_teacher_reply_and_names_per_policy(service, world, db_session):  # type
     assert obs.teacher_ack_at is not None and obs.teacher_reply_by_id == world.teacher.id
     assert service.my_records(world.observer.id).replies == [obs]
     assert service.observer_names_for_teacher(obs) == ["王校长"]
-    text = PolicyStore(db_session, world.institution_id).current().text.replace(
-        "teachers_see_observer_names = true", "teachers_see_observer_names = false")
+    text = (
+        PolicyStore(db_session, world.institution_id)
+        .current()
+        .text.replace("teachers_see_observer_names = true", "teachers_see_observer_names = false")
+    )
     PolicyStore(db_session, world.institution_id).upload(text, None)
     policy = PolicyStore(db_session, world.institution_id).current()
     hidden = ObservationService(db_session, world.institution_id, policy)

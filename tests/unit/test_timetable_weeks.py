@@ -18,31 +18,50 @@ from lti_tool.timetable.specs import (
 )
 
 
-@pytest.mark.parametrize(("spec", "weeks"), [
-    ("1-16", tuple(range(1, 17))),
-    ("1-16周", tuple(range(1, 17))),
-    ("5", (5,)),
-    ("1-8,10-17", tuple(range(1, 9)) + tuple(range(10, 18))),
-    ("1-8，10-17周", tuple(range(1, 9)) + tuple(range(10, 18))),
-    ("1-16单", (1, 3, 5, 7, 9, 11, 13, 15)),
-    ("1-16单周", (1, 3, 5, 7, 9, 11, 13, 15)),
-    ("1-16(单)", (1, 3, 5, 7, 9, 11, 13, 15)),
-    ("2-16双", (2, 4, 6, 8, 10, 12, 14, 16)),
-    ("1-15双", (2, 4, 6, 8, 10, 12, 14)),
-    ("3-9odd", (3, 5, 7, 9)),
-    ("1-4,3-6", (1, 2, 3, 4, 5, 6)),
-    ("1-8,10-17单", tuple(range(1, 9)) + (11, 13, 15, 17)),
-    (" 1 - 3 , 7 ", (1, 2, 3, 7)),
-    ("1～3", (1, 2, 3)),
-    ("第1-2周", (1, 2)),
-])
+@pytest.mark.parametrize(
+    ("spec", "weeks"),
+    [
+        ("1-16", tuple(range(1, 17))),
+        ("1-16周", tuple(range(1, 17))),
+        ("5", (5,)),
+        ("1-8,10-17", tuple(range(1, 9)) + tuple(range(10, 18))),
+        ("1-8，10-17周", tuple(range(1, 9)) + tuple(range(10, 18))),
+        ("1-16单", (1, 3, 5, 7, 9, 11, 13, 15)),
+        ("1-16单周", (1, 3, 5, 7, 9, 11, 13, 15)),
+        ("1-16(单)", (1, 3, 5, 7, 9, 11, 13, 15)),
+        ("2-16双", (2, 4, 6, 8, 10, 12, 14, 16)),
+        ("1-15双", (2, 4, 6, 8, 10, 12, 14)),
+        ("3-9odd", (3, 5, 7, 9)),
+        ("1-4,3-6", (1, 2, 3, 4, 5, 6)),
+        ("1-8,10-17单", tuple(range(1, 9)) + (11, 13, 15, 17)),
+        (" 1 - 3 , 7 ", (1, 2, 3, 7)),
+        ("1～3", (1, 2, 3)),
+        ("第1-2周", (1, 2)),
+    ],
+)
 def test_week_specs(spec: str, weeks: tuple[int, ...]) -> None:
     assert parse_weeks(spec) == weeks
 
 
-@pytest.mark.parametrize("spec", [
-    "", "   ", "abc", "1-", "-5", "0-3", "8-3", "1-16三", "1,,3", "2-2单", "1-1双", "1-99", "1-16单双", "1.5",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "   ",
+        "abc",
+        "1-",
+        "-5",
+        "0-3",
+        "8-3",
+        "1-16三",
+        "1,,3",
+        "2-2单",
+        "1-1双",
+        "1-99",
+        "1-16单双",
+        "1.5",
+    ],
+)
 def test_bad_week_specs_are_refused(spec: str) -> None:
     with pytest.raises(SpecError):
         parse_weeks(spec)
@@ -60,8 +79,10 @@ def test_canonical_week_text_makes_equal_specs_equal() -> None:
     assert format_weeks(()) == ""
 
 
-@pytest.mark.parametrize(("text", "periods"), [("3-4", (3, 4)), ("第3-4节", (3, 4)), ("5", (5, 5)),
-                                                ("1－2", (1, 2)), ("7~9", (7, 9))])
+@pytest.mark.parametrize(
+    ("text", "periods"),
+    [("3-4", (3, 4)), ("第3-4节", (3, 4)), ("5", (5, 5)), ("1－2", (1, 2)), ("7~9", (7, 9))],
+)
 def test_periods(text: str, periods: tuple[int, int]) -> None:
     assert parse_periods(text) == periods
 
@@ -72,8 +93,10 @@ def test_bad_periods(text: str) -> None:
         parse_periods(text)
 
 
-@pytest.mark.parametrize(("text", "day"), [("1", 1), ("7", 7), ("星期三", 3), ("周日", 7), ("星期天", 7),
-                                            ("Wed", 3), ("friday", 5), ("六", 6)])
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [("1", 1), ("7", 7), ("星期三", 3), ("周日", 7), ("星期天", 7), ("Wed", 3), ("friday", 5), ("六", 6)],
+)
 def test_weekdays(text: str, day: int) -> None:
     assert parse_weekday(text) == day
 

@@ -21,9 +21,14 @@ def test_bulletin_pdf_numbers_short_people_and_problems(session_factory, college
     assert first.status == RunStatus.SUCCEEDED, first.error
     assert first.filename == "领导干部听课情况通报-2026-2027-1-第1期.pdf"
     text = pdf_text(first.content)
-    for needle in ["关于领导干部听课制度执行情况的通报", "第1期",
-                   "2人已全部完成任务，3人尚未完成，完成率40.0%",
-                   "尚未完成听课任务的人员", "张副校长", "共反馈问题3个"]:
+    for needle in [
+        "关于领导干部听课制度执行情况的通报",
+        "第1期",
+        "2人已全部完成任务，3人尚未完成，完成率40.0%",
+        "尚未完成听课任务的人员",
+        "张副校长",
+        "共反馈问题3个",
+    ]:
         assert needle in text, needle
     second = _run(session_factory, college, "bulletin")
     assert second.filename.endswith("第2期.pdf")

@@ -32,11 +32,13 @@ def college(session_factory, institution_id):  # type: ignore[no-untyped-def]
         inst = institution_id
         sem = f.semester(s, inst, "S-NOW", week1_monday=monday, weeks=16)
         college_unit = f.unit(s, inst, "汽车工程学院")
-        behind = f.person(s, inst, "落后校领导", employee_no="L1", email="l1@jti.edu",
-                          positions=["school_leader"])
+        behind = f.person(
+            s, inst, "落后校领导", employee_no="L1", email="l1@jti.edu", positions=["school_leader"]
+        )
         f.person(s, inst, "无邮箱校领导", employee_no="L3", positions=["school_leader"])
-        on_track = f.person(s, inst, "达标校领导", employee_no="L2", email="l2@jti.edu",
-                            positions=["school_leader"])
+        on_track = f.person(
+            s, inst, "达标校领导", employee_no="L2", email="l2@jti.edu", positions=["school_leader"]
+        )
         teacher = f.person(s, inst, "教师", unit=college_unit)
         sec = f.section(s, sem, f.course(s, inst, "汽车构造"), [teacher])
         for day in (monday, monday + dt.timedelta(days=7)):
@@ -84,11 +86,17 @@ def test_two_workers_fire_a_checkpoint_once(college, session_factory, settings, 
     queue.empty()
     for _ in range(4):
         queue.enqueue(send_due_reminders)
-    env = dict(os.environ, TINGKE_DATABASE_URL=database_url, TINGKE_INSTANCE_PATH=str(tmp_path),
-               TINGKE_OUTBOX=str(tmp_path / "outbox"), TINGKE_REDIS_URL=settings.redis_url)
+    env = dict(
+        os.environ,
+        TINGKE_DATABASE_URL=database_url,
+        TINGKE_INSTANCE_PATH=str(tmp_path),
+        TINGKE_OUTBOX=str(tmp_path / "outbox"),
+        TINGKE_REDIS_URL=settings.redis_url,
+    )
     cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", settings.redis_url, queue.name]
-    workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
     with session_factory() as s:
@@ -108,7 +116,7 @@ def test_banner_shown_and_dismissed(college, session_factory, settings, client, 
     session = launcher.launch(LmsUser("u-l1", "落后校领导", "l1@jti.edu", "L1"))
     home = session.get(client, "/home").get_data(as_text=True)
     assert "听课提醒" in home
-    rid = re.search(r'/reminders/(\d+)/dismiss', home).group(1)  # type: ignore[union-attr]
+    rid = re.search(r"/reminders/(\d+)/dismiss", home).group(1)  # type: ignore[union-attr]
     csrf = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
     assert client.post(f"/reminders/{rid}/dismiss?s={session.token}", data={"csrf": csrf}).status_code == 303
     assert "听课提醒" not in session.get(client, "/home").get_data(as_text=True)

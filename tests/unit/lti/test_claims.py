@@ -65,8 +65,9 @@ def test_roles() -> None:
 def test_deep_linking_data_is_kept_as_sent() -> None:
     """Deep Linking 2.0: ``data`` is opaque and must come back unchanged, whatever its JSON type."""
     for data in ("opaque-1", {"course": 7, "slot": ["a"]}, 0, ""):
-        claims = LaunchClaims.from_jwt({CLAIM_DL_SETTINGS: {"deep_link_return_url": "https://lms/dl",
-                                                            "data": data}})
+        claims = LaunchClaims.from_jwt(
+            {CLAIM_DL_SETTINGS: {"deep_link_return_url": "https://lms/dl", "data": data}}
+        )
         assert claims.deep_link_data == data
         assert LaunchClaims.from_dict(claims.to_dict()).deep_link_data == data
     assert LaunchClaims.from_jwt({CLAIM_DL_SETTINGS: {}}).deep_link_data is None

@@ -27,9 +27,33 @@ def _segments() -> list[bytes]:
     rng = random.Random(20261127)
     alphabet = b"ABCXYZabcxyz0189-_"
     junk = b"=!+/ .\n\x00\xff"
-    cases = [b"", b"=", b"==", b"===", b"A", b"AA", b"AAA", b"AAAA", b"AA==", b"AAA=", b"AA=", b"A===",
-             b"AB", b"AQ", b"AQ==", b"AR", b"!!!!", b"eyJ", b"eyJhIjoxfQ", b"eyJhIjoxfQ==", b"eyJhIjoxfQ=",
-             b"e+J/", b"eyJhIjoxfQ\n", b"=AAA", b"AA=A"]
+    cases = [
+        b"",
+        b"=",
+        b"==",
+        b"===",
+        b"A",
+        b"AA",
+        b"AAA",
+        b"AAAA",
+        b"AA==",
+        b"AAA=",
+        b"AA=",
+        b"A===",
+        b"AB",
+        b"AQ",
+        b"AQ==",
+        b"AR",
+        b"!!!!",
+        b"eyJ",
+        b"eyJhIjoxfQ",
+        b"eyJhIjoxfQ==",
+        b"eyJhIjoxfQ=",
+        b"e+J/",
+        b"eyJhIjoxfQ\n",
+        b"=AAA",
+        b"AA=A",
+    ]
     for payload in (b"{}", b'{"a":1}', "听课".encode(), bytes(range(40))):
         cases.append(base64.urlsafe_b64encode(payload))
         cases.append(base64.urlsafe_b64encode(payload).rstrip(b"="))
@@ -40,7 +64,7 @@ def _segments() -> list[bytes]:
             seg += b"=" * rng.randrange(1, 4)
         if rng.random() < 0.2 and seg:
             i = rng.randrange(len(seg))
-            seg = seg[:i] + bytes([rng.choice(junk)]) + seg[i + 1:]
+            seg = seg[:i] + bytes([rng.choice(junk)]) + seg[i + 1 :]
         cases.append(seg)
     return cases
 
@@ -50,7 +74,8 @@ def test_segment_checks_match_pyjwt_exactly() -> None:
     theirs, ours = PyJWS._decode_base64url_segment, _StrictJWS._decode_base64url_segment
     results = [(_outcome(theirs, s), _outcome(ours, s)) for s in segments]
     assert all(ours == theirs for theirs, ours in results), [
-        (s, r) for s, r in zip(segments, results, strict=True) if r[0] != r[1]][:5]
+        (s, r) for s, r in zip(segments, results, strict=True) if r[0] != r[1]
+    ][:5]
     # the sample exercises both outcomes (a test that only ever accepted would prove nothing)
     assert any(isinstance(r[0], bytes) for r in results) and any(isinstance(r[0], str) for r in results)
 
@@ -69,12 +94,17 @@ def test_decoder_verifies_like_pyjwt(key: rsa.RSAPrivateKey) -> None:
     body = {"iss": "i", "aud": "a", "sub": "s", "iat": now, "exp": now + 60}
     token = jwt.encode(body, key, algorithm="RS256")
     options = {"require": ["exp", "iat", "iss", "aud", "sub"]}
-    claims = decoder.decode(token, key.public_key(), algorithms=["RS256"], audience="a", issuer="i",
-                            options=options)  # type: ignore[arg-type]
+    claims = decoder.decode(
+        token, key.public_key(), algorithms=["RS256"], audience="a", issuer="i", options=options
+    )  # type: ignore[arg-type]
     assert claims["sub"] == "s"
     head, body, sig = token.split(".")
-    tampered = [f"{head}.{body}!.{sig}", f"{head}.{body}.{sig[:-2]}", f"{head}.{body[:-1]}.{sig}",
-                f"{head}.{body}====.{sig}"]
+    tampered = [
+        f"{head}.{body}!.{sig}",
+        f"{head}.{body}.{sig[:-2]}",
+        f"{head}.{body[:-1]}.{sig}",
+        f"{head}.{body}====.{sig}",
+    ]
     for bad in tampered:
         with pytest.raises(jwt.InvalidTokenError):
             decoder.decode(bad, key.public_key(), algorithms=["RS256"], audience="a", issuer="i")
