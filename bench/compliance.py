@@ -829,9 +829,9 @@ def naive_evaluate(s: Session, institution_id: int, semester: Semester, policy: 
     Loads: position holdings (+ person), every observation of the institution (+ members, session,
     section, course, section teachers), the class sessions from the earliest term start to the semester's
     end (+ section, course, offering unit, teachers) and the patrols. Then applies the counting rules of
-    requirements.md literally: submitted records only, members signed or with their own record, the
-    session's date inside the semester and the tenure, one count per distinct session; supervision only
-    where the rule includes it; 思政 by the course kind (trimmed) listed in the policy.
+    docs/decisions.md (K-1, K-2) literally: submitted records only, members signed or with their own
+    record, the session's date inside the semester and the tenure, one count per distinct session;
+    supervision only where the rule includes it; 思政 by the course kind (trimmed) listed in the policy.
     """
     p_start, p_end = semester.start_date, semester.end_date
     holdings = s.scalars(

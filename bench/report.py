@@ -9,7 +9,7 @@ What is measured, each in a fresh child process so that its peak memory is its o
 - ``statistics``: the statistics job alone.
 
 Seconds are the job's wall time inside the child (imports excluded: the RQ worker imports WeasyPrint once
-in its parent and forks a work-horse per job, stack.md §4); ``process s`` includes Python start and
+in its parent and forks a work-horse per job, docs/stack-notes.md §4); ``process s`` includes Python start and
 imports. Peak memory is the child's ``ru_maxrss`` (from ``os.wait4``), i.e. the whole process as the
 kernel saw it — tracemalloc would miss WeasyPrint's C libraries (pango, harfbuzz, cairo).
 The phase columns come from the run's own progress steps.

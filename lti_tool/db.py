@@ -3,7 +3,7 @@
 SQLite is the embedded default, PostgreSQL the production database; both run the same code. On SQLite
 every transaction starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe): a plain
 ``BEGIN`` upgrades its lock on first write and loses concurrent read-then-write submissions to
-SQLITE_BUSY (measured in ../shared/docs/stack.md §9).
+SQLITE_BUSY (measured in docs/stack-notes.md §9, docs/decisions.md S-1).
 """
 
 from __future__ import annotations

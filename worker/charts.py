@@ -1,7 +1,7 @@
 """Hand-made SVG charts for the reports: vector, tiny, and drawn from the statistics dataclasses.
 
 Why by hand: a string of SVG costs microseconds and lays out in WeasyPrint with no warnings, while
-matplotlib costs half a second to import and pygal adds a dependency (../shared/docs/stack.md §3).
+matplotlib costs half a second to import and pygal adds a dependency (docs/stack-notes.md §3).
 Text stays text (selectable, searchable in the PDF) and is drawn in "Noto Sans CJK SC" by WeasyPrint.
 
 Every label is XML-escaped: unit names, dimension labels and course names come from imports and

@@ -6,7 +6,7 @@ Per cadre, both semesters of the academic year of the requested semester (``2026
 
 Cells are safe: every text is written as an explicit string cell, and a text starting with
 ``= + - @`` or a control character gets a leading apostrophe, so a name or unit typed as ``=HYPERLINK(…)``
-never becomes a formula in Excel, nor after a save-as-CSV (stack.md §9).
+never becomes a formula in Excel, nor after a save-as-CSV (docs/stack-notes.md §9, docs/decisions.md I-3).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Why a custom fetcher: WeasyPrint's default one follows any URL a document names. Un-escaped user text
 such as ``<link rel="attachment" href="file:///etc/passwd">`` then embeds a server file into the PDF,
 and ``<img src="http://127.0.0.1/…">`` makes the worker call internal services (CVE-2025-68616,
-measured in ../shared/docs/stack.md §9). Two independent defences:
+measured in docs/stack-notes.md §9). Two independent defences:
 
 1. Templates are rendered by a Jinja environment with autoescaping on, so user text never becomes
    markup in the first place.

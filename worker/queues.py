@@ -1,7 +1,7 @@
 """Queues and the worker process.
 
 WeasyPrint is imported in the parent process so each forked job inherits it warm
-(../shared/docs/stack.md §4).
+(docs/stack-notes.md §4).
 """
 
 from __future__ import annotations

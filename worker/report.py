@@ -1,6 +1,6 @@
 """The worker's PDF builders: the execution report (O-14) and a person's observation archive.
 
-PDF = numbers → Jinja → WeasyPrint (docs/style.md, principle 5). The execution report reads the
+PDF = numbers → Jinja → WeasyPrint (docs/decisions.md W-5). The execution report reads the
 semester's statistics snapshot when it is fresh (or frozen with the archived semester) and recomputes
 it otherwise, so the PDF, the dashboards and the Excel export show the same numbers. Charts are SVG
 drawn by ``worker.charts`` from the same dataclasses; the work-suggestions section (九、工作建议) is

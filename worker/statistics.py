@@ -10,7 +10,7 @@ per day or per status — never one per record. Compliance is not judged here: i
 ``lti_tool.policy.compliance.ComplianceService`` (the one place that knows the rules), and this module
 only groups its results for the report.
 
-Counting follows requirements.md and the compliance service:
+Counting follows docs/decisions.md (K-1, K-5) and the compliance service:
 
 - only submitted records count, and the class session's date decides the semester;
 - 听课次数 (observations) counts records; 听课人次 (observer-counts) counts each member of a group

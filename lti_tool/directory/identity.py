@@ -1,4 +1,4 @@
-"""Mapping a launching LMS user to a roster person (requirements.md, "Who uses it").
+"""Mapping a launching LMS user to a roster person (docs/decisions.md L-5).
 
 Order: the platform user already linked (remembered once matched); the ``lis.person_sourcedid`` claim,
 which Moodle fills with the user's ID number (= 工号); then the e-mail address. Never a custom parameter:

@@ -2,7 +2,7 @@
 
 Positions come from the institution's roster, never from LTI roles: Moodle only says
 Instructor/Learner/Administrator. A person can hold several positions, each with its own dates; every
-position's rules apply while it is held (requirements.md, "Positions").
+position's rules apply while it is held (docs/policy-rules.md, the positions).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class LaunchSession(InstitutionScoped, Base):
 
     Inside an LMS iframe the browser may refuse every third-party cookie, so the session is not a cookie:
     links, forms and fetch calls carry a short-lived signed token bound to this row, its institution and
-    its person (the hypothesis/lms pattern, ../shared/docs/stack.md §8).
+    its person (the hypothesis/lms pattern, docs/stack-notes.md §8, docs/decisions.md L-4).
     """
 
     __tablename__ = "launch_session"

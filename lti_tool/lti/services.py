@@ -8,8 +8,9 @@ The protocol, as Tingke runs it (LTI 1.3 core §5.1, OIDC third-party initiated 
    (``LoginState``). The state is also set as a *partitioned* cookie (CHIPS), which browsers that block
    third-party cookies still keep inside the LMS's iframe.
 2. The platform posts an ``id_token`` and the ``state`` to ``/lti/launch``. ``LaunchService.launch``
-   checks what pylti1p3 checks and what it misses (../shared/docs/stack.md §8): RS256 only, the key by
-   ``kid`` (one JWKS refresh on an unknown kid), ``iss``, ``aud`` exactly our client id and ``azp``,
+   checks what pylti1p3 checks and what it misses (docs/stack-notes.md §8, docs/decisions.md L-1):
+   RS256 only, the key by ``kid`` (one JWKS refresh on an unknown kid), ``iss``, ``aud`` exactly our
+   client id and ``azp``,
    ``exp`` and ``iat`` present with ±60 s leeway, state and nonce consumed exactly once (a replayed or
    re-posted token finds no state), the registered deployment, message type, version 1.3.0, resource
    link id, ``target_link_uri`` equal to the login request's, ``sub`` present and ≤ 255 characters and

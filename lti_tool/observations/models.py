@@ -1,6 +1,6 @@
 """Observation records, their members, ratings, audit trail, and problems raised from them.
 
-Counting (requirements.md): only submitted records count; a record counts in the semester its session's
+Counting (docs/decisions.md K-1): only submitted records count; a record counts in the semester its session's
 date falls in; a group observation counts once for every member who co-signed it (O-12), and a member
 who wrote their own record for the same session is still counted once for that session.
 """

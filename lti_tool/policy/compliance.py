@@ -10,7 +10,7 @@ driven by the people with duties (observation_member(person_id, …), see the in
 their cost follows those people's records rather than the semester's. The pure functions of
 ``rules.py`` then turn the facts into ``RuleResult`` rows.
 
-Counting (requirements.md "Counting", 四.1 of the policy):
+Counting (docs/decisions.md K-1, K-2; 四.1 of the policy):
 
 - only submitted records count (``observation.status = submitted``);
 - the session's date decides the semester, not the record's ``semester_id`` nor when it was written;

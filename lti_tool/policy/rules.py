@@ -4,7 +4,7 @@ The compliance service (``compliance.py``) does the counting in SQL and hands ea
 pre-aggregated facts; nothing here touches a database or Flask, so each rule kind is tested on plain
 values (tests/unit/test_policy_rules.py) and the worker and the pages share one judgement.
 
-How a rule is judged for one person in one semester (requirements.md, "Counting"):
+How a rule is judged for one person in one semester (docs/decisions.md K-1 … K-3):
 
 - The rule applies when the person holds, at some time during the semester, one of the rule's positions.
   Its *windows* are those tenures intersected with the semester; a position held for part of the semester

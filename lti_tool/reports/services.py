@@ -4,7 +4,8 @@ A run goes pending → running → succeeded | failed and keeps its error; the p
 the same output while a run for it is still pending or running returns that run instead of queueing a
 second one (the natural key is kind + semester + person). The worker updates ``progress`` as it goes.
 A run whose worker died (``running`` long past the job timeout) is reported as stalled and may be
-requested again: the RQ job status alone is never trusted to say "running" (stack.md §5).
+requested again: the RQ job status alone is never trusted to say "running" (docs/stack-notes.md §5,
+docs/decisions.md W-1).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, an LMS-like page on another site that
 launches Tingke into an iframe, and roster seeding helpers.
 
-Why these choices (../shared/docs/stack.md §7, §8):
+Why these choices (docs/stack-notes.md §7, §8):
 
 - The browser is Debian's ``/usr/bin/chromium`` (``executable_path``), never one downloaded by
   ``playwright install``. ``scripts/setup.sh --test`` installs the package; a missing binary skips

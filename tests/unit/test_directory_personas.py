@@ -1,9 +1,9 @@
 """Personas come from the roster and the policy, never from LTI custom parameters (issue 2 §6).
 
-observer: holds, on the day, a position with an observing or patrol duty (positions have start/end dates,
-requirements.md "Positions"); teacher: teaches a timetabled section or is an Instructor in the launching
-course; quality_center / organization: works in the unit with that function; handler: works in a
-functional department; a platform administrator gets the quality-center pages.
+observer: holds, on the day, a position with an observing or patrol duty (positions have start/end
+dates, docs/policy-rules.md, the positions); teacher: teaches a timetabled section or is an Instructor
+in the launching course; quality_center / organization: works in the unit with that function; handler:
+works in a functional department; a platform administrator gets the quality-center pages.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""WeasyPrint fetches nothing but Tingke's own files (CVE-2025-68616, stack.md §9)."""
+"""WeasyPrint fetches nothing but Tingke's own files (CVE-2025-68616, docs/stack-notes.md §9)."""
 
 from __future__ import annotations
 
