@@ -188,10 +188,29 @@ def parse_field(name: str, value: Any, policy: Policy, day: dt.date, tz: ZoneInf
     return parse_local_datetime(value, day, tz)
 
 
-def missing_fields(values: dict[str, Any], policy: Policy) -> dict[str, str]:
+EXCHANGE_TIMES = ("exchange_teacher_at", "exchange_students_at")
+
+
+def exchange_time_error(name: str, value: Any, class_end: dt.datetime | None) -> str | None:
+    """The after-class exchange (O-13) is never before the class ends (requirements.md "What unannounced
+    means"); ``class_end`` is aware, ``value`` an aware datetime or None."""
+    if (
+        name in EXCHANGE_TIMES
+        and class_end is not None
+        and isinstance(value, dt.datetime)
+        and value < class_end
+    ):
+        return N_("The exchange takes place after class: enter a time after the class ended.")
+    return None
+
+
+def missing_fields(
+    values: dict[str, Any], policy: Policy, class_end: dt.datetime | None = None
+) -> dict[str, str]:
     """What a record still needs before it can be submitted (O-13): field name → msgid.
 
-    ``values`` is the would-be state of the record (every fixed field and every dimension's rating).
+    ``values`` is the would-be state of the record (every fixed field and every dimension's rating);
+    ``class_end`` (aware) lets it refuse an after-class exchange dated before the class ended.
     """
     missing: dict[str, str] = {}
     for dim in policy.dimensions:
@@ -214,6 +233,9 @@ def missing_fields(values: dict[str, Any], policy: Policy) -> dict[str, str]:
             missing[f"exchange_{who}_done"] = N_("Say whether the exchange took place.")
         elif done and not (values.get(f"exchange_{who}_text") or "").strip():
             missing[f"exchange_{who}_text"] = N_("Say what was said.")
+        at = f"exchange_{who}_at"
+        if (error := exchange_time_error(at, values.get(at), class_end)) is not None:
+            missing[at] = error
     return missing
 
 

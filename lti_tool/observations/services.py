@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool.db import get_scoped, utcnow
@@ -39,6 +39,7 @@ from lti_tool.observations.fields import (
     RATING_PREFIX,
     comment_field,
     display_value,
+    exchange_time_error,
     missing_fields,
     parse_field,
     rating_field,
@@ -68,6 +69,19 @@ from lti_tool.timetable.models import (
 
 AUTOSAVE_COALESCE = dt.timedelta(minutes=10)
 """Autosaved corrections of one field by one person within this span form one audit entry (net change)."""
+
+
+def ended_by(now: dt.datetime, tz: ZoneInfo) -> ColumnElement[bool]:
+    """SQL: the class session is over at ``now`` in the college's time (see ``ClassSession.ends_local``)."""
+    local = now.astimezone(tz)
+    return or_(
+        ClassSession.date < local.date(),
+        and_(
+            ClassSession.date == local.date(),
+            ClassSession.ends_at.is_not(None),
+            ClassSession.ends_at <= local.time().replace(microsecond=0, tzinfo=None),
+        ),
+    )
 
 
 class RecordIncomplete(ValidationFailed):
@@ -146,6 +160,17 @@ class ObservationService:
             self._tz = ZoneInfo(inst.timezone if inst and inst.timezone else "Asia/Shanghai")
         return self._tz
 
+    def now(self) -> dt.datetime:
+        """The current instant (aware). The one place this service reads the clock."""
+        return utcnow()
+
+    def class_end(self, class_session: ClassSession) -> dt.datetime:
+        """When the class is over, in the college's time."""
+        return class_session.ends_local(self.tz)
+
+    def class_ended(self, class_session: ClassSession, now: dt.datetime | None = None) -> bool:
+        return class_session.has_ended(now or self.now(), self.tz)
+
     def _person(self, person_id: int | None) -> Person:
         person = self.session.get(Person, person_id) if person_id is not None else None
         if person is None or person.institution_id != self.institution_id:
@@ -176,9 +201,14 @@ class ObservationService:
         return obs
 
     def get_for_teacher(self, person_id: int, observation_id: int) -> Observation:
-        """A submitted record of a session the person teaches; drafts do not exist for teachers (O-12)."""
+        """A submitted record of a session the person teaches, once the class is over; drafts and records of
+        classes not yet ended do not exist for teachers (O-12: teachers are not told in advance)."""
         obs = self.get(observation_id)
-        if obs.status != ObservationStatus.SUBMITTED or not self.teaches(person_id, obs.session):
+        if (
+            obs.status != ObservationStatus.SUBMITTED
+            or not self.teaches(person_id, obs.session)
+            or not self.class_ended(obs.session)
+        ):
             raise NotFound("No observation record %(id)s.", id=observation_id)
         return obs
 
@@ -258,15 +288,18 @@ class ObservationService:
         return {n: field_label(n, self.policy) for n in names}
 
     def missing(self, obs: Observation) -> dict[str, str]:
-        return missing_fields(self.values(obs), self.policy)
+        return missing_fields(self.values(obs), self.policy, self.class_end(obs.session))
 
     def _parse(self, obs: Observation, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if not isinstance(fields, dict):
             raise BadRequest("The saved data must be an object of field names and values.")
         parsed: dict[str, Any] = {}
         invalid: dict[str, str] = {}
+        class_end = self.class_end(obs.session)
         for name, raw in fields.items():
             value, error = parse_field(str(name), raw, self.policy, obs.session.date, self.tz)
+            if not error:
+                error = exchange_time_error(str(name), value, class_end)
             if error:
                 invalid[str(name)] = error
             else:
@@ -455,7 +488,7 @@ class ObservationService:
         self, obs: Observation, parsed: dict[str, Any], invalid: dict[str, str]
     ) -> None:
         would_be = self.values(obs) | parsed
-        problems = dict(invalid) | missing_fields(would_be, self.policy)
+        problems = dict(invalid) | missing_fields(would_be, self.policy, self.class_end(obs.session))
         if problems:
             raise RecordIncomplete(problems, self.labels())
 
@@ -464,12 +497,19 @@ class ObservationService:
         self._check_editable(obs, person_id)
         if obs.status == ObservationStatus.SUBMITTED:
             raise Conflict("This record has already been submitted.")
+        now = self.now()
+        if not self.class_ended(obs.session, now):
+            # requirements.md "What unannounced means": never submitted before the class is over
+            raise Conflict(
+                "This class ends at %(end)s. The record can be submitted once the class is over; "
+                "until then it is kept as a draft.",
+                end=self.class_end(obs.session).strftime("%Y-%m-%d %H:%M"),
+            )
         missing = self.missing(obs)
         if missing:
             raise RecordIncomplete(missing, self.labels())
         if expected_draft_version is not None:
             self._bump_version(obs, expected_draft_version)
-        now = utcnow()
         obs.status = ObservationStatus.SUBMITTED
         obs.submitted_at = now
         obs.arrived_late = self._is_late(obs)
@@ -675,6 +715,7 @@ class ObservationService:
             .where(
                 Observation.institution_id == self.institution_id,
                 Observation.status == ObservationStatus.SUBMITTED,
+                ended_by(self.now(), self.tz),
                 exists().where(
                     SectionTeacher.section_id == ClassSession.section_id,
                     SectionTeacher.person_id == person_id,
@@ -689,7 +730,11 @@ class ObservationService:
         )
 
     def acknowledge(self, obs: Observation, teacher_id: int) -> Observation:
-        if obs.status != ObservationStatus.SUBMITTED or not self.teaches(teacher_id, obs.session):
+        if (
+            obs.status != ObservationStatus.SUBMITTED
+            or not self.teaches(teacher_id, obs.session)
+            or not self.class_ended(obs.session)
+        ):
             raise NotFound("No observation record %(id)s.", id=obs.id)
         self._check_open(obs)
         if obs.teacher_ack_at is None:
@@ -888,5 +933,6 @@ __all__ = [
     "RecordFilter",
     "RecordIncomplete",
     "SaveResult",
+    "ended_by",
     "session_label_parts",
 ]

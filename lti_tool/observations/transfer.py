@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
 from lti_tool.observations.fields import (
+    EXCHANGE_TIMES,
     FIXED,
     comment_field,
     display_value,
+    exchange_time_error,
     missing_fields,
     parse_field,
     rating_field,
@@ -332,12 +334,14 @@ class ObservationTransfer:
         if supervision not in ("", "yes", "no", "是", "否", "y", "n", "true", "false", "1", "0"):
             errors.add(row.number, "supervision", f"“{row.get('supervision')}”应为 yes 或 no (yes | no)")
         values: dict[str, Any] = {"is_supervision": supervision in ("yes", "是", "y", "true", "1")}
+        now = self.service.now()
+        tz = self.service.tz
         for name in [n for n, _ in columns(self.policy)]:
             if name in FIXED or name.startswith(("rating__", "comment__")):
                 if name not in row.values or name == "is_supervision":
                     continue
                 raw = unneutralise(row.get(name))
-                value, error = parse_field(name, raw, self.policy, day or dt.date.today(), self.service.tz)
+                value, error = parse_field(name, raw, self.policy, day or now.astimezone(tz).date(), tz)
                 if error:
                     errors.add(row.number, name, f"“{raw}”: {error}")
                 else:
@@ -347,6 +351,23 @@ class ObservationTransfer:
         class_session = self._find_session(row, errors, course, teachers, day, periods, semesters)
         if class_session is None:
             return None
+        class_end = class_session.ends_local(tz)
+        if not class_session.has_ended(now, tz):
+            errors.add(
+                row.number,
+                "date",
+                f"这节课 {class_end:%Y-%m-%d %H:%M} 才结束，不能导入尚未上完的课的听课记录 "
+                "(the class has not ended yet: a record of a future class cannot be imported)",
+            )
+            return None
+        for name in EXCHANGE_TIMES:
+            if exchange_time_error(name, values.get(name), class_end):
+                errors.add(
+                    row.number,
+                    name,
+                    f"课后交流时间早于下课时间 {class_end:%Y-%m-%d %H:%M} "
+                    "(the after-class exchange cannot be before the class ended)",
+                )
         for person in observers:
             if any(t.id == person.id for t in class_session.section.teachers):
                 errors.add(
@@ -361,13 +382,18 @@ class ObservationTransfer:
                 errors.add(row.number, name, f"已提交的记录必须填写{shown} (required for a submitted record)")
             text = row.get("submitted_at")
             if text:
-                submitted_at, error = _parse_local(text, self.service.tz)
+                submitted_at, error = _parse_local(text, tz)
                 if error:
                     errors.add(row.number, "submitted_at", f"“{text}”不是日期时间 (not a date and time)")
+                elif submitted_at is not None and submitted_at < class_end:
+                    errors.add(
+                        row.number,
+                        "submitted_at",
+                        f"提交时间早于下课时间 {class_end:%Y-%m-%d %H:%M} "
+                        "(a record is submitted only after the class ended)",
+                    )
             if submitted_at is None:
-                end = class_session.ends_at or dt.time(23, 59)
-                local = dt.datetime.combine(class_session.date, end, tzinfo=self.service.tz)
-                submitted_at = local.astimezone(dt.UTC)
+                submitted_at = class_end.astimezone(dt.UTC)
         if len(errors.errors) > before:
             return None
         assert status is not None

@@ -129,6 +129,8 @@ def _render_form(service: ObservationService, obs: Observation, errors: dict[str
         found=found,
         find=query,
         deadline=service.correction_deadline(obs),
+        class_over=service.class_ended(obs.session),
+        class_end=service.class_end(obs.session),
         labels=service.labels(),
         saved=request.args.get("saved"),
         categories={c.code: c.label for c in service.policy.problem_categories},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -147,3 +148,16 @@ class ClassSession(InstitutionScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE)
 
     section: Mapped[CourseSection] = relationship(lazy="joined")
+
+    def ends_local(self, tz: ZoneInfo) -> dt.datetime:
+        """When the class is over, in the college's time zone (requirements.md "What unannounced means").
+
+        A session without clock times is over at the end of its day.
+        """
+        if self.ends_at is None:
+            return dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+        return dt.datetime.combine(self.date, self.ends_at, tzinfo=tz)
+
+    def has_ended(self, now: dt.datetime, tz: ZoneInfo) -> bool:
+        """Whether the class is over at ``now`` (an aware datetime)."""
+        return now >= self.ends_local(tz)
