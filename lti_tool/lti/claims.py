@@ -57,6 +57,9 @@ class LaunchClaims:
     context_label: str = ""
     context_title: str = ""
     course_offering_sourcedid: str = ""
+    course_section_sourcedid: str = ""
+    """Moodle sends the course's ID number here, never as ``course_offering_sourcedid``
+    (docs: the Moodle 5.0 fixture's README, shared/fixtures/moodle-5.0)."""
     resource_link_id: str = ""
     resource_link_title: str = ""
     custom: dict[str, str] = field(default_factory=dict)
@@ -93,6 +96,7 @@ class LaunchClaims:
             context_label=_text(ctx.get("label")),
             context_title=_text(ctx.get("title")),
             course_offering_sourcedid=_text(lis.get("course_offering_sourcedid")).strip(),
+            course_section_sourcedid=_text(lis.get("course_section_sourcedid")).strip(),
             resource_link_id=_text(link.get("id")),
             resource_link_title=_text(link.get("title")),
             custom={str(k): _text(v) for k, v in custom.items()},
@@ -148,8 +152,11 @@ class LaunchClaims:
 
     @property
     def course_keys(self) -> list[str]:
-        """Candidate timetable course codes for the launching LMS course, best first (issue 3 §3)."""
-        return [k for k in (self.course_offering_sourcedid, self.context_label) if k]
+        """Candidate timetable course codes for the launching LMS course, best first (issue 3 §3): the
+        course's ID number (``course_offering_sourcedid``, or ``course_section_sourcedid`` as Moodle sends
+        it), then the context label (Moodle: the course's short name)."""
+        keys = (self.course_offering_sourcedid, self.course_section_sourcedid, self.context_label)
+        return list(dict.fromkeys(k for k in keys if k))
 
 
 _FIELDS = tuple(f.name for f in fields(LaunchClaims))

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 from lti_tool.config import Settings
 from lti_tool.directory.models import Institution
 from lti_tool.errors import BadRequest, Conflict, Forbidden, LaunchRefused, NotFound
+from lti_tool.i18n import N_
 from lti_tool.lti.claims import CLAIM_LIS
 from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.models import Deployment, Platform
@@ -58,6 +61,35 @@ def _check_url(value: str, field: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadRequest("%(field)s must be an http(s) URL (got '%(value)s').", field=field, value=value)
     return value
+
+
+KNOWN_REFUSALS = {
+    "domain_targetlinkuri_mismatch": N_(
+        "The LMS compares the tool's domain with the host and port of its launch URL. Check that "
+        "TINGKE_BASE_URL is exactly the address the LMS uses to reach Tingke (with its port)."
+    ),
+    "unauthorized": N_(
+        "The registration token was not accepted: start the registration again from the LMS "
+        "(a token is good for one attempt)."
+    ),
+}
+
+
+def refusal(status: int, body: str) -> LaunchRefused:
+    """The LMS said no: its status and its own words (Moodle answers 400 with a reason code such as
+    ``domain_targetlinkuri_mismatch``), plus what to do when the reason is one we know."""
+    text = re.sub(r"<[^>]*>", " ", body or "")
+    text = " ".join(text.split())[:300] or "—"
+    details: list[Any] = []
+    for code, advice in KNOWN_REFUSALS.items():
+        if code in text.lower():
+            details.append(advice)
+    return LaunchRefused(
+        "The LMS refused the registration request (HTTP %(status)s): %(reason)s",
+        details=details,
+        status=status,
+        reason=text,
+    )
 
 
 class RegistrationService:
@@ -97,9 +129,23 @@ class RegistrationService:
             "registration_url": register,
         }
 
+    def domain(self) -> str:
+        """The tool's domain for the registration: host, and port when it is not the scheme's default.
+
+        Moodle 5.0 refuses a registration (``domain_targetlinkuri_mismatch``) whose ``domain`` differs from
+        the host *and port* of ``target_link_uri`` (docs: shared/fixtures/moodle-5.0/README.md).
+        """
+        parts = urlsplit(self.settings.base_url)
+        host = (parts.hostname or "localhost").lower()
+        if ":" in host:  # an IPv6 literal keeps its brackets next to a port
+            host = f"[{host}]"
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        port = parts.port
+        return f"{host}:{port}" if port is not None and port != default else host
+
     def tool_configuration(self) -> dict:
         urls = self.urls()
-        host = urlsplit(self.settings.base_url).hostname or "localhost"
+        host = self.domain()
         return {
             "application_type": "web",
             "response_types": ["id_token"],
@@ -201,9 +247,13 @@ class RegistrationService:
             headers["Authorization"] = f"Bearer {registration_token}"
         try:
             reply = http.post(endpoint, json=self.tool_configuration(), headers=headers)
-            reply.raise_for_status()
+        except requests.RequestException as exc:
+            raise LaunchRefused("The LMS refused the registration request.") from exc
+        if not reply.ok:
+            raise refusal(reply.status_code, reply.text)
+        try:
             registered = reply.json()
-        except (requests.RequestException, ValueError) as exc:
+        except ValueError as exc:
             raise LaunchRefused("The LMS refused the registration request.") from exc
         if not isinstance(registered, dict):
             raise LaunchRefused("The LMS refused the registration request.")

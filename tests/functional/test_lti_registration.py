@@ -8,6 +8,7 @@ register an "LMS" of their own for an institution.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import socket
@@ -112,6 +113,8 @@ def test_dynamic_registration_then_launch(
     # Moodle's privacy settings follow these claims: name and e-mail; the ID number travels in lis.
     assert {"name", "email", "https://purl.imsglobal.org/spec/lti/claim/lis"} <= set(conf["claims"])
     assert conf["target_link_uri"] == f"{base}/lti/launch"
+    # Moodle 5.0 compares the domain with target_link_uri's host and port (the simulator refuses otherwise).
+    assert conf["domain"] == urlsplit(base).netloc and ":" in conf["domain"]
 
     # The freshly registered LMS launches.
     result = Launcher(client, lms).launch(LmsUser("dyn-1", "王老师", "w@jti.edu", "", [ROLE_INSTRUCTOR]))
@@ -173,6 +176,47 @@ def test_registration_url_needs_the_institutions_key(
     assert "registration URL is incomplete" in html.unescape(response.get_data(as_text=True))
     assert lms.openid_reads == 0 and lms.registrations == []  # refused before any outbound request
     assert _platforms(session_factory) == 0
+
+
+class MoodleRefusingLms(CountingLms):
+    """Answers the registration as Moodle 5.0 does when the domain does not match: 400 and a reason code."""
+
+    def _register(self, request: Request) -> Response:
+        return Response("domain_targetlinkuri_mismatch", status=400)
+
+
+def test_registration_page_shows_the_platforms_reason_for_refusing(
+    client, settings, session_factory, institution_id: int, tool_key: str, live_server: str
+) -> None:
+    refusing = MoodleRefusingLms().start()
+    try:
+        response = _get(client, _register_path(session_factory, settings), refusing.urls["openid"])
+    finally:
+        refusing.stop()
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "HTTP 400" in page and "domain_targetlinkuri_mismatch" in page
+    assert "TINGKE_BASE_URL" in page  # what to do about it
+    assert _platforms(session_factory) == 0
+
+
+@pytest.mark.parametrize(
+    ("base_url", "domain"),
+    [
+        ("http://localhost:5100", "localhost:5100"),
+        ("https://tingke.jti.edu.cn", "tingke.jti.edu.cn"),
+        ("https://Tingke.JTI.edu.cn:443/", "tingke.jti.edu.cn"),
+        ("http://10.0.0.5:80", "10.0.0.5"),
+        ("https://tingke.jti.edu.cn:8443", "tingke.jti.edu.cn:8443"),
+        ("http://[::1]:5100", "[::1]:5100"),
+    ],
+)
+def test_registration_domain_carries_the_port_when_not_the_default(
+    base_url: str, domain: str, settings, session_factory
+) -> None:
+    with session_factory() as s:
+        service = RegistrationService(s, dataclasses.replace(settings, base_url=base_url))
+        assert service.tool_configuration()[TOOL_CONFIG]["domain"] == domain
 
 
 def test_registration_without_openid_configuration_is_explained(

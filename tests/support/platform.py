@@ -294,6 +294,12 @@ class PlatformSimulator:
             return Response("bad registration token", status=401)
         conf = request.get_json()
         self.registrations.append(conf)
+        # Moodle 5.0 (mod/lti/openid-registration.php): the tool's domain must be the host *and port* of its
+        # target_link_uri, or it answers 400 with the reason code as the body (shared/fixtures/moodle-5.0).
+        tool = conf.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
+        target = urlsplit(str(tool.get("target_link_uri", "")))
+        if str(tool.get("domain", "")).lower() != target.netloc.lower():
+            return Response("domain_targetlinkuri_mismatch", status=400)
         reply = dict(conf)
         reply["client_id"] = self.client_id
         reply["https://purl.imsglobal.org/spec/lti-tool-configuration"] = dict(
