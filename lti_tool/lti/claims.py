@@ -59,7 +59,7 @@ class LaunchClaims:
     course_offering_sourcedid: str = ""
     course_section_sourcedid: str = ""
     """Moodle sends the course's ID number here, never as ``course_offering_sourcedid``
-    (docs: the Moodle 5.0 fixture's README, shared/fixtures/moodle-5.0)."""
+    (docs: tests/fixtures/moodle-5.0/README.md)."""
     resource_link_id: str = ""
     resource_link_title: str = ""
     custom: dict[str, str] = field(default_factory=dict)

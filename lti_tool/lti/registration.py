@@ -133,7 +133,7 @@ class RegistrationService:
         """The tool's domain for the registration: host, and port when it is not the scheme's default.
 
         Moodle 5.0 refuses a registration (``domain_targetlinkuri_mismatch``) whose ``domain`` differs from
-        the host *and port* of ``target_link_uri`` (docs: shared/fixtures/moodle-5.0/README.md).
+        the host *and port* of ``target_link_uri`` (docs: tests/fixtures/moodle-5.0/README.md).
         """
         parts = urlsplit(self.settings.base_url)
         host = (parts.hostname or "localhost").lower()

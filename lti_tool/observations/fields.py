@@ -192,8 +192,8 @@ EXCHANGE_TIMES = ("exchange_teacher_at", "exchange_students_at")
 
 
 def exchange_time_error(name: str, value: Any, class_end: dt.datetime | None) -> str | None:
-    """The after-class exchange (O-13) is never before the class ends (requirements.md "What unannounced
-    means"); ``class_end`` is aware, ``value`` an aware datetime or None."""
+    """The after-class exchange (O-13) is never before the class ends (docs/policy-rules.md "What
+    unannounced means in the data"); ``class_end`` is aware, ``value`` an aware datetime or None."""
     if (
         name in EXCHANGE_TIMES
         and class_end is not None

@@ -499,7 +499,7 @@ class ObservationService:
             raise Conflict("This record has already been submitted.")
         now = self.now()
         if not self.class_ended(obs.session, now):
-            # requirements.md "What unannounced means": never submitted before the class is over
+            # never submitted before the class is over (docs/policy-rules.md "What unannounced means …")
             raise Conflict(
                 "This class ends at %(end)s. The record can be submitted once the class is over; "
                 "until then it is kept as a draft.",

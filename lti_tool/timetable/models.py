@@ -150,9 +150,10 @@ class ClassSession(InstitutionScoped, Base):
     section: Mapped[CourseSection] = relationship(lazy="joined")
 
     def ends_local(self, tz: ZoneInfo) -> dt.datetime:
-        """When the class is over, in the college's time zone (requirements.md "What unannounced means").
+        """When the class is over, in the college's time zone.
 
-        A session without clock times is over at the end of its day.
+        A session without clock times is over at the end of its day (docs/policy-rules.md "What unannounced
+        means in the data").
         """
         if self.ends_at is None:
             return dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time(0), tzinfo=tz)

@@ -74,8 +74,9 @@ def shanghai_today() -> dt.date:
 
 @pytest.fixture(autouse=True)
 def after_the_bell(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Records are submitted only once their class is over (requirements.md "What unannounced means"):
-    the observation service's clock stands at 09:41 today, one minute after today's 08:00-09:40 class.
+    """Records are submitted only once their class is over (docs/policy-rules.md "What unannounced means
+    in the data"): the observation service's clock stands at 09:41 today, a minute after today's 08:00-09:40
+    class.
     (The live server runs in this process, so the pin reaches it; launches keep the real clock.)"""
     bell = dt.datetime.combine(shanghai_today(), dt.time(9, 41), tzinfo=ZoneInfo("Asia/Shanghai"))
     monkeypatch.setattr(ObservationService, "now", lambda self: bell)

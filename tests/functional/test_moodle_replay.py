@@ -1,6 +1,6 @@
 """What a real Moodle 5.0 sends, replayed through the real OIDC login and launch (issue 11 §11).
 
-The id_token bodies in shared/fixtures/moodle-5.0/ were captured from Moodle 5.0.6+ launching Tingke from a
+The id_token bodies in tests/fixtures/moodle-5.0/ were captured from Moodle 5.0.6+ launching Tingke from a
 course whose ID number is ``QC005``. Each body is sent as Moodle sent it: only what ties it to that
 capture is replaced (issuer, audience, nonce, times, the tool's own address), and it is signed by the
 simulated platform's key after a real login initiation. Nothing Tingke reads is rewritten: the course ID
@@ -23,15 +23,12 @@ from tests.support import factories
 from tests.support.launch import Launcher, LaunchResult
 from tests.support.platform import LmsUser, PlatformSimulator
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "moodle-5.0"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "moodle-5.0"
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 
 
 def _load(name: str) -> dict[str, dict]:
-    path = FIXTURES / name
-    if not path.exists():  # the fixture lives beside the repository (docs: shared/fixtures/moodle-5.0)
-        pytest.skip(f"{path} is not available")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

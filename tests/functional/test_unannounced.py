@@ -1,4 +1,6 @@
-"""Unannounced and on time (O-12, O-13; requirements.md "What unannounced means"), through real launches.
+"""Unannounced and on time (O-12, O-13), through real launches.
+
+docs/policy-rules.md "What unannounced means in the data":
 
 A record may be opened and filled from the observer's arrival, but submitted only once its class is over;
 a teacher sees a record of their class only after that class ended; the after-class exchange is never

@@ -295,7 +295,8 @@ class PlatformSimulator:
         conf = request.get_json()
         self.registrations.append(conf)
         # Moodle 5.0 (mod/lti/openid-registration.php): the tool's domain must be the host *and port* of its
-        # target_link_uri, or it answers 400 with the reason code as the body (shared/fixtures/moodle-5.0).
+        # target_link_uri, or it answers 400 with the reason code as the body
+        # (tests/fixtures/moodle-5.0/README.md).
         tool = conf.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
         target = urlsplit(str(tool.get("target_link_uri", "")))
         if str(tool.get("domain", "")).lower() != target.netloc.lower():
