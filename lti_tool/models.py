@@ -1,7 +1,8 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.db import Base
-from lti_tool.directory.models import Institution, Person, PlatformUser, PositionHolding, Unit
+from lti_tool.directory.models import Institution, Person, PlatformUser, PositionHolding, StudentClass, Unit
 from lti_tool.lti.models import CourseContextMapping, Deployment, LaunchSession, LoginState, Platform, ToolKey
 from lti_tool.observations.models import (
     Observation,
@@ -19,6 +20,9 @@ from lti_tool.timetable.models import ClassSession, Course, CourseSection, Perio
 __all__ = [
     "Base",
     "ClassSession",
+    "ContactMember",
+    "ContactPoint",
+    "ContactRecord",
     "Course",
     "CourseContextMapping",
     "CourseSection",
@@ -43,6 +47,7 @@ __all__ = [
     "SectionTeacher",
     "Semester",
     "StatisticsSnapshot",
+    "StudentClass",
     "ToolKey",
     "Unit",
 ]

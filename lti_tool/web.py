@@ -192,8 +192,10 @@ def init_request_handling(app: Flask) -> None:
 PERSONA_LABELS = {
     "quality_center": lazy_gettext("Quality center"),
     "organization": lazy_gettext("Organization department"),
+    "school_office": lazy_gettext("School office"),
     "observer": lazy_gettext("Observer"),
     "handler": lazy_gettext("Unit handler"),
+    "branch_secretary": lazy_gettext("Party branch secretary"),
     "teacher": lazy_gettext("Teacher"),
 }
 

@@ -299,7 +299,7 @@ MARXISM = CollegeSpec(
 TEACHING_UNITS: tuple[CollegeSpec, ...] = (*COLLEGES, MARXISM)
 
 DEPARTMENTS: tuple[DepartmentSpec, ...] = (
-    DepartmentSpec("OFFICE", "学校办公室", 30, None, "主任", staff=3),
+    DepartmentSpec("OFFICE", "学校办公室", 30, None, "主任", function="school_office", staff=3),
     DepartmentSpec("ORG", "党委组织部", 31, None, "部长", function="organization", staff=3),
     DepartmentSpec("PROP", "党委宣传部", 32, "head_propaganda", "部长", staff=2),
     DepartmentSpec("STU", "学生工作部", 33, "head_student_affairs", "部长", staff=3),
@@ -326,7 +326,7 @@ SCHOOL_LEADERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("副院长（分管教学）", ("school_leader", "vp_teaching")),
     ("副院长（分管科研）", ("school_leader", "vp_research")),
     ("纪委书记", ("school_leader",)),
-    ("副院长（分管后勤）", ("school_leader",)),
+    ("副院长（分管后勤）", ("school_leader",)),  # the demo's one leader who is not a party member (C-3)
     ("副院长（分管学生工作）", ("school_leader",)),
 )
 

@@ -25,8 +25,24 @@ from lti_tool.demo.catalog import (
 )
 from lti_tool.demo.names import NameMaker
 
-UNIT_KIND_LABELS = {"college": "教学院", "marxism_school": "马克思主义学院", "department": "职能部门"}
-UNIT_FUNCTION_LABELS = {"": "", "quality_center": "质量中心", "organization": "组织部"}
+UNIT_KIND_LABELS = {
+    "college": "教学院",
+    "marxism_school": "马克思主义学院",
+    "department": "职能部门",
+    "teaching_office": "教研室",
+    "lab": "实验室",
+    "party_branch": "党支部",
+}
+UNIT_FUNCTION_LABELS = {
+    "": "",
+    "quality_center": "质量中心",
+    "organization": "组织部",
+    "school_office": "学校办公室",
+}
+NON_PARTY_LEADER = "副院长（分管后勤）"
+"""The school leader who is not a party member: no C-3 duty (requirements.md, C-3a)."""
+PARTY_SHARE = 0.55
+"""Share of teachers who are party members (a college's teaching staff, roughly)."""
 
 
 @dataclass
@@ -47,12 +63,14 @@ class DemoPerson:
     tenures: list[Tenure] = field(default_factory=list)
     teaching_load: int = 0
     """How many timetable rows this person may be given (0 = does not teach)."""
+    party_member: bool = False
+    branch_code: str | None = None
 
 
 @dataclass
 class Roster:
     units: list[dict[str, str]]
-    """Rows of units.csv (canonical keys: code, name, kind, function)."""
+    """Rows of units.csv (canonical keys: code, name, kind, function, parent, branch_kind)."""
     people: list[DemoPerson]
 
     def by_unit(self, unit_code: str) -> list[DemoPerson]:
@@ -63,6 +81,10 @@ class Roster:
 
     def holders(self, position: str) -> list[DemoPerson]:
         return [p for p in self.people if any(t.position == position for t in p.tenures)]
+
+    def sub_units(self, parent: str, kind: str) -> list[dict[str, str]]:
+        """Teaching offices, labs or party branches (``kind`` as in units.csv's 类型) of a college."""
+        return [u for u in self.units if u.get("parent") == parent and u["kind"] == UNIT_KIND_LABELS[kind]]
 
 
 def unit_name(code: str) -> str:
@@ -149,6 +171,8 @@ def build_roster(rng: random.Random, current_start: dt.date, previous_start: dt.
         for seq in range(first_teacher, first_teacher + spec.teachers):
             person(spec.number, seq, spec.code, "教师", load=rng.choice((5, 6, 6, 7, 8)))
 
+    _party(random.Random(f"party:{len(people)}"), units, people, long_ago)
+
     for dep in DEPARTMENTS:
         head = person(dep.number, 1, dep.code, dep.head_title)
         if dep.head_position:
@@ -160,6 +184,72 @@ def build_roster(rng: random.Random, current_start: dt.date, previous_start: dt.
     return Roster(units, people)
 
 
+def _sub_units(spec_code: str) -> list[dict[str, str]]:
+    """A college's teaching offices (one per major), its lab and its two party branches (教工, 学生)."""
+    spec = next(s for s in TEACHING_UNITS if s.code == spec_code)
+    rows = [
+        {"code": f"{spec.code}-JY{i}", "name": f"{major}教研室", "kind": UNIT_KIND_LABELS["teaching_office"]}
+        for i, (_abbr, major) in enumerate(spec.majors, start=1)
+    ] or [
+        {
+            "code": f"{spec.code}-JY1",
+            "name": f"{spec.name}教研室",
+            "kind": UNIT_KIND_LABELS["teaching_office"],
+        }
+    ]
+    if spec.majors:
+        rows.append(
+            {
+                "code": f"{spec.code}-SY1",
+                "name": f"{spec.majors[0][1]}实训室",
+                "kind": UNIT_KIND_LABELS["lab"],
+            }
+        )
+    rows += [
+        {
+            "code": f"{spec.code}-DZB1",
+            "name": f"{spec.name}教工党支部",
+            "kind": UNIT_KIND_LABELS["party_branch"],
+            "branch_kind": "教工",
+        },
+        {
+            "code": f"{spec.code}-DZB2",
+            "name": f"{spec.name}学生党支部",
+            "kind": UNIT_KIND_LABELS["party_branch"],
+            "branch_kind": "学生",
+        },
+    ]
+    return [{"function": "", "branch_kind": "", **row, "parent": spec.code} for row in rows]
+
+
+def _party(rng: random.Random, units: list[dict[str, str]], people: list[DemoPerson], since: dt.date) -> None:
+    """Party membership, branches and branch secretaries of the school leaders and the colleges' staff.
+
+    Runs on its own random stream so the rest of the roster (names, loads) is the same as before the
+    grassroots-contact system existed. Every college gets its sub-units; every party member of a college
+    belongs to its teachers' branch; the first two members among its teachers are the secretaries of the
+    teachers' and the students' branch (the students' branch secretary is a counsellor, 辅导员, in reality).
+    """
+    for spec in TEACHING_UNITS:
+        units += _sub_units(spec.code)
+    for p in people:
+        if p.unit_code is None:  # the school leadership
+            p.party_member = p.title != NON_PARTY_LEADER
+            continue
+        college_head = any(t.position in ("college_dean", "college_party_head") for t in p.tenures)
+        p.party_member = college_head or rng.random() < PARTY_SHARE
+        if college_head and p.title.endswith(("院长", "主任")) and p.unit_code == "ART":
+            p.party_member = False  # one dean who is not a member: no C-3b duty for them
+        if p.party_member:
+            p.branch_code = f"{p.unit_code}-DZB1"
+    for spec in TEACHING_UNITS:
+        members = [p for p in people if p.unit_code == spec.code and p.party_member and not p.tenures]
+        for member, branch in zip(members[:2], ("DZB1", "DZB2"), strict=False):
+            member.tenures.append(Tenure("branch_secretary", since))
+            member.branch_code = f"{spec.code}-{branch}"
+            member.title = "教师（党支部书记）"
+
+
 def people_rows(roster: Roster) -> list[dict[str, str]]:
     """Rows of people.csv: one row per tenure date range, as a roster export lists them."""
     rows: list[dict[str, str]] = []
@@ -169,6 +259,8 @@ def people_rows(roster: Roster) -> list[dict[str, str]]:
             "name": p.name,
             "email": p.email,
             "unit": unit_name(p.unit_code) if p.unit_code else "",
+            "party_member": "中共党员" if p.party_member else "群众",
+            "branch": p.branch_code or "",
         }
         spans: dict[tuple[dt.date | None, dt.date | None], list[str]] = {}
         for t in p.tenures:

@@ -51,7 +51,14 @@ DEFAULT_NAME = "吉林交通职业技术学院（演示）"
 DEFAULT_SEED = 2019
 """The policy's year (吉交院党字〔2019〕15号): any seed works, this one is the demo everybody sees."""
 
-UNIT_HEADERS = [("code", "代码"), ("name", "名称"), ("kind", "类型"), ("function", "职能")]
+UNIT_HEADERS = [
+    ("code", "代码"),
+    ("name", "名称"),
+    ("kind", "类型"),
+    ("function", "职能"),
+    ("parent", "上级单位"),
+    ("branch_kind", "支部类型"),
+]
 PEOPLE_HEADERS = [
     ("employee_no", "工号"),
     ("name", "姓名"),
@@ -60,6 +67,8 @@ PEOPLE_HEADERS = [
     ("positions", "职务"),
     ("tenure_start", "任职开始"),
     ("tenure_end", "任职结束"),
+    ("party_member", "政治面貌"),
+    ("branch", "所在支部"),
 ]
 PERIOD_HEADERS = [("period", "节次"), ("start", "开始"), ("end", "结束")]
 TIMETABLE_HEADERS = [

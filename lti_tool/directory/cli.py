@@ -1,4 +1,4 @@
-"""``tingke import units|people`` and ``tingke users unmatched|link``."""
+"""``tingke import units|people|classes`` and ``tingke users unmatched|link``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     @guarded
     def import_units(ctx: CliContext, file: str, institution_code: str | None) -> None:
-        """Units: code, name, kind (college | marxism_school | department) [, function]."""
+        """Units: code, name, kind (college | marxism_school | department | teaching_office | lab |
+        party_branch) [, function, parent (上级单位), branch_kind (teacher | student)]."""
         data, name = read_file(file)
         with ctx.session() as s:
             inst = resolve_institution(s, institution_code)
@@ -45,12 +46,25 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     @guarded
     def import_people(ctx: CliContext, file: str, institution_code: str | None) -> None:
-        """People: employee_no, name, email, unit, positions (;), tenure_start, tenure_end."""
+        """People: employee_no, name, email, unit, positions (;), tenure_start, tenure_end, party_member
+        (政治面貌), branch (所在支部)."""
         data, name = read_file(file)
         with ctx.session() as s:
             inst = resolve_institution(s, institution_code)
             policy = PolicyStore(s, inst.id).current()
             click.echo(f"people: {DirectoryService(s, inst.id).import_people(data, name, policy)}")
+
+    @group.command("classes")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @institution_option
+    @pass_ctx
+    @guarded
+    def import_classes(ctx: CliContext, file: str, institution_code: str | None) -> None:
+        """Student classes: name (班级, as in the timetable), unit (学院)."""
+        data, name = read_file(file)
+        with ctx.session() as s:
+            inst = resolve_institution(s, institution_code)
+            click.echo(f"classes: {DirectoryService(s, inst.id).import_classes(data, name)}")
 
     @cli.group()
     def users() -> None:

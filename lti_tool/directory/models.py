@@ -20,6 +20,24 @@ class UnitKind(StrEnum):
     COLLEGE = "college"
     MARXISM_SCHOOL = "marxism_school"
     DEPARTMENT = "department"
+    TEACHING_OFFICE = "teaching_office"
+    """教研室: belongs to a college (``Unit.parent_id``)."""
+    LAB = "lab"
+    """实验室 (实训室): belongs to a college."""
+    PARTY_BRANCH = "party_branch"
+    """党支部: a teacher or student branch of a college (``Unit.branch_kind``)."""
+
+
+SUB_UNIT_KINDS = frozenset({UnitKind.TEACHING_OFFICE, UnitKind.LAB, UnitKind.PARTY_BRANCH})
+"""Kinds that belong to a parent unit (a college) rather than standing alone."""
+
+
+class BranchKind(StrEnum):
+    NONE = ""
+    TEACHER = "teacher"
+    """教工党支部"""
+    STUDENT = "student"
+    """学生党支部"""
 
 
 class UnitFunction(StrEnum):
@@ -28,6 +46,8 @@ class UnitFunction(StrEnum):
     NONE = ""
     QUALITY_CENTER = "quality_center"
     ORGANIZATION = "organization"
+    SCHOOL_OFFICE = "school_office"
+    """学校办公室: keeps contact assignments and archives of the grassroots-contact system (附件1 七.1)."""
 
 
 class Institution(Base):
@@ -56,7 +76,14 @@ class Unit(InstitutionScoped, Base):
     kind: Mapped[str] = mapped_column(String(32))
     """A ``UnitKind`` value."""
     function: Mapped[str] = mapped_column(String(32), default="")
-    """A ``UnitFunction`` value: the quality center and the organization department get staff personas."""
+    """A ``UnitFunction`` value: the quality center, the organization department and the school office get
+    staff personas."""
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    """The college a teaching office, lab or party branch belongs to (``None`` for top-level units)."""
+    branch_kind: Mapped[str] = mapped_column(String(16), default="")
+    """A ``BranchKind`` value for party branches: teacher or student branch."""
+
+    parent: Mapped[Unit | None] = relationship(remote_side="Unit.id")
 
 
 class Person(InstitutionScoped, Base):
@@ -70,8 +97,13 @@ class Person(InstitutionScoped, Base):
     name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
+    party_member: Mapped[bool] = mapped_column(default=False)
+    """政治面貌: a member or probationary member of the CPC (中共党员, 中共预备党员); C-3 applies to them."""
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
+    """The party branch (a unit of kind ``party_branch``) the person belongs to (所在支部)."""
 
-    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    unit: Mapped[Unit | None] = relationship(lazy="joined", foreign_keys=[unit_id])
+    branch: Mapped[Unit | None] = relationship(foreign_keys=[branch_id])
     positions: Mapped[list[PositionHolding]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="PositionHolding.start_date"
     )
@@ -99,6 +131,27 @@ class PositionHolding(InstitutionScoped, Base):
         )
 
 
+class StudentClass(InstitutionScoped, Base):
+    """A student class (班级) as the timetable names it in 上课班级, e.g. ``汽车2301``.
+
+    Filled from every timetable import (each class name seen) and by ``tingke import classes``; a class is a
+    contact point of a college head (C-2a) or of a school leader (C-4, encouraged).
+    """
+
+    __tablename__ = "student_class"
+    __table_args__ = (UniqueConstraint("institution_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    """The college the students belong to (学生所属单位), when known."""
+    source: Mapped[str] = mapped_column(String(16), default="timetable")
+    """``timetable`` or ``import``: where the class was first seen."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()
+
+
 class PlatformUser(InstitutionScoped, Base):
     """Remembers which roster person an LMS user (platform + ``sub``) is, once matched or linked."""
 
@@ -120,4 +173,15 @@ class PlatformUser(InstitutionScoped, Base):
     person: Mapped[Person | None] = relationship()
 
 
-__all__ = ["Institution", "Person", "PlatformUser", "PositionHolding", "Unit", "UnitFunction", "UnitKind"]
+__all__ = [
+    "SUB_UNIT_KINDS",
+    "BranchKind",
+    "Institution",
+    "Person",
+    "PlatformUser",
+    "PositionHolding",
+    "StudentClass",
+    "Unit",
+    "UnitFunction",
+    "UnitKind",
+]

@@ -2,7 +2,9 @@
 
 - observer: holds, today, a position the policy gives an observing or patrol duty;
 - teacher: teaches a timetabled section, or is an Instructor in the launching LMS course;
-- quality_center / organization: works in the unit with that function;
+- quality_center / organization / school_office: works in the unit with that function;
+- branch_secretary: holds, today, a position the policy's ``[contact] branch_secretary_positions`` lists
+  (the secretary of their own party branch confirms contact leaders' attendance, C-3c);
 - handler: works in a functional department, which problems may be routed to;
 - admin: the LMS says the launcher administers the platform (a signed claim, not a custom parameter),
   so a fresh install can be set up before any roster exists; it sees the quality-center pages.
@@ -25,16 +27,20 @@ from lti_tool.timetable.models import SectionTeacher
 class Persona(StrEnum):
     QUALITY_CENTER = "quality_center"
     ORGANIZATION = "organization"
+    SCHOOL_OFFICE = "school_office"
     OBSERVER = "observer"
     HANDLER = "handler"
+    BRANCH_SECRETARY = "branch_secretary"
     TEACHER = "teacher"
 
 
 PERSONA_ORDER = [
     Persona.QUALITY_CENTER,
     Persona.ORGANIZATION,
+    Persona.SCHOOL_OFFICE,
     Persona.OBSERVER,
     Persona.HANDLER,
+    Persona.BRANCH_SECRETARY,
     Persona.TEACHER,
 ]
 
@@ -115,12 +121,18 @@ def personas_from(
             for code, start, end in tenures
             if (start is None or start <= today) and (end is None or end >= today)
         }
-        if held and held & policy().observing_positions():
-            found.add(Persona.OBSERVER)
+        if held:
+            current = policy()
+            if held & current.observing_positions():
+                found.add(Persona.OBSERVER)
+            if held & current.contact.branch_secretary_positions:
+                found.add(Persona.BRANCH_SECRETARY)
         if unit_function == UnitFunction.QUALITY_CENTER:
             found.add(Persona.QUALITY_CENTER)
         elif unit_function == UnitFunction.ORGANIZATION:
             found.add(Persona.ORGANIZATION)
+        elif unit_function == UnitFunction.SCHOOL_OFFICE:
+            found.add(Persona.SCHOOL_OFFICE)
         if unit_kind == UnitKind.DEPARTMENT:
             found.add(Persona.HANDLER)
         # An Instructor launch is a teacher anyway: only ask the timetable when the LMS did not say so.

@@ -20,7 +20,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from lti_tool.db import get_scoped
-from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit, UnitFunction, UnitKind
+from lti_tool.directory.models import (
+    SUB_UNIT_KINDS,
+    BranchKind,
+    Person,
+    PlatformUser,
+    PositionHolding,
+    StudentClass,
+    Unit,
+    UnitFunction,
+    UnitKind,
+)
 from lti_tool.errors import NotFound
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import Policy
@@ -31,6 +41,8 @@ UNIT_ALIASES = {
     "name": ["名称", "单位名称", "unit_name"],
     "kind": ["类型", "单位类型", "type"],
     "function": ["职能", "function_role"],
+    "parent": ["上级单位", "所属单位", "所属学院", "parent_unit"],
+    "branch_kind": ["支部类型", "branch_type"],
 }
 UNIT_KINDS = {
     "college": UnitKind.COLLEGE,
@@ -43,7 +55,33 @@ UNIT_KINDS = {
     "department": UnitKind.DEPARTMENT,
     "职能部门": UnitKind.DEPARTMENT,
     "部门": UnitKind.DEPARTMENT,
+    "机关部（处）": UnitKind.DEPARTMENT,
+    "teaching_office": UnitKind.TEACHING_OFFICE,
+    "教研室": UnitKind.TEACHING_OFFICE,
+    "lab": UnitKind.LAB,
+    "实验室": UnitKind.LAB,
+    "实训室": UnitKind.LAB,
+    "party_branch": UnitKind.PARTY_BRANCH,
+    "党支部": UnitKind.PARTY_BRANCH,
 }
+BRANCH_KINDS = {
+    "": BranchKind.NONE,
+    "teacher": BranchKind.TEACHER,
+    "教工": BranchKind.TEACHER,
+    "教师": BranchKind.TEACHER,
+    "教工党支部": BranchKind.TEACHER,
+    "教师党支部": BranchKind.TEACHER,
+    "student": BranchKind.STUDENT,
+    "学生": BranchKind.STUDENT,
+    "学生党支部": BranchKind.STUDENT,
+}
+PARENT_KINDS = {
+    UnitKind.TEACHING_OFFICE: {UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL},
+    UnitKind.LAB: {UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL},
+    UnitKind.PARTY_BRANCH: {UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL, UnitKind.DEPARTMENT},
+}
+"""Which kinds of unit a teaching office, lab or party branch may belong to (教学院（部）; a branch may also
+belong to a department: 机关党支部)."""
 UNIT_FUNCTIONS = {
     "": UnitFunction.NONE,
     "quality_center": UnitFunction.QUALITY_CENTER,
@@ -52,6 +90,10 @@ UNIT_FUNCTIONS = {
     "organization": UnitFunction.ORGANIZATION,
     "党委组织部": UnitFunction.ORGANIZATION,
     "组织部": UnitFunction.ORGANIZATION,
+    "school_office": UnitFunction.SCHOOL_OFFICE,
+    "学校办公室": UnitFunction.SCHOOL_OFFICE,
+    "党政办公室": UnitFunction.SCHOOL_OFFICE,
+    "校长办公室": UnitFunction.SCHOOL_OFFICE,
 }
 PEOPLE_ALIASES = {
     "employee_no": ["工号", "职工号", "教师工号"],
@@ -61,7 +103,30 @@ PEOPLE_ALIASES = {
     "positions": ["职务", "岗位"],
     "tenure_start": ["任职开始", "任职开始日期"],
     "tenure_end": ["任职结束", "任职结束日期"],
+    "party_member": ["政治面貌", "党员", "is_party_member"],
+    "branch": ["所在支部", "所在党支部", "党支部", "party_branch"],
 }
+CLASS_ALIASES = {
+    "name": ["班级", "班级名称", "class", "class_name"],
+    "unit": ["学院", "所属学院", "学生所属单位", "college"],
+}
+PARTY_MEMBER_VALUES = {
+    "中共党员",
+    "中国共产党党员",
+    "党员",
+    "中共预备党员",
+    "预备党员",
+    "yes",
+    "y",
+    "true",
+    "1",
+    "是",
+}
+"""政治面貌 values that make a person a party member (C-3 applies to them); probationary members count."""
+NOT_MEMBER_VALUES = {"", "no", "n", "false", "0", "否"}
+"""English or yes/no spellings of "not a member"; any other Chinese 政治面貌 (群众, 共青团员 …) is not a
+member either, but an unknown Latin word is refused (a typo of "yes" must not pass silently)."""
+_HAS_CJK = re.compile(r"[\u3400-\u9fff]")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 POSITION_SEPARATOR = re.compile(r"[;；]")
 """Positions in one cell are separated by ";" — also the full-width "；" a Chinese keyboard types."""
@@ -94,6 +159,19 @@ class ImportResult:
 
 
 @dataclass
+class _UnitEntry:
+    row: int
+    code: str
+    name: str
+    kind: str
+    function: str | None
+    """``None`` when the file has no function column: the stored function is kept."""
+    parent: str | None
+    """The parent's code or name; ``None`` when the file has no parent column (the stored parent is kept)."""
+    branch_kind: str | None
+
+
+@dataclass
 class _PersonEntry:
     """One person as the file states it, possibly over several rows (one row per tenure)."""
 
@@ -101,6 +179,8 @@ class _PersonEntry:
     name: str
     email: str
     unit: Unit | None
+    party_member: bool = False
+    branch: Unit | None = None
     tenures: dict[tuple[str, dt.date | None], tuple[dt.date | None, int]] = field(default_factory=dict)
     """(position code, start) → (end, the row that said so). (code, start) is the stored natural key."""
 
@@ -273,18 +353,107 @@ class DirectoryService:
             group.rows.sort(key=lambda r: (order.get(r.position_code, len(order)), r.person.employee_no))
         return [g for g in groups.values() if g.rows]
 
+    def student_classes(self) -> list[StudentClass]:
+        return list(
+            self.session.scalars(
+                select(StudentClass)
+                .where(StudentClass.institution_id == self.institution_id)
+                .order_by(StudentClass.name)
+            )
+        )
+
+    def record_classes(self, seen: dict[str, int | None]) -> int:
+        """Class names a timetable import saw (name → 学生所属单位 id): new names are added; a known class
+        without a college gets the timetable's. Returns how many classes were added."""
+        if not seen:
+            return 0
+        known = {
+            c.name: c
+            for c in self.session.scalars(
+                select(StudentClass).where(
+                    StudentClass.institution_id == self.institution_id, StudentClass.name.in_(list(seen))
+                )
+            )
+        }
+        added = 0
+        for name, unit_id in sorted(seen.items()):
+            existing = known.get(name)
+            if existing is None:
+                self.session.add(
+                    StudentClass(
+                        institution_id=self.institution_id, name=name, unit_id=unit_id, source="timetable"
+                    )
+                )
+                added += 1
+            elif existing.unit_id is None and unit_id is not None:
+                existing.unit_id = unit_id
+        self.session.flush()
+        return added
+
     # -- imports ------------------------------------------------------------------------------------
+    def import_classes(self, data: bytes, filename: str) -> ImportResult:
+        """Student classes: 班级/name (as the timetable writes it), 学院/unit (a college's code or name)."""
+        table = read_table(data, filename, CLASS_ALIASES, ["name"])
+        errors = table.errors
+        units = self.unit_lookup()
+        has_unit = "unit" in errors.headers
+        seen: dict[str, int] = {}
+        parsed: list[tuple[str, Unit | None]] = []
+        for row in table.rows:
+            name, unit_text = row.get("name"), row.get("unit")
+            if not name:
+                errors.add(row.number, "name", "不能为空 (must not be empty)")
+            elif len(name) > 200:
+                errors.add(row.number, "name", "超过 200 个字符 (longer than 200 characters)")
+            elif name in seen:
+                errors.add(row.number, "name", f"与第 {seen[name]} 行重复 (duplicate of row {seen[name]})")
+            unit = units.get(unit_text) if unit_text else None
+            if unit_text and unit is None:
+                errors.add(row.number, "unit", f"单位“{unit_text}”不存在，请先导入单位 (unknown unit)")
+            elif unit is not None and unit.kind not in (UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL):
+                errors.add(row.number, "unit", f"“{unit_text}”不是教学院（部） (not a college)")
+            seen.setdefault(name, row.number)
+            parsed.append((name, unit))
+        errors.raise_if_any("classes")
+        known = {c.name: c for c in self.student_classes()}
+        result = ImportResult()
+        for name, unit in parsed:
+            existing = known.get(name)
+            if existing is None:
+                self.session.add(
+                    StudentClass(
+                        institution_id=self.institution_id,
+                        name=name,
+                        unit_id=unit.id if unit else None,
+                        source="import",
+                    )
+                )
+                result.created += 1
+            elif has_unit and existing.unit_id != (unit.id if unit else None):
+                existing.unit_id = unit.id if unit else None
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        self.session.flush()
+        return result
+
     def import_units(self, data: bytes, filename: str) -> ImportResult:
+        """Units by code; a teaching office, lab or party branch names its college in 上级单位/parent (a unit
+        code or name, in the file or already stored), and a branch may say 支部类型 (teacher | student)."""
         table = read_table(data, filename, UNIT_ALIASES, ["code", "name", "kind"])
         errors = table.errors
         has_function = "function" in errors.headers
+        has_parent = "parent" in errors.headers
+        has_branch_kind = "branch_kind" in errors.headers
         seen: dict[str, int] = {}
-        parsed: list[tuple[str, str, str, str | None]] = []
+        parsed: list[_UnitEntry] = []
         for row in table.rows:
             code, name = row.get("code"), row.get("name")
             kind_text, function_text = row.get("kind"), row.get("function")
             kind = UNIT_KINDS.get(kind_text.lower()) or UNIT_KINDS.get(kind_text)
             function = UNIT_FUNCTIONS.get(function_text.lower(), UNIT_FUNCTIONS.get(function_text))
+            branch_text = row.get("branch_kind")
+            branch_kind = BRANCH_KINDS.get(branch_text.lower(), BRANCH_KINDS.get(branch_text))
             if not code:
                 errors.add(row.number, "code", "不能为空 (must not be empty)")
             elif len(code) > 64:
@@ -297,41 +466,127 @@ class DirectoryService:
                 errors.add(
                     row.number,
                     "kind",
-                    f"“{kind_text}”不是 college / marxism_school / department (not a known unit type)",
+                    f"“{kind_text}”不是 college / marxism_school / department / teaching_office / lab / "
+                    "party_branch (not a known unit type)",
                 )
             if function is None:
                 errors.add(
                     row.number,
                     "function",
-                    f"“{function_text}”不是 quality_center / organization (not a known function)",
+                    f"“{function_text}”不是 quality_center / organization / school_office "
+                    "(not a known function)",
+                )
+            if branch_kind is None:
+                errors.add(
+                    row.number, "branch_kind", f"“{branch_text}”不是 teacher / student (not a branch type)"
+                )
+            elif branch_kind and kind is not None and kind != UnitKind.PARTY_BRANCH:
+                errors.add(
+                    row.number,
+                    "branch_kind",
+                    "只有党支部有支部类型 (only a party branch has a branch type)",
                 )
             seen.setdefault(code, row.number)
-            parsed.append((code, name[:200], str(kind or ""), str(function or "") if has_function else None))
-        errors.raise_if_any("units")
-        existing = {u.code: u for u in self.units()}
-        result = ImportResult()
-        for code, name, kind_code, function_code in parsed:
-            unit = existing.get(code)
-            if unit is None:
-                self.session.add(
-                    Unit(
-                        institution_id=self.institution_id,
-                        code=code,
-                        name=name,
-                        kind=kind_code,
-                        function=function_code or "",
-                    )
+            parsed.append(
+                _UnitEntry(
+                    row.number,
+                    code,
+                    name[:200],
+                    str(kind or ""),
+                    str(function or "") if has_function else None,
+                    row.get("parent") if has_parent else None,
+                    str(branch_kind or "") if has_branch_kind else None,
                 )
-                result.created += 1
+            )
+        existing = {u.code: u for u in self.units()}
+        self._check_parents(parsed, existing, errors)
+        errors.raise_if_any("units")
+        stored: dict[str, Unit] = dict(existing)
+        changed: set[str] = set()
+        for entry in parsed:
+            unit = existing.get(entry.code)
+            if unit is None:
+                stored[entry.code] = Unit(
+                    institution_id=self.institution_id,
+                    code=entry.code,
+                    name=entry.name,
+                    kind=entry.kind,
+                    function=entry.function or "",
+                    branch_kind=entry.branch_kind or "",
+                )
+                self.session.add(stored[entry.code])
                 continue
-            wanted = (name, kind_code, unit.function if function_code is None else function_code)
-            if (unit.name, unit.kind, unit.function) != wanted:
-                unit.name, unit.kind, unit.function = wanted
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            wanted = (
+                entry.name,
+                entry.kind,
+                unit.function if entry.function is None else entry.function,
+                unit.branch_kind if entry.branch_kind is None else entry.branch_kind,
+            )
+            if (unit.name, unit.kind, unit.function, unit.branch_kind) != wanted:
+                unit.name, unit.kind, unit.function, unit.branch_kind = wanted
+                changed.add(entry.code)
+        self.session.flush()  # ids for new units, then their parents
+        by_name = {u.name: u for u in stored.values()}
+        for entry in parsed:
+            if entry.parent is None:
+                continue
+            unit = stored[entry.code]
+            parent = (stored.get(entry.parent) or by_name.get(entry.parent)) if entry.parent else None
+            parent_id = parent.id if parent is not None else None
+            if unit.parent_id != parent_id:
+                unit.parent_id = parent_id
+                changed.add(entry.code)
         self.session.flush()
-        return result
+        created = sum(1 for e in parsed if e.code not in existing)
+        updated = len(changed - {e.code for e in parsed if e.code not in existing})
+        return ImportResult(created=created, updated=updated, unchanged=len(parsed) - created - updated)
+
+    def _check_parents(self, parsed: list[_UnitEntry], existing: dict[str, Unit], errors: RowErrors) -> None:
+        """A sub-unit needs a parent of a fitting kind; a top-level unit has none (by row and column)."""
+        kinds = {u.code: u.kind for u in existing.values()} | {u.name: u.kind for u in existing.values()}
+        for entry in parsed:
+            kinds[entry.code] = entry.kind
+            kinds[entry.name] = entry.kind
+        for entry in parsed:
+            if entry.kind not in UNIT_KINDS.values():
+                continue
+            kind = UnitKind(entry.kind)
+            if entry.parent is None:
+                stored = existing.get(entry.code)
+                if kind in SUB_UNIT_KINDS and (stored is None or stored.parent_id is None):
+                    errors.add(
+                        entry.row,
+                        "kind",
+                        "教研室、实验室和党支部需要“上级单位”列 "
+                        "(a teaching office, lab or party branch needs a parent column)",
+                    )
+                continue
+            if kind not in SUB_UNIT_KINDS:
+                if entry.parent:
+                    errors.add(
+                        entry.row,
+                        "parent",
+                        "只有教研室、实验室和党支部有上级单位 (only a teaching office, lab or party branch "
+                        "has a parent unit)",
+                    )
+                continue
+            if not entry.parent:
+                errors.add(entry.row, "parent", "不能为空：请填写所属学院的代码 (must name the college)")
+                continue
+            parent_kind = kinds.get(entry.parent)
+            if parent_kind is None:
+                errors.add(
+                    entry.row,
+                    "parent",
+                    f"单位“{entry.parent}”不存在 (unknown unit: add it to the file or import it first)",
+                )
+            elif parent_kind not in PARENT_KINDS[kind]:
+                errors.add(
+                    entry.row,
+                    "parent",
+                    f"“{entry.parent}”不是教学院（部），不能作为上级单位 "
+                    "(not a college: cannot be the parent)",
+                )
 
     def import_people(self, data: bytes, filename: str, policy: Policy) -> ImportResult:
         table = read_table(data, filename, PEOPLE_ALIASES, ["employee_no", "name"])
@@ -382,13 +637,24 @@ class DirectoryService:
             errors.add(row.number, "tenure_end", "早于任职开始日期 (before the tenure start)")
         if (start or end) and not codes:
             errors.add(row.number, "positions", "填写了任职日期但没有职务 (tenure dates without a position)")
+        member = self._party_member(row, errors)
+        branch = self._branch(row, errors, units, member)
         if not no:
             return
         entry = people.get(no)
         if entry is None:
-            entry = people[no] = _PersonEntry(row.number, name, email, unit)
+            entry = people[no] = _PersonEntry(row.number, name, email, unit, member, branch)
         else:
             self._check_same_person(row, errors, entry, name, email, unit)
+            if member != entry.party_member and "party_member" in errors.headers:
+                errors.add(
+                    row.number, "party_member", f"与第 {entry.row} 行不一致 (conflicts with row {entry.row})"
+                )
+            if branch is not None and entry.branch is not None and branch.id != entry.branch.id:
+                errors.add(
+                    row.number, "branch", f"与第 {entry.row} 行不一致 (conflicts with row {entry.row})"
+                )
+            entry.branch = entry.branch or branch
         for code in codes:
             key = (code, start)
             if key in entry.tenures and entry.tenures[key][0] != end:
@@ -399,6 +665,44 @@ class DirectoryService:
                     f"与第 {other} 行同一职务、同一开始日期的结束日期不一致 (conflicts with row {other})",
                 )
             entry.tenures.setdefault(key, (end, row.number))
+
+    @staticmethod
+    def _party_member(row: Row, errors: RowErrors) -> bool:
+        """政治面貌: 中共党员 / 中共预备党员 / yes → a member; other statuses (群众, 共青团员 …) are not."""
+        text = row.get("party_member")
+        if text in PARTY_MEMBER_VALUES or text.lower() in PARTY_MEMBER_VALUES:
+            return True
+        if text.lower() in NOT_MEMBER_VALUES or _HAS_CJK.search(text):
+            return False
+        errors.add(
+            row.number,
+            "party_member",
+            f"“{text}”不是政治面貌，应为 中共党员 / 中共预备党员 / 群众 … 或 yes / no "
+            "(not a political status)",
+        )
+        return False
+
+    @staticmethod
+    def _branch(row: Row, errors: RowErrors, units: dict[str, Unit], member: bool) -> Unit | None:
+        """所在支部: a party branch's code or name; only party members belong to a branch."""
+        text = row.get("branch")
+        if not text:
+            return None
+        branch = units.get(text)
+        if branch is None:
+            errors.add(
+                row.number, "branch", f"支部“{text}”不存在，请先导入单位 (unknown branch: import units first)"
+            )
+            return None
+        if branch.kind != UnitKind.PARTY_BRANCH:
+            errors.add(row.number, "branch", f"“{text}”不是党支部 (not a party branch)")
+            return None
+        if not member and "party_member" in errors.headers:
+            errors.add(
+                row.number, "branch", "不是党员，不能有所在支部 (only a party member belongs to a branch)"
+            )
+            return None
+        return branch
 
     @staticmethod
     def _date(row: Row, errors: RowErrors, column: str) -> dt.date | None:
@@ -441,6 +745,8 @@ class DirectoryService:
                     name=entry.name[:100],
                     email=entry.email or None,
                     unit=entry.unit,
+                    party_member=entry.party_member,
+                    branch=entry.branch,
                 )
                 self.session.add(person)
                 self._sync_positions(person, entry)
@@ -452,6 +758,12 @@ class DirectoryService:
                 wanted["email"] = entry.email or None
             if "unit" in columns:
                 wanted["unit"] = entry.unit
+            if "party_member" in columns:
+                wanted["party_member"] = entry.party_member
+                if "branch" not in columns and not entry.party_member:
+                    wanted["branch"] = None  # somebody who left the party leaves their branch too
+            if "branch" in columns:
+                wanted["branch"] = entry.branch
             for attr, value in wanted.items():
                 if getattr(person, attr) is not value and getattr(person, attr) != value:
                     setattr(person, attr, value)

@@ -34,10 +34,18 @@ KIND_LABELS = {
     "college": lazy_gettext("Teaching college"),
     "marxism_school": lazy_gettext("Marxism School"),
     "department": lazy_gettext("Functional department"),
+    "teaching_office": lazy_gettext("Teaching office"),
+    "lab": lazy_gettext("Laboratory"),
+    "party_branch": lazy_gettext("Party branch"),
+}
+BRANCH_KIND_LABELS = {
+    "teacher": lazy_gettext("Teachers' branch"),
+    "student": lazy_gettext("Students' branch"),
 }
 FUNCTION_LABELS = {
     "quality_center": lazy_gettext("Quality center"),
     "organization": lazy_gettext("Organization department"),
+    "school_office": lazy_gettext("School office"),
 }
 
 
@@ -85,6 +93,7 @@ def units():  # type: ignore[no-untyped-def]
         counts=service.unit_people_counts(),
         kinds=KIND_LABELS,
         functions=FUNCTION_LABELS,
+        branch_kinds=BRANCH_KIND_LABELS,
         imported=_import_summary(),
     )
 

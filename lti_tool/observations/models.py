@@ -161,13 +161,17 @@ class Patrol(InstitutionScoped, Base):
 
 
 class Problem(InstitutionScoped, Base):
-    """A problem raised in a record or a patrol, routed to a responsible unit (O-9, O-14)."""
+    """A problem raised in a record, a patrol or a contact record, routed to a responsible unit (O-9)."""
 
     __tablename__ = "problem"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     observation_id: Mapped[int | None] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"))
     patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"))
+    contact_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_record.id", ondelete="CASCADE"), index=True
+    )
+    """Raised in a contact record of the grassroots-contact system (lti_tool/contacts)."""
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
     category: Mapped[str] = mapped_column(String(32))

@@ -7,6 +7,7 @@ message found, each naming the rule ID and the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ RULE_KINDS = {
     "in_scope_share": "share of observations in the observer's own scope (informative)",
 }
 COURSE_SETS = {"ideological"}
-UNIT_KINDS = {"college", "marxism_school", "department"}
+UNIT_KINDS = {"college", "marxism_school", "department", "teaching_office", "lab", "party_branch"}
 """The values of ``directory.models.UnitKind`` (kept here so loading a policy needs no models)."""
 ACTIVITIES = {"observation", "patrol"}
 
@@ -79,6 +80,17 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class ContactSettings:
+    """The ``[contact]`` table: settings of the grassroots-contact system (Attachment 1)."""
+
+    academic_year_start: str = "08-01"
+    """MM-DD on which an academic year begins (lti_tool/academic_year.py)."""
+    branch_secretary_positions: frozenset[str] = frozenset()
+    """Positions whose holders are the secretary of their own party branch (C-3c): they confirm the contact
+    leaders' attendance of its activities."""
+
+
+@dataclass(frozen=True)
 class Policy:
     version: int
     name: str
@@ -95,6 +107,7 @@ class Policy:
     problem_overdue_days: int
     reminder_weeks: tuple[int, ...]
     text: str = field(repr=False, default="")
+    contact: ContactSettings = field(default_factory=ContactSettings)
 
     @property
     def sha256(self) -> str:
@@ -329,6 +342,7 @@ def parse_policy(text: str) -> Policy:
     if not isinstance(weeks, list) or not all(isinstance(w, int) and w > 0 for w in weeks):
         problems.append("reminder_weeks: must be a list of positive week numbers")
         weeks = []
+    contact = _contact_settings(raw, positions, problems)
     if problems:
         raise PolicyError(problems)
     return Policy(
@@ -347,6 +361,34 @@ def parse_policy(text: str) -> Policy:
         problem_overdue_days=overdue,
         reminder_weeks=tuple(weeks),
         text=text,
+        contact=contact,
+    )
+
+
+def _contact_settings(
+    raw: dict[str, Any], positions: dict[str, PositionDef], problems: list[str]
+) -> ContactSettings:
+    table = raw.get("contact", {})
+    if not isinstance(table, dict):
+        problems.append("contact: must be a table ([contact])")
+        return ContactSettings()
+    start = str(table.get("academic_year_start", "08-01"))
+    try:
+        month, day = (int(part) for part in start.split("-"))
+        start = dt.date(2001, month, day).strftime("%m-%d")
+    except ValueError:
+        problems.append(f"contact.academic_year_start: must be MM-DD, e.g. 08-01 (got {start!r})")
+        start = "08-01"
+    secretaries = table.get("branch_secretary_positions", [])
+    if not isinstance(secretaries, list) or not all(isinstance(p, str) for p in secretaries):
+        problems.append("contact.branch_secretary_positions: must be a list of position codes")
+        secretaries = []
+    for code in secretaries:
+        if code not in positions:
+            problems.append(f"contact.branch_secretary_positions: unknown position {code!r}")
+    return ContactSettings(
+        academic_year_start=start,
+        branch_secretary_positions=frozenset(secretaries),
     )
 
 

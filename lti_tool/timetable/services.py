@@ -612,6 +612,12 @@ class TimetableImporter:
     # -- storing ---------------------------------------------------------------------------------
     def _store(self, courses: dict[str, _CourseInfo], rows: list[_SectionRow]) -> TimetableImportResult:
         result = TimetableImportResult(rows=len(rows))
+        # Every class named in 上课班级 becomes a student class of the directory (a contact point, C-2a).
+        classes: dict[str, int | None] = {}
+        for row in rows:
+            for name in row.classes:
+                classes[name] = classes.get(name) or row.student_unit_id
+        DirectoryService(self.session, self.institution_id).record_classes(classes)
         course_ids = self._store_courses(courses, result)
         semester_ids = sorted({r.semester.id for r in rows})
         sections = {

@@ -766,3 +766,17 @@ def test_pages_are_for_the_quality_center_only(roster, launcher, client, session
         assert qc.get(client, path).status_code == 200, path
     home = qc.get(client, "/home")
     assert home.status_code == 200 and "/timetable/import" in home.get_data(as_text=True)
+
+
+def test_class_names_of_the_timetable_become_student_classes(roster, session_factory) -> None:
+    """Issue 9 §1: each 上课班级 seen is a student class of the directory, with its 学生所属单位."""
+    from lti_tool.directory.models import StudentClass
+
+    setup_semester(session_factory, roster, ROWS)
+    with session_factory.begin() as s:  # again: nothing duplicated
+        TimetableImporter(s, roster).import_file(xlsx_bytes([HEADER_ZH, *ROWS]), "again.xlsx")
+    with session_factory() as s:
+        got = {c.name: (c.unit.name if c.unit else None, c.source) for c in s.scalars(select(StudentClass))}
+    expected = {name: (row[7] or None, "timetable") for row in ROWS for name in row[6].split(";") if name}
+    assert got == expected
+    assert got["计算机2301"] == ("计算机学院", "timetable")

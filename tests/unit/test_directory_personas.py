@@ -153,6 +153,7 @@ def test_teacher_from_the_instructor_role_but_only_with_a_roster_identity(
     [
         ("department", "quality_center", [Persona.QUALITY_CENTER, Persona.HANDLER]),
         ("department", "organization", [Persona.ORGANIZATION, Persona.HANDLER]),
+        ("department", "school_office", [Persona.SCHOOL_OFFICE, Persona.HANDLER]),
         ("department", "", [Persona.HANDLER]),
         ("college", "", []),
         ("marxism_school", "", []),
@@ -185,3 +186,12 @@ def test_platform_admin_gets_the_quality_center_pages(db_session, institution_id
         Persona.QUALITY_CENTER,
         Persona.TEACHER,
     ]
+
+
+def test_branch_secretary_from_the_policys_contact_positions(db_session, institution_id, policy) -> None:
+    """The policy's ``[contact] branch_secretary_positions`` make a branch secretary (C-3c), while held."""
+    assert "branch_secretary" in policy.contact.branch_secretary_positions
+    tenure = ("branch_secretary", D(2025, 9, 1), D(2026, 2, 28))
+    secretary = make_person(db_session, institution_id, positions=[tenure])
+    assert personas(db_session, secretary, policy, D(2025, 9, 1)) == [Persona.BRANCH_SECRETARY]
+    assert personas(db_session, secretary, policy, D(2026, 3, 1)) == []
