@@ -3,11 +3,11 @@
 A *contact point* is what a leader is assigned to contact in one academic year (a college, a teaching office
 or lab, a student class, a party branch, a dormitory, a club, a friend); the school office keeps them
 (C-1a, C-2a, C-3a). A *contact record* is one activity: a visit (调研指导), a work report heard, a branch
-activity attended, a lecture, a symposium … Counting (docs/ and requirements.md, "Grassroots-contact
+activity attended, a lecture, a symposium … Counting (docs/policy-rules.md, "Grassroots-contact
 system"): only submitted records count; a record counts in the semester its date falls in; a group record
 counts once for each member (``ContactMember``); a branch activity counts only once the branch confirms the
 leader's attendance, or the school office does from paper evidence (C-3c). ``counted_contacts`` in
-services.py is the one place that says which rows count.
+counting.py is the one place that says which rows count.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ UNIT_FUNCTION_LABELS = {
     "school_office": "学校办公室",
 }
 NON_PARTY_LEADER = "副院长（分管后勤）"
-"""The school leader who is not a party member: no C-3 duty (requirements.md, C-3a)."""
+"""The school leader who is not a party member: no C-3 duty (docs/policy-rules.md, C-3a)."""
 PARTY_SHARE = 0.55
 """Share of teachers who are party members (a college's teaching staff, roughly)."""
 
