@@ -8,11 +8,13 @@ views stay thin and call one service.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, format_date, format_datetime, format_decimal
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool import STATIC_DIR, TEMPLATES_DIR
 from lti_tool.config import Settings
@@ -21,7 +23,14 @@ from lti_tool.errors import register_error_handlers
 from lti_tool.i18n import TRANSLATIONS_DIR, ensure_compiled
 from lti_tool.inputs import RowIdConverter, refuse_nul_characters
 from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.secret import resolve_secret
+from lti_tool.ops.observability import init_observability
+from lti_tool.ops.probes import Probes
 from lti_tool.web import Tingke, init_request_handling, select_locale
+
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+"""The largest request body Tingke accepts (imports, policy files); nginx's client_max_body_size matches
+(deploy/nginx/tingke.conf)."""
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -33,11 +42,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         static_folder=str(STATIC_DIR),
         instance_path=str(settings.instance_path),
     )
-    secret = settings.resolved_secret()
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    secret = resolve_secret(settings, session_factory)
+    settings = replace(settings, secret_key=secret)  # services reading settings see the shared secret
     app.config.update(
         SECRET_KEY=secret,
         TESTING=settings.testing,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
@@ -47,10 +59,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     ensure_compiled()
     Babel(app, locale_selector=select_locale)
-    engine = make_engine(settings.database_url)
     app.extensions["tingke"] = Tingke(
         settings=settings,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         key_cache=PlatformKeyCache(settings.jwks_cache_seconds, settings.jwks_refresh_min_interval_seconds),
         secret=secret,
     )
@@ -59,10 +70,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         datetime=lambda d, fmt="medium": format_datetime(d, fmt) if isinstance(d, dt.datetime) else "",
         number=lambda n: format_decimal(n) if n is not None else "",
     )
+    init_observability(app, settings)
     init_request_handling(app)
     app.before_request(refuse_nul_characters)
     register_error_handlers(app)
     _register_blueprints(app)
+    if settings.proxy_hops > 0:
+        # Trust exactly the configured number of proxies' X-Forwarded-For/-Proto/-Host/-Port (deploy/).
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.wsgi_app = Probes(app.wsgi_app, settings, engine)  # type: ignore[method-assign]
     return app
 
 

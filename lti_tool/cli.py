@@ -7,14 +7,17 @@ person-readable message (with row and column for imports) and exit with status 2
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
@@ -38,6 +41,12 @@ class CliContext:
             ctx = click.get_current_context(silent=True)
             if ctx is not None:  # close the connections when the command ends (tests run many commands)
                 ctx.find_root().call_on_close(engine.dispose)
+            if not self.settings.secret_key:  # the instance secret every host shares (lti/secret.py)
+                from lti_tool.lti.secret import resolve_secret
+
+                with contextlib.suppress(SQLAlchemyError):  # a schema not created yet: the file fallback
+                    secret = resolve_secret(self.settings, self._factory)  # type: ignore[arg-type]
+                    self.settings = replace(self.settings, secret_key=secret)
         with session_scope(self._factory) as s:  # type: ignore[arg-type]
             yield s
 
@@ -349,7 +358,17 @@ def worker(burst: bool, with_scheduler: bool) -> None:
 def _register_domain_commands() -> None:
     import importlib
 
-    for module in ("lti", "directory", "timetable", "observations", "policy", "reports", "patrols", "demo"):
+    for module in (
+        "lti",
+        "directory",
+        "timetable",
+        "observations",
+        "policy",
+        "reports",
+        "patrols",
+        "demo",
+        "ops",
+    ):
         try:
             mod = importlib.import_module(f"lti_tool.{module}.cli")
         except ModuleNotFoundError as exc:

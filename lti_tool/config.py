@@ -37,6 +37,16 @@ class Settings:
     outbox_path: Path | None = None
     smtp_url: str = ""
     default_locale: str = "zh_CN"
+    environment: str = "development"
+    """``production`` makes ``tingke check`` strict (https base URL, a configured secret)."""
+    proxy_hops: int = 0
+    """How many reverse proxies (nginx) stand in front of the app; their X-Forwarded-* headers are trusted
+    for exactly that many hops (werkzeug's ProxyFix), never more, so a client cannot spoof its address."""
+    log_format: str = "text"
+    """``json``: one JSON object per log line (request id, institution, actor, route, status, duration)."""
+    log_level: str = "INFO"
+    metrics_token: str = ""
+    """When set, ``/metrics`` answers only requests carrying ``Authorization: Bearer <token>``."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -52,14 +62,24 @@ class Settings:
             session_lifetime_seconds=int(_env("TINGKE_SESSION_LIFETIME", str(8 * 3600))),
             outbox_path=Path(_env("TINGKE_OUTBOX", str(instance / "outbox"))),
             smtp_url=_env("TINGKE_SMTP_URL", ""),
+            environment=_env("TINGKE_ENV", "development"),
+            proxy_hops=int(_env("TINGKE_PROXY_HOPS", "0")),
+            log_format=_env("TINGKE_LOG_FORMAT", "text"),
+            log_level=_env("TINGKE_LOG_LEVEL", "INFO").upper(),
+            metrics_token=_env("TINGKE_METRICS_TOKEN", ""),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     def resolved_secret(self) -> str:
         """The signing secret: the configured one, else one generated and kept in the instance folder.
 
-        A generated secret keeps a dev install stable across restarts without asking the newcomer to
-        invent one; production should always set ``TINGKE_SECRET_KEY``.
+        The app and the CLI resolve the secret through the database first (``lti_tool/lti/secret.py``:
+        every host of a multi-host install must agree on it), and only fall back to this file when the
+        database cannot be reached yet (a fresh install before ``tingke init``).
         """
         if self.secret_key:
             return self.secret_key

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.i18n import N_
@@ -105,6 +105,7 @@ def _wants_json() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TingkeError)
     def _tingke_error(err: TingkeError):  # type: ignore[no-untyped-def]
+        g.error_reason = err.message  # the msgid, untranslated: a bounded label for metrics and logs
         message = err.translated()
         details = err.translated_details()
         if _wants_json():

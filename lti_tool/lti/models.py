@@ -69,6 +69,21 @@ class ToolKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class InstanceSecret(Base):
+    """The instance's signing secret (session tokens, registration keys) when TINGKE_SECRET_KEY is unset.
+
+    It lives in the database, not on one host's disk, so every app and worker host of one install signs
+    and verifies with the same secret, and a database backup restores it (docs in README, "Production").
+    One row only (``id`` = 1).
+    """
+
+    __tablename__ = "instance_secret"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class LoginState(Base):
     """Server-side OIDC state: created at login initiation, consumed (deleted) by the one launch it allows.
 
