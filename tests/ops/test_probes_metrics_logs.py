@@ -5,16 +5,34 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import pytest
+from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from lti_tool.app import create_app
+from lti_tool.config import Settings
 from lti_tool.lti.models import InstanceSecret
 from lti_tool.ops import observability
 from lti_tool.reports.models import ReportRun
 from tests.support.platform import LmsUser
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[Settings], Flask]]:
+    """Apps built with other settings, their database connections closed at the end of the test."""
+    apps: list[Flask] = []
+
+    def make(settings: Settings) -> Flask:
+        apps.append(create_app(settings))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.extensions["tingke"].session_factory.kw["bind"].dispose()
 
 
 def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -25,8 +43,8 @@ def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_healthz_answers_without_touching_the_database(settings, database_url):  # type: ignore[no-untyped-def]
-    broken = create_app(replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+def test_healthz_answers_without_touching_the_database(settings, database_url, make_app):  # type: ignore[no-untyped-def]
+    broken = make_app(replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
     client = broken.test_client()
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
@@ -35,22 +53,22 @@ def test_healthz_answers_without_touching_the_database(settings, database_url): 
     assert "cannot connect to the database" in ready.json["checks"]["database"]["message"]
 
 
-def test_readyz_checks_database_migrations_and_redis(client, app, settings):  # type: ignore[no-untyped-def]
+def test_readyz_checks_database_migrations_and_redis(client, app, settings, make_app):  # type: ignore[no-untyped-def]
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.json
     assert set(ready.json["checks"]) == {"database", "migrations", "redis"}
     assert "(head)" in ready.json["checks"]["migrations"]["message"]
-    no_redis = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0")).test_client().get("/readyz")
+    no_redis = make_app(replace(settings, redis_url="redis://127.0.0.1:1/0")).test_client().get("/readyz")
     assert no_redis.status_code == 503
     assert no_redis.json["checks"]["redis"]["ok"] is False
 
 
-def test_readyz_refuses_a_schema_behind_the_code(settings, tmp_path):  # type: ignore[no-untyped-def]
+def test_readyz_refuses_a_schema_behind_the_code(settings, tmp_path, make_app):  # type: ignore[no-untyped-def]
     from lti_tool.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0004")
-    old = create_app(replace(settings, database_url=url, secret_key="s" * 40)).test_client().get("/readyz")
+    old = make_app(replace(settings, database_url=url, secret_key="s" * 40)).test_client().get("/readyz")
     assert old.status_code == 503
     assert "run `tingke db upgrade`" in old.json["checks"]["migrations"]["message"]
 
@@ -92,8 +110,8 @@ def test_metrics_count_routes_launches_by_outcome_and_runs(
     assert any(k[0] == "tingke_workers" for k in after)
 
 
-def test_metrics_token_when_configured(settings):  # type: ignore[no-untyped-def]
-    client = create_app(replace(settings, metrics_token="t0ken")).test_client()
+def test_metrics_token_when_configured(settings, make_app):  # type: ignore[no-untyped-def]
+    client = make_app(replace(settings, metrics_token="t0ken")).test_client()
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer t0ken"}).status_code == 200
 
@@ -120,8 +138,8 @@ def test_json_logs_carry_request_id_route_status_and_duration(app, client, setti
     assert bad.headers["X-Request-ID"] != "<script>" and len(bad.headers["X-Request-ID"]) == 32
 
 
-def test_proxy_hops_trust_exactly_the_configured_proxies(settings):  # type: ignore[no-untyped-def]
-    app = create_app(replace(settings, proxy_hops=1))
+def test_proxy_hops_trust_exactly_the_configured_proxies(settings, make_app):  # type: ignore[no-untyped-def]
+    app = make_app(replace(settings, proxy_hops=1))
     seen = {}
 
     @app.get("/_probe_remote")
@@ -137,7 +155,7 @@ def test_proxy_hops_trust_exactly_the_configured_proxies(settings):  # type: ign
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )
     assert seen == {"addr": "10.0.0.7", "scheme": "https"}  # the client's forged 6.6.6.6 is not believed
-    plain = create_app(settings)
+    plain = make_app(settings)
     plain.add_url_rule("/_probe_remote", view_func=_probe)
     plain.test_client().get(
         "/_probe_remote", headers={"X-Forwarded-For": "10.0.0.7"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
@@ -145,9 +163,9 @@ def test_proxy_hops_trust_exactly_the_configured_proxies(settings):  # type: ign
     assert seen["addr"] == "127.0.0.1"
 
 
-def test_the_instance_secret_is_shared_through_the_database(settings, session_factory, tmp_path):  # type: ignore[no-untyped-def]
-    host_a = create_app(replace(settings, secret_key="", instance_path=tmp_path / "a"))
-    host_b = create_app(replace(settings, secret_key="", instance_path=tmp_path / "b"))
+def test_the_instance_secret_is_shared_through_the_database(settings, session_factory, tmp_path, make_app):  # type: ignore[no-untyped-def]
+    host_a = make_app(replace(settings, secret_key="", instance_path=tmp_path / "a"))
+    host_b = make_app(replace(settings, secret_key="", instance_path=tmp_path / "b"))
     secret_a = host_a.extensions["tingke"].secret
     assert secret_a == host_b.extensions["tingke"].secret
     assert not (tmp_path / "a" / "secret_key").exists()
@@ -155,10 +173,10 @@ def test_the_instance_secret_is_shared_through_the_database(settings, session_fa
         assert s.scalars(select(InstanceSecret.value)).one() == secret_a
 
 
-def test_a_secret_kept_on_disk_moves_into_the_database(settings, session_factory, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_secret_kept_on_disk_moves_into_the_database(settings, session_factory, tmp_path, make_app):  # type: ignore[no-untyped-def]
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "secret_key").write_text("legacy-secret-" + "x" * 40)
-    app = create_app(replace(settings, secret_key="", instance_path=tmp_path / "old"))
+    app = make_app(replace(settings, secret_key="", instance_path=tmp_path / "old"))
     assert app.extensions["tingke"].secret == "legacy-secret-" + "x" * 40
-    other = create_app(replace(settings, secret_key="", instance_path=tmp_path / "new"))
+    other = make_app(replace(settings, secret_key="", instance_path=tmp_path / "new"))
     assert other.extensions["tingke"].secret == "legacy-secret-" + "x" * 40

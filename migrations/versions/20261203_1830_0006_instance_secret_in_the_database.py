@@ -1,7 +1,7 @@
 """instance secret in the database (shared by every app and worker host)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03 18:30:00
 
 Expand-only: a new table that the previous release's code never reads (README, "Migrations on a running
@@ -15,8 +15,8 @@ from alembic import op
 
 import lti_tool.db
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
