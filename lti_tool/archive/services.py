@@ -4,21 +4,30 @@ Closing sets the semester ``archived`` (the observation service then refuses eve
 records), and queues the final statistics snapshot and execution report as *frozen* runs of a new
 archive version. Reopening needs a reason and is audited; closing again produces version n+1 and keeps
 every earlier version downloadable unchanged (frozen runs are never replaced).
+
+Closing is deliberate (issue 11 §3): ``preview`` says whether the semester's last teaching day is still
+ahead and lists the drafts nobody submitted (they never count once locked); when either is the case,
+``close`` needs the semester's code typed as the confirmation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.archive.models import SemesterEvent
-from lti_tool.db import get_scoped
-from lti_tool.errors import Conflict, NotFound, ValidationFailed
+from lti_tool.db import get_scoped, utcnow
+from lti_tool.directory.models import Institution
+from lti_tool.errors import Conflict, Detail, NotFound, ValidationFailed
+from lti_tool.i18n import N_
+from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind
-from lti_tool.timetable.models import Semester, SemesterStatus
+from lti_tool.timetable.models import ClassSession, Semester, SemesterStatus
 
 FROZEN_KINDS = (ReportKind.STATISTICS, ReportKind.EXECUTION_REPORT)
 
@@ -28,6 +37,31 @@ class ArchiveVersion:
     version: int
     closed: SemesterEvent
     runs: list[ReportRun]
+
+
+@dataclass
+class ClosePreview:
+    """What closing a semester now would mean."""
+
+    semester: Semester
+    today: dt.date
+    last_day: dt.date
+    """The last day with a class in the timetable (the semester's last day when it has none)."""
+    week: int
+    """The teaching week today falls in (0 before the semester starts)."""
+    drafts: list[Observation]
+    """Records started but never submitted: once the semester is closed they stay drafts for good."""
+    submitted: int
+
+    @property
+    def early(self) -> bool:
+        """Today is on or before the last teaching day: classes (and records of them) are still to come."""
+        return self.today <= self.last_day
+
+    @property
+    def needs_code(self) -> bool:
+        """Closing early or with open drafts needs the semester's code typed as the confirmation."""
+        return self.early or bool(self.drafts)
 
 
 class ArchiveService:
@@ -41,11 +75,69 @@ class ArchiveService:
             raise NotFound("No such semester.")
         return semester
 
-    def close(self, semester_id: int, person_id: int | None, note: str = "") -> list[ReportRun]:
-        """Archive the semester; returns the frozen runs to queue (after the caller commits)."""
+    def today(self) -> dt.date:
+        """The college's date today (its time zone, never the server's)."""
+        inst = self.session.get(Institution, self.institution_id)
+        tz = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
+        return utcnow().astimezone(tz).date()
+
+    def preview(self, semester_id: int, today: dt.date | None = None) -> ClosePreview:
+        semester = self.semester(semester_id)
+        today = today or self.today()
+        base = (
+            select(Observation)
+            .join(ClassSession, ClassSession.id == Observation.session_id)
+            .where(Observation.institution_id == self.institution_id, Observation.semester_id == semester_id)
+        )
+        drafts = list(
+            self.session.scalars(
+                base.where(Observation.status == ObservationStatus.DRAFT).order_by(
+                    ClassSession.date, Observation.id
+                )
+            )
+        )
+        submitted = self.session.scalar(
+            select(func.count()).select_from(
+                base.where(Observation.status == ObservationStatus.SUBMITTED).subquery()
+            )
+        )
+        last_class = self.session.scalar(
+            select(func.max(ClassSession.date)).where(ClassSession.semester_id == semester_id)
+        )
+        week = semester.week_of(today) if semester.start_date <= today <= semester.end_date else 0
+        last_day = last_class or semester.end_date
+        return ClosePreview(semester, today, last_day, week, drafts, int(submitted or 0))
+
+    def close(
+        self,
+        semester_id: int,
+        person_id: int | None,
+        note: str = "",
+        *,
+        confirm: str = "",
+        today: dt.date | None = None,
+    ) -> list[ReportRun]:
+        """Archive the semester; returns the frozen runs to queue (after the caller commits).
+
+        Before its last teaching day, or with drafts still open, ``confirm`` must be the semester's code.
+        """
         semester = self.semester(semester_id)
         if semester.status == SemesterStatus.ARCHIVED:
             raise Conflict("The semester %(code)s is already archived.", code=semester.code)
+        preview = self.preview(semester_id, today)
+        if preview.needs_code and confirm.strip() != semester.code:
+            details: list[Detail] = []
+            if preview.early:
+                early = N_("Its last teaching day is %(day)s; today is in week %(week)s.")
+                details.append((early, {"day": preview.last_day.isoformat(), "week": preview.week}))
+            if preview.drafts:
+                drafts = N_("%(count)s record(s) are still drafts; they will never count.")
+                details.append((drafts, {"count": len(preview.drafts)}))
+            raise ValidationFailed(
+                "To close semester %(code)s now, type its code to confirm.",
+                details=details,
+                code=semester.code,
+            )
         version = self.last_version(semester_id) + 1
         semester.status = SemesterStatus.ARCHIVED
         self.session.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool.archive.services import ArchiveService
+from lti_tool.errors import ValidationFailed
 from lti_tool.home.panels import Panel, register_panel
 from lti_tool.lti.sessions import Actor
 from lti_tool.web import current_actor, db, redis_connection, requires_persona
@@ -26,13 +27,29 @@ def index():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.route("/<int:semester_id>/close")
+@requires_persona("quality_center")
+def confirm_close(semester_id: int):  # type: ignore[no-untyped-def]
+    """What closing now means (early? drafts left?), and the deliberate confirmation."""
+    actor = current_actor()
+    preview = ArchiveService(db(), actor.institution_id).preview(semester_id)
+    return render_template("archive/close.html", preview=preview, error=None)
+
+
 @bp.route("/<int:semester_id>/close", methods=["POST"])
 @requires_persona("quality_center")
 def close(semester_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
-    runs = ArchiveService(db(), actor.institution_id).close(
-        semester_id, actor.person_id, request.form.get("note", "")
-    )
+    service = ArchiveService(db(), actor.institution_id)
+    try:
+        runs = service.close(
+            semester_id,
+            actor.person_id,
+            request.form.get("note", ""),
+            confirm=request.form.get("confirm", ""),
+        )
+    except ValidationFailed as exc:  # the same page again, saying what the confirmation needs
+        return render_template("archive/close.html", preview=service.preview(semester_id), error=exc), 422
     db().commit()  # the frozen runs must exist before the worker looks for them
     from worker.jobs import enqueue_run
 

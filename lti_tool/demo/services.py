@@ -296,7 +296,9 @@ class DemoService:
         if prev_semester.end_date < now.date() and prev_semester.status != SemesterStatus.ARCHIVED:
             # O-14: archived at the semester's end, as the quality center would: the frozen statistics and
             # execution report wait as pending runs until a worker starts (worker.jobs.requeue_orphans).
-            ArchiveService(self.session, inst.id).close(prev_semester.id, None, "演示数据：学期末归档")
+            ArchiveService(self.session, inst.id).close(
+                prev_semester.id, None, "演示数据：学期末归档", confirm=prev_semester.code, today=now.date()
+            )
             summary.steps.append(f"semester {previous.code} archived (records locked, O-14)")
         self.session.flush()
 

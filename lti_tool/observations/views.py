@@ -143,6 +143,8 @@ def save(obs_id: int):  # type: ignore[no-untyped-def]
     """The form without JavaScript: save, and on "submit" either submit or show what is missing."""
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
+    if service.is_locked(obs):  # an old tab after the semester was closed: the record page explains
+        return redirect(url_for("observations.view", obs_id=obs.id), code=303)
     result = service.autosave(obs, person_id, _form_fields(service), request.form.get("draft_version"))
     if result.invalid:
         # The readable fields are stored (200 commits them); the unreadable ones are named by their input.
@@ -163,6 +165,13 @@ def autosave(obs_id: int):  # type: ignore[no-untyped-def]
     if not isinstance(body, dict):
         raise BadRequest("Send the fields as a JSON object.")
     obs = service.get_for_observer(person_id, obs_id)
+    if service.is_locked(obs):  # the semester was closed under an open tab: go to the page that explains
+        return jsonify(
+            error=gettext(
+                "This record is locked: semester %(code)s has been archived.", code=service.semester(obs).code
+            ),
+            redirect=url_for("observations.view", obs_id=obs.id),
+        ), 409
     try:
         result = service.autosave(obs, person_id, body.get("fields") or {}, body.get("draft_version"))
     except RecordIncomplete as exc:
@@ -224,6 +233,7 @@ def view(obs_id: int):  # type: ignore[no-untyped-def]
         problems=service.problems(obs),
         deadline=service.correction_deadline(obs),
         locked=service.is_locked(obs),
+        semester=service.semester(obs),
         done=request.args.get("done"),
         **_record_context(service, obs),
         **_audit_context(service, obs),

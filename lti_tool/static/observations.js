@@ -95,6 +95,7 @@
       keepalive: !!keepalive
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (body) {
+        if (res.status === 409 && body.redirect) { stop(body.error); window.location.href = body.redirect; return false; }
         if (res.status === 409) { stop(msg("conflict")); return false; }
         if (res.status === 422) {
           names.forEach(function (n) { pending[n] = true; showError(n, (body.fields || {})[n]); });

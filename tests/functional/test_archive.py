@@ -33,6 +33,7 @@ def _world(s, institution_id: int) -> dict:  # type: ignore[no-untyped-def, type
     teacher = f.person(s, institution_id, "教师", employee_no="T1")
     sec = f.section(s, sem, f.course(s, institution_id, "高等数学"), [teacher])
     sess = f.class_session(s, sec, monday + dt.timedelta(days=7))
+    f.class_session(s, sec, monday + dt.timedelta(days=7 * 15))  # the last teaching day, in week 16
     draft = ObservationService(s, institution_id, default_policy()).start(leader.id, sess.id)
     return {"semester": sem.id, "qc": qc.id, "leader": leader.id, "draft": draft.id}
 
@@ -43,7 +44,7 @@ def test_archive_edit_refused_reopen_edit_allowed_reclose_keeps_versions(session
     observations = lambda s: ObservationService(s, institution_id, default_policy())  # noqa: E731
 
     with session_factory.begin() as s:
-        first = ArchiveService(s, institution_id).close(w["semester"], w["qc"], "期末归档")
+        first = ArchiveService(s, institution_id).close(w["semester"], w["qc"], "期末归档", confirm="S-ARCH")
         assert [(r.kind, r.frozen, r.version) for r in first] == [
             ("statistics", True, 1),
             ("execution_report", True, 1),
@@ -62,10 +63,10 @@ def test_archive_edit_refused_reopen_edit_allowed_reclose_keeps_versions(session
         draft = s.get(Observation, w["draft"])
         observations(s).autosave(draft, w["leader"], {"narrative": "重新开放后补充"}, draft.draft_version)
     with session_factory.begin() as s:
-        second = ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+        second = ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
         assert {r.version for r in second} == {2}
         with pytest.raises(Conflict):
-            ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+            ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
     with session_factory() as s:
         versions = ArchiveService(s, institution_id).versions(w["semester"])
         assert [v.version for v in versions] == [2, 1]
@@ -85,7 +86,10 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     page = qc.get(client, "/archive/").get_data(as_text=True)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    assert client.post(f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf}).status_code == 303
+    closed = client.post(
+        f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf, "confirm": "S-ARCH"}
+    )
+    assert closed.status_code == 303
     assert len(queued) == 2  # the frozen statistics and report were queued after the commit
     # Reopening without a reason is refused and changes nothing.
     assert (
@@ -127,7 +131,7 @@ def test_frozen_versions_stay_downloadable_unchanged(session_factory, institutio
     jobs.configure(settings)
     with session_factory.begin() as s:
         w = _world(s, institution_id)
-        runs = ArchiveService(s, institution_id).close(w["semester"], w["qc"])
+        runs = ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
         first_ids = [r.id for r in runs]
     for run_id in first_ids:
         jobs.run_report(run_id)
@@ -137,7 +141,9 @@ def test_frozen_versions_stay_downloadable_unchanged(session_factory, institutio
     assert first["statistics"][0] == "succeeded"
     with session_factory.begin() as s:
         ArchiveService(s, institution_id).reopen(w["semester"], w["qc"], "补录一份听课记录")
-        second_ids = [r.id for r in ArchiveService(s, institution_id).close(w["semester"], w["qc"])]
+        second_ids = [
+            r.id for r in ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
+        ]
     for run_id in second_ids:
         jobs.run_report(run_id)
     with session_factory() as s:
@@ -149,3 +155,77 @@ def test_frozen_versions_stay_downloadable_unchanged(session_factory, institutio
     assert again == first  # version 1 is byte-for-byte what it was
     assert second["execution_report"] == ("succeeded", first["execution_report"][1].replace("第1版", "第2版"))
     assert len(frozen) == 2
+
+
+# -- closing is deliberate (issue 11 §3) ----------------------------------------------------------------
+def test_closing_a_running_semester_warns_lists_drafts_and_needs_its_code(
+    session_factory, institution_id, launcher, client, monkeypatch
+):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)  # week 4 of 16, one draft
+    queued: list[int] = []
+    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job")
+    qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
+    index = qc.get(client, "/archive/").get_data(as_text=True)
+    assert (
+        f"/archive/{w['semester']}/close" in index
+        and 'method="post" action="/archive/' not in index.split("close")[0]
+    )
+    page = qc.get(client, f"/archive/{w['semester']}/close")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="early"' in text and "校领导" in text and "高等数学" in text  # the warning and the open draft
+    assert 'name="confirm"' in text and 'href="/archive/' in text  # the confirmation and a way back
+    csrf = re.search(r'name="csrf" value="([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    for typed in ("", "yes", "s-arch"):
+        refused = client.post(
+            f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf, "confirm": typed}
+        )
+        assert refused.status_code == 422
+        assert "S-ARCH" in refused.get_data(as_text=True) and 'id="drafts"' in refused.get_data(as_text=True)
+    with session_factory() as s:
+        assert s.get(Semester, w["semester"]).status == "open" and queued == []
+    done = client.post(
+        f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf, "confirm": "S-ARCH"}
+    )
+    assert done.status_code == 303 and len(queued) == 2
+
+
+def test_a_finished_semester_without_drafts_closes_without_typing(session_factory, institution_id):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+        s.delete(s.get(Observation, w["draft"]))
+    with session_factory.begin() as s:
+        service = ArchiveService(s, institution_id)
+        sem = s.get(Semester, w["semester"])
+        after = sem.end_date + dt.timedelta(days=1)
+        preview = service.preview(w["semester"], after)
+        assert not preview.early and not preview.drafts and not preview.needs_code
+        assert len(service.close(w["semester"], w["qc"], today=after)) == 2
+
+
+def test_a_leader_opening_a_draft_of_a_closed_semester_is_told_what_happened(
+    session_factory, institution_id, launcher, client
+):  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+        ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
+    leader = launcher.launch(LmsUser("l1", "校领导", "", "L1", [ROLE_INSTRUCTOR]))
+    edit = leader.get(client, f"/observations/{w['draft']}/edit")
+    assert edit.status_code == 303  # the form is gone: the record page explains
+    page = leader.get(client, f"/observations/{w['draft']}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="locked"' in text and "S-ARCH" in text
+    csrf = re.search(r'name="csrf" value="([^"]+)"|data-csrf="([^"]+)"', text)
+    token = next(g for g in csrf.groups() if g)  # type: ignore[union-attr]
+    old_tab = client.post(
+        f"/observations/{w['draft']}/edit?s={leader.token}",
+        data={"csrf": token, "narrative": "x", "draft_version": 0},
+    )
+    assert old_tab.status_code == 303 and f"/observations/{w['draft']}?" in old_tab.headers["Location"]
+    autosave = client.post(
+        f"/observations/{w['draft']}/autosave",
+        json={"draft_version": 0, "fields": {"narrative": "x"}},
+        headers={"X-Tingke-Session": leader.token, "X-CSRF-Token": token},
+    )
+    assert autosave.status_code == 409 and f"/observations/{w['draft']}" in autosave.get_json()["redirect"]

@@ -1,0 +1,166 @@
+"""Walkthroughs: each persona's main task in the LMS iframe, on a phone and on a desktop (issue 11 §13).
+
+Every page the walk reaches is checked the same way (``Walk.check``): no 4xx/5xx response from the tool,
+no horizontal scrolling on the phone, and no untranslated text on a Chinese page (an English msgid of the
+catalog shown as is). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from lti_tool import PROJECT_ROOT
+from lti_tool.directory.models import Person
+from lti_tool.observations.services import ObservationService
+from lti_tool.policy.schema import default_policy
+from lti_tool.timetable.models import Semester
+from tests.browser import test_observation_flow as flow
+from tests.browser.conftest import LmsBrowser, Roster
+from tests.browser.test_observation_flow import DESKTOP, NEXT_PAINT, OVERFLOWING, PHONE, go, launch, snap
+from tests.support import factories
+from tests.support.platform import PlatformSimulator
+
+new_lms = flow.new_lms  # the fixture: fresh browser contexts on the LMS course page
+
+VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
+
+
+def _english_msgids() -> list[str]:
+    """Catalog msgids whose Chinese differs, long enough that seeing one on a page means it was not
+    translated (short ones such as "OK" or "PDF" are legitimately the same)."""
+    path = PROJECT_ROOT / "lti_tool" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh)
+    out = []
+    for message in catalog:
+        if not message.id or not isinstance(message.id, str) or "%(" in message.id:
+            continue
+        if message.string and message.string != message.id and len(message.id) >= 12 and " " in message.id:
+            out.append(message.id)
+    return out
+
+
+ENGLISH = _english_msgids()
+
+
+class Walk:
+    """One person on one device: launches, follows links, and checks every page it reaches."""
+
+    def __init__(self, lms: LmsBrowser, device: str, artifact_path: Callable[[str], Path]) -> None:
+        self.lms = lms
+        self.device = device
+        self.artifact_path = artifact_path
+        self.seen = 0
+
+    @property
+    def frame(self) -> Any:
+        return self.lms.frame
+
+    def fit_frame(self) -> None:
+        """On a phone, the activity's iframe fills the screen's width (as Moodle's Boost theme does)."""
+        if self.device != "phone":
+            return
+        self.lms.page.evaluate("""() => {
+            document.body.style.margin = '0';
+            const f = document.getElementById('tool');
+            f.style.width = '100%'; f.style.height = '740px'; f.style.border = '0'; }""")
+        self.frame.wait_for_function("(w) => window.innerWidth === w", arg=PHONE["width"])
+
+    def check(self, name: str) -> str:
+        """The page now in the iframe: no tool error, fits a phone, nothing left in English; a screenshot."""
+        f = self.frame
+        failed = [
+            r
+            for r in self.lms.log.responses
+            if re.match(r"^[45]\d\d ", r) and self.lms.tool_base in r and "favicon" not in r
+        ]
+        assert not failed, f"{name}: the tool answered {failed}{self.lms.log}"
+        if self.device == "phone":
+            width = f.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{name} is {width}px wide on a phone: {f.evaluate(OVERFLOWING)}"
+        text = str(f.inner_text("body"))
+        lang = f.evaluate("document.documentElement.lang")
+        if lang.startswith("zh"):
+            left = [m for m in ENGLISH if m in text]
+            assert not left, f"{name}: untranslated text on a Chinese page: {left[:5]}"
+        f.evaluate(NEXT_PAINT)
+        self.seen += 1
+        snap(self.lms, self.artifact_path(f"{self.device}-{self.seen:02d}-{name}.png"))
+        return text
+
+    def click(self, locator: Any, path_regex: str, name: str) -> str:
+        go(self.lms, locator.click, path_regex)
+        return self.check(name)
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def device(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# -- the quality center closes a running semester; the leader finds their draft locked ------------------
+@pytest.fixture
+def running_semester(
+    roster: Roster, session_factory: Any, institution_id: int, platform: PlatformSimulator
+) -> Any:
+    roster.unit("QC", "教学质量监控与评价中心", kind="department", function="quality_center")
+    qc = roster.person("Q001", "孙主任", unit="QC")
+    leader = roster.person("L001", "王校长", positions=("school_leader",))
+    today = flow.shanghai_today()
+    monday = today - dt.timedelta(days=today.weekday() + 7)
+    with session_factory.begin() as s:
+        teacher = factories.person(s, institution_id, "李老师", employee_no="T001")
+        sem = factories.semester(s, institution_id, "2026-2027-1", week1_monday=monday, weeks=18)
+        section = factories.section(s, sem, factories.course(s, institution_id, "高等数学"), [teacher])
+        first = factories.class_session(s, section, monday)
+        factories.class_session(s, section, monday + dt.timedelta(days=7 * 17))
+        author = s.scalars(select(Person).where(Person.employee_no == "L001")).one()
+        draft = ObservationService(s, institution_id, default_policy()).start(author.id, first.id)
+        ids = sem.id, draft.id
+    return qc, leader, ids
+
+
+def test_quality_center_closes_a_running_semester_deliberately_and_the_leader_is_told(
+    new_lms: Callable[..., LmsBrowser],
+    running_semester: Any,
+    device: str,
+    artifact_path: Callable[[str], Path],
+    session_factory: Any,
+) -> None:
+    qc, leader, (semester_id, draft_id) = running_semester
+    walk = Walk(new_lms(VIEWPORTS[device]), device, artifact_path)
+    launch(walk.lms, qc)
+    walk.fit_frame()
+    walk.check("qc-home")
+    walk.click(walk.frame.locator("a[href*='/archive/']").first, r"/archive/(\?|$)", "archive")
+    text = walk.click(
+        walk.frame.locator(f"a[href*='/archive/{semester_id}/close']"), r"/archive/\d+/close", "close"
+    )
+    assert "王校长" in text  # the open draft is listed
+    expect(walk.frame.locator("#early")).to_be_visible()
+    walk.frame.locator("#confirm").fill("2026-2027-1")
+    walk.click(walk.frame.locator("form[action*='/close'] button[type=submit]"), r"/archive/(\?|$)", "closed")
+    with session_factory() as s:
+        assert s.get(Semester, semester_id).status == "archived"
+
+    person = Walk(new_lms(VIEWPORTS[device]), device, artifact_path)
+    launch(person.lms, leader)
+    person.fit_frame()
+    person.check("leader-home")
+    go(
+        person.lms,
+        person.frame.locator(f"a[href*='/observations/{draft_id}']").first.click,
+        r"/observations/\d+",
+    )
+    text = person.check("locked-draft")
+    expect(person.frame.locator("#locked")).to_be_visible()
+    assert "2026-2027-1" in text
