@@ -50,6 +50,12 @@ class CliContext:
         with session_scope(self._factory) as s:  # type: ignore[arg-type]
             yield s
 
+    def session_factory(self) -> Any:
+        """The factory ``session`` uses, for long-running commands that open sessions of their own."""
+        with self.session():
+            pass
+        return self._factory
+
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 

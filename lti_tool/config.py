@@ -47,6 +47,8 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str = ""
     """When set, ``/metrics`` answers only requests carrying ``Authorization: Bearer <token>``."""
+    demo_lms_url: str = ""
+    """Where ``tingke demo-lms`` runs (set by scripts/run.sh): ``/`` links to it, never in production."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -67,6 +69,7 @@ class Settings:
             log_format=_env("TINGKE_LOG_FORMAT", "text"),
             log_level=_env("TINGKE_LOG_LEVEL", "INFO").upper(),
             metrics_token=_env("TINGKE_METRICS_TOKEN", ""),
+            demo_lms_url=_env("TINGKE_DEMO_LMS_URL", ""),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -32,6 +32,15 @@ fi
 .venv/bin/tingke worker > "$TINGKE_INSTANCE_PATH/worker.log" 2>&1 &
 pids+=($!)
 echo "==> worker started (log: $TINGKE_INSTANCE_PATH/worker.log)"
+# The demo LMS (a real LTI 1.3 platform on 127.0.0.1, demo only: it signs in anyone who clicks).
+if [[ "${TINGKE_ENV:-development}" != "production" && "${TINGKE_DEMO_LMS:-1}" != "0" ]]; then
+  DEMO_LMS_PORT=${DEMO_LMS_PORT:-5001}
+  export TINGKE_DEMO_LMS_URL="http://127.0.0.1:$DEMO_LMS_PORT/"
+  .venv/bin/tingke demo-lms --institution "${TINGKE_DEMO_INSTITUTION:-DEMO}" --port "$DEMO_LMS_PORT" \
+    > "$TINGKE_INSTANCE_PATH/demo-lms.log" 2>&1 &
+  pids+=($!)
+  echo "==> demo LMS at $TINGKE_DEMO_LMS_URL   (open it: a course page with Tingke inside; pick a person)"
+fi
 echo "==> Tingke at $TINGKE_BASE_URL   (configuration for Moodle: $TINGKE_BASE_URL/lti/config)"
 .venv/bin/tingke serve --host "${HOST:-127.0.0.1}" --port "$PORT" &
 pids+=($!)

@@ -16,8 +16,17 @@ done
 if ((${#missing[@]})); then
   echo "==> installing system packages: ${missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt or dpkg (unattended-upgrades on a fresh machine, a second terminal) holds the locks for a
+  # while: wait for it instead of failing (up to 15 minutes), then let apt itself wait on the dpkg lock.
+  waited=0
+  while pgrep -x 'apt|apt-get|aptitude|dpkg|unattended-upgr' >/dev/null 2>&1 && ((waited < 900)); do
+    ((waited == 0)) && echo "==> another apt/dpkg process is running; waiting for it to finish"
+    sleep 5; waited=$((waited + 5))
+  done
+  apt_wait=(-o DPkg::Lock::Timeout=900)
+  $SUDO apt-get "${apt_wait[@]}" update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

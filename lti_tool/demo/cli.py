@@ -71,3 +71,32 @@ def register(cli: click.Group) -> None:
             f"(`tingke platform add --institution {summary.institution_code} …`, see README), "
             f"then launch the tool from a course as one of the users above."
         )
+
+    @cli.command("demo-lms")
+    @click.option(
+        "--institution",
+        "institution_code",
+        default=DEFAULT_CODE,
+        show_default=True,
+        help="The demo institution the LMS is registered for.",
+    )
+    @click.option("--port", default=5001, show_default=True, type=int, help="Port on 127.0.0.1.")
+    @pass_ctx
+    @guarded
+    def demo_lms(ctx: CliContext, institution_code: str, port: int) -> None:
+        """Run a small demo LMS on 127.0.0.1 (a real LTI 1.3 platform; never in production).
+
+        Its course page embeds Tingke in an iframe and launches any demo person through the real OIDC
+        flow. It registers itself as a platform of the demo institution first.
+        """
+        from werkzeug.serving import make_server
+
+        from lti_tool.demo.lms import DemoLms
+
+        base = f"http://127.0.0.1:{port}"
+        factory = ctx.session_factory()  # first: it resolves the instance secret into ctx.settings
+        lms = DemoLms(ctx.settings, factory, institution_code, base)
+        lms.register()
+        server = make_server("127.0.0.1", port, lms, threaded=True)
+        click.echo(f"==> demo LMS at {base}/  (a course page with Tingke inside; demo only)")
+        server.serve_forever()

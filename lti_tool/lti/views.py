@@ -97,6 +97,14 @@ def jwks():  # type: ignore[no-untyped-def]
     return response
 
 
+@bp.route("/")
+def about():  # type: ignore[no-untyped-def]
+    """What Tingke is, for whoever opens the bare address: people use it from their LMS."""
+    settings = tingke().settings
+    demo = "" if settings.is_production else settings.demo_lms_url
+    return render_template("lti/about.html", demo_lms_url=demo)
+
+
 @bp.route("/lti/config")
 def config():  # type: ignore[no-untyped-def]
     """Every URL and value an LMS administrator pastes into Moodle.
