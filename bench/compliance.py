@@ -83,11 +83,12 @@ from sqlalchemy import Engine, event, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker  # noqa: E402
 
 import lti_tool.models  # noqa: E402,F401 - every model registered on Base.metadata
+from lti_tool.compliance.services import ComplianceReport, ComplianceService  # noqa: E402
 from lti_tool.db import Base, make_engine  # noqa: E402
 from lti_tool.directory.models import PositionHolding  # noqa: E402
 from lti_tool.migrate import upgrade  # noqa: E402
-from lti_tool.observations.models import Observation, ObservationMember, Patrol  # noqa: E402
-from lti_tool.policy.compliance import ComplianceReport, ComplianceService  # noqa: E402
+from lti_tool.observations.models import Observation, ObservationMember  # noqa: E402
+from lti_tool.patrols.models import Patrol  # noqa: E402
 from lti_tool.policy.schema import Policy, default_policy, default_policy_text  # noqa: E402
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, Semester  # noqa: E402
 
@@ -1510,7 +1511,7 @@ def report(results: list[dict[str, Any]]) -> None:
         "- CPU = this process + (PostgreSQL) the server backend serving it, from /proc; on a shared machine"
         " wall time also counts waiting for a core"
     )
-    print(f"- engine: lti_tool/policy/compliance.py sha1 {r0['engine_sha1']}")
+    print(f"- engine: lti_tool/compliance/services.py sha1 {r0['engine_sha1']}")
     print(
         f"- machine: {r0['nproc']} CPUs (nproc), {os.uname().sysname} {os.uname().release}; "
         f"timed institution id {r0['timed_institution']}; engine one = median of warm runs, "

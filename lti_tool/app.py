@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         "timetable",
         "observations",
         "policy",
+        "compliance",
         "reports",
         "patrols",
         "problems",

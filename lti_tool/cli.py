@@ -370,6 +370,7 @@ def _register_domain_commands() -> None:
         "timetable",
         "observations",
         "policy",
+        "compliance",
         "reports",
         "patrols",
         "demo",

@@ -1,36 +1,24 @@
-"""RQ jobs: thin and idempotent. Each takes a run id, opens a session, calls a builder, records the outcome.
+"""RQ jobs: thin and idempotent. Each takes a run id, opens a session and calls a service by name.
 
-Builders are registered per report kind (``register_builder``); they receive the session, the run and a
-progress callback, and return (filename, bytes) or (``""``, ``None``) when their output is a database
-snapshot. A failure is retried by RQ (``Retry(max=2)``) and the run shows "retrying"; after the last
-attempt the run is failed with the error kept for the page.
+The builders and a run's life around them are ``lti_tool/reports/runner.py``; the web, the CLI and the
+archive close start a run with ``ReportRunService.start``, which enqueues ``worker.jobs.run_report`` by
+its dotted name. A failure is retried by RQ (``Retry(max=2)``) and the run shows "retrying"; after the
+last attempt the run is failed with the error kept for the page.
 """
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable
-
-from rq import Retry, get_current_job
+from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.reports.models import ReportRun
-from lti_tool.reports.services import JOB_TIMEOUT_SECONDS, MAX_ATTEMPTS, RunProgress
+from lti_tool.reports.runner import build
+from lti_tool.reports.services import enqueue_run
 
-Builder = Callable[[Session, ReportRun, RunProgress], tuple[str, bytes | None]]
-_BUILDERS: dict[str, Builder] = {}
 _FACTORY: sessionmaker[Session] | None = None
 _SETTINGS: Settings | None = None
-
-
-def register_builder(kind: str) -> Callable[[Builder], Builder]:
-    def decorator(fn: Builder) -> Builder:
-        _BUILDERS[kind] = fn
-        return fn
-
-    return decorator
 
 
 def configure(config: Settings) -> None:
@@ -66,56 +54,15 @@ def session_factory() -> sessionmaker[Session]:
     return _FACTORY
 
 
-def load_builders() -> None:
-    import importlib
-
-    for module in ("worker.statistics", "worker.report", "worker.exports", "worker.bulletin"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def run_report(run_id: int) -> str:
-    """The job: build one run's output. Safe to run twice (the output is replaced, never duplicated)."""
-    load_builders()
+    """The RQ job (enqueued by name, ``reports.services.RUN_JOB``): build one run in its own session."""
     with session_factory()() as session:
-        progress = RunProgress(session, run_id)
-        run = progress.start()
-        builder = _BUILDERS.get(run.kind)
-        try:
-            if builder is None:
-                raise RuntimeError(f"no builder for report kind {run.kind!r}")
-            filename, content = builder(session, run, progress)
-            session.commit()
-        except Exception as exc:
-            session.rollback()
-            job = get_current_job()
-            retries_left = job.retries_left if job is not None and job.retries_left else 0
-            will_retry = retries_left > 0 and run.attempts < MAX_ATTEMPTS
-            progress.fail(
-                f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}", will_retry=will_retry
-            )
-            raise
-        progress.succeed(filename, content)
-        return f"{run.kind} {run_id} done"
+        return build(session, run_id, retries_left=_retries_left)
 
 
-def enqueue_run(run_id: int, connection: object) -> str:
-    """Queue a run (after its row is committed, so the worker always finds it)."""
-    from rq import Queue
-
-    job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
-        run_report,
-        run_id,
-        job_timeout=JOB_TIMEOUT_SECONDS,
-        retry=Retry(max=MAX_ATTEMPTS - 1),
-        job_id=f"report-run-{run_id}",
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-    )
-    return str(job.id)
+def _retries_left() -> int:
+    job = get_current_job()
+    return job.retries_left if job is not None and job.retries_left else 0
 
 
 def requeue_orphans(connection: object) -> int:

@@ -6,8 +6,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool.archive.services import ArchiveService
 from lti_tool.errors import ValidationFailed
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
+from lti_tool.reports.services import ReportRunService
 from lti_tool.web import current_actor, db, redis_connection, requires_persona
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
@@ -50,11 +51,7 @@ def close(semester_id: int):  # type: ignore[no-untyped-def]
         )
     except ValidationFailed as exc:  # the same page again, saying what the confirmation needs
         return render_template("archive/close.html", preview=service.preview(semester_id), error=exc), 422
-    db().commit()  # the frozen runs must exist before the worker looks for them
-    from worker.jobs import enqueue_run
-
-    for run in runs:
-        run.job_id = enqueue_run(run.id, redis_connection())
+    ReportRunService(db(), actor.institution_id).enqueue(runs, redis_connection())
     return redirect(url_for("archive.index"), code=303)
 
 

@@ -40,12 +40,10 @@ from lti_tool.observations.models import (
     ObservationMember,
     ObservationRating,
     ObservationStatus,
-    Patrol,
-    Problem,
-    ProblemEvent,
-    ProblemStatus,
 )
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy, Rule
+from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus
 from lti_tool.timetable.models import (
     ClassSession,
     Course,

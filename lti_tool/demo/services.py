@@ -32,8 +32,10 @@ from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.timetable import build_timetable
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService
-from lti_tool.observations.models import Observation, ObservationMember, Patrol, Problem
+from lti_tool.observations.models import Observation, ObservationMember
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.timetable.models import (

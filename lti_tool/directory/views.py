@@ -22,8 +22,8 @@ from werkzeug.wrappers import Response
 from lti_tool.directory.identity import IdentityService
 from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import current_actor, db, requires_persona
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from lti_tool.home.panels import panels_for
 from lti_tool.home.services import HomeService
+from lti_tool.panels import panels_for
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import SUPPORTED_LOCALES, db, load_actor, session_service
 

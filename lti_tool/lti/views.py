@@ -52,7 +52,7 @@ def login():  # type: ignore[no-untyped-def]
 
 # Landing pages a resource link may ask for (custom parameter ``tingke_page``), by endpoint. Other
 # domains' pages may not exist yet: a page whose endpoint is not registered lands on home.
-LANDING_ENDPOINTS = {"pick": "timetable.pick", "dashboard": "policy.dashboard"}
+LANDING_ENDPOINTS = {"pick": "timetable.pick", "dashboard": "compliance.dashboard"}
 
 
 @bp.route("/lti/login/new-window")

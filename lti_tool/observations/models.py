@@ -1,4 +1,4 @@
-"""Observation records, their members, ratings, audit trail, and problems raised from them.
+"""Observation records, their members, ratings and audit trail.
 
 Counting (docs/decisions.md K-1): only submitted records count; a record counts in the semester its session's
 date falls in; a group observation counts once for every member who co-signed it (O-12), and a member
@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
-from lti_tool.directory.models import Person, Unit
+from lti_tool.directory.models import Person
 from lti_tool.timetable.models import ClassSession
 
 
@@ -35,14 +35,6 @@ class MemberStatus(StrEnum):
     OWN_RECORD = "own_record"
     """The co-observer chose to write a record of their own for the session."""
     DECLINED = "declined"
-
-
-class ProblemStatus(StrEnum):
-    NEW = "new"
-    ACCEPTED = "accepted"
-    RESOLVED = "resolved"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
 
 
 class Observation(InstitutionScoped, Base):
@@ -142,60 +134,18 @@ class ObservationAudit(Base):
     after: Mapped[str] = mapped_column(Text, default="")
 
 
-class Patrol(InstitutionScoped, Base):
-    """A classroom patrol (巡查) by a person with patrol duty (O-9)."""
-
-    __tablename__ = "patrol"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), index=True)
-    date: Mapped[dt.date] = mapped_column(Date, index=True)
-    rooms: Mapped[str] = mapped_column(String(1000), default="")
-    checked: Mapped[list] = mapped_column(JSON, default=list)
-    """Checklist item codes from the policy that were checked."""
-    notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    imported: Mapped[bool] = mapped_column(default=False)
-
-    person: Mapped[Person] = relationship()
-
-
-class Problem(InstitutionScoped, Base):
-    """A problem raised in a record, a patrol or a contact record, routed to a responsible unit (O-9)."""
-
-    __tablename__ = "problem"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    observation_id: Mapped[int | None] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"))
-    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"))
-    contact_record_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contact_record.id", ondelete="CASCADE"), index=True
-    )
-    """Raised in a contact record of the grassroots-contact system (lti_tool/contacts)."""
-    raised_by_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
-    category: Mapped[str] = mapped_column(String(32))
-    room: Mapped[str] = mapped_column(String(100), default="")
-    description: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=ProblemStatus.NEW)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    unit: Mapped[Unit | None] = relationship()
-    raised_by: Mapped[Person] = relationship()
-    events: Mapped[list[ProblemEvent]] = relationship(
-        cascade="all, delete-orphan", order_by="ProblemEvent.at"
-    )
-
-
-class ProblemEvent(Base):
-    """One step of a problem's handling: who, when, the new status and what was done (处理情况)."""
-
-    __tablename__ = "problem_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    status: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text, default="")
+# -- indexes for compliance counting ---------------------------------------------------------------------
+# The compliance service (compliance/services.py) reads each person's counted memberships through
+# observation_member(person_id, status, session_id, observation_id): the index alone answers that step
+# (EXPLAIN QUERY PLAN: "USING COVERING INDEX"), then observation and class_session by primary key. The
+# semester's record count walks class_session(institution_id, date) → observation(session_id, status,
+# is_supervision), again from the index alone. They are declared here, beside the tables they index
+# (policy must not import observations); migration 0004 creates them.
+Index("ix_observation_counting", Observation.session_id, Observation.status, Observation.is_supervision)
+Index(
+    "ix_observation_member_person_counting",
+    ObservationMember.person_id,
+    ObservationMember.status,
+    ObservationMember.session_id,
+    ObservationMember.observation_id,
+)

@@ -52,10 +52,9 @@ from lti_tool.observations.models import (
     ObservationMember,
     ObservationRating,
     ObservationStatus,
-    Problem,
-    ProblemStatus,
 )
 from lti_tool.policy.schema import Policy
+from lti_tool.problems.models import Problem, ProblemStatus
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.timetable.models import (
     ClassSession,

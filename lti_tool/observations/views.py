@@ -19,7 +19,6 @@ from sqlalchemy import select
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
 from lti_tool.errors import BadRequest
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
 from lti_tool.observations.fields import FIXED, comment_field, rating_field
@@ -31,6 +30,7 @@ from lti_tool.observations.services import (
     session_label_parts,
 )
 from lti_tool.observations.transfer import ObservationTransfer
+from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, requires_persona

@@ -19,7 +19,7 @@ from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import Detail, Forbidden, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.observations.models import Patrol
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tabular import read_table

@@ -9,10 +9,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import ValidationFailed
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
 from lti_tool.patrols.services import PatrolService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.services import NewProblem, ProblemService

@@ -1,26 +1,14 @@
-"""Compliance pages: the quality center's dashboard and drill-down, the organization department's
-read-only view per cadre, the observer's own progress panel, and the policy page (view; upload by the
-quality center only).
-
-Views parse, authorise and call ``ComplianceService`` or ``PolicyStore``; the judgement itself lives in
-``policy/rules.py`` so the pages, the CLI and the execution report agree.
+"""The policy page: view the current policy file (quality center and organization department), upload a
+new version (quality center only), download it to edit.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
-from lti_tool.directory.models import Institution, Person
-from lti_tool.errors import BadRequest, NotFound
-from lti_tool.home.panels import Panel, register_panel
-from lti_tool.inputs import row_id
 from lti_tool.lti.sessions import Actor
-from lti_tool.policy.compliance import ComplianceService
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import PolicyError
 from lti_tool.policy.store import PolicyStore
@@ -29,105 +17,9 @@ from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 
-QC, ORG, OBSERVER = "quality_center", "organization", "observer"
+QC, ORG = "quality_center", "organization"
 VIEWERS = (QC, ORG)
 MAX_POLICY_BYTES = 256 * 1024
-START_ENDPOINT = "observations.start"
-
-
-def _today(actor: Actor) -> dt.date:
-    """The institution's local date (semesters and sessions are local dates)."""
-    inst = db().get(Institution, actor.institution_id)
-    tz = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-    return dt.datetime.now(dt.UTC).astimezone(tz).date()
-
-
-def _semester(service: ComplianceService, actor: Actor) -> Semester | None:
-    """``?semester=<id>``, else the semester running today (or the latest one)."""
-    raw = request.args.get("semester", "").strip()
-    if raw:
-        semester_id = row_id(raw)
-        if semester_id is None:
-            raise BadRequest("“%(value)s” is not a semester.", value=raw[:40])
-        return service.semester(semester_id)
-    return service.default_semester(_today(actor))
-
-
-def _start_url() -> str | None:
-    return url_for(START_ENDPOINT) if START_ENDPOINT in current_app.view_functions else None
-
-
-@bp.route("/")
-@requires_persona(*VIEWERS)
-def dashboard():  # type: ignore[no-untyped-def]
-    """Compliance at a glance: per policy group, persons × rules, and who is short."""
-    actor = current_actor()
-    service = ComplianceService(db(), actor.institution_id)
-    semester = _semester(service, actor)
-    report = service.evaluate(semester) if semester is not None else None
-    return render_template(
-        "policy/dashboard.html",
-        records=service.record_count(semester) if semester is not None else 0,
-        semesters=service.semesters(),
-        semester=semester,
-        report=report,
-        groups=report.groups() if report else [],
-        read_only=actor.persona != QC,
-    )
-
-
-@bp.route("/person/<int:person_id>")
-@requires_persona(*VIEWERS)
-def person(person_id: int):  # type: ignore[no-untyped-def]
-    """Drill-down: one person's rules with the explanation (which courses, teachers, months)."""
-    actor = current_actor()
-    return _person_page(actor, person_id)
-
-
-@bp.route("/me")
-@requires_persona(OBSERVER)
-def me():  # type: ignore[no-untyped-def]
-    """The observer's own progress, as the quality center sees it."""
-    actor = current_actor()
-    return _person_page(actor, actor.require_person())
-
-
-def _person_page(actor: Actor, person_id: int):  # type: ignore[no-untyped-def]
-    service = ComplianceService(db(), actor.institution_id)
-    who = db().get(Person, person_id)
-    if who is None or who.institution_id != actor.institution_id:
-        raise NotFound("No person %(id)s.", id=person_id)
-    semester = _semester(service, actor)
-    pc = service.person(semester, person_id) if semester is not None else None
-    gaps = service.gap_sessions(semester, pc, _today(actor)) if semester is not None and pc else []
-    policy = (
-        service.policy_for(semester)[0]
-        if semester is not None
-        else PolicyStore(db(), actor.institution_id).current()
-    )
-    return render_template(
-        "policy/person.html",
-        who=who,
-        pc=pc,
-        semester=semester,
-        semesters=service.semesters(),
-        policy=policy,
-        gaps=gaps,
-        start_url=_start_url() if actor.persona == OBSERVER else None,
-        own=actor.persona == OBSERVER,
-    )
-
-
-@bp.route("/api/compliance")
-@requires_persona(*VIEWERS)
-def compliance_json():  # type: ignore[no-untyped-def]
-    """The dashboard's numbers as JSON (the same objects as ``tingke compliance --json``)."""
-    actor = current_actor()
-    service = ComplianceService(db(), actor.institution_id)
-    semester = _semester(service, actor)
-    if semester is None:
-        raise NotFound("No semester yet.")
-    return jsonify(service.evaluate(semester).to_list())
 
 
 # -- the policy itself ---------------------------------------------------------------------------------------
@@ -207,28 +99,3 @@ def export():  # type: ignore[no-untyped-def]
 
 def _msg(message: str) -> str:
     return gettext(message)
-
-
-# -- the observer's home panel -------------------------------------------------------------------------------
-@register_panel(OBSERVER, 5)
-def _observer_panel(actor: Actor) -> Panel | None:
-    """Home: my progress per rule this semester, what is missing, and the next classes that close a gap."""
-    if actor.person_id is None:
-        return None
-    service = ComplianceService(db(), actor.institution_id)
-    today = _today(actor)
-    semester = service.default_semester(today)
-    if semester is None:
-        return None
-    pc = service.person(semester, actor.person_id)
-    if pc is None:
-        return None
-    return Panel(
-        "policy/_observer_panel.html",
-        {
-            "semester": semester,
-            "pc": pc,
-            "gaps": service.gap_sessions(semester, pc, today),
-            "start_url": _start_url(),
-        },
-    )

@@ -19,8 +19,9 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.observations.models import Observation, ObservationStatus, Problem, ProblemEvent, ProblemStatus
+from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.policy.schema import Policy
+from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus
 
 OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
 # (from, to) → who may make the step: "handler" (the responsible unit) or "raiser".

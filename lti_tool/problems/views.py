@@ -6,8 +6,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
 from lti_tool.directory.models import Person
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.services import ProblemService
 from lti_tool.web import current_actor, db, requires_persona

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lti_tool.compliance.services import ComplianceService, PersonCompliance
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import NotFound
-from lti_tool.policy.compliance import ComplianceService, PersonCompliance
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.timetable.models import Semester, SemesterStatus
 from lti_tool.timetable.services import SessionFilters, SessionSearchService

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from lti_tool.cli import CliContext, fail, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.directory.models import Person
 from lti_tool.reports.models import ReportRun, RunStatus
+from lti_tool.reports.runner import build
 from lti_tool.reports.services import ReportKind, ReportRunService
 
 KINDS = [
@@ -71,10 +72,9 @@ def register(cli: click.Group) -> None:
                 person_id = person.id  # type: ignore[union-attr]
             run, _created = service.request(kind, semester_id=semester.id, person_id=person_id)
             run_id = run.id
-        from worker import jobs
-
-        try:  # the job reads the same TINGKE_* environment as this command (Settings.from_env)
-            jobs.run_report(run_id)
+        try:  # built in-process, by the same service the worker's job calls
+            with ctx.session() as s:
+                build(s, run_id)
         except Exception as exc:  # the run row keeps the full error; show its first line
             fail(f"report run {run_id} failed: {exc.__class__.__name__}: {exc}")
         with ctx.session() as s:

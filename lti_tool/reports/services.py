@@ -23,6 +23,8 @@ from lti_tool.timetable.models import Semester
 
 JOB_TIMEOUT_SECONDS = 600
 MAX_ATTEMPTS = 3
+RUN_JOB = "worker.jobs.run_report"
+"""The RQ job that builds a run, enqueued by its dotted name: code below the worker never imports it."""
 
 
 class ReportKind(StrEnum):
@@ -90,6 +92,29 @@ class ReportRunService:
         self.session.flush()
         return run, True
 
+    def start(
+        self,
+        kind: str,
+        connection: object,
+        *,
+        semester_id: int | None,
+        person_id: int | None = None,
+        requested_by_id: int | None = None,
+    ) -> tuple[ReportRun, bool]:
+        """``request`` a run and, when it is a new one, ``enqueue`` it: what views, CLI and archive call."""
+        run, created = self.request(
+            kind, semester_id=semester_id, person_id=person_id, requested_by_id=requested_by_id
+        )
+        if created:
+            self.enqueue([run], connection)
+        return run, created
+
+    def enqueue(self, runs: list[ReportRun], connection: object) -> None:
+        """Commit the runs' rows (the worker must find them), then queue one job per run."""
+        self.session.commit()
+        for run in runs:
+            run.job_id = enqueue_run(run.id, connection)
+
     def is_stalled(self, run: ReportRun, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
         if run.status == RunStatus.RUNNING and run.started_at is not None:
@@ -134,6 +159,22 @@ class ReportRunService:
         if run.status != RunStatus.SUCCEEDED or run.content is None:
             raise Conflict("This report is not ready yet.")
         return run
+
+
+def enqueue_run(run_id: int, connection: object) -> str:
+    """Queue a run's job by name (after its row is committed, so the worker always finds it)."""
+    from rq import Queue, Retry
+
+    job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
+        RUN_JOB,
+        run_id,
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        retry=Retry(max=MAX_ATTEMPTS - 1),
+        job_id=f"report-run-{run_id}",
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    return str(job.id)
 
 
 class RunProgress:

@@ -6,9 +6,9 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask_babel import lazy_gettext
 
 from lti_tool.errors import Forbidden
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
 from lti_tool.timetable.models import Semester
@@ -86,15 +86,13 @@ def start():  # type: ignore[no-untyped-def]
         raise Forbidden("You cannot start this report.")
     semester_id = id_field(request.form, "semester_id")
     person_id = actor.require_person() if kind == ReportKind.PERSONAL_ARCHIVE else None
-    run, created = _service(actor).request(
-        kind, semester_id=semester_id, person_id=person_id, requested_by_id=actor.person_id
+    run, _created = _service(actor).start(
+        kind,
+        redis_connection(),
+        semester_id=semester_id,
+        person_id=person_id,
+        requested_by_id=actor.person_id,
     )
-    if created:
-        # The row must be committed before the worker can pick the job up.
-        db().commit()
-        from worker.jobs import enqueue_run
-
-        run.job_id = enqueue_run(run.id, redis_connection())
     return redirect(url_for("reports.show", run_id=run.id), code=303)
 
 

@@ -16,10 +16,10 @@ from werkzeug.datastructures import MultiDict
 from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest
-from lti_tool.home.panels import Panel, register_panel
 from lti_tool.inputs import id_field, row_id
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.lti.sessions import Actor
+from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.services import (
     CourseMappingService,

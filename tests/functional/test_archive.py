@@ -82,7 +82,9 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
     with session_factory.begin() as s:
         w = _world(s, institution_id)
     queued: list[int] = []
-    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job")
+    monkeypatch.setattr(
+        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job"
+    )
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     page = qc.get(client, "/archive/").get_data(as_text=True)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -164,7 +166,9 @@ def test_closing_a_running_semester_warns_lists_drafts_and_needs_its_code(
     with session_factory.begin() as s:
         w = _world(s, institution_id)  # week 4 of 16, one draft
     queued: list[int] = []
-    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job")
+    monkeypatch.setattr(
+        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job"
+    )
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     index = qc.get(client, "/archive/").get_data(as_text=True)
     assert (

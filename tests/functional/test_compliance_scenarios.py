@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from lti_tool.compliance.services import ComplianceReport, ComplianceService
 from lti_tool.errors import NotFound
 from lti_tool.observations.models import MemberStatus, ObservationStatus
-from lti_tool.policy.compliance import ComplianceReport, ComplianceService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
 from tests.support import factories as f

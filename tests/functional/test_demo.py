@@ -24,11 +24,10 @@ from lti_tool.observations.models import (
     Observation,
     ObservationMember,
     ObservationRating,
-    Patrol,
-    Problem,
-    ProblemEvent,
 )
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import default_policy
+from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, SectionTeacher, Semester
 from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser

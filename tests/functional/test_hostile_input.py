@@ -39,11 +39,12 @@ from lti_tool.lti.models import CourseContextMapping, Platform
 from lti_tool.lti.services import KEPT_LOGIN_PARAMS
 from lti_tool.models import Base
 from lti_tool.observations.fields import FIXED
-from lti_tool.observations.models import MemberStatus, ObservationMember, ObservationStatus, Problem
+from lti_tool.observations.models import MemberStatus, ObservationMember, ObservationStatus
 from lti_tool.observations.transfer import ObservationTransfer, columns
 from lti_tool.patrols.services import PATROL_ALIASES, PatrolService
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun
 from lti_tool.timetable.services import PERIOD_ALIASES, TIMETABLE_ALIASES, PeriodService, TimetableImporter
@@ -319,7 +320,9 @@ def sweep(
 ) -> Sweep:
     # Report runs the sweep starts stay unqueued: the test Redis is shared, and a worker test would
     # otherwise spend minutes on jobs whose rows are long gone.
-    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection: f"report-run-{run_id}")
+    monkeypatch.setattr(
+        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: f"report-run-{run_id}"
+    )
     with session_factory.begin() as s:
         platform_id = s.scalars(select(Platform.id)).one()
         ids = _seed(s, institution_id, platform_id, "own")

@@ -66,7 +66,7 @@ def _seed_activity(s: Session, inst: int) -> dict[str, int]:
     """B's semester, a submitted record, a problem, a patrol and a finished report, all marked 乙校."""
     import datetime as dt
 
-    from lti_tool.observations.models import Problem, ProblemEvent
+    from lti_tool.problems.models import Problem, ProblemEvent
     from lti_tool.reports.models import ReportRun
     from tests.support import factories as f
 
@@ -253,7 +253,7 @@ PROBES = [
     ),
     Probe("record", "observations.qc_view", lambda ids: f"/observations/all/{ids['observation']}"),
     Probe("records_list", "observations.qc_list", lambda ids: "/observations/all"),
-    Probe("compliance_person", "policy.person", lambda ids: f"/policy/person/{ids['leader']}"),
+    Probe("compliance_person", "compliance.person", lambda ids: f"/policy/person/{ids['leader']}"),
     Probe("problem", "problems.show", lambda ids: f"/problems/{ids['problem']}"),
     Probe("problems_list", "problems.index", lambda ids: "/problems/"),
     Probe("report_run", "reports.show", lambda ids: f"/reports/runs/{ids['run']}"),

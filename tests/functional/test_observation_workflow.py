@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lti_tool.db import utcnow
-from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, Problem
+from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.models import Problem
 from lti_tool.timetable.models import Semester
 from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser

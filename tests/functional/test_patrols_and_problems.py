@@ -8,7 +8,8 @@ import re
 from sqlalchemy import func, select
 
 from lti_tool.directory.models import Person, PositionHolding, Unit
-from lti_tool.observations.models import Patrol, Problem, ProblemEvent
+from lti_tool.patrols.models import Patrol
+from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.timetable.models import Semester
 from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
 

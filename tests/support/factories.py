@@ -19,8 +19,8 @@ from lti_tool.observations.models import (
     Observation,
     ObservationMember,
     ObservationStatus,
-    Patrol,
 )
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, Semester
 

@@ -16,11 +16,10 @@ from lti_tool.observations.models import (
     Observation,
     ObservationAudit,
     ObservationMember,
-    Problem,
-    ProblemEvent,
 )
 from lti_tool.observations.services import ObservationService, RecordFilter, RecordIncomplete
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.timetable.models import SessionStatus
 from tests.test_observation_world import World, build_world, complete_fields
 

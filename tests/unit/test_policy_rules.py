@@ -1,4 +1,4 @@
-"""The rule kinds as pure functions (``lti_tool.policy.rules``), one group of tests per rule ID.
+"""The rule kinds as pure functions (``lti_tool.compliance.rules``), one group of tests per rule ID.
 
 No database: each test hands the function the windows and the pre-aggregated facts the compliance
 service would compute, and checks required / done / remaining / status / missing.
@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from lti_tool.policy.rules import (
+from lti_tool.compliance.rules import (
     NOT_APPLICABLE,
     OK,
     SHORT,

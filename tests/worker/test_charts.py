@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from worker import charts
+from lti_tool.reports import charts
 
 NS = "{http://www.w3.org/2000/svg}"
 EVIL = "交通</text><script>alert(1)</script>&\"学院'"

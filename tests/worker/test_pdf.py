@@ -11,7 +11,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from worker.pdf import RefusedURL, _make_fetcher, render_pdf, render_template, resolve_internal
+from lti_tool.reports.pdf import RefusedURL, _make_fetcher, render_pdf, render_template, resolve_internal
 
 SECRET = "tingke-secret-marker-4711"
 
@@ -117,7 +117,7 @@ def test_fetcher_serves_own_files_and_data_urls() -> None:
 
 def test_templates_escape_user_text(secret_file):  # type: ignore[no-untyped-def]
     """A narrative that carries markup is printed as text and embeds nothing."""
-    from worker.report import Archive, ArchiveRating, ArchiveRecord
+    from lti_tool.reports.report import Archive, ArchiveRating, ArchiveRecord
 
     hostile = (
         f'<img src="file://{secret_file}"><link rel="attachment" href="file://{secret_file}">'

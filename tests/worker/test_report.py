@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from lti_tool.directory.models import Person, Unit
 from lti_tool.reports.models import ReportRun, RunStatus
+from lti_tool.reports.report import semester_label, suggestions
+from lti_tool.reports.statistics import StatisticsService
 from lti_tool.timetable.models import Semester
 from tests.support import factories as f
 from tests.worker import scenario as sc
 from worker import jobs
-from worker.report import semester_label, suggestions
-from worker.statistics import StatisticsService
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import time
 from rq import Queue, SimpleWorker
 
 from lti_tool.directory.models import Person, Unit
+from lti_tool.reports import runner
 from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
 from tests.worker import scenario as sc
 from tests.worker.redis_support import finish, redis_for, start_burst_worker
 from tests.worker.test_report import pdf_text
-from worker import jobs
 
 QC_USER = LmsUser("qc-1", "质控中心刘老师", "liu@jti.edu", "Q001", [ROLE_INSTRUCTOR])
 
@@ -101,8 +101,8 @@ def test_a_failing_job_shows_a_clear_error_on_the_page(
     def broken(session, run, progress):  # type: ignore[no-untyped-def]
         raise RuntimeError("统计数据源不可用")
 
-    jobs.load_builders()
-    monkeypatch.setitem(jobs._BUILDERS, "statistics", broken)
+    runner.load_builders()
+    monkeypatch.setitem(runner._BUILDERS, "statistics", broken)
     launched = launcher.launch(QC_USER)
     run_id = _start(client, launched, "statistics", built.semester.id)
     SimpleWorker([Queue("reports", connection=conn)], connection=conn).work(burst=True)

@@ -10,10 +10,15 @@ from sqlalchemy import event, func, select
 from lti_tool.directory.models import Person
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.reports.services import RunProgress
+from lti_tool.reports.statistics import (
+    SemesterStatistics,
+    StatisticsService,
+    build_statistics,
+    compute_statistics,
+)
 from lti_tool.timetable.models import Semester
 from tests.support import factories as f
 from tests.worker import scenario as sc
-from worker.statistics import SemesterStatistics, StatisticsService, build_statistics, compute_statistics
 
 
 @pytest.fixture

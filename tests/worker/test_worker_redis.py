@@ -9,12 +9,12 @@ import pytest
 from rq import Queue, SimpleWorker
 from rq.registry import FailedJobRegistry
 
+from lti_tool.reports import runner
 from lti_tool.reports.models import ReportRun, RunStatus
-from lti_tool.reports.services import MAX_ATTEMPTS
+from lti_tool.reports.services import MAX_ATTEMPTS, enqueue_run
 from tests.worker import scenario as sc
 from tests.worker.redis_support import finish, redis_for, start_burst_worker
 from tests.worker.test_report import pdf_text
-from worker import jobs
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def _new_run(session_factory, built, kind: str) -> int:  # type: ignore[no-untyp
 def test_burst_rq_worker_renders_the_execution_report(session_factory, settings, college, tmp_path):  # type: ignore[no-untyped-def]
     conn = redis_for(settings)
     run_id = _new_run(session_factory, college, "execution_report")
-    job_id = jobs.enqueue_run(run_id, conn)
+    job_id = enqueue_run(run_id, conn)
     output = finish(start_burst_worker(settings, tmp_path))
     with session_factory() as s:
         run = s.get(ReportRun, run_id)
@@ -60,10 +60,10 @@ def test_failing_builder_retries_then_fails_with_a_clear_error(
         progress(30, "统计合规情况")
         raise RuntimeError("统计数据源不可用")
 
-    jobs.load_builders()
-    monkeypatch.setitem(jobs._BUILDERS, "statistics", broken)
+    runner.load_builders()
+    monkeypatch.setitem(runner._BUILDERS, "statistics", broken)
     run_id = _new_run(session_factory, college, "statistics")
-    job_id = jobs.enqueue_run(run_id, conn)
+    job_id = enqueue_run(run_id, conn)
     SimpleWorker([Queue("reports", connection=conn)], connection=conn).work(burst=True)
     assert calls == [1, 2, 3]  # the first attempt and MAX_ATTEMPTS - 1 retries
     with session_factory() as s:

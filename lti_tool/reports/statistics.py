@@ -7,7 +7,7 @@ the job twice is safe). The report reads the snapshot back with ``SemesterStatis
 
 Everything is counted by aggregate SQL; the rows that come back are per dimension × level, per unit,
 per day or per status — never one per record. Compliance is not judged here: it comes from
-``lti_tool.policy.compliance.ComplianceService`` (the one place that knows the rules), and this module
+``lti_tool.compliance.services.ComplianceService`` (the one place that knows the rules), and this module
 only groups its results for the report.
 
 Counting follows docs/decisions.md (K-1, K-5) and the compliance service:
@@ -34,22 +34,17 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, case, delete, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT
+from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceReport, ComplianceService
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
-from lti_tool.observations.models import (
-    Observation,
-    ObservationMember,
-    ObservationRating,
-    ObservationStatus,
-    Patrol,
-    Problem,
-    ProblemEvent,
-)
-from lti_tool.policy.compliance import COUNTED_MEMBER_STATUSES, ComplianceReport, ComplianceService
+from lti_tool.observations.models import Observation, ObservationMember, ObservationRating, ObservationStatus
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
-from lti_tool.policy.rules import NOT_APPLICABLE, SHORT
 from lti_tool.policy.schema import Policy, Rule
+from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
+from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
 from lti_tool.timetable.models import (
     ClassSession,
@@ -59,7 +54,6 @@ from lti_tool.timetable.models import (
     Semester,
     SemesterStatus,
 )
-from worker.jobs import register_builder
 
 SCHEMA_VERSION = 1
 """Bumped when the dataclasses change shape: an older snapshot is then recomputed, never misread."""

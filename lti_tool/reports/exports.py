@@ -21,13 +21,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.policy.compliance import ComplianceReport, ComplianceService
-from lti_tool.policy.rules import NOT_APPLICABLE, SHORT
+from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT
+from lti_tool.compliance.services import ComplianceReport, ComplianceService
 from lti_tool.reports.models import ReportRun
+from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
+from lti_tool.reports.statistics import RULE_STATUS_LABELS, StatisticsService
 from lti_tool.timetable.models import Semester
-from worker.jobs import register_builder
-from worker.statistics import RULE_STATUS_LABELS, StatisticsService
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 HEAD_FILL = PatternFill("solid", fgColor="F1E6E6")

@@ -1,4 +1,4 @@
-"""Home-page panels contributed by each domain.
+"""Home-page panels contributed by each domain: the shell's registry (domains register, home/ renders).
 
 A persona's home page is a stack of panels. Each domain's ``views.py`` registers, at import time, a
 function that returns the panel's template and context for the current actor (or ``None`` to show

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.reports.models import ReportRun, RunStatus
+from lti_tool.reports.pdf import render_pdf, render_template
+from lti_tool.reports.report import SHANGHAI, semester_label
+from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import ReportKind, RunProgress
-from worker.jobs import register_builder
-from worker.pdf import render_pdf, render_template
-from worker.report import SHANGHAI, semester_label
-from worker.statistics import SemesterStatistics, StatisticsService
+from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
 
 
 def bulletin_number(session: Session, run: ReportRun) -> int:

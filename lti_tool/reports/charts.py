@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from markupsafe import Markup
 
-from worker.statistics import MonthPoint, RatingDistribution, SemesterStatistics
+from lti_tool.reports.statistics import MonthPoint, RatingDistribution, SemesterStatistics
 
 FONT = "Noto Sans CJK SC"
 INK = "#1f1f1f"

@@ -1,9 +1,9 @@
-"""The worker's PDF builders: the execution report (O-14) and a person's observation archive.
+"""The PDF builders (run by the worker): the execution report (O-14) and a person's observation archive.
 
 PDF = numbers → Jinja → WeasyPrint (docs/decisions.md W-5). The execution report reads the
 semester's statistics snapshot when it is fresh (or frozen with the archived semester) and recomputes
 it otherwise, so the PDF, the dashboards and the Excel export show the same numbers. Charts are SVG
-drawn by ``worker.charts`` from the same dataclasses; the work-suggestions section (九、工作建议) is
+drawn by ``reports.charts`` from the same dataclasses; the work-suggestions section (九、工作建议) is
 generated from the numbers (who is short, overdue problems, uncovered teachers …), never typed in.
 
 Both builders report progress in real steps: statistics, charts, layout, PDF writing.
@@ -19,17 +19,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import NotFound
 from lti_tool.observations.models import Observation, ObservationMember, ObservationStatus
-from lti_tool.policy.compliance import COUNTED_MEMBER_STATUSES, ComplianceService
+from lti_tool.reports import charts
 from lti_tool.reports.models import ReportRun
+from lti_tool.reports.pdf import render_pdf, render_template
+from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
-from lti_tool.timetable.models import ClassSession, CourseSection, Semester
-from worker import charts
-from worker.jobs import register_builder
-from worker.pdf import render_pdf, render_template
-from worker.statistics import (
+from lti_tool.reports.statistics import (
     RULE_STATUS_LABELS,
     Headline,
     SemesterStatistics,
@@ -37,6 +36,7 @@ from worker.statistics import (
     _aware,
     _load,
 )
+from lti_tool.timetable.models import ClassSession, CourseSection, Semester
 
 SECTIONS = (
     ("s1", "一、总体情况"),

@@ -49,17 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from lti_tool.db import get_scoped
-from lti_tool.directory.models import Person, PositionHolding, Unit
-from lti_tool.errors import NotFound
-from lti_tool.observations.models import (
-    MemberStatus,
-    Observation,
-    ObservationMember,
-    ObservationStatus,
-    Patrol,
-)
-from lti_tool.policy.rules import (
+from lti_tool.compliance.rules import (
     SHORT,
     Facts,
     Item,
@@ -70,6 +60,11 @@ from lti_tool.policy.rules import (
     evaluate,
     merge,
 )
+from lti_tool.db import get_scoped
+from lti_tool.directory.models import Person, PositionHolding, Unit
+from lti_tool.errors import NotFound
+from lti_tool.observations.models import MemberStatus, Observation, ObservationMember, ObservationStatus
+from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import (

@@ -1,0 +1,1 @@
+"""The one duty engine: rule kinds, evaluation, dashboards and ``tingke compliance``."""

@@ -1,0 +1,61 @@
+"""Problems raised in a record or a patrol and the steps of their handling (O-9, O-14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
+from lti_tool.directory.models import Person, Unit
+
+
+class ProblemStatus(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class Problem(InstitutionScoped, Base):
+    """A problem raised in a record, a patrol or a contact record, routed to a responsible unit (O-9)."""
+
+    __tablename__ = "problem"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int | None] = mapped_column(ForeignKey("observation.id", ondelete="CASCADE"))
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"))
+    contact_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_record.id", ondelete="CASCADE"), index=True
+    )
+    """Raised in a contact record of the grassroots-contact system (lti_tool/contacts)."""
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    room: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=ProblemStatus.NEW)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    unit: Mapped[Unit | None] = relationship()
+    raised_by: Mapped[Person] = relationship()
+    events: Mapped[list[ProblemEvent]] = relationship(
+        cascade="all, delete-orphan", order_by="ProblemEvent.at"
+    )
+
+
+class ProblemEvent(Base):
+    """One step of a problem's handling: who, when, the new status and what was done (处理情况)."""
+
+    __tablename__ = "problem_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
