@@ -127,7 +127,7 @@ def demo_users(session: Session, institution_id: int) -> list[DemoUser]:
             "admin@demo.invalid",
             "",
             (ROLE_SYS_ADMIN, ROLE_INSTRUCTOR),
-            "LMS 管理员（不在名单中）：系统设置",
+            "LMS 管理员（不在名单中）：质量中心已有人员，因此没有设置权限",
         )
     )
     return people

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit
 from lti_tool.errors import BadRequest, NotFound
-from lti_tool.lti.claims import LaunchClaims
+from lti_tool.lti.claims import STAFF_ROLE_NAMES, LaunchClaims
 
 LAST_LAUNCH_RESOLUTION = dt.timedelta(hours=1)
 """``PlatformUser.last_launch_at`` is refreshed at most this often: it only orders the unmatched list,
@@ -192,12 +192,25 @@ class IdentityService:
                 return matches[0]
         return None
 
+    def _unmatched(self, *, staff: bool) -> Any:
+        """Unmatched LMS users whose last launch had a staff role (``staff``) or only Learner-like roles.
+
+        Students are expected not to be in the roster: they are counted apart, never listed among the users
+        the quality center should link (issue 11 §9).
+        """
+        is_staff = or_(*(PlatformUser.roles.like(f"%{role}%") for role in STAFF_ROLE_NAMES))
+        return (
+            (PlatformUser.institution_id == self.institution_id)
+            & PlatformUser.person_id.is_(None)
+            & (is_staff if staff else ~is_staff)
+        )
+
     def unmatched(self, limit: int = 500) -> list[PlatformUser]:
-        """LMS users who launched but match nobody in the roster, most recent first."""
+        """LMS staff (not students) who launched but match nobody in the roster, most recent first."""
         return list(
             self.session.scalars(
                 select(PlatformUser)
-                .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
+                .where(self._unmatched(staff=True))
                 .order_by(PlatformUser.last_launch_at.desc(), PlatformUser.id.desc())
                 .limit(limit)
             )
@@ -206,9 +219,16 @@ class IdentityService:
     def unmatched_count(self) -> int:
         return int(
             self.session.scalar(
-                select(func.count())
-                .select_from(PlatformUser)
-                .where(PlatformUser.institution_id == self.institution_id, PlatformUser.person_id.is_(None))
+                select(func.count()).select_from(PlatformUser).where(self._unmatched(staff=True))
+            )
+            or 0
+        )
+
+    def unmatched_learners_count(self) -> int:
+        """Students (Learner launches only) not in the roster: counted, not listed."""
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(PlatformUser).where(self._unmatched(staff=False))
             )
             or 0
         )

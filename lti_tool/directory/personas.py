@@ -6,8 +6,10 @@
 - branch_secretary: holds, today, a position the policy's ``[contact] branch_secretary_positions`` lists
   (the secretary of their own party branch confirms contact leaders' attendance, C-3c);
 - handler: works in a functional department, which problems may be routed to;
-- admin: the LMS says the launcher administers the platform (a signed claim, not a custom parameter),
-  so a fresh install can be set up before any roster exists; it sees the quality-center pages.
+- admin: the LMS says the launcher administers the platform (a signed claim, not a custom parameter). While
+  the institution has nobody in its quality center (a fresh install) that gives the quality-center pages so
+  it can be set up; once the roster has quality-center staff, an administrator has only what their own
+  roster entry gives (issue 11 §9).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from lti_tool.directory.models import Person, PositionHolding, UnitFunction, UnitKind
+from lti_tool.directory.models import Person, PositionHolding, Unit, UnitFunction, UnitKind
 from lti_tool.policy.schema import Policy
 from lti_tool.timetable.models import SectionTeacher
 
@@ -50,6 +52,18 @@ _POSITIONS_OF = select(_HOLDINGS.c.position_code, _HOLDINGS.c.start_date, _HOLDI
     _HOLDINGS.c.person_id == bindparam("person_id")
 )
 _TEACHES = select(exists().where(SectionTeacher.person_id == bindparam("person_id")))
+_QC_STAFFED = select(
+    exists().where(
+        Person.institution_id == bindparam("institution_id"),
+        Person.unit_id == Unit.id,
+        Unit.function == UnitFunction.QUALITY_CENTER,
+    )
+)
+
+
+def quality_center_staffed(session: Session, institution_id: int) -> bool:
+    """Whether anybody in the roster works in the quality center (then it, not the LMS admin, sets up)."""
+    return bool(session.scalar(_QC_STAFFED, {"institution_id": institution_id}))
 
 
 def active_positions(session: Session, person_id: int, on: dt.date) -> set[str]:
@@ -70,7 +84,9 @@ def personas_for(
     is_instructor: bool,
     is_platform_admin: bool,
     today: dt.date,
+    institution_id: int | None = None,
 ) -> list[Persona]:
+    """``institution_id`` matters only when ``person`` is None (whether an administrator may set up)."""
     if person is None:
         return personas_from(
             session,
@@ -79,6 +95,9 @@ def personas_for(
             is_instructor=is_instructor,
             is_platform_admin=is_platform_admin,
             today=today,
+            staffed=lambda: (
+                False if institution_id is None else quality_center_staffed(session, institution_id)
+            ),
         )
     unit = person.unit
     tenures = session.execute(_POSITIONS_OF, {"person_id": person.id}).all()
@@ -92,6 +111,7 @@ def personas_for(
         is_instructor=is_instructor,
         is_platform_admin=is_platform_admin,
         today=today,
+        staffed=lambda: quality_center_staffed(session, person.institution_id),
     )
 
 
@@ -106,14 +126,18 @@ def personas_from(
     is_instructor: bool,
     is_platform_admin: bool,
     today: dt.date,
+    staffed: Callable[[], bool] = lambda: False,
 ) -> list[Persona]:
     """``personas_for`` from what a launch has already read (``identity.LaunchIdentity``).
+
+    ``staffed`` says whether the institution's quality center has anybody in the roster; it is asked
+    only for a platform administrator.
 
     ``policy`` is called only when the person holds a position today: most people hold none, and then
     the launch needs no policy at all.
     """
     found: set[Persona] = set()
-    if is_platform_admin:
+    if is_platform_admin and not staffed():
         found.add(Persona.QUALITY_CENTER)
     if person_id is not None:
         held = {

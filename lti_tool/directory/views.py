@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
 from lti_tool.directory.identity import IdentityService
+from lti_tool.directory.models import PlatformUser
 from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
@@ -156,13 +158,33 @@ def person(person_id: int):  # type: ignore[no-untyped-def]
 
 
 # -- LMS users not matched to the roster ---------------------------------------------------------------
+def _lms_roles(user: PlatformUser) -> list[str]:
+    """The LMS roles of a user's last launch, as words (Instructor → 教学平台中的教师)."""
+    short = dict.fromkeys(r.replace("/", "#").rsplit("#", 1)[-1] for r in user.roles.split())
+    return [gettext(LMS_ROLE_LABELS[r]) if r in LMS_ROLE_LABELS else r for r in short]
+
+
+LMS_ROLE_LABELS = {
+    "Instructor": N_("Teacher in the LMS"),
+    "Learner": N_("Student in the LMS"),
+    "Administrator": N_("LMS administrator"),
+    "TeachingAssistant": N_("Teaching assistant in the LMS"),
+    "ContentDeveloper": N_("Course designer in the LMS"),
+    "Mentor": N_("Mentor in the LMS"),
+    "Staff": N_("Staff in the LMS"),
+    "Faculty": N_("Faculty in the LMS"),
+}
+
+
 @bp.route("/users/unmatched")
 @requires_persona("quality_center")
 def unmatched():  # type: ignore[no-untyped-def]
-    users = IdentityService(db(), current_actor().institution_id).unmatched()
+    identity = IdentityService(db(), current_actor().institution_id)
     return render_template(
         "directory/unmatched.html",
-        users=users,
+        users=identity.unmatched(),
+        learners=identity.unmatched_learners_count(),
+        roles_of=_lms_roles,
         linked=request.args.get("linked", ""),
         linked_to=request.args.get("to", ""),
     )

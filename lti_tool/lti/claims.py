@@ -29,6 +29,12 @@ ROLE_SYS_ADMIN = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administr
 ROLE_INST_ADMIN = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 
 
+STAFF_ROLE_NAMES = frozenset(
+    {"Instructor", "Administrator", "ContentDeveloper", "Mentor", "TeachingAssistant", "Staff", "Faculty"}
+)
+"""Short LTI role names of people who work at the college; anyone with none of them is a student."""
+
+
 def _short(role: str) -> str:
     return role.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
@@ -127,16 +133,7 @@ class LaunchClaims:
 
     @property
     def is_learner_only(self) -> bool:
-        staff = {
-            "Instructor",
-            "Administrator",
-            "ContentDeveloper",
-            "Mentor",
-            "TeachingAssistant",
-            "Staff",
-            "Faculty",
-        }
-        return not (self.short_roles & staff)
+        return not (self.short_roles & STAFF_ROLE_NAMES)
 
     @property
     def is_instructor(self) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.personas import personas_from
+from lti_tool.directory.personas import personas_from, quality_center_staffed
 from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
 from lti_tool.lti.claims import LaunchClaims
@@ -85,6 +85,7 @@ class LaunchFlow:
                 is_instructor=claims.is_instructor,
                 is_platform_admin=claims.is_platform_admin,
                 today=today or dt.date.today(),
+                staffed=lambda: quality_center_staffed(self.session, platform.institution_id),
             )
         ]
         landing, persona = "home", None

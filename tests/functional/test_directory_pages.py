@@ -294,6 +294,29 @@ def test_platform_admin_without_roster_entry_can_set_up_units(
     assert count(session_factory, Unit, institution_id) == 1
 
 
+def test_admin_not_in_roster_loses_set_up_pages_once_the_quality_center_is_staffed(
+    session_factory, institution_id, launcher, client
+) -> None:
+    admin = LmsUser("adm", "Admin", "admin@jti.edu.cn", "", [ROLE_ADMIN, ROLE_INSTRUCTOR])
+    assert launcher.launch(admin).get(client, "/directory/units").status_code == 200
+    roster(session_factory, institution_id)  # a roster with quality-center staff
+    again = launcher.launch(admin)
+    assert again.get(client, "/directory/units").status_code == 403
+
+
+def test_students_do_not_fill_the_unmatched_list(session_factory, institution_id, launcher, client) -> None:
+    ids = roster(session_factory, institution_id)
+    launcher.launch(LmsUser("stu-1", "学生甲", "s1@students.cn", "", [ROLE_LEARNER]))
+    launcher.launch(LmsUser("stu-2", "学生乙", "s2@students.cn", "", [ROLE_LEARNER]))
+    launcher.launch(STRANGER)
+    qc = launcher.launch(QC_USER)
+    page = text_of(qc.get(client, "/directory/users/unmatched"))
+    assert STRANGER.name in page and "学生甲" not in page and "学生乙" not in page
+    assert "2" in page.split('id="learners"', 1)[1][:300]
+    assert "Instructor" not in page  # roles as words
+    assert ids
+
+
 # -- who may not ---------------------------------------------------------------------------------------
 def test_teacher_gets_403_everywhere(session_factory, institution_id, launcher, client) -> None:
     ids = roster(session_factory, institution_id)

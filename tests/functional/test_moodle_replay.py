@@ -129,6 +129,12 @@ def test_each_moodle_person_lands_on_their_own_page(
     assert expect in page, page[:3000]
 
 
-def test_site_administrator_not_in_the_roster_can_set_up(client, platform, college, moodle_claims) -> None:  # type: ignore[no-untyped-def]
+def test_site_administrator_not_in_the_roster_is_who_the_roster_says(
+    client, platform, college, moodle_claims
+) -> None:  # type: ignore[no-untyped-def]
+    """The quality center is staffed (范明婷), so Moodle's site administrator gets no set-up pages: they are
+    an unlinked LMS user the quality center sees in its list (issue 11 §9)."""
     page = _page(client, replay(client, platform, moodle_claims["admin"]))
-    assert "/lti/config" in page or "/directory" in page
+    assert "/lti/config" not in page and "/directory" not in page
+    quality = _page(client, replay(client, platform, moodle_claims["quality"]))
+    assert "/directory/users/unmatched" in quality

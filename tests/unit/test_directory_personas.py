@@ -188,6 +188,31 @@ def test_platform_admin_gets_the_quality_center_pages(db_session, institution_id
     ]
 
 
+def test_platform_admin_sets_up_only_until_the_quality_center_has_staff(
+    db_session, institution_id, policy
+) -> None:
+    """Issue 11 §9: once somebody works in the quality center, an administrator is who the roster says."""
+    qc = make_unit(db_session, institution_id, "QC", "department")
+    qc.function = "quality_center"
+    make_person(db_session, institution_id, "9001", unit=qc)
+    db_session.flush()
+    assert (
+        personas_for(
+            db_session,
+            None,
+            policy,
+            is_instructor=False,
+            is_platform_admin=True,
+            today=TODAY,
+            institution_id=institution_id,
+        )
+        == []
+    )
+    college = make_unit(db_session, institution_id, "TR", "college")
+    teacher = make_person(db_session, institution_id, unit=college)
+    assert personas(db_session, teacher, policy, admin=True, instructor=True) == [Persona.TEACHER]
+
+
 def test_branch_secretary_from_the_policys_contact_positions(db_session, institution_id, policy) -> None:
     """The policy's ``[contact] branch_secretary_positions`` make a branch secretary (C-3c), while held."""
     assert "branch_secretary" in policy.contact.branch_secretary_positions
