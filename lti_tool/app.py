@@ -16,7 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, format_date, format_datetime, format_decimal
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from lti_tool import STATIC_DIR, TEMPLATES_DIR
+from lti_tool import STATIC_DIR, TEMPLATES_DIR, clock
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.errors import register_error_handlers
@@ -36,6 +36,7 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    clock.set_default_zone(settings.timezone)
     app = Flask(
         "lti_tool",
         template_folder=str(TEMPLATES_DIR),
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         BABEL_DEFAULT_LOCALE=settings.default_locale,
-        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
     app.json = BoundedJSONProvider(app)

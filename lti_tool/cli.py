@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory, session_scope
 from lti_tool.directory.models import Institution
@@ -31,6 +32,7 @@ from lti_tool.lti.registration import PlatformSpec, RegistrationService
 class CliContext:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
+        clock.set_default_zone(self.settings.timezone)
         self._factory = None
 
     @contextmanager

@@ -49,6 +49,8 @@ class Settings:
     """When set, ``/metrics`` answers only requests carrying ``Authorization: Bearer <token>``."""
     demo_lms_url: str = ""
     """Where ``tingke demo-lms`` runs (set by scripts/run.sh): ``/`` links to it, never in production."""
+    timezone: str = "Asia/Shanghai"
+    """The college's time zone for institutions that name none (lti_tool/clock.py, docs/decisions.md T-1)."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +72,7 @@ class Settings:
             log_level=_env("TINGKE_LOG_LEVEL", "INFO").upper(),
             metrics_token=_env("TINGKE_METRICS_TOKEN", ""),
             demo_lms_url=_env("TINGKE_DEMO_LMS_URL", ""),
+            timezone=_env("TINGKE_TIMEZONE", "Asia/Shanghai"),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

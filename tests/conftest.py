@@ -7,6 +7,7 @@ through real requests. Network access beyond 127.0.0.1 fails the test.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -28,6 +30,7 @@ from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.migrate import upgrade
 from lti_tool.models import Base
 from lti_tool.policy.store import PolicyStore
+from tests.support.clock import awkward_instant
 from tests.support.launch import Launcher
 from tests.support.platform import PlatformSimulator
 
@@ -42,6 +45,15 @@ def _guarded_connect(self: socket.socket, address: object) -> object:
 
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def college_clock() -> Iterator[dt.datetime]:
+    """The whole suite runs at 17:00 UTC = 01:00 Beijing, ticking (tests/support/clock.py). A test
+    that needs another instant moves there with time-machine's ``time_machine`` fixture."""
+    start = awkward_instant()
+    with time_machine.travel(start, tick=True):
+        yield start
 
 
 def _free_port() -> int:

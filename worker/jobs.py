@@ -11,6 +11,7 @@ from __future__ import annotations
 from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
+from lti_tool import clock
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.reports.models import ReportRun
@@ -24,6 +25,7 @@ _SETTINGS: Settings | None = None
 def configure(config: Settings) -> None:
     """Point the jobs at a database (the worker reads the environment; tests call this)."""
     global _FACTORY, _SETTINGS
+    clock.set_default_zone(config.timezone)
     if _SETTINGS is not None and _SETTINGS.database_url == config.database_url and _FACTORY is not None:
         _SETTINGS = config
         return

@@ -8,10 +8,10 @@ Views parse, authorise and call ``ComplianceService``; the judgement itself live
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
+from lti_tool import clock
 from lti_tool.compliance.services import ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, NotFound
@@ -32,9 +32,7 @@ START_ENDPOINT = "observations.start"
 
 def _today(actor: Actor) -> dt.date:
     """The institution's local date (semesters and sessions are local dates)."""
-    inst = db().get(Institution, actor.institution_id)
-    tz = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-    return dt.datetime.now(dt.UTC).astimezone(tz).date()
+    return clock.today(db().get(Institution, actor.institution_id))
 
 
 def _semester(service: ComplianceService, actor: Actor) -> Semester | None:

@@ -18,11 +18,11 @@ import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
 from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
@@ -179,8 +179,7 @@ class DemoService:
         return inst
 
     def now(self, inst: Institution) -> dt.datetime:
-        tz = ZoneInfo(inst.timezone or "Asia/Shanghai")
-        return (self._now or dt.datetime.now(dt.UTC)).astimezone(tz)
+        return clock.local(self._now or clock.utcnow(), inst)
 
     def plans(self, inst: Institution, today: dt.date) -> tuple[SemesterPlan, SemesterPlan]:
         """The current and previous semesters; one already stored keeps its stored dates."""
@@ -291,7 +290,7 @@ class DemoService:
                 semester,
                 random.Random(f"{self.seed}:records:{plan.code}"),
                 now,
-                ZoneInfo(inst.timezone or "Asia/Shanghai"),
+                clock.zone(inst),
             )
             summary.generated[plan.code] = generator.run()
         prev_semester = semesters[previous.code]

@@ -19,8 +19,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
+from lti_tool import clock
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.models import PlatformUser
+from lti_tool.directory.models import Institution, PlatformUser
 from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
 from lti_tool.i18n import N_
@@ -124,7 +125,7 @@ def people():  # type: ignore[no-untyped-def]
         q=search,
         imported=_import_summary(),
         policy=PolicyStore(db(), actor.institution_id).current(),
-        today=dt.date.today(),
+        today=_today(actor),
         can_import=actor.persona == "quality_center",
     )
 
@@ -152,7 +153,7 @@ def person(person_id: int):  # type: ignore[no-untyped-def]
         detail=detail,
         person=detail.person,
         policy=PolicyStore(db(), actor.institution_id).current(),
-        today=dt.date.today(),
+        today=_today(actor),
         kinds=KIND_LABELS,
     )
 
@@ -212,6 +213,9 @@ def _quality_center_panel(actor: Actor) -> Panel:
 @register_panel("organization", 20)
 def _cadre_panel(actor: Actor) -> Panel:
     policy = PolicyStore(db(), actor.institution_id).current()
-    return Panel(
-        "directory/_panel_cadres.html", {"groups": _directory(actor).cadres(policy, dt.date.today())}
-    )
+    return Panel("directory/_panel_cadres.html", {"groups": _directory(actor).cadres(policy, _today(actor))})
+
+
+def _today(actor: Actor) -> dt.date:
+    """The college's date: positions held today (docs/decisions.md T-1)."""
+    return clock.today(db().get(Institution, actor.institution_id))

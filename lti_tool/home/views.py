@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from lti_tool import clock
+from lti_tool.directory.models import Institution
 from lti_tool.home.services import HomeService
 from lti_tool.panels import panels_for
 from lti_tool.policy.store import PolicyStore
@@ -28,7 +28,9 @@ def index():  # type: ignore[no-untyped-def]
     person = service.person(actor.person_id) if actor.person_id else None
     context = {"person": person, "policy": policy, "panels": panels_for(actor)}
     if actor.persona == "observer" and person:
-        context["positions"] = service.positions(person.id, dt.date.today())
+        context["positions"] = service.positions(
+            person.id, clock.today(db().get(Institution, actor.institution_id))
+        )
     if actor.persona in ("quality_center", "organization"):
         context["overview"] = service.overview()
     return render_template(f"home/{actor.persona}.html", **context)

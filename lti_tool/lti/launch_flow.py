@@ -14,8 +14,10 @@ from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.config import Settings
 from lti_tool.directory.identity import IdentityService
+from lti_tool.directory.models import Institution
 from lti_tool.directory.personas import personas_from, quality_center_staffed
 from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
@@ -84,7 +86,7 @@ class LaunchFlow:
                 tenures=who.tenures,
                 is_instructor=claims.is_instructor,
                 is_platform_admin=claims.is_platform_admin,
-                today=today or dt.date.today(),
+                today=today or clock.today(self.session.get(Institution, platform.institution_id)),
                 staffed=lambda: quality_center_staffed(self.session, platform.institution_id),
             )
         ]

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from lti_tool import clock
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -156,7 +157,7 @@ class ObservationService:
         """The institution's clock: class times, arrival and exchange times are local."""
         if self._tz is None:
             inst = self.session.get(Institution, self.institution_id)
-            self._tz = ZoneInfo(inst.timezone if inst and inst.timezone else "Asia/Shanghai")
+            self._tz = clock.zone(inst)
         return self._tz
 
     def now(self) -> dt.datetime:

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask_babel import gettext
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
 from lti_tool.errors import BadRequest
@@ -476,7 +477,7 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
     actor = current_actor()
     policy = PolicyStore(db(), actor.institution_id).current()
     transfer = ObservationTransfer(db(), actor.institution_id, policy)
-    stamp = utcnow().strftime("%Y%m%d")
+    stamp = clock.today(transfer.service.tz).strftime("%Y%m%d")  # the college's date in the file name
     if fmt == "csv":
         data, mime = transfer.export_csv(_filters()), "text/csv; charset=utf-8"
     elif fmt == "xlsx":

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lti_tool.directory.models import Person, PositionHolding, Unit
+from lti_tool import clock
+from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import Detail, Forbidden, ValidationFailed
 from lti_tool.i18n import N_
@@ -80,6 +81,10 @@ class PatrolService:
             )
         )
 
+    def today(self) -> dt.date:
+        """The college's date (a patrol dated today is never "in the future", docs/decisions.md T-1)."""
+        return clock.today(self.session.get(Institution, self.institution_id))
+
     def has_duty(self, person_id: int, on: dt.date) -> bool:
         return any(t.held_during(on, on) for t in self.duty_tenures(person_id))
 
@@ -94,7 +99,7 @@ class PatrolService:
         problems: list[NewProblem],
         today: dt.date | None = None,
     ) -> Patrol:
-        today = today or dt.date.today()
+        today = today or self.today()
         errors: list[Detail] = []
         if date > today:
             errors.append(N_("Date: a patrol cannot be in the future."))
@@ -183,6 +188,7 @@ class PatrolService:
         units: dict[str, Unit] = {}
         for u in self.session.scalars(select(Unit).where(Unit.institution_id == self.institution_id)):
             units[u.code], units[u.name] = u, u
+        today = self.today()
         categories = {c.code: c.code for c in self.policy.problem_categories}
         categories.update({c.label: c.code for c in self.policy.problem_categories})
         checklist = {c.code: c.code for c in self.policy.patrol_checklist}
@@ -201,7 +207,7 @@ class PatrolService:
             except ValueError:
                 errors.add(row.number, "date", f"“{row.get('date')}”不是日期，应为 YYYY-MM-DD (not a date)")
                 continue
-            if date > dt.date.today():
+            if date > today:
                 errors.add(row.number, "date", "巡查日期在未来 (in the future)")
             if person is not None and not self.has_duty(person.id, date):
                 errors.add(

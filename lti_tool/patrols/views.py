@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool.directory.models import Person
@@ -60,7 +58,7 @@ def index():  # type: ignore[no-untyped-def]
             problems=_problems_from_form(),
         )
         return redirect(url_for("patrols.index", saved=1), code=303)
-    today = dt.date.today()
+    today = service.today()
     semester = service.current_semester(today)
     problem_service = ProblemService(db(), actor.institution_id, service.policy)
     return render_template(
@@ -82,7 +80,7 @@ def _panel(actor: Actor) -> Panel | None:
     if actor.person_id is None:
         return None
     service = _service(actor)
-    today = dt.date.today()
+    today = service.today()
     if not service.duty_tenures(actor.person_id):
         return None
     semester = service.current_semester(today)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.compliance.services import ComplianceService, PersonCompliance
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution, Person
@@ -37,10 +37,10 @@ class Checkpoint:
     due_at: dt.datetime
 
 
-def checkpoint_due_at(semester: Semester, week: int, tz: str) -> dt.datetime:
+def checkpoint_due_at(semester: Semester, week: int, tz: clock.Zone) -> dt.datetime:
     """The end of teaching week ``week``: midnight after its Sunday, in the college's time zone."""
     day = semester.week1_monday + dt.timedelta(days=7 * week)
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=clock.zone(tz)).astimezone(dt.UTC)
 
 
 class ReminderService:
@@ -52,7 +52,7 @@ class ReminderService:
     def due(self, now: dt.datetime | None = None) -> list[Checkpoint]:
         now = now or utcnow()
         inst = self.session.get(Institution, self.institution_id)
-        tz = inst.timezone if inst else "Asia/Shanghai"
+        tz = clock.zone(inst)
         claimed = {
             (c.semester_id, c.week)
             for c in self.session.scalars(
@@ -90,7 +90,10 @@ class ReminderService:
             return []
         semester = self.session.get(Semester, checkpoint.semester_id)
         assert semester is not None
-        today = today or checkpoint.due_at.date()
+        # The checkpoint's day is the college's (its midnight is the previous day in UTC).
+        today = (
+            today or clock.local(checkpoint.due_at, self.session.get(Institution, self.institution_id)).date()
+        )
         report = self.compliance.evaluate(semester)
         search = SessionSearchService(self.session, self.institution_id, report.policy)
         reminders = []

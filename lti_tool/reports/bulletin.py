@@ -12,9 +12,11 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
+from lti_tool.directory.models import Institution
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.pdf import render_pdf, render_template
-from lti_tool.reports.report import SHANGHAI, semester_label
+from lti_tool.reports.report import semester_label
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import ReportKind, RunProgress
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
@@ -59,7 +61,7 @@ def build_bulletin(session: Session, run: ReportRun, progress: RunProgress) -> t
     semester = service.compliance.semester(run.semester_id)
     progress(5, "读取统计数据")
     stats = service.fresh_statistics(semester, lambda p, m: progress(5 + p * 60 // 100, m))
-    issued_on = dt.datetime.now(SHANGHAI).date()
+    issued_on = clock.today(session.get(Institution, run.institution_id))
     week = semester.week_of(issued_on) if semester.start_date <= issued_on <= semester.end_date else None
     number = bulletin_number(session, run)
     progress(70, "排版")

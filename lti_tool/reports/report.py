@@ -15,10 +15,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from lti_tool import clock
 from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import NotFound
@@ -50,7 +52,6 @@ SECTIONS = (
     ("s9", "九、工作建议"),
 )
 CHINESE_ORDINALS = "一二三四"
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 def semester_label(code: str) -> str:
@@ -162,7 +163,7 @@ def execution_report_html(
         charts=charts.report_charts(stats),
         semester_label=semester_label(stats.semester_code),
         sections=SECTIONS,
-        generated_on=generated_on or dt.datetime.now(SHANGHAI).date(),
+        generated_on=generated_on or clock.today(),
         rule_labels=rule_labels or {r.rule_id: r.label for r in stats.rule_summary},
         previous_label=semester_label(previous.semester_code) if previous else "",
         comparison=comparison_rows(stats.headline, previous) if previous else [],
@@ -195,7 +196,9 @@ def build_execution_report(
     else:
         stats = service.fresh_statistics(semester, scaled)
     progress(60, "绘制图表与版面")
-    html = execution_report_html(stats)
+    html = execution_report_html(
+        stats, generated_on=clock.today(session.get(Institution, run.institution_id))
+    )
     progress(68, "排版")
     pdf = render_pdf(html, on_step=lambda _step: progress(90, "写入 PDF"))
     return report_filename(stats, run.version if run.frozen else None), pdf
@@ -246,11 +249,11 @@ class Archive:
     records: list[ArchiveRecord] = field(default_factory=list)
 
 
-def _exchange(done: bool | None, at: dt.datetime | None, text: str) -> str:
+def _exchange(done: bool | None, at: dt.datetime | None, text: str, tz: ZoneInfo) -> str:
     if done is None and not text:
         return ""
     head = "已交流" if done else ("未交流" if done is False else "")
-    when = at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
+    when = clock.local(at, tz).strftime("%Y-%m-%d %H:%M") if at else ""
     return "　".join(x for x in (head, when, text.strip()) if x)
 
 
@@ -262,6 +265,7 @@ def build_archive(session: Session, institution_id: int, semester: Semester, per
     scale = {c.code: c.label for c in policy.scale}
     dims = {d.code: d.label for d in policy.dimensions}
     inst = session.get(Institution, institution_id)
+    tz = clock.zone(inst)
     archive = Archive(
         inst.name if inst else "",
         semester.code,
@@ -354,10 +358,10 @@ def build_archive(session: Session, institution_id: int, semester: Semester, per
                 problems=o.problems_text,
                 suggestions=o.suggestions,
                 exchange_teacher=_exchange(
-                    o.exchange_teacher_done, o.exchange_teacher_at, o.exchange_teacher_text
+                    o.exchange_teacher_done, o.exchange_teacher_at, o.exchange_teacher_text, tz
                 ),
                 exchange_students=_exchange(
-                    o.exchange_students_done, o.exchange_students_at, o.exchange_students_text
+                    o.exchange_students_done, o.exchange_students_at, o.exchange_students_text, tz
                 ),
                 teacher_reply=o.teacher_reply,
             )
@@ -380,7 +384,9 @@ def build_personal_archive(
     archive = build_archive(session, run.institution_id, semester, person)
     progress(40, "排版")
     html = render_template(
-        "reports/personal_archive.html", a=archive, generated_on=dt.datetime.now(SHANGHAI).date()
+        "reports/personal_archive.html",
+        a=archive,
+        generated_on=clock.today(session.get(Institution, run.institution_id)),
     )
     pdf = render_pdf(html, on_step=lambda _step: progress(85, "写入 PDF"))
     return f"个人听课档案-{person.name}-{semester.code}.pdf", pdf

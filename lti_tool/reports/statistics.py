@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, case, delete, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT
 from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceReport, ComplianceService
 from lti_tool.db import utcnow
@@ -863,6 +864,7 @@ class StatisticsService:
         ids = self._semester_problems(semester).subquery()
         source = case((Problem.patrol_id.is_not(None), literal("patrol")), else_=literal("record"))
         cutoff = now - dt.timedelta(days=policy.problem_overdue_days)
+        tz = clock.zone(self.session.get(Institution, self.institution_id))
         by_status = dict(
             self.session.execute(
                 select(Problem.status, func.count())
@@ -946,7 +948,7 @@ class StatisticsService:
                     description or "",
                     status,
                     STATUS_LABELS.get(status, status),
-                    created.astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat(),
+                    clock.local(created, tz).date().isoformat(),
                     days,
                     status in OPEN_STATUSES and (now - created).days >= policy.problem_overdue_days,
                     (note or "")[:120],
@@ -1068,7 +1070,7 @@ class StatisticsService:
             start=semester.start_date.isoformat(),
             end=semester.end_date.isoformat(),
             computed_at=now.isoformat(),
-            as_of=now.astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat(),
+            as_of=clock.local(now, institution).date().isoformat(),
             policy_version=version.number if version else None,
             policy_name=policy.name,
             headline=headline,

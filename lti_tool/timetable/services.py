@@ -32,11 +32,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from lti_tool import clock
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService, parse_date
@@ -1634,6 +1634,4 @@ class PickerScope:
 
 def local_now(session: Session, institution_id: int, now: dt.datetime | None = None) -> dt.datetime:
     """The institution's wall-clock time (class sessions are local times; Asia/Shanghai by default)."""
-    inst = session.get(Institution, institution_id)
-    tz = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-    return (now or dt.datetime.now(dt.UTC)).astimezone(tz)
+    return clock.local(now or clock.utcnow(), session.get(Institution, institution_id))

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
@@ -69,7 +69,7 @@ class Campus:
 
 
 def shanghai_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
 from lti_tool.errors import Conflict, ValidationFailed
@@ -22,7 +23,7 @@ from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
 
 
 def _world(s, institution_id: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    today = dt.date.today()
+    today = clock.today()
     monday = today - dt.timedelta(days=today.weekday() + 7 * 3)
     sem = f.semester(s, institution_id, "S-ARCH", week1_monday=monday, weeks=16)
     qc_unit = f.unit(

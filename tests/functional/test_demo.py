@@ -9,7 +9,6 @@ service keeps, so a generator that cut corners fails here rather than in a compl
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import selectinload
 
+from lti_tool import clock
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.observations.models import (
     MemberRole,
@@ -112,7 +112,7 @@ def check_roster(s, iid: int) -> None:  # type: ignore[no-untyped-def]
 
 def check_timetable(s, iid: int, policy_kinds: frozenset[str]) -> None:  # type: ignore[no-untyped-def]
     previous, current = _semesters(s, iid)
-    today = dt.date.today()
+    today = clock.today()
     assert current.start_date <= today <= current.end_date
     assert previous.end_date < current.start_date and current.weeks == 16
     for semester in (previous, current):
@@ -165,7 +165,7 @@ def check_timetable(s, iid: int, policy_kinds: frozenset[str]) -> None:  # type:
 
 def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
     previous, current = _semesters(s, iid)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utcnow()
     section_teachers: dict[int, set[int]] = {}
     for section_id, person_id in s.execute(
         select(SectionTeacher.section_id, SectionTeacher.person_id)
@@ -223,7 +223,7 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
             .where(
                 Patrol.institution_id == iid,
                 Patrol.date >= semester.start_date,
-                Patrol.date <= min(semester.end_date, dt.date.today()),
+                Patrol.date <= min(semester.end_date, clock.today()),
             ),
         )
         assert patrols >= 5

@@ -205,8 +205,8 @@ def test_people_xlsx_chinese_headers_date_cells_and_numeric_numbers(
                 "sun@jti.edu.cn",
                 "教学质量监控与评价中心",
                 "教学质量监控与评价中心主要负责人",
-                dt.datetime(2022, 7, 1),
-                dt.datetime(2027, 6, 30),
+                dt.datetime(2022, 7, 1),  # noqa: DTZ001 - an Excel date cell is naive
+                dt.datetime(2027, 6, 30),  # noqa: DTZ001 - an Excel date cell is naive
             ],
             ["0042", "周老师", None, "交通运输学院", None, None, None],
         ],

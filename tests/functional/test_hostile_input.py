@@ -32,6 +32,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.test import TestResponse, encode_multipart
 
+from lti_tool import clock
 from lti_tool.directory.models import PlatformUser, Unit
 from lti_tool.directory.services import PEOPLE_ALIASES, UNIT_ALIASES, DirectoryService
 from lti_tool.errors import TingkeError
@@ -120,7 +121,13 @@ DESTRUCTIVE = ("archive.",)
 """Swept last: closing a semester locks its records, which would hide the other forms' code paths."""
 
 
+# An Excel date cell holds a naive date and time.
+EXCEL_NAIVE = dt.datetime(2026, 9, 1, 8, 30)  # noqa: DTZ001
+
+
 # -- the college ---------------------------------------------------------------------------------------------
+
+
 def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     """One college with a row behind every kind of id a URL carries; returns those ids by URL name."""
     w = build_world(s, inst)
@@ -419,7 +426,7 @@ def _plausible(sweep: Sweep) -> dict[str, Any]:
         "course_code": "MATH1",
         "context_title": "高等数学",
         "employee_no": "T001",
-        "date": dt.date.today().isoformat(),
+        "date": clock.today().isoformat(),
         "rooms": "A101",
         "checked": "safety",
         "notes": "正常",
@@ -708,8 +715,7 @@ def hostile_files(
             _xlsx(
                 [
                     english,
-                    [dt.datetime(2026, 9, 1, 8, 30), 1e308, True, "#DIV/0!", -0.0, 10**15][:width]
-                    + good_row[6:],
+                    [EXCEL_NAIVE, 1e308, True, "#DIV/0!", -0.0, 10**15][:width] + good_row[6:],
                 ]
             ),
         ),

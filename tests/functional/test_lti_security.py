@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -91,7 +92,13 @@ def test_valid_launch_is_accepted(launcher: Launcher, platform: PlatformSimulato
 
 
 # -- claims, one at a time ------------------------------------------------------------------------------
-NOW = int(time.time())
+@dataclass(frozen=True)
+class Ago:
+    """A timestamp claim this many seconds before the (pinned) clock at the test's run, not at import."""
+
+    seconds: int
+
+
 CLAIM_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("iss_wrong", {"iss": "https://evil.example"}, "not registered with Tingke"),
     ("aud_wrong", {"aud": "someone-else"}, "not registered with Tingke"),
@@ -105,7 +112,7 @@ CLAIM_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("exp_missing", {"exp": DELETE}, 'missing the "exp" claim'),
     ("iat_missing", {"iat": DELETE}, 'missing the "iat" claim'),
     ("exp_not_a_number", {"exp": "tomorrow"}, "exp must be a number of seconds"),
-    ("expired", {"iat": NOW - 900, "exp": NOW - 120}, "The launch has expired"),
+    ("expired", {"iat": Ago(900), "exp": Ago(120)}, "The launch has expired"),
     ("nonce_missing", {"nonce": DELETE}, 'missing the "nonce" claim'),
     ("nonce_of_another_login", {"nonce": "nonce-from-elsewhere"}, "nonce does not match its login request"),
     ("deployment_not_registered", {LTI + "deployment_id": "999"}, "Unable to find deployment"),
@@ -151,6 +158,8 @@ def test_claim_check_refuses(
     for key, value in overrides.items():
         if value is DELETE:
             body.pop(key)
+        elif isinstance(value, Ago):
+            body[key] = int(time.time()) - value.seconds
         else:
             body[key] = value
     _assert_refused(_post(client, platform.sign(body), auth["state"]), session_factory, before, reason)

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit
 from lti_tool.lti.models import LaunchSession, Platform
 from tests.conftest import make_institution, register_platform
@@ -70,7 +71,7 @@ def _seed_activity(s: Session, inst: int) -> dict[str, int]:
     from lti_tool.reports.models import ReportRun
     from tests.support import factories as f
 
-    today = dt.date.today()
+    today = clock.today()
     sem = f.semester(
         s, inst, f"{B_MARK}2026-1", week1_monday=today - dt.timedelta(days=today.weekday() + 14), weeks=16
     )

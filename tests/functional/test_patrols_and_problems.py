@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
+from lti_tool import clock
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.patrols.models import Patrol
 from lti_tool.problems.models import Problem, ProblemEvent
@@ -51,7 +52,7 @@ def _seed(session_factory, institution_id: int, today: dt.date) -> dict[str, int
 
 
 def test_patrol_recorded_and_month_missing_shown(session_factory, institution_id, launcher, client):  # type: ignore[no-untyped-def]
-    today = dt.date.today()
+    today = clock.today()
     ids = _seed(session_factory, institution_id, today)
     session = launcher.launch(LmsUser("g", "保卫处长", "", "9001", [ROLE_INSTRUCTOR]))
     page = session.get(client, "/patrols/")
@@ -89,10 +90,10 @@ def test_patrol_recorded_and_month_missing_shown(session_factory, institution_id
 
 
 def test_patrol_refused_without_duty_or_with_bad_input(session_factory, institution_id, launcher, client):  # type: ignore[no-untyped-def]
-    _seed(session_factory, institution_id, dt.date.today())
+    _seed(session_factory, institution_id, clock.today())
     session = launcher.launch(LmsUser("g", "保卫处长", "", "9001", [ROLE_INSTRUCTOR]))
     csrf = _csrf(session.get(client, "/patrols/").get_data(as_text=True))
-    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    future = (clock.today() + dt.timedelta(days=3)).isoformat()
     bad = client.post(
         f"/patrols/?s={session.token}", data={"csrf": csrf, "date": future, "rooms": "", "checked": ["nope"]}
     )
@@ -104,14 +105,14 @@ def test_patrol_refused_without_duty_or_with_bad_input(session_factory, institut
 
 
 def test_problem_life_cycle_across_two_units(session_factory, institution_id, launcher, client):  # type: ignore[no-untyped-def]
-    ids = _seed(session_factory, institution_id, dt.date.today())
+    ids = _seed(session_factory, institution_id, clock.today())
     guard = launcher.launch(LmsUser("g", "保卫处长", "", "9001", [ROLE_INSTRUCTOR]))
     csrf = _csrf(guard.get(client, "/patrols/").get_data(as_text=True))
     client.post(
         f"/patrols/?s={guard.token}",
         data={
             "csrf": csrf,
-            "date": dt.date.today().isoformat(),
+            "date": clock.today().isoformat(),
             "rooms": "B栋",
             "checked": ["facilities"],
             "problem_category_0": "facilities",
@@ -205,7 +206,7 @@ def test_recurrence_and_overdue(session_factory, institution_id, db_session):  #
     from lti_tool.policy.schema import default_policy
     from lti_tool.problems.services import NewProblem, ProblemService
 
-    ids = _seed(session_factory, institution_id, dt.date.today())
+    ids = _seed(session_factory, institution_id, clock.today())
     service = ProblemService(db_session, institution_id, default_policy())
     (first,) = service.raise_problems(
         [NewProblem("facilities", ids["hq_unit"], "C301", "空调坏")], ids["guard"]

@@ -12,11 +12,11 @@ import html
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
@@ -54,7 +54,7 @@ COURSES = [  # code, name, kind, offering unit, teachers, classes, student unit,
 
 
 def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 def timetable_rows(semester: str, courses=COURSES) -> list[list[str]]:

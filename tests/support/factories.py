@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.observations.models import (
     MemberRole,
@@ -219,7 +220,7 @@ def observation(
         author_id=author.id,
         status=status,
         is_supervision=supervision,
-        submitted_at=dt.datetime.now(dt.UTC) if status == ObservationStatus.SUBMITTED else None,
+        submitted_at=clock.utcnow() if status == ObservationStatus.SUBMITTED else None,
     )
     s.add(row)
     s.flush()

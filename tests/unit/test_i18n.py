@@ -17,7 +17,6 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -26,7 +25,7 @@ from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from lti_tool import errors
+from lti_tool import clock, errors
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import default_policy
@@ -245,7 +244,7 @@ def english_words(html: str) -> set[str]:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 @pytest.fixture

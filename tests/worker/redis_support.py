@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from redis import Redis
 
 from lti_tool import PROJECT_ROOT
 from lti_tool.config import Settings
+from tests.support.clock import pinned_command, pinned_env
 
 
 def redis_for(settings: Settings) -> Redis:
@@ -22,16 +22,17 @@ def redis_for(settings: Settings) -> Redis:
 def start_burst_worker(settings: Settings, tmp_path: Path, *queues: str) -> subprocess.Popen[bytes]:
     """``rq worker --burst`` in its own process, pointed at the test database by the environment —
     exactly how production starts it (it forks a work-horse per job)."""
-    env = dict(
-        os.environ,
-        TINGKE_DATABASE_URL=settings.database_url,
-        TINGKE_REDIS_URL=settings.redis_url,
-        TINGKE_INSTANCE_PATH=str(tmp_path / "worker-instance"),
-        PYTHONPATH=str(PROJECT_ROOT),
+    env = pinned_env(
+        dict(
+            os.environ,
+            TINGKE_DATABASE_URL=settings.database_url,
+            TINGKE_REDIS_URL=settings.redis_url,
+            TINGKE_INSTANCE_PATH=str(tmp_path / "worker-instance"),
+            PYTHONPATH=str(PROJECT_ROOT),
+        )
     )
-    rq = Path(sys.executable).with_name("rq")
     return subprocess.Popen(
-        [str(rq), "worker", "--burst", "--url", settings.redis_url, *(queues or ("reports",))],
+        pinned_command("rq.cli", "worker", "--burst", "--url", settings.redis_url, *(queues or ("reports",))),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from lti_tool import clock
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reminders.services import ReminderService, checkpoint_due_at
 from tests.support import factories as f
+from tests.support.clock import pinned_command, pinned_env
 from worker import jobs
 from worker.reminders import send_due_reminders
 
@@ -26,7 +26,7 @@ def college(session_factory, institution_id):  # type: ignore[no-untyped-def]
     """Week 6 ended at the college's last midnight: one school leader with nothing done, one who met O-1,
     one with no e-mail. "Today" is the college's (Asia/Shanghai), not the machine's: checkpoints fall due at
     the college's midnight, and between 00:00 and 16:00 UTC the two dates differ by a day."""
-    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = clock.today()
     monday = today - dt.timedelta(days=7 * 6)  # week 6 ended at midnight, when today began
     with session_factory.begin() as s:
         inst = institution_id
@@ -86,14 +86,16 @@ def test_two_workers_fire_a_checkpoint_once(college, session_factory, settings, 
     queue.empty()
     for _ in range(4):
         queue.enqueue(send_due_reminders)
-    env = dict(
-        os.environ,
-        TINGKE_DATABASE_URL=database_url,
-        TINGKE_INSTANCE_PATH=str(tmp_path),
-        TINGKE_OUTBOX=str(tmp_path / "outbox"),
-        TINGKE_REDIS_URL=settings.redis_url,
+    env = pinned_env(
+        dict(
+            os.environ,
+            TINGKE_DATABASE_URL=database_url,
+            TINGKE_INSTANCE_PATH=str(tmp_path),
+            TINGKE_OUTBOX=str(tmp_path / "outbox"),
+            TINGKE_REDIS_URL=settings.redis_url,
+        )
     )
-    cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", settings.redis_url, queue.name]
+    cmd = pinned_command("rq.cli", "worker", "--burst", "--url", settings.redis_url, queue.name)
     workers = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)
     ]
