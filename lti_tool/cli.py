@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lti_tool import clock
+from lti_tool import acting, clock
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory, session_scope
 from lti_tool.directory.models import Institution
@@ -131,6 +131,9 @@ class _TingkeGroup(click.Group):
 @click.group(cls=_TingkeGroup)
 def cli() -> None:
     """Tingke (听课): the leadership class-observation LTI tool."""
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown user"
+    token = acting.act_as(f"command line ({user})")
+    click.get_current_context().call_on_close(lambda: acting.reset(token))
 
 
 # -- setup ------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lti_tool import acting
 from lti_tool.config import Settings
 from lti_tool.lti.models import Platform
 from lti_tool.lti.platform_keys import PlatformKeyCache
@@ -88,6 +89,7 @@ def load_actor() -> Actor:
             actor.session_id, request.headers.get("X-CSRF-Token") or request.form.get(CSRF_FIELD)
         )
     g.actor = actor
+    g.acting = acting.act_as(actor.describe())
     g.session_token = token
     g.csrf_token = service.csrf_for(actor.session_id)
     return actor
@@ -183,6 +185,9 @@ def init_request_handling(app: Flask) -> None:
 
     @app.teardown_request
     def _teardown(exc: BaseException | None) -> None:
+        token = g.pop("acting", None)
+        if token is not None:
+            acting.reset(token)
         session = g.pop("db", None)
         if session is not None:
             session.rollback()

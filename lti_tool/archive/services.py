@@ -13,12 +13,14 @@ ahead and lists the drafts nobody submitted (they never count once locked); when
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool import acting
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Institution
@@ -28,6 +30,8 @@ from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind
 from lti_tool.timetable.models import ClassSession, Semester, SemesterStatus
+
+log = logging.getLogger(__name__)
 
 FROZEN_KINDS = (ReportKind.STATISTICS, ReportKind.EXECUTION_REPORT)
 
@@ -163,6 +167,10 @@ class ArchiveService:
         ]
         self.session.add_all(runs)
         self.session.flush()
+        log.info(
+            "semester %s of institution %s closed (archive version %s) by %s",
+            semester.code, self.institution_id, version, acting.who(),
+        )  # fmt: skip
         return runs
 
     def reopen(self, semester_id: int, person_id: int | None, reason: str) -> None:
@@ -182,6 +190,10 @@ class ArchiveService:
             )
         )
         self.session.flush()
+        log.info(
+            "semester %s of institution %s reopened by %s: %s",
+            semester.code, self.institution_id, acting.who(), reason.strip(),
+        )  # fmt: skip
 
     def last_version(self, semester_id: int) -> int:
         return int(

@@ -13,12 +13,14 @@ request or CLI command) rolls back if anything still fails while storing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from lti_tool.acting import logged_import
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import (
     SUB_UNIT_KINDS,
@@ -35,6 +37,8 @@ from lti_tool.errors import NotFound
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import Policy
 from lti_tool.tabular import Row, RowErrors, read_table
+
+log = logging.getLogger(__name__)
 
 UNIT_ALIASES = {
     "code": ["代码", "单位代码", "unit_code"],
@@ -391,6 +395,7 @@ class DirectoryService:
         return added
 
     # -- imports ------------------------------------------------------------------------------------
+    @logged_import(log, "student classes")
     def import_classes(self, data: bytes, filename: str) -> ImportResult:
         """Student classes: 班级/name (as the timetable writes it), 学院/unit (a college's code or name)."""
         table = read_table(data, filename, CLASS_ALIASES, ["name"])
@@ -437,6 +442,7 @@ class DirectoryService:
         self.session.flush()
         return result
 
+    @logged_import(log, "units")
     def import_units(self, data: bytes, filename: str) -> ImportResult:
         """Units by code; a teaching office, lab or party branch names its college in 上级单位/parent (a unit
         code or name, in the file or already stored), and a branch may say 支部类型 (teacher | student)."""
@@ -588,6 +594,7 @@ class DirectoryService:
                     "(not a college: cannot be the parent)",
                 )
 
+    @logged_import(log, "people")
     def import_people(self, data: bytes, filename: str, policy: Policy) -> ImportResult:
         table = read_table(data, filename, PEOPLE_ALIASES, ["employee_no", "name"])
         errors = table.errors

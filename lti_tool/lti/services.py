@@ -30,9 +30,12 @@ on every request. bench/launch.md has the measurements.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import wraps
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import jwt
@@ -207,6 +210,50 @@ class ValidatedLaunch:
     body: dict[str, Any]
 
 
+log = logging.getLogger(__name__)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _logs_refusals(step: str) -> Callable[[_F], _F]:
+    """One warning line per refused login or launch: the platform and institution when the issuer is
+    registered, the LMS user when the request names one, and the reason (English)."""
+
+    def decorator(method: _F) -> _F:
+        @wraps(method)
+        def wrapper(self: LaunchService, params: dict[str, str], *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, params, *args, **kwargs)
+            except LaunchRefused as exc:
+                iss, client_id, user = _who_asked(params)
+                try:
+                    platform = self.tool_conf.platform(iss, client_id) if iss else None
+                except Exception:  # the log line must not hide the refusal
+                    platform = None
+                log.warning(
+                    "%s refused for institution %s (issuer %r, client %r, LMS user %r): %s",
+                    step, platform.institution_id if platform else "unknown", iss, client_id, user, exc,
+                )  # fmt: skip
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def _who_asked(params: dict[str, str]) -> tuple[str, str | None, str | None]:
+    """Issuer, client id and user of a login request, or of a launch's id_token read unverified (the
+    refusal may be that it does not verify: this is for the log only, never for a decision)."""
+    if "id_token" not in params:
+        return params.get("iss", ""), params.get("client_id"), params.get("login_hint")
+    try:
+        body = jwt.decode(params["id_token"], options={"verify_signature": False})
+    except Exception:  # a token that is not even a JWT names nobody
+        return "", None, None
+    aud = body.get("aud")
+    client = aud[0] if isinstance(aud, list) and aud else aud
+    return str(body.get("iss") or ""), str(client) if client else None, str(body.get("sub") or "") or None
+
+
 class LaunchService:
     """Runs the OIDC login and validates launches for one request."""
 
@@ -222,6 +269,7 @@ class LaunchService:
         return f"{self.settings.base_url}/lti/launch"
 
     # -- step 1 -------------------------------------------------------------------------------------
+    @_logs_refusals("login")
     def login(self, params: dict[str, str], secure: bool = True) -> LoginResult:
         for required in ("iss", "login_hint", "target_link_uri"):
             if not params.get(required):
@@ -262,6 +310,7 @@ class LaunchService:
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
     # -- step 2 -------------------------------------------------------------------------------------
+    @_logs_refusals("launch")
     def validate_launch(
         self, params: dict[str, str], cookies: dict[str, str], secure: bool = True
     ) -> ValidatedLaunch:

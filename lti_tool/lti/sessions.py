@@ -87,6 +87,13 @@ class Actor:
     locale: str = "zh_CN"
     extra: dict = field(default_factory=dict)
 
+    def describe(self) -> str:
+        """Who this is in a log line: the roster person, else the LMS user, and the persona."""
+        who = (
+            f"person {self.person_id}" if self.person_id is not None else f"LMS user {self.claims.user_id!r}"
+        )
+        return f"{who} as {self.persona or 'no persona'} (platform {self.platform_id})"
+
     def require_persona(self, *allowed: str) -> None:
         if self.persona not in allowed:
             raise Forbidden("This page is not available in your current role.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.acting import logged_import
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
 from lti_tool.observations.fields import (
@@ -58,6 +60,8 @@ from lti_tool.timetable.models import (
     SemesterStatus,
     SessionStatus,
 )
+
+log = logging.getLogger(__name__)
 
 DANGEROUS_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
 WEEKDAYS = "一二三四五六日"
@@ -238,6 +242,7 @@ class ObservationTransfer:
         return buf.getvalue()
 
     # -- import -------------------------------------------------------------------------------------
+    @logged_import(log, "observations")
     def import_file(self, data: bytes, filename: str) -> ImportResult:
         cols = columns(self.policy)
         aliases = {name: names for name, names in cols}

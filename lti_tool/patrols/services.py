@@ -9,6 +9,7 @@ engine counts patrols the same way this page shows them (one month = one calenda
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
+from lti_tool.acting import logged_import
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import Detail, Forbidden, ValidationFailed
@@ -25,6 +27,8 @@ from lti_tool.policy.schema import Policy
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tabular import read_table
 from lti_tool.timetable.models import Semester
+
+log = logging.getLogger(__name__)
 
 PATROL_ALIASES = {
     "employee_no": ["工号", "巡查人工号"],
@@ -177,6 +181,7 @@ class PatrolService:
         return out
 
     # -- import ---------------------------------------------------------------------------------------
+    @logged_import(log, "patrols")
     def import_file(self, data: bytes, filename: str) -> int:
         """Past paper patrols; one row per problem (rows of the same person/date/rooms form one patrol)."""
         table = read_table(data, filename, PATROL_ALIASES, ["employee_no", "date", "rooms"])

@@ -11,13 +11,17 @@ sees one policy throughout; an upload through the same session replaces it at on
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from lti_tool import acting
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, default_policy, default_policy_text, parse_policy
+
+log = logging.getLogger(__name__)
 
 _PARSED: dict[str, Policy] = {}
 _PARSED_LOCK = threading.Lock()
@@ -110,4 +114,8 @@ class PolicyStore:
         self.session.add(row)
         self.session.flush()
         self.session.info.pop(_MEMO, None)
+        log.info(
+            "policy version %s (%s) stored for institution %s by %s",
+            number, policy.sha256[:12], self.institution_id, acting.who(),
+        )  # fmt: skip
         return row

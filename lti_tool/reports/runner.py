@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from lti_tool import acting
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import MAX_ATTEMPTS, RunProgress
 
@@ -45,7 +46,10 @@ def build(session: Session, run_id: int, *, retries_left: Callable[[], int] = la
     try:
         if builder is None:
             raise RuntimeError(f"no builder for report kind {run.kind!r}")
-        filename, content = builder(session, run, progress)
+        # In the worker nobody said who acts: the run's requester is (the CLI builds in-process as itself).
+        who = acting.who() if acting.who() != acting.NOBODY else f"worker for person {run.requested_by_id}"
+        with acting.acting_as(who):
+            filename, content = builder(session, run, progress)
         session.commit()
     except Exception as exc:
         session.rollback()

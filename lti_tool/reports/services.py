@@ -11,6 +11,7 @@ docs/decisions.md W-1).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -20,6 +21,8 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.errors import BadRequest, Conflict, NotFound
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.timetable.models import Semester
+
+log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 600
 MAX_ATTEMPTS = 3
@@ -222,3 +225,10 @@ class RunProgress:
         self._set(
             status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow()
         )
+        run = self.session.get(ReportRun, self.run_id)
+        log.error(
+            "report run %s (%s) of institution %s, requested by person %s, failed%s: %s",
+            self.run_id, run.kind if run else "?", run.institution_id if run else "?",
+            run.requested_by_id if run else None, " (will retry)" if will_retry else "",
+            error.splitlines()[0] if error else "",
+        )  # fmt: skip

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, u
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool import clock
+from lti_tool.acting import logged_import
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService, parse_date
@@ -66,6 +68,8 @@ from lti_tool.timetable.specs import (
     parse_weeks,
     parse_yes_no,
 )
+
+log = logging.getLogger(__name__)
 
 SEMESTER_CODE = re.compile(r"^(\d{4})-(\d{4})-([1-3])$")
 MAX_SEMESTER_WEEKS = 30
@@ -274,6 +278,7 @@ class PeriodService:
     def table(self) -> dict[int, Period]:
         return {p.number: p for p in self.all()}
 
+    @logged_import(log, "periods")
     def import_periods(self, data: bytes, filename: str) -> PeriodImportResult:
         table = read_table(data, filename, PERIOD_ALIASES, ["period", "start", "end"])
         errors = table.errors
@@ -443,6 +448,7 @@ class TimetableImporter:
         self.session = session
         self.institution_id = institution_id
 
+    @logged_import(log, "timetable")
     def import_file(self, data: bytes, filename: str) -> TimetableImportResult:
         table = read_table(data, filename, TIMETABLE_ALIASES, TIMETABLE_REQUIRED)
         courses, rows = self._parse(table.rows, table.errors)
