@@ -15,14 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lti_tool import acting
+from lti_tool import acting, clock
 from lti_tool.archive.models import SemesterEvent
-from lti_tool.db import get_scoped, utcnow
+from lti_tool.db import get_scoped
 from lti_tool.directory.models import Institution
 from lti_tool.errors import Conflict, Detail, NotFound, ValidationFailed
 from lti_tool.i18n import N_
@@ -81,9 +80,7 @@ class ArchiveService:
 
     def today(self) -> dt.date:
         """The college's date today (its time zone, never the server's)."""
-        inst = self.session.get(Institution, self.institution_id)
-        tz = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-        return utcnow().astimezone(tz).date()
+        return clock.today(self.session.get(Institution, self.institution_id))
 
     def preview(self, semester_id: int, today: dt.date | None = None) -> ClosePreview:
         semester = self.semester(semester_id)
