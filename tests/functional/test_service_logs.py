@@ -84,7 +84,8 @@ def test_a_semester_closed_and_reopened_through_the_pages_names_the_person(  # t
     caplog.set_level(logging.INFO, logger="lti_tool.archive.services")
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     csrf = re.search(r'name="csrf" value="([^"]+)"', qc.get(client, "/archive/").get_data(as_text=True))
-    data = {"csrf": csrf.group(1), "reason": "更正一条记录"}  # type: ignore[union-attr]
+    # Closing before the last teaching day needs the code typed (the close page's confirmation).
+    data = {"csrf": csrf.group(1), "reason": "更正一条记录", "confirm": "2026-2027-1"}  # type: ignore[union-attr]
     assert client.post(f"/archive/{semester.id}/close?s={qc.token}", data=data).status_code == 303
     assert client.post(f"/archive/{semester.id}/reopen?s={qc.token}", data=data).status_code == 303
     closed, reopened = _lines(caplog, "lti_tool.archive.services")
