@@ -18,11 +18,11 @@ from lti_tool.directory.models import Institution
 from lti_tool.lti.models import LaunchSession
 from lti_tool.observations.models import Patrol
 from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
+from lti_tool.reports.statistics import StatisticsService
 from lti_tool.timetable.services import local_now
 from tests.support import factories as f
 from tests.support.clock import awkward_instant
 from tests.support.platform import ROLE_ADMIN, ROLE_INSTRUCTOR, LmsUser
-from worker.statistics import StatisticsService
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
