@@ -51,6 +51,8 @@ class Settings:
     """Where ``tingke demo-lms`` runs (set by scripts/run.sh): ``/`` links to it, never in production."""
     timezone: str = "Asia/Shanghai"
     """The college's time zone for institutions that name none (lti_tool/clock.py, docs/decisions.md T-1)."""
+    worker_maintenance_seconds: int = 60
+    """How often RQ workers look for jobs abandoned by a dead worker (and retry them)."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +75,7 @@ class Settings:
             metrics_token=_env("TINGKE_METRICS_TOKEN", ""),
             demo_lms_url=_env("TINGKE_DEMO_LMS_URL", ""),
             timezone=_env("TINGKE_TIMEZONE", "Asia/Shanghai"),
+            worker_maintenance_seconds=int(_env("TINGKE_WORKER_MAINTENANCE_INTERVAL", "60")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

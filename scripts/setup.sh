@@ -8,7 +8,8 @@ want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
 apt_packages=(redis-server fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
-[[ $want_test == 1 ]] && apt_packages+=(chromium)
+# The scale-out test (tests/ops/test_scale_out.py) runs hosts in network namespaces behind nginx.
+[[ $want_test == 1 ]] && apt_packages+=(chromium iproute2 nginx-light libnginx-mod-stream postgresql-client)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

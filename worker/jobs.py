@@ -8,6 +8,8 @@ last attempt the run is failed with the error kept for the page.
 
 from __future__ import annotations
 
+import os
+
 from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +42,22 @@ def dispose() -> None:
     if _FACTORY is not None:
         _FACTORY.kw["bind"].dispose()
         _FACTORY = None
+
+
+def _forget_parent_connections() -> None:
+    """In a forked work-horse: drop the pooled connections inherited from the worker process.
+
+    The worker itself queries the database (``requeue_orphans``) before it forks a horse per job; a horse
+    that reused those sockets would share one PostgreSQL session with its parent and with every later
+    horse, and psycopg's prepared statements then collide ("prepared statement _pg3_0 already exists"),
+    failing every job after the first (found by tests/ops/test_scale_out.py). ``dispose(close=False)``
+    is SQLAlchemy's documented way for a child process: new connections, the parent's left alone.
+    """
+    if _FACTORY is not None:
+        _FACTORY.kw["bind"].dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def settings() -> Settings:

@@ -12,6 +12,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from lti_tool.config import Settings
+from lti_tool.ops.observability import configure_logging
 
 QUEUE_NAMES = ("reports", "default")
 
@@ -39,5 +40,17 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
 
     schedule_tick(connection)  # keeps one reminder chain alive (fixed job id)
     requeue_orphans(connection)
-    worker = Worker([Queue(n, connection=connection) for n in QUEUE_NAMES], connection=connection)
+    settings = Settings.from_env()
+    configure_logging(settings)
+    recovery = settings.worker_maintenance_seconds
+    worker = Worker(
+        [Queue(n, connection=connection) for n in QUEUE_NAMES],
+        connection=connection,
+        # A job whose worker host died stays "started" until RQ's registry cleanup finds it (its heartbeat
+        # lapses after job_monitoring_interval + 60 s) and retries it; the cleanup runs every
+        # ``recovery`` seconds, also while idle (a blocking dequeue waits at most worker_ttl - 15 s).
+        maintenance_interval=recovery,
+        worker_ttl=max(20, recovery + 15),
+        job_monitoring_interval=10,
+    )
     worker.work(burst=burst, with_scheduler=with_scheduler)
