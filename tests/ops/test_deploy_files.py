@@ -27,9 +27,7 @@ def test_every_setting_is_in_the_env_example_and_readme():  # type: ignore[no-un
     )
     readme = (PROJECT_ROOT / "README.md").read_text()
     development_only = {"TINGKE_DEMO_LMS_URL"}  # scripts/run.sh's demo LMS, never set in production
-    assert (names - development_only) | gunicorn | {"PROMETHEUS_MULTIPROC_DIR"} == example - {"TINGKE_SECRET_KEY"} | {
-        "TINGKE_SECRET_KEY"
-    }
+    assert (names - development_only) | gunicorn | {"PROMETHEUS_MULTIPROC_DIR"} == example
     for name in names | gunicorn:
         assert f"`{name}`" in readme, name
 
