@@ -31,9 +31,9 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     # imported, reports will fail with a clear error instead.
     with contextlib.suppress(Exception):
         import weasyprint  # noqa: F401
-    from worker.jobs import load_builders
+    from lti_tool.reports.runner import load_builders
 
-    load_builders()
+    load_builders()  # the builders' modules (WeasyPrint, charts) imported once, before the horses fork
     connection = redis_connection()
     from worker.jobs import requeue_orphans
     from worker.reminders import schedule_tick
