@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
+from lti_tool.archive.models import SemesterEvent
 from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import NotFound
@@ -38,7 +39,7 @@ from lti_tool.reports.statistics import (
     _aware,
     _load,
 )
-from lti_tool.timetable.models import ClassSession, CourseSection, Semester
+from lti_tool.timetable.models import ClassSession, CourseSection, Semester, SemesterStatus
 
 SECTIONS = (
     ("s1", "一、总体情况"),
@@ -176,6 +177,23 @@ def report_filename(stats: SemesterStatistics, version: int | None = None) -> st
     return f"领导干部听课制度执行情况报告-{stats.semester_code}{suffix}.pdf"
 
 
+def report_date(session: Session, run: ReportRun, semester: Semester) -> dt.date:
+    """The date an execution report speaks for: an archived semester's close (the version's, for a frozen
+    run), else the college's today. An archived semester's report rebuilt later, or from a restored
+    backup, is then the same PDF byte for byte (WeasyPrint's output depends on nothing else)."""
+    institution = session.get(Institution, run.institution_id)
+    if semester.status == SemesterStatus.ARCHIVED:
+        closes = select(SemesterEvent.at).where(
+            SemesterEvent.semester_id == semester.id, SemesterEvent.action == "close"
+        )
+        if run.frozen:
+            closes = closes.where(SemesterEvent.version == run.version)
+        closed_at = session.scalars(closes.order_by(SemesterEvent.version.desc())).first()
+        if closed_at is not None:
+            return clock.local(closed_at, institution).date()
+    return clock.today(institution)
+
+
 @register_builder("execution_report")
 def build_execution_report(
     session: Session, run: ReportRun, progress: RunProgress
@@ -196,9 +214,7 @@ def build_execution_report(
     else:
         stats = service.fresh_statistics(semester, scaled)
     progress(60, "绘制图表与版面")
-    html = execution_report_html(
-        stats, generated_on=clock.today(session.get(Institution, run.institution_id))
-    )
+    html = execution_report_html(stats, generated_on=report_date(session, run, semester))
     progress(68, "排版")
     pdf = render_pdf(html, on_step=lambda _step: progress(90, "写入 PDF"))
     return report_filename(stats, run.version if run.frozen else None), pdf
