@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS_DIR),
     )
     app.json = BoundedJSONProvider(app)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # field errors keep the form's order
+    app.json.sort_keys = False  # field errors keep the form's order
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     ensure_compiled()
     Babel(app, locale_selector=select_locale)

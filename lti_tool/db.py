@@ -77,7 +77,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -87,7 +87,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn):
             # Straight to the driver: SQLAlchemy's statement machinery costs more than the BEGIN itself,
             # and every request runs one.
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE")

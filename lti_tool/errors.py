@@ -104,7 +104,7 @@ def _wants_json() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TingkeError)
-    def _tingke_error(err: TingkeError):  # type: ignore[no-untyped-def]
+    def _tingke_error(err: TingkeError):
         g.error_reason = err.message  # the msgid, untranslated: a bounded label for metrics and logs
         message = err.translated()
         details = err.translated_details()
@@ -116,7 +116,7 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(err: HTTPException):
         from flask_babel import gettext
 
         status = err.code or 500

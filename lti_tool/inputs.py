@@ -101,4 +101,4 @@ class RowIdConverter(IntegerConverter):
     def to_python(self, value: str) -> int:
         if len(value) > len(str(MAX_SQL_INT)):  # int() refuses text past 4300 digits with a ValueError
             raise ValidationError
-        return super().to_python(value)  # type: ignore[no-any-return]
+        return super().to_python(value)

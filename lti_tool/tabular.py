@@ -92,7 +92,7 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     yield from csv.reader(io.StringIO(text), dialect)
 
 

@@ -53,14 +53,14 @@ def redis_connection() -> Any:
 
 
 def tingke() -> Tingke:
-    return current_app.extensions["tingke"]  # type: ignore[no-any-return]
+    return current_app.extensions["tingke"]
 
 
 def db() -> Session:
     """The request's database session, opened on first use."""
     if "db" not in g:
         g.db = tingke().session_factory()
-    return g.db  # type: ignore[no-any-return]
+    return g.db
 
 
 def session_service() -> LaunchSessionService:
@@ -72,7 +72,7 @@ def current_actor() -> Actor:
     actor = g.get("actor")
     if actor is None:
         actor = load_actor()
-    return actor  # type: ignore[no-any-return]
+    return actor
 
 
 def load_actor() -> Actor:
@@ -138,7 +138,7 @@ class CookielessSessions(SecureCookieSessionInterface):
     """Flask's cookie session, switched off: Tingke keeps no state in it (the session is the signed token
     in the page, above), and reading and signing an unused cookie costs every request."""
 
-    def open_session(self, app: Flask, request: Request) -> None:  # type: ignore[override]
+    def open_session(self, app: Flask, request: Request) -> None:
         return None  # Flask then uses a NullSession, which refuses writes
 
 

@@ -16,7 +16,7 @@ bp = Blueprint("archive", __name__, url_prefix="/archive")
 
 @bp.route("/")
 @requires_persona("quality_center", "organization")
-def index():  # type: ignore[no-untyped-def]
+def index():
     actor = current_actor()
     service = ArchiveService(db(), actor.institution_id)
     semesters = service.semesters()
@@ -30,7 +30,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:semester_id>/close")
 @requires_persona("quality_center")
-def confirm_close(semester_id: int):  # type: ignore[no-untyped-def]
+def confirm_close(semester_id: int):
     """What closing now means (early? drafts left?), and the deliberate confirmation."""
     actor = current_actor()
     preview = ArchiveService(db(), actor.institution_id).preview(semester_id)
@@ -39,7 +39,7 @@ def confirm_close(semester_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:semester_id>/close", methods=["POST"])
 @requires_persona("quality_center")
-def close(semester_id: int):  # type: ignore[no-untyped-def]
+def close(semester_id: int):
     actor = current_actor()
     service = ArchiveService(db(), actor.institution_id)
     try:
@@ -57,7 +57,7 @@ def close(semester_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:semester_id>/reopen", methods=["POST"])
 @requires_persona("quality_center")
-def reopen(semester_id: int):  # type: ignore[no-untyped-def]
+def reopen(semester_id: int):
     actor = current_actor()
     ArchiveService(db(), actor.institution_id).reopen(
         semester_id, actor.person_id, request.form.get("reason", "")

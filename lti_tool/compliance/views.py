@@ -52,7 +52,7 @@ def _start_url() -> str | None:
 
 @bp.route("/")
 @requires_persona(*VIEWERS)
-def dashboard():  # type: ignore[no-untyped-def]
+def dashboard():
     """Compliance at a glance: per policy group, persons × rules, and who is short."""
     actor = current_actor()
     service = ComplianceService(db(), actor.institution_id)
@@ -71,7 +71,7 @@ def dashboard():  # type: ignore[no-untyped-def]
 
 @bp.route("/person/<int:person_id>")
 @requires_persona(*VIEWERS)
-def person(person_id: int):  # type: ignore[no-untyped-def]
+def person(person_id: int):
     """Drill-down: one person's rules with the explanation (which courses, teachers, months)."""
     actor = current_actor()
     return _person_page(actor, person_id)
@@ -79,13 +79,13 @@ def person(person_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/me")
 @requires_persona(OBSERVER)
-def me():  # type: ignore[no-untyped-def]
+def me():
     """The observer's own progress, as the quality center sees it."""
     actor = current_actor()
     return _person_page(actor, actor.require_person())
 
 
-def _person_page(actor: Actor, person_id: int):  # type: ignore[no-untyped-def]
+def _person_page(actor: Actor, person_id: int):
     service = ComplianceService(db(), actor.institution_id)
     who = db().get(Person, person_id)
     if who is None or who.institution_id != actor.institution_id:
@@ -113,7 +113,7 @@ def _person_page(actor: Actor, person_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/compliance")
 @requires_persona(*VIEWERS)
-def compliance_json():  # type: ignore[no-untyped-def]
+def compliance_json():
     """The dashboard's numbers as JSON (the same objects as ``tingke compliance --json``)."""
     actor = current_actor()
     service = ComplianceService(db(), actor.institution_id)

@@ -45,7 +45,7 @@ class CountedContact:
     author_id: int
 
 
-def branch_confirmed_clause():  # type: ignore[no-untyped-def]
+def branch_confirmed_clause():
     """SQL: the record's branch attendance is confirmed (by the secretary or on paper)."""
     return or_(
         ContactRecord.branch_confirmation == BranchConfirmation.CONFIRMED,

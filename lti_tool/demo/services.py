@@ -344,7 +344,7 @@ class DemoService:
         iid = inst.id
         s = self.session
 
-        def count(stmt) -> int:  # type: ignore[no-untyped-def]
+        def count(stmt) -> int:
             return int(s.scalar(stmt) or 0)
 
         summary.counts = {

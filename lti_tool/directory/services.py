@@ -261,7 +261,7 @@ class DirectoryService:
             out[unit.code] = unit
         return out
 
-    def _people_query(self, search: str):  # type: ignore[no-untyped-def]
+    def _people_query(self, search: str):
         stmt = select(Person).where(Person.institution_id == self.institution_id)
         term = search.strip()
         if term:

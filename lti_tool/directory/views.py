@@ -88,7 +88,7 @@ def _import_summary() -> dict[str, int] | None:
 # -- units --------------------------------------------------------------------------------------------
 @bp.route("/units")
 @requires_persona("quality_center")
-def units():  # type: ignore[no-untyped-def]
+def units():
     service = _directory(current_actor())
     return render_template(
         "directory/units.html",
@@ -103,7 +103,7 @@ def units():  # type: ignore[no-untyped-def]
 
 @bp.route("/units/import", methods=["POST"])
 @requires_persona("quality_center")
-def import_units():  # type: ignore[no-untyped-def]
+def import_units():
     data, filename = _upload()
     try:
         result = _directory(current_actor()).import_units(data, filename)
@@ -115,7 +115,7 @@ def import_units():  # type: ignore[no-untyped-def]
 # -- people -------------------------------------------------------------------------------------------
 @bp.route("/people")
 @requires_persona("quality_center", "organization")
-def people():  # type: ignore[no-untyped-def]
+def people():
     actor = current_actor()
     search = request.args.get("q", "").strip()[:100]
     page = _directory(actor).people_page(search, request.args.get("page", 1, type=int), PER_PAGE)
@@ -132,7 +132,7 @@ def people():  # type: ignore[no-untyped-def]
 
 @bp.route("/people/import", methods=["POST"])
 @requires_persona("quality_center")
-def import_people():  # type: ignore[no-untyped-def]
+def import_people():
     actor = current_actor()
     data, filename = _upload()
     policy = PolicyStore(db(), actor.institution_id).current()
@@ -145,7 +145,7 @@ def import_people():  # type: ignore[no-untyped-def]
 
 @bp.route("/people/<int:person_id>")
 @requires_persona("quality_center", "organization")
-def person(person_id: int):  # type: ignore[no-untyped-def]
+def person(person_id: int):
     actor = current_actor()
     detail = _directory(actor).person_detail(person_id)
     return render_template(
@@ -179,7 +179,7 @@ LMS_ROLE_LABELS = {
 
 @bp.route("/users/unmatched")
 @requires_persona("quality_center")
-def unmatched():  # type: ignore[no-untyped-def]
+def unmatched():
     identity = IdentityService(db(), current_actor().institution_id)
     return render_template(
         "directory/unmatched.html",
@@ -193,7 +193,7 @@ def unmatched():  # type: ignore[no-untyped-def]
 
 @bp.route("/users/<int:user_id>/link", methods=["POST"])
 @requires_persona("quality_center")
-def link(user_id: int):  # type: ignore[no-untyped-def]
+def link(user_id: int):
     employee_no = request.form.get("employee_no", "").strip()
     user = IdentityService(db(), current_actor().institution_id).link(user_id, employee_no)
     return redirect(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool import clock
@@ -15,7 +17,7 @@ bp = Blueprint("home", __name__)
 
 
 @bp.route("/home")
-def index():  # type: ignore[no-untyped-def]
+def index():
     actor = load_actor()
     if not actor.personas:
         if actor.person_id is None and actor.claims.is_learner_only:
@@ -26,7 +28,7 @@ def index():  # type: ignore[no-untyped-def]
     policy = PolicyStore(db(), actor.institution_id).current()
     service = HomeService(db(), actor.institution_id, policy)
     person = service.person(actor.person_id) if actor.person_id else None
-    context = {"person": person, "policy": policy, "panels": panels_for(actor)}
+    context: dict[str, Any] = {"person": person, "policy": policy, "panels": panels_for(actor)}
     if actor.persona == "observer" and person:
         context["positions"] = service.positions(
             person.id, clock.today(db().get(Institution, actor.institution_id))
@@ -37,21 +39,20 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/home/persona", methods=["POST"])
-def switch_persona():  # type: ignore[no-untyped-def]
+def switch_persona():
     actor = load_actor()
     session_service().switch_persona(actor, request.form.get("persona", ""))
     return redirect(url_for("home.index"), code=303)
 
 
 @bp.route("/home/locale", methods=["POST"])
-def switch_locale():  # type: ignore[no-untyped-def]
+def switch_locale():
     actor = load_actor()
     locale = request.form.get("locale", "")
     if locale in SUPPORTED_LOCALES:
         session_service().set_locale(actor, locale)
-    return redirect(
-        request.form.get("next") if _is_local(request.form.get("next")) else url_for("home.index"), code=303
-    )
+    back = request.form.get("next")
+    return redirect(back if back is not None and _is_local(back) else url_for("home.index"), code=303)
 
 
 def _is_local(target: str | None) -> bool:

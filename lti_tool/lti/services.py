@@ -39,6 +39,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import jwt
+import requests
 from pylti1p3.cookie import CookieService
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.message_launch import MessageLaunch
@@ -279,7 +280,8 @@ class LaunchService:
             raise LaunchRefused("This LMS is not registered with Tingke (unknown issuer or client id).")
         if not self._is_ours(params["target_link_uri"]):
             raise LaunchRefused("The login request's target_link_uri does not point at this tool.")
-        if len(params["target_link_uri"]) > cast(String, _STATES.c.target_link_uri.type).length:  # its column
+        column_length = cast(String, _STATES.c.target_link_uri.type).length  # its column
+        if column_length is not None and len(params["target_link_uri"]) > column_length:
             raise LaunchRefused("The login request's '%(param)s' is too long.", param="target_link_uri")
         request = _ParamsRequest(params, {}, secure)
         cookies = _CookieJar(request)
@@ -325,8 +327,9 @@ class LaunchService:
             self.tool_conf,
             session_service=_StateCapture(),
             cookie_service=_CookieJar(request),
-            requests_session=self.http,
-        )  # type: ignore[arg-type]
+            # Duck-typed: pylti1p3 only calls get() on it, which LazyTimeoutSession provides.
+            requests_session=cast(requests.Session, self.http),
+        )
         launch.set_auto_validation(enable=False)  # Tingke runs the steps itself, in its own order
         try:
             launch.validate_jwt_format()

@@ -6,6 +6,7 @@ Thin views: parse the request, call ``LaunchService`` / ``RegistrationService``,
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
@@ -33,7 +34,7 @@ def _params() -> dict[str, str]:
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     result = _launch_service().login(_params(), secure=True)
     response = redirect(result.redirect_url, code=302)
     # Partitioned (CHIPS): kept by browsers that block third-party cookies, inside the LMS's iframe only.
@@ -56,14 +57,14 @@ LANDING_ENDPOINTS = {"pick": "timetable.pick", "dashboard": "compliance.dashboar
 
 
 @bp.route("/lti/login/new-window")
-def login_new_window():  # type: ignore[no-untyped-def]
+def login_new_window():
     """Last resort when the browser keeps no cookie inside the LMS's iframe: the same login, top level."""
-    params = _launch_service().login_params_for_new_window(request.args.get("state", ""))
+    params: dict[str, Any] = _launch_service().login_params_for_new_window(request.args.get("state", ""))
     return redirect(url_for("lti.login", **params), code=303)
 
 
 @bp.route("/lti/launch", methods=["POST"])
-def launch():  # type: ignore[no-untyped-def]
+def launch():
     try:
         validated = _launch_service().validate_launch(_params(), dict(request.cookies), secure=True)
     except LaunchStateMissing as exc:
@@ -91,14 +92,14 @@ def launch():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/.well-known/jwks.json")
-def jwks():  # type: ignore[no-untyped-def]
+def jwks():
     response = make_response(published_jwks(tingke().session_factory.kw["bind"]))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.route("/")
-def about():  # type: ignore[no-untyped-def]
+def about():
     """What Tingke is, for whoever opens the bare address: people use it from their LMS."""
     settings = tingke().settings
     demo = "" if settings.is_production else settings.demo_lms_url
@@ -106,7 +107,7 @@ def about():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/lti/config")
-def config():  # type: ignore[no-untyped-def]
+def config():
     """Every URL and value an LMS administrator pastes into Moodle.
 
     The manual values are public; the dynamic registration URL carries a key, so it is shown only to the
@@ -126,7 +127,7 @@ def config():  # type: ignore[no-untyped-def]
 @bp.route("/lti/register", methods=["GET"])
 @bp.route("/lti/register/<institution_code>", methods=["GET"])
 @bp.route("/lti/register/<institution_code>/<key>", methods=["GET"])
-def register(institution_code: str | None = None, key: str | None = None):  # type: ignore[no-untyped-def]
+def register(institution_code: str | None = None, key: str | None = None):
     """LTI Dynamic Registration: Moodle opens this with openid_configuration and registration_token."""
     service = RegistrationService(db(), tingke().settings)
     openid_configuration = request.args.get("openid_configuration", "")
@@ -148,7 +149,7 @@ def register(institution_code: str | None = None, key: str | None = None):  # ty
 
 
 @bp.route("/lti/deep-link", methods=["GET", "POST"])
-def deep_link():  # type: ignore[no-untyped-def]
+def deep_link():
     actor = load_actor()
     flow = LaunchFlow(db(), session_service(), tingke().settings)
     if request.method == "POST":

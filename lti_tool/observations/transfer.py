@@ -220,13 +220,13 @@ class ObservationTransfer:
 
     def export_xlsx(self, f: RecordFilter) -> bytes:
         from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell import Cell, WriteOnlyCell
 
         header, rows = self.rows(f)
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("听课记录")
 
-        def cell(value: Any) -> WriteOnlyCell:
+        def cell(value: Any) -> Cell:
             if isinstance(value, int) and not isinstance(value, bool):
                 return WriteOnlyCell(ws, value=value)
             c = WriteOnlyCell(ws, value=None)

@@ -87,7 +87,7 @@ def _local_hhmm(service: ObservationService, when: dt.datetime | None) -> str:
 # -- the observer's record ---------------------------------------------------------------------------
 @bp.route("/start", methods=["POST"])
 @requires_persona(OBSERVER)
-def start():  # type: ignore[no-untyped-def]
+def start():
     actor, person_id, service = _observer()
     obs = service.start(person_id, request.form.get("session_id"))
     target = "observations.edit" if service.can_edit(obs, person_id) else "observations.view"
@@ -96,14 +96,14 @@ def start():  # type: ignore[no-untyped-def]
 
 @bp.route("/")
 @requires_persona(OBSERVER)
-def mine():  # type: ignore[no-untyped-def]
+def mine():
     actor, person_id, service = _observer()
     return render_template("observations/mine.html", records=service.my_records(person_id), service=service)
 
 
 @bp.route("/<int:obs_id>/edit")
 @requires_persona(OBSERVER)
-def edit(obs_id: int):  # type: ignore[no-untyped-def]
+def edit(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     if not service.can_edit(obs, person_id):
@@ -112,7 +112,7 @@ def edit(obs_id: int):  # type: ignore[no-untyped-def]
     return _render_form(service, obs, errors)
 
 
-def _render_form(service: ObservationService, obs: Observation, errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _render_form(service: ObservationService, obs: Observation, errors: dict[str, str], status: int = 200):
     query = request.args.get("find", "").strip()
     found = service.search_people(query, exclude=obs.author_id) if query else []
     units = db().scalars(
@@ -140,7 +140,7 @@ def _render_form(service: ObservationService, obs: Observation, errors: dict[str
 
 @bp.route("/<int:obs_id>/edit", methods=["POST"])
 @requires_persona(OBSERVER)
-def save(obs_id: int):  # type: ignore[no-untyped-def]
+def save(obs_id: int):
     """The form without JavaScript: save, and on "submit" either submit or show what is missing."""
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
@@ -160,7 +160,7 @@ def save(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/autosave", methods=["POST"])
 @requires_persona(OBSERVER)
-def autosave(obs_id: int):  # type: ignore[no-untyped-def]
+def autosave(obs_id: int):
     actor, person_id, service = _observer()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -190,7 +190,7 @@ def autosave(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/submit", methods=["POST"])
 @requires_persona(OBSERVER)
-def submit(obs_id: int):  # type: ignore[no-untyped-def]
+def submit(obs_id: int):
     actor, person_id, service = _observer()
     body = request.get_json(silent=True) if request.is_json else request.form
     version = body.get("draft_version") if body is not None and hasattr(body, "get") else None
@@ -211,7 +211,7 @@ def submit(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/discard", methods=["POST"])
 @requires_persona(OBSERVER)
-def discard(obs_id: int):  # type: ignore[no-untyped-def]
+def discard(obs_id: int):
     actor, person_id, service = _observer()
     service.discard(service.get_for_observer(person_id, obs_id), person_id)
     return redirect(url_for("observations.mine"), code=303)
@@ -219,7 +219,7 @@ def discard(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>")
 @requires_persona(OBSERVER)
-def view(obs_id: int):  # type: ignore[no-untyped-def]
+def view(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     return render_template(
@@ -271,7 +271,7 @@ def _audit_context(service: ObservationService, obs: Observation) -> dict[str, A
 # -- group observation (O-12) ------------------------------------------------------------------------
 @bp.route("/<int:obs_id>/members", methods=["POST"])
 @requires_persona(OBSERVER)
-def add_member(obs_id: int):  # type: ignore[no-untyped-def]
+def add_member(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     service.add_member(obs, person_id, request.form.get("person"))
@@ -280,7 +280,7 @@ def add_member(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/members/<int:member_id>/remove", methods=["POST"])
 @requires_persona(OBSERVER)
-def remove_member(obs_id: int, member_id: int):  # type: ignore[no-untyped-def]
+def remove_member(obs_id: int, member_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     service.remove_member(obs, person_id, member_id)
@@ -289,7 +289,7 @@ def remove_member(obs_id: int, member_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/people")
 @requires_persona(OBSERVER)
-def people():  # type: ignore[no-untyped-def]
+def people():
     """Roster search for the co-observer picker (JSON)."""
     actor, person_id, service = _observer()
     found = service.search_people(request.args.get("q", ""), exclude=person_id)
@@ -303,7 +303,7 @@ def people():  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/cosign", methods=["POST"])
 @requires_persona(OBSERVER)
-def cosign(obs_id: int):  # type: ignore[no-untyped-def]
+def cosign(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     service.cosign(obs, person_id)
@@ -312,7 +312,7 @@ def cosign(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/own", methods=["POST"])
 @requires_persona(OBSERVER)
-def write_own(obs_id: int):  # type: ignore[no-untyped-def]
+def write_own(obs_id: int):
     actor, person_id, service = _observer()
     own = service.write_own(service.get_for_observer(person_id, obs_id), person_id)
     return redirect(url_for("observations.edit", obs_id=own.id), code=303)
@@ -320,7 +320,7 @@ def write_own(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/decline", methods=["POST"])
 @requires_persona(OBSERVER)
-def decline(obs_id: int):  # type: ignore[no-untyped-def]
+def decline(obs_id: int):
     actor, person_id, service = _observer()
     service.decline(service.get_for_observer(person_id, obs_id), person_id)
     return redirect(url_for("observations.mine"), code=303)
@@ -329,7 +329,7 @@ def decline(obs_id: int):  # type: ignore[no-untyped-def]
 # -- problems ----------------------------------------------------------------------------------------
 @bp.route("/<int:obs_id>/problems", methods=["POST"])
 @requires_persona(OBSERVER)
-def add_problem(obs_id: int):  # type: ignore[no-untyped-def]
+def add_problem(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     service.raise_problem(
@@ -345,7 +345,7 @@ def add_problem(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:obs_id>/problems/<int:problem_id>/withdraw", methods=["POST"])
 @requires_persona(OBSERVER)
-def withdraw_problem(obs_id: int, problem_id: int):  # type: ignore[no-untyped-def]
+def withdraw_problem(obs_id: int, problem_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
     service.withdraw_problem(obs, person_id, problem_id)
@@ -355,7 +355,7 @@ def withdraw_problem(obs_id: int, problem_id: int):  # type: ignore[no-untyped-d
 # -- teacher feedback (O-12) -------------------------------------------------------------------------
 @bp.route("/feedback")
 @requires_persona(TEACHER)
-def feedback_list():  # type: ignore[no-untyped-def]
+def feedback_list():
     actor = current_actor()
     service = _service(actor)
     return render_template(
@@ -367,7 +367,7 @@ def feedback_list():  # type: ignore[no-untyped-def]
 
 @bp.route("/feedback/<int:obs_id>")
 @requires_persona(TEACHER)
-def feedback(obs_id: int):  # type: ignore[no-untyped-def]
+def feedback(obs_id: int):
     actor = current_actor()
     service = _service(actor)
     obs = service.get_for_teacher(actor.require_person(), obs_id)
@@ -384,7 +384,7 @@ def feedback(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/feedback/<int:obs_id>/ack", methods=["POST"])
 @requires_persona(TEACHER)
-def acknowledge(obs_id: int):  # type: ignore[no-untyped-def]
+def acknowledge(obs_id: int):
     actor = current_actor()
     service = _service(actor)
     person_id = actor.require_person()
@@ -394,7 +394,7 @@ def acknowledge(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/feedback/<int:obs_id>/reply", methods=["POST"])
 @requires_persona(TEACHER)
-def reply(obs_id: int):  # type: ignore[no-untyped-def]
+def reply(obs_id: int):
     actor = current_actor()
     service = _service(actor)
     person_id = actor.require_person()
@@ -429,7 +429,7 @@ FILTER_ARGS = ("semester", "unit", "observer", "teacher", "course", "status", "f
 
 @bp.route("/all")
 @requires_persona(QC)
-def qc_list():  # type: ignore[no-untyped-def]
+def qc_list():
     actor = current_actor()
     service = _service(actor)
     result = service.search(_filters(), request.args.get("page", 1, type=int))
@@ -454,7 +454,7 @@ def qc_list():  # type: ignore[no-untyped-def]
 
 @bp.route("/all/<int:obs_id>")
 @requires_persona(QC)
-def qc_view(obs_id: int):  # type: ignore[no-untyped-def]
+def qc_view(obs_id: int):
     actor = current_actor()
     service = _service(actor)
     obs = service.get(obs_id)
@@ -473,7 +473,7 @@ def qc_view(obs_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/export.<fmt>")
 @requires_persona(QC)
-def export(fmt: str):  # type: ignore[no-untyped-def]
+def export(fmt: str):
     actor = current_actor()
     policy = PolicyStore(db(), actor.institution_id).current()
     transfer = ObservationTransfer(db(), actor.institution_id, policy)

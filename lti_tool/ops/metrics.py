@@ -82,6 +82,8 @@ class RunCollector(Collector):
         yield runs
         durations: dict[str, list[float]] = {}
         for kind, started, ended in finished:
+            if started is None or ended is None:  # excluded by the query; for the type checker
+                continue
             durations.setdefault(kind, []).append(max(0.0, (ended - started).total_seconds()))
         hist = HistogramMetricFamily(
             "tingke_report_run_duration_seconds",

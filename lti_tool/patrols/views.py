@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import parse_date
-from lti_tool.errors import ValidationFailed
+from lti_tool.errors import Forbidden, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
@@ -38,9 +38,11 @@ def _problems_from_form() -> list[NewProblem]:
 
 @bp.route("/", methods=["GET", "POST"])
 @requires_persona("observer")
-def index():  # type: ignore[no-untyped-def]
+def index():
     actor = current_actor()
     person = db().get(Person, actor.require_person())
+    if person is None:  # the roster entry was removed after the launch
+        raise Forbidden("Your LMS account is not linked to the roster yet.")
     service = _service(actor)
     if request.method == "POST":
         try:
@@ -52,7 +54,7 @@ def index():  # type: ignore[no-untyped-def]
         service.record(
             person,
             date=date,
-            rooms=request.form.get("rooms", ""),  # type: ignore[arg-type]
+            rooms=request.form.get("rooms", ""),
             checked=request.form.getlist("checked"),
             notes=request.form.get("notes", ""),
             problems=_problems_from_form(),
@@ -63,11 +65,11 @@ def index():  # type: ignore[no-untyped-def]
     problem_service = ProblemService(db(), actor.institution_id, service.policy)
     return render_template(
         "patrols/index.html",
-        months=service.months(person.id, semester) if semester else [],  # type: ignore[union-attr]
+        months=service.months(person.id, semester) if semester else [],
         semester=semester,
         recent=service.recent(person.id),
-        today=today,  # type: ignore[union-attr]
-        has_duty=service.has_duty(person.id, today),  # type: ignore[union-attr]
+        today=today,
+        has_duty=service.has_duty(person.id, today),
         policy=service.policy,
         units=problem_service.route_units(),
         rows=range(PROBLEM_ROWS),

@@ -69,7 +69,7 @@ class PolicyStore:
         if transaction is not None and memo is not None and memo[0] is transaction:
             hit = memo[1].get(self.institution_id)
             if hit is not None:
-                return hit  # type: ignore[no-any-return]
+                return hit
         newest = self.session.execute(_NEWEST, {"institution_id": self.institution_id}).first()
         if newest is None:
             return default_policy()

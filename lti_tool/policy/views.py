@@ -23,7 +23,7 @@ MAX_POLICY_BYTES = 256 * 1024
 
 
 # -- the policy itself ---------------------------------------------------------------------------------------
-def _policy_page(actor: Actor, errors: list[str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _policy_page(actor: Actor, errors: list[str] | None = None, status: int = 200):
     store = PolicyStore(db(), actor.institution_id)
     versions = list(
         db().scalars(
@@ -55,14 +55,14 @@ def _policy_page(actor: Actor, errors: list[str] | None = None, status: int = 20
 
 @bp.route("/rules")
 @requires_persona(*VIEWERS)
-def rules():  # type: ignore[no-untyped-def]
+def rules():
     """The current policy: positions, rules with IDs and source clauses, 思政 kinds, the record form."""
     return _policy_page(current_actor())
 
 
 @bp.route("/rules", methods=["POST"])
 @requires_persona(QC)
-def upload():  # type: ignore[no-untyped-def]
+def upload():
     """Store a new policy version; a bad file is listed problem by problem and nothing is stored."""
     actor = current_actor()
     file = request.files.get("file")
@@ -86,7 +86,7 @@ def upload():  # type: ignore[no-untyped-def]
 
 @bp.route("/export")
 @requires_persona(*VIEWERS)
-def export():  # type: ignore[no-untyped-def]
+def export():
     """Download the current policy file, to edit and upload again."""
     actor = current_actor()
     text = PolicyStore(db(), actor.institution_id).current().text

@@ -43,7 +43,7 @@ def _category_labels(service: ProblemService, locale: str) -> dict[str, str]:
 
 @bp.route("/")
 @requires_persona("handler", "quality_center", "observer", "organization")
-def index():  # type: ignore[no-untyped-def]
+def index():
     actor = current_actor()
     service = _service(actor)
     person = _person(actor)
@@ -72,7 +72,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:problem_id>")
 @requires_persona("handler", "quality_center", "observer", "organization")
-def show(problem_id: int):  # type: ignore[no-untyped-def]
+def show(problem_id: int):
     actor = current_actor()
     service = _service(actor)
     problem = service.get(problem_id)
@@ -93,7 +93,7 @@ def show(problem_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:problem_id>/step", methods=["POST"])
 @requires_persona("handler", "observer")
-def step(problem_id: int):  # type: ignore[no-untyped-def]
+def step(problem_id: int):
     actor = current_actor()
     person = _person(actor)
     if person is None:

@@ -156,7 +156,7 @@ class ReminderService:
 
     def _next_sessions(
         self, person: PersonCompliance, search: SessionSearchService, today: dt.date, limit: int = 3
-    ) -> list:  # type: ignore[type-arg]
+    ) -> list:
         codes = {p.code for p in person.positions}
         rules = {r.id: r for r in search.policy.rules}
         ideological = any(

@@ -14,7 +14,7 @@ bp = Blueprint("reminders", __name__, url_prefix="/reminders")
 
 @bp.route("/<int:reminder_id>/dismiss", methods=["POST"])
 @requires_persona()
-def dismiss(reminder_id: int):  # type: ignore[no-untyped-def]
+def dismiss(reminder_id: int):
     actor = current_actor()
     ReminderService(db(), actor.institution_id).dismiss(reminder_id, actor.require_person())
     return redirect(url_for("home.index"), code=303)

@@ -69,7 +69,7 @@ def _decode_data_url(url: str) -> tuple[bytes, str]:
 def _make_fetcher() -> Any:
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class SafeFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
+    class SafeFetcher(URLFetcher):  # WeasyPrint ships no type hints
         """Serves ``tingke:`` files and ``data:`` URLs; refuses everything else (never opens a socket)."""
 
         def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:

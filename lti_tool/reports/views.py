@@ -60,7 +60,7 @@ def _semesters(actor: Actor) -> list[Semester]:
 
 @bp.route("/")
 @requires_persona("quality_center", "organization", "observer")
-def index():  # type: ignore[no-untyped-def]
+def index():
     actor = current_actor()
     service = _service(actor)
     runs = (
@@ -79,7 +79,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/start", methods=["POST"])
 @requires_persona("quality_center", "organization", "observer")
-def start():  # type: ignore[no-untyped-def]
+def start():
     actor = current_actor()
     kind = request.form.get("kind", "")
     if kind not in STARTABLE.get(actor.persona, set()):
@@ -98,7 +98,7 @@ def start():  # type: ignore[no-untyped-def]
 
 @bp.route("/runs/<int:run_id>")
 @requires_persona("quality_center", "organization", "observer")
-def show(run_id: int):  # type: ignore[no-untyped-def]
+def show(run_id: int):
     actor = current_actor()
     run = _visible(actor, _service(actor).get(run_id))
     return render_template("reports/run.html", run=run, labels=KIND_LABELS)
@@ -106,7 +106,7 @@ def show(run_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/runs/<int:run_id>/status")
 @requires_persona("quality_center", "organization", "observer")
-def status(run_id: int):  # type: ignore[no-untyped-def]
+def status(run_id: int):
     actor = current_actor()
     service = _service(actor)
     run = _visible(actor, service.get(run_id))
@@ -126,7 +126,7 @@ def status(run_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/runs/<int:run_id>/download")
 @requires_persona("quality_center", "organization", "observer")
-def download(run_id: int):  # type: ignore[no-untyped-def]
+def download(run_id: int):
     actor = current_actor()
     run = _visible(actor, _service(actor).download(run_id))
     mimetype = (

@@ -74,7 +74,7 @@ def _course_teacher_ids(actor: Actor) -> list[int]:
 
 @bp.route("/pick")
 @requires_persona("observer", "quality_center")
-def pick():  # type: ignore[no-untyped-def]
+def pick():
     """Pick a class session to observe (O-11): the launching course's sessions, or a search."""
     actor = current_actor()
     service = _search_service(actor)
@@ -170,13 +170,13 @@ QC = ("quality_center",)
 
 @bp.route("/")
 @requires_persona(*QC)
-def index():  # type: ignore[no-untyped-def]
+def index():
     return redirect(url_for("timetable.semesters"), code=303)
 
 
 @bp.route("/semesters")
 @requires_persona(*QC)
-def semesters():  # type: ignore[no-untyped-def]
+def semesters():
     actor = current_actor()
     service = SemesterService(db(), actor.institution_id)
     return render_template(
@@ -189,7 +189,7 @@ def semesters():  # type: ignore[no-untyped-def]
 
 @bp.route("/semesters", methods=["POST"])
 @requires_persona(*QC)
-def add_semester():  # type: ignore[no-untyped-def]
+def add_semester():
     actor = current_actor()
     form = request.form
     semester = SemesterService(db(), actor.institution_id).add(
@@ -200,7 +200,7 @@ def add_semester():  # type: ignore[no-untyped-def]
 
 @bp.route("/periods")
 @requires_persona(*QC)
-def periods():  # type: ignore[no-untyped-def]
+def periods():
     actor = current_actor()
     return render_template(
         "timetable/periods.html", periods=PeriodService(db(), actor.institution_id).all(), result=None
@@ -209,7 +209,7 @@ def periods():  # type: ignore[no-untyped-def]
 
 @bp.route("/periods", methods=["POST"])
 @requires_persona(*QC)
-def import_periods():  # type: ignore[no-untyped-def]
+def import_periods():
     actor = current_actor()
     data, filename = _upload()
     service = PeriodService(db(), actor.institution_id)
@@ -219,14 +219,14 @@ def import_periods():  # type: ignore[no-untyped-def]
 
 @bp.route("/import")
 @requires_persona(*QC)
-def import_page():  # type: ignore[no-untyped-def]
+def import_page():
     actor = current_actor()
     return _import_page(actor, None)
 
 
 @bp.route("/import", methods=["POST"])
 @requires_persona(*QC)
-def import_timetable():  # type: ignore[no-untyped-def]
+def import_timetable():
     actor = current_actor()
     data, filename = _upload()
     result = TimetableImporter(db(), actor.institution_id).import_file(data, filename)
@@ -247,7 +247,7 @@ def _import_page(actor: Actor, result: object) -> str:
 
 @bp.route("/mappings")
 @requires_persona(*QC)
-def mappings():  # type: ignore[no-untyped-def]
+def mappings():
     actor = current_actor()
     service = CourseMappingService(db(), actor.institution_id)
     claims = actor.claims
@@ -269,7 +269,7 @@ def mappings():  # type: ignore[no-untyped-def]
 
 @bp.route("/mappings", methods=["POST"])
 @requires_persona(*QC)
-def add_mapping():  # type: ignore[no-untyped-def]
+def add_mapping():
     actor = current_actor()
     form = request.form
     platform_id = row_id(form.get("platform_id"))
@@ -283,7 +283,7 @@ def add_mapping():  # type: ignore[no-untyped-def]
 
 @bp.route("/mappings/<int:mapping_id>/delete", methods=["POST"])
 @requires_persona(*QC)
-def remove_mapping(mapping_id: int):  # type: ignore[no-untyped-def]
+def remove_mapping(mapping_id: int):
     actor = current_actor()
     CourseMappingService(db(), actor.institution_id).remove(mapping_id)
     return redirect(url_for("timetable.mappings"), code=303)
