@@ -56,6 +56,17 @@ def college_clock() -> Iterator[dt.datetime]:
         yield start
 
 
+@pytest.fixture(autouse=True)
+def _real_clock_when_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``@pytest.mark.real_clock``: the test runs on the real time, e.g. when it talks to servers in other
+    processes that sign or check tokens on their own clocks (the scale-out test's hosts)."""
+    if request.node.get_closest_marker("real_clock") is None:
+        yield
+        return
+    with time_machine.travel(time_machine.escape_hatch.time.time(), tick=True):
+        yield
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -57,7 +57,8 @@ from lti_tool.timetable.models import ClassSession
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
 from tests.test_observation_world import build_world, complete_fields
 
-pytestmark = pytest.mark.netns
+# Real time: the hosts are other processes on the real clock, and this process signs their id_tokens.
+pytestmark = [pytest.mark.netns, pytest.mark.real_clock]
 
 VENV_BIN = Path(sys.executable).parent
 NGINX_STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
