@@ -34,6 +34,12 @@ class Settings:
     jwks_refresh_min_interval_seconds: int = 60
     http_timeout_seconds: float = 5.0
     clock_leeway_seconds: int = 60
+    id_token_max_age_seconds: int = 600
+    """A launch's id_token issued (``iat``) longer ago than this is refused, whatever its ``exp`` says: a
+    platform posts the token the moment it signs it (README, "Security")."""
+    max_login_states_per_browser: int = 8
+    """Pending login-state cookies one browser keeps; a further login replaces the oldest, so abandoned
+    logins cannot pile up until the request headers are too large (HTTP 431)."""
     outbox_path: Path | None = None
     smtp_url: str = ""
     default_locale: str = "zh_CN"
@@ -76,6 +82,7 @@ class Settings:
             demo_lms_url=_env("TINGKE_DEMO_LMS_URL", ""),
             timezone=_env("TINGKE_TIMEZONE", "Asia/Shanghai"),
             worker_maintenance_seconds=int(_env("TINGKE_WORKER_MAINTENANCE_INTERVAL", "60")),
+            id_token_max_age_seconds=int(_env("TINGKE_ID_TOKEN_MAX_AGE", "600")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

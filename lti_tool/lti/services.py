@@ -77,6 +77,9 @@ from lti_tool.lti.tool_conf import DbToolConf, PlatformInfo
 
 STATE_COOKIE_PREFIX = "lti1p3-"
 MAX_SUB_LENGTH = 255
+MAX_ID_LENGTH = 255
+"""LTI 1.3 core caps ``sub``, ``deployment_id``, the resource link's and the context's ``id`` and the tool
+platform's ``guid`` at 255 ASCII characters (§5.1.2, §5.3.5, §5.4.1, §5.4.2)."""
 ACCEPTED_MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 # The login parameters kept with the state, to re-initiate the login at the top level ("new window").
@@ -92,7 +95,7 @@ KEPT_LOGIN_PARAMS = (
 _STATES = cast(Table, LoginState.__table__)
 _INSERT_STATE = insert(_STATES)
 _STATE_IS = (_STATES.c.state == bindparam("take_state"), _STATES.c.platform_id == bindparam("take_platform"))
-_STATE_COLUMNS = (_STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.expires_at)
+_STATE_COLUMNS = (_STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.expires_at, _STATES.c.login_params)
 _TAKE_STATE = delete(_STATES).where(*_STATE_IS).returning(*_STATE_COLUMNS)
 _PEEK_STATE = select(*_STATE_COLUMNS).where(*_STATE_IS)
 _DROP_STATE = delete(_STATES).where(*_STATE_IS)
@@ -201,6 +204,9 @@ class LoginResult:
     cookie_name: str
     cookie_value: str
     cookie_max_age: int
+    stale_cookies: tuple[str, ...] = ()
+    """State cookies of this browser's earlier logins to delete: expired or used ones, and the oldest
+    pending ones beyond ``Settings.max_login_states_per_browser``."""
 
 
 @dataclass
@@ -241,6 +247,10 @@ def _logs_refusals(step: str) -> Callable[[_F], _F]:
     return decorator
 
 
+def _obj_get(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
 def _who_asked(params: dict[str, str]) -> tuple[str, str | None, str | None]:
     """Issuer, client id and user of a login request, or of a launch's id_token read unverified (the
     refusal may be that it does not verify: this is for the log only, never for a decision)."""
@@ -271,13 +281,22 @@ class LaunchService:
 
     # -- step 1 -------------------------------------------------------------------------------------
     @_logs_refusals("login")
-    def login(self, params: dict[str, str], secure: bool = True) -> LoginResult:
+    def login(
+        self, params: dict[str, str], secure: bool = True, browser_cookies: dict[str, str] | None = None
+    ) -> LoginResult:
         for required in ("iss", "login_hint", "target_link_uri"):
             if not params.get(required):
                 raise LaunchRefused("The login request has no '%(param)s'.", param=required)
         platform = self.tool_conf.platform(params["iss"], params.get("client_id"))
         if platform is None:
             raise LaunchRefused("This LMS is not registered with Tingke (unknown issuer or client id).")
+        deployment_id = params.get("lti_deployment_id")
+        if deployment_id is not None and (
+            len(deployment_id) > MAX_ID_LENGTH
+            or self.tool_conf.find_deployment_by_params(params["iss"], deployment_id, platform.client_id)
+            is None
+        ):
+            raise LaunchRefused("This LMS deployment is not registered with Tingke (unknown deployment id).")
         if not self._is_ours(params["target_link_uri"]):
             raise LaunchRefused("The login request's target_link_uri does not point at this tool.")
         column_length = cast(String, _STATES.c.target_link_uri.type).length  # its column
@@ -305,7 +324,30 @@ class LaunchService:
             },
         )
         sweep_expired(self.session)
-        return LoginResult(url, STATE_COOKIE_PREFIX + capture.state, capture.state, lifetime)
+        stale = self._stale_state_cookies(browser_cookies or {})
+        return LoginResult(url, STATE_COOKIE_PREFIX + capture.state, capture.state, lifetime, stale)
+
+    def _stale_state_cookies(self, cookies: dict[str, str]) -> tuple[str, ...]:
+        """The state cookies this browser should drop so that, with the new one, it keeps at most
+        ``max_login_states_per_browser``: those whose login is gone (used, expired, never ours) first,
+        then the oldest pending ones. One query, over at most the cookies the request carried."""
+        states = {
+            name[len(STATE_COOKIE_PREFIX) :]: name for name in cookies if name.startswith(STATE_COOKIE_PREFIX)
+        }
+        if not states:
+            return ()
+        keep = max(self.settings.max_login_states_per_browser - 1, 0)
+        pending = (
+            self.session.execute(
+                select(_STATES.c.state)
+                .where(_STATES.c.state.in_(list(states)[:256]), _STATES.c.expires_at >= utcnow())
+                .order_by(_STATES.c.expires_at.desc())
+            )
+            .scalars()
+            .all()
+        )
+        kept = set(pending[:keep])
+        return tuple(name for state, name in states.items() if state not in kept)
 
     def _is_ours(self, url: str) -> bool:
         ours, theirs = urlsplit(self.settings.base_url), urlsplit(url)
@@ -356,13 +398,12 @@ class LaunchService:
             raise LaunchRefused(
                 "The launch's registration is not valid: %(reason)s", reason=str(exc)
             ) from exc
-        self._check_signature(id_token, header["kid"], platform, client_id)
-        login_state = self._consume_state(state, body, cookies, platform)
-
-        target = body.get(CLAIM_TARGET)
-        if not isinstance(target, str) or target != login_state.target_link_uri:
-            raise LaunchRefused("The launch's target_link_uri differs from the login request's.")
+        # Everything that needs no key is checked before the key is looked up (a JWKS fetch may be
+        # needed): a launch that is malformed, too old or for an unknown deployment costs no request to
+        # the platform. The body is not yet verified here; the signature check below still decides, and a
+        # refusal rolls the whole transaction back (the consumed state included).
         self._check_message_shape(body)
+        self._check_issued_at(body)
         try:
             launch.validate_deployment()
             launch.validate_message()
@@ -374,6 +415,14 @@ class LaunchService:
         roles = body.get("https://purl.imsglobal.org/spec/lti/claim/roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise LaunchRefused("The launch's roles claim must be a list of role URIs.")
+        login_state = self._consume_state(state, body, cookies, platform)
+        target = body.get(CLAIM_TARGET)
+        if not isinstance(target, str) or target != login_state.target_link_uri:
+            raise LaunchRefused("The launch's target_link_uri differs from the login request's.")
+        login_deployment = (login_state.login_params or {}).get("lti_deployment_id")
+        if login_deployment is not None and login_deployment != body[CLAIM_DEPLOYMENT]:
+            raise LaunchRefused("The launch's deployment differs from the login request's.")
+        self._check_signature(id_token, header["kid"], platform, client_id)
         launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
         launch._validated = True  # noqa: SLF001 - validated above, step by step
         return ValidatedLaunch(platform, LaunchClaims.from_jwt(body), launch, body)
@@ -398,6 +447,9 @@ class LaunchService:
                 raise LaunchRefused("The launch's claim %(claim)s must be a JSON object.", claim=claim)
         if not isinstance(body.get(CLAIM_DEPLOYMENT), str) or not body[CLAIM_DEPLOYMENT]:
             raise LaunchRefused("The launch names no deployment (deployment_id).")
+        context = body.get(CLAIM_CONTEXT)
+        if context is not None and (not isinstance(context.get("id"), str) or not context["id"]):
+            raise LaunchRefused("The launch's context claim has no id.")
         if message_type == "LtiResourceLinkRequest":
             link = body.get(CLAIM_RESOURCE_LINK)
             if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
@@ -409,6 +461,35 @@ class LaunchService:
             return_url = settings.get("deep_link_return_url")
             if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("http", "https"):
                 raise LaunchRefused("The deep-linking request has no valid deep_link_return_url.")
+        ids = {
+            "deployment_id": body[CLAIM_DEPLOYMENT],
+            "resource_link.id": _obj_get(body.get(CLAIM_RESOURCE_LINK), "id"),
+            "context.id": _obj_get(context, "id"),
+            "tool_platform.guid": _obj_get(body.get(CLAIM_PLATFORM), "guid"),
+        }
+        for name, value in ids.items():
+            if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+                raise LaunchRefused(
+                    "The launch's %(claim)s is longer than %(limit)s characters.",
+                    claim=name,
+                    limit=MAX_ID_LENGTH,
+                )
+
+    def _check_issued_at(self, body: dict[str, Any]) -> None:
+        """An id_token is posted the moment the platform signs it: one issued longer ago than
+        ``id_token_max_age_seconds`` (plus the clock leeway) is refused even when its ``exp`` is far off,
+        so a token copied from a log or a browser history cannot be replayed later."""
+        iat = body.get("iat")
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            return  # PyJWT's required-claims check names it
+        oldest = (
+            utcnow().timestamp() - self.settings.id_token_max_age_seconds - self.settings.clock_leeway_seconds
+        )
+        if iat < oldest:
+            raise LaunchRefused(
+                "The launch was issued more than %(minutes)s minutes ago; please launch again from the LMS.",
+                minutes=self.settings.id_token_max_age_seconds // 60,
+            )
 
     def _check_audience(self, body: dict[str, Any]) -> tuple[PlatformInfo, str]:
         iss, aud, azp = body.get("iss"), body.get("aud"), body.get("azp")

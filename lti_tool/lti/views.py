@@ -35,8 +35,12 @@ def _params() -> dict[str, str]:
 
 @bp.route("/lti/login", methods=["GET", "POST"])
 def login():
-    result = _launch_service().login(_params(), secure=True)
+    result = _launch_service().login(_params(), secure=True, browser_cookies=dict(request.cookies))
     response = redirect(result.redirect_url, code=302)
+    for name in result.stale_cookies:  # abandoned logins: bounded per browser, the oldest replaced
+        response.delete_cookie(
+            name, path="/lti/", secure=True, httponly=True, samesite="None", partitioned=True
+        )
     # Partitioned (CHIPS): kept by browsers that block third-party cookies, inside the LMS's iframe only.
     response.set_cookie(
         result.cookie_name,

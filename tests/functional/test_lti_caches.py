@@ -23,7 +23,7 @@ from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.lti.tool_conf import PlatformDirectory, platforms
 from lti_tool.policy.store import PolicyStore
 from tests.support.launch import Launcher
-from tests.support.platform import ROLE_INSTRUCTOR, LmsUser, PlatformSimulator
+from tests.support.platform import ROLE_INSTRUCTOR, LmsUser, PlatformSimulator, auth_request_params
 
 EN = {"Accept-Language": "en"}
 TEACHER = LmsUser("t-1", "Teacher One", "t1@jti.edu", "1001", [ROLE_INSTRUCTOR])
@@ -52,7 +52,13 @@ def _register(session_factory, settings, sim: PlatformSimulator, jwks: str, depl
 
 
 def _launch_status(launcher: Launcher, platform: PlatformSimulator, **overrides: object) -> tuple[int, str]:
-    auth = launcher.login(TEACHER)
+    deployment = overrides.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id")
+    # the login names the same deployment as the token (the launch must match its login's)
+    extra = {"lti_deployment_id": str(deployment)} if deployment else {}
+    login = launcher.client.post("/lti/login", data=platform.login_params(TEACHER, **extra), headers=EN)
+    if login.status_code != 302:  # an unknown deployment is refused at login already
+        return login.status_code, login.get_data(as_text=True)
+    auth = auth_request_params(login.headers["Location"])
     body = platform.claims(TEACHER, auth["nonce"], **overrides)
     form = {"id_token": platform.sign(body), "state": auth["state"]}
     response = launcher.client.post("/lti/launch", data=form, headers=EN)
