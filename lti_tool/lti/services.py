@@ -540,7 +540,7 @@ class LaunchService:
 
     def _consume_state(
         self, state: str, body: dict[str, Any], cookies: dict[str, str], platform: PlatformInfo
-    ) -> Row[Any, Any, Any]:
+    ) -> Row[Any, Any, Any, Any]:
         if cookies.get(STATE_COOKIE_PREFIX + state) != state:
             pending = self.session.get(LoginState, state)
             retry = (
@@ -565,7 +565,7 @@ class LaunchService:
             raise LaunchRefused("The launch's nonce does not match its login request.")
         return row
 
-    def _take_state(self, state: str, platform_id: int) -> Row[Any, Any, Any] | None:
+    def _take_state(self, state: str, platform_id: int) -> Row[Any, Any, Any, Any] | None:
         """Delete the launching platform's state and return it, or None when there is none (consumed,
         never issued, or another platform's). The DELETE decides between two simultaneous posts of one
         token: one gets the row, the other finds nothing. One ``DELETE … RETURNING`` where the database
