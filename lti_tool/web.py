@@ -23,6 +23,7 @@ from lti_tool.config import Settings
 from lti_tool.lti.models import Platform
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.lti.sessions import Actor, LaunchSessionService
+from lti_tool.nav import is_current, nav_for
 
 SESSION_PARAM = "s"
 SESSION_HEADER = "X-Tingke-Session"
@@ -160,6 +161,8 @@ def init_request_handling(app: Flask) -> None:
             "CSRF_FIELD": CSRF_FIELD,
             "persona_label": persona_label,
             "run_status_label": run_status_label,
+            "nav_entries": lambda: nav_for(g.get("actor"), set(current_app.view_functions)),
+            "nav_current": is_current,
         }
 
     @app.after_request

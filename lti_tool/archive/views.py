@@ -6,12 +6,17 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool.archive.services import ArchiveService
 from lti_tool.errors import ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.reports.services import ReportRunService
 from lti_tool.web import current_actor, db, redis_connection, requires_persona
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
+
+register_nav("quality_center", 90, "archive.index", N_("Archive"), active_prefix="archive.")
+register_nav("organization", 30, "archive.index", N_("Archive"), active_prefix="archive.")
 
 
 @bp.route("/")

@@ -15,8 +15,10 @@ from lti_tool import clock
 from lti_tool.compliance.services import ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, NotFound
+from lti_tool.i18n import N_
 from lti_tool.inputs import row_id
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
@@ -24,6 +26,13 @@ from lti_tool.web import current_actor, db, requires_persona
 
 # The dashboards keep the /policy/ addresses they always had; the policy file's own pages are policy.views.
 bp = Blueprint("compliance", __name__, url_prefix="/policy")
+
+register_nav("observer", 30, "compliance.me", N_("My duties"))
+register_nav("quality_center", 10, "compliance.dashboard", N_("Compliance"), active_prefix="compliance.")
+register_nav(
+    "organization", 10, "compliance.dashboard", N_("Compliance per cadre"), active_prefix="compliance."
+)
+
 
 QC, ORG, OBSERVER = "quality_center", "organization", "observer"
 VIEWERS = (QC, ORG)

@@ -199,10 +199,12 @@ class IdentityService:
         the quality center should link (issue 11 §9).
         """
         is_staff = or_(*(PlatformUser.roles.like(f"%{role}%") for role in STAFF_ROLE_NAMES))
+        # No role recorded (an LMS that sent none): not known to be a student, so listed.
+        student = (PlatformUser.roles != "") & ~is_staff
         return (
             (PlatformUser.institution_id == self.institution_id)
             & PlatformUser.person_id.is_(None)
-            & (is_staff if staff else ~is_staff)
+            & (~student if staff else student)
         )
 
     def unmatched(self, limit: int = 500) -> list[PlatformUser]:

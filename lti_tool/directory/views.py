@@ -26,11 +26,15 @@ from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
+
+register_nav("quality_center", 50, "directory.people", N_("People and units"), active_prefix="directory.")
+
 
 PER_PAGE = 50
 KIND_LABELS = {

@@ -9,11 +9,24 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from lti_tool import clock
 from lti_tool.directory.models import Institution
 from lti_tool.home.services import HomeService
+from lti_tool.i18n import N_
+from lti_tool.nav import register_nav
 from lti_tool.panels import panels_for
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import SUPPORTED_LOCALES, db, load_actor, session_service
 
 bp = Blueprint("home", __name__)
+
+for _persona in (
+    "observer",
+    "teacher",
+    "handler",
+    "quality_center",
+    "organization",
+    "school_office",
+    "branch_secretary",
+):
+    register_nav(_persona, 0, "home.index", N_("Home"))
 
 
 @bp.route("/home")

@@ -14,13 +14,17 @@ from werkzeug.routing import BuildError
 
 from lti_tool.directory.models import Institution
 from lti_tool.errors import LaunchRefused
+from lti_tool.i18n import N_
 from lti_tool.lti.keys import published_jwks
 from lti_tool.lti.launch_flow import LaunchFlow
 from lti_tool.lti.registration import RegistrationService
 from lti_tool.lti.services import STATE_COOKIE_PREFIX, LaunchService, LaunchStateMissing
+from lti_tool.nav import register_nav
 from lti_tool.web import SESSION_HEADER, SESSION_PARAM, db, load_actor, session_service, tingke
 
 bp = Blueprint("lti", __name__)
+
+register_nav("quality_center", 100, "lti.config", N_("LMS set-up"))
 
 
 def _launch_service() -> LaunchService:

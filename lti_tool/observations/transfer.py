@@ -110,6 +110,26 @@ STATUS_VALUES = {
 }
 
 
+STATUS_WORDS = {ObservationStatus.DRAFT: "草稿", ObservationStatus.SUBMITTED: "已提交"}
+"""The export says what a record's status is in words; the import reads the words back (STATUS_VALUES)."""
+YES_NO = {True: "是", False: "否"}
+
+
+def _text(value: Any) -> str:
+    """A cell as text (CSV, widths): dates as YYYY-MM-DD, times without seconds."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _display_width(text: str) -> int:
+    """Columns a text needs in a spreadsheet: CJK characters are about two wide. Long text wraps at 50."""
+    line = max(text.splitlines() or [""], key=len)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in line)
+
+
 def neutralise(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers pass."""
     if isinstance(value, str) and value.startswith(DANGEROUS_LEADS):
@@ -186,26 +206,27 @@ class ObservationTransfer:
                 "teacher_no": ";".join(t.employee_no for t in section.teachers),
                 "teacher_names": ";".join(t.name for t in section.teachers),
                 "classes": section.classes,
-                "date": cs.date.isoformat(),
+                "date": cs.date,
                 "periods": f"{cs.period_start}-{cs.period_end}"
                 if cs.period_end != cs.period_start
                 else str(cs.period_start),
                 "room": cs.room,
-                "status": obs.status,
-                "supervision": "yes" if obs.is_supervision else "no",
-                "arrived_late": "yes" if obs.arrived_late else "no",
-                "submitted_at": obs.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                "status": STATUS_WORDS.get(obs.status, obs.status),
+                "supervision": YES_NO[obs.is_supervision],
+                "arrived_late": YES_NO[obs.arrived_late],
+                "submitted_at": obs.submitted_at.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
                 if obs.submitted_at
                 else "",
                 "teacher_reply": obs.teacher_reply,
             }
             for name, value in values.items():
-                record.setdefault(
-                    name,
-                    value
-                    if name.endswith("_count") and value is not None
-                    else display_value(name, value, self.policy, tz),
-                )
+                if isinstance(value, bool):
+                    shown: Any = YES_NO[value]
+                elif name.endswith("_count") and value is not None:
+                    shown = value
+                else:
+                    shown = display_value(name, value, self.policy, tz)
+                record.setdefault(name, shown)
             out.append([record.get(name, "") for name, _ in cols])
         return header, out
 
@@ -215,28 +236,37 @@ class ObservationTransfer:
         writer = csv.writer(buf)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([neutralise(v) for v in row])
+            writer.writerow([neutralise(_text(v)) for v in row])
         return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel then reads the Chinese correctly
 
     def export_xlsx(self, f: RecordFilter) -> bytes:
+        """A workbook a person can use at once: dates as dates, readable widths, a filter on every column,
+        the header frozen. Text cells are explicit strings (never formulas)."""
         from openpyxl import Workbook
-        from openpyxl.cell import Cell, WriteOnlyCell
+        from openpyxl.utils import get_column_letter
 
         header, rows = self.rows(f)
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("听课记录")
-
-        def cell(value: Any) -> Cell:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return WriteOnlyCell(ws, value=value)
-            c = WriteOnlyCell(ws, value=None)
-            c.value = neutralise("" if value is None else str(value))
-            c.data_type = "s"  # an explicit string cell: never a formula, whatever the text
-            return c
-
-        ws.append([cell(h) for h in header])
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "听课记录"
+        ws.append(header)
         for row in rows:
-            ws.append([cell(v) for v in row])
+            ws.append([None if v == "" else v for v in row])
+            for c in ws[ws.max_row]:
+                if isinstance(c.value, dt.datetime):
+                    c.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(c.value, dt.date):
+                    c.number_format = "yyyy-mm-dd"
+                elif isinstance(c.value, str):
+                    c.value = neutralise(c.value)
+                    c.data_type = "s"  # an explicit string cell: never a formula, whatever the text
+        for index, title in enumerate(header, start=1):
+            cells = [title] + [_text(r[index - 1]) for r in rows[:200]]
+            width = max(_display_width(v) for v in cells)
+            ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 50)
+        ws.freeze_panes = "A2"
+        if header:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(1, len(rows) + 1)}"
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()

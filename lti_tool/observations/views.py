@@ -20,8 +20,10 @@ from lti_tool import clock
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
 from lti_tool.errors import BadRequest
+from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.observations.fields import FIXED, comment_field, rating_field
 from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.observations.services import (
@@ -37,6 +39,13 @@ from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("observations", __name__, url_prefix="/observations")
+
+register_nav("observer", 20, "observations.mine", N_("My records"), active_prefix="observations.")
+register_nav(
+    "teacher", 10, "observations.feedback_list", N_("Feedback on my classes"), active_prefix="observations."
+)
+register_nav("quality_center", 20, "observations.qc_list", N_("Records"), active_prefix="observations.")
+
 
 OBSERVER, TEACHER, QC = "observer", "teacher", "quality_center"
 
@@ -134,7 +143,9 @@ def _render_form(service: ObservationService, obs: Observation, errors: dict[str
         class_end=service.class_end(obs.session),
         labels=service.labels(),
         saved=request.args.get("saved"),
-        categories={c.code: c.label for c in service.policy.problem_categories},
+        categories={
+            c.code: c.display(current_actor().locale or "zh_CN") for c in service.policy.problem_categories
+        },
     ), status
 
 
@@ -245,15 +256,16 @@ def _record_context(service: ObservationService, obs: Observation) -> dict[str, 
     values = service.values(obs)
     scale = {c.code: c for c in service.policy.scale}
     dims = {d.code: d for d in service.policy.dimensions}
+    locale = current_actor().locale or "zh_CN"
     ratings = [
         (
-            dims[r.dimension].label if r.dimension in dims else r.dimension,
-            scale[r.rating].label if r.rating in scale else (r.rating or "—"),
+            dims[r.dimension].display(locale) if r.dimension in dims else r.dimension,
+            scale[r.rating].display(locale) if r.rating in scale else (r.rating or "—"),
             r.comment,
         )
         for r in sorted(obs.ratings, key=lambda r: r.position)
     ]
-    categories = {c.code: c.label for c in service.policy.problem_categories}
+    categories = {c.code: c.display(locale) for c in service.policy.problem_categories}
     return {
         "values": values,
         "ratings": ratings,
@@ -478,11 +490,14 @@ def export(fmt: str):
     policy = PolicyStore(db(), actor.institution_id).current()
     transfer = ObservationTransfer(db(), actor.institution_id, policy)
     stamp = clock.today(transfer.service.tz).strftime("%Y%m%d")  # the college's date in the file name
+    chosen = _filters()
+    if not chosen.status and request.args.get("drafts") != "1":
+        chosen.status = ObservationStatus.SUBMITTED  # drafts only when asked for (issue 11 §5)
     if fmt == "csv":
-        data, mime = transfer.export_csv(_filters()), "text/csv; charset=utf-8"
+        data, mime = transfer.export_csv(chosen), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
         data, mime = (
-            transfer.export_xlsx(_filters()),
+            transfer.export_xlsx(chosen),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:

@@ -10,6 +10,7 @@ from lti_tool.errors import Forbidden, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.patrols.services import PatrolService
 from lti_tool.policy.store import PolicyStore
@@ -75,6 +76,13 @@ def index():
         rows=range(PROBLEM_ROWS),
         saved=request.args.get("saved") == "1",
     )
+
+
+def _has_patrol_duty(actor: Actor) -> bool:
+    return actor.person_id is not None and bool(_service(actor).duty_tenures(actor.person_id))
+
+
+register_nav("observer", 40, "patrols.index", N_("Patrols"), when=_has_patrol_duty)
 
 
 @register_panel("observer", 20)

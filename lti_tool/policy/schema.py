@@ -66,6 +66,52 @@ class Rule:
         """Informative rules (O-10) report a share and never make anybody "short"."""
         return self.kind == "in_scope_share"
 
+    def plain(self, locale: str = "zh_CN") -> str:
+        """What the rule asks, in a few words a person understands ("O-3 每门思政必修课至少听1次").
+
+        Built from the rule's kind and numbers, so a policy change changes it too; a kind this function does
+        not know falls back to the policy's own clause (``source``).
+        """
+        en = locale.startswith("en")
+        patrol = self.activity == "patrol"
+        ideological = self.courses == "ideological"
+        n = self.count
+        if self.kind == "min_count":
+            if en:
+                what = (
+                    "patrol"
+                    if patrol
+                    else ("ideological-course observation" if ideological else "observation")
+                )
+                return f"at least {n} {what}{'s' if n != 1 else ''} per semester"
+            if patrol:
+                return f"每学期至少巡查{n}次"
+            return f"每学期至少听{n}次{'思政课' if ideological else '课'}"
+        if self.kind == "each_course":
+            return (
+                "each required ideological course observed at least once" if en else "每门思政必修课至少听1次"
+            )
+        if self.kind == "tenure_coverage":
+            return "every teacher observed within the term of office" if en else "任期内听课覆盖全部授课教师"
+        if self.kind == "per_month":
+            if en:
+                return f"at least {n} {'patrol' if patrol else 'observation'}{'s' if n != 1 else ''} a month"
+            return f"每月至少{'巡查' if patrol else '听课'}{n}次"
+        if self.kind == "in_scope_share":
+            target = f"{self.target * 100:.0f}%" if self.target is not None else ""
+            if en:
+                return (
+                    "mainly own college's courses"
+                    + (f" (target {target})" if target else "")
+                    + ", informative"
+                )
+            return "主要听本院（部）的课" + (f"（目标 {target}）" if target else "") + "，参考指标"
+        return self.source
+
+    def titled(self, locale: str = "zh_CN") -> str:
+        """``O-3 每门思政必修课至少听1次``: the ID with what it means, never the ID alone."""
+        return f"{self.id} {self.plain(locale)}"
+
 
 @dataclass(frozen=True)
 class Choice:

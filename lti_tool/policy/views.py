@@ -4,11 +4,15 @@ new version (quality center only), download it to edit.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import PolicyError
 from lti_tool.policy.store import PolicyStore
@@ -16,6 +20,25 @@ from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
+
+register_nav("quality_center", 80, "policy.rules", N_("Policy"), active_prefix="policy.")
+
+
+@bp.app_context_processor
+def _rule_words() -> dict[str, Any]:
+    """``rule_text("O-3")`` → "O-3 每门思政必修课至少听1次" in the actor's language: pages never show a rule's
+    ID alone (issue 11 §5). Reads the institution's current policy (cached by PolicyStore)."""
+
+    def rule_text(rule_id: str) -> str:
+        actor = g.get("actor")
+        if actor is None:
+            return rule_id
+        policy = PolicyStore(db(), actor.institution_id).current()
+        rule = next((r for r in policy.rules if r.id == rule_id), None)
+        return rule.titled(actor.locale or "zh_CN") if rule is not None else rule_id
+
+    return {"rule_text": rule_text}
+
 
 QC, ORG = "quality_center", "organization"
 VIEWERS = (QC, ORG)

@@ -6,13 +6,19 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
 from lti_tool.directory.models import Person
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.services import ProblemService
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("problems", __name__, url_prefix="/problems")
+
+register_nav("handler", 10, "problems.index", N_("Problems to handle"), active_prefix="problems.")
+register_nav("quality_center", 30, "problems.index", N_("Problems"), active_prefix="problems.")
+
 
 STATUS_LABELS = {
     "new": lazy_gettext("New"),
@@ -98,7 +104,17 @@ def step(problem_id: int):
     person = _person(actor)
     if person is None:
         actor.require_person()
-    _service(actor).step(problem_id, request.form.get("status", ""), person, request.form.get("note", ""))  # type: ignore[arg-type]
+    problem = _service(actor).step(
+        problem_id,
+        request.form.get("status", ""),
+        person,  # type: ignore[arg-type]
+        request.form.get("note", ""),
+    )
+    if request.form.get("return_to") == "record" and problem.observation_id and actor.persona == "observer":
+        # confirmed from the observer's own record page: back there (issue 11 §4)
+        return redirect(
+            url_for("observations.view", obs_id=problem.observation_id, _anchor="problems"), code=303
+        )
     return redirect(url_for("problems.show", problem_id=problem_id), code=303)
 
 

@@ -6,8 +6,10 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask_babel import lazy_gettext
 
 from lti_tool.errors import Forbidden
+from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
@@ -15,6 +17,10 @@ from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, redis_connection, requires_persona
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+register_nav("quality_center", 40, "reports.index", N_("Statistics and reports"), active_prefix="reports.")
+register_nav("organization", 20, "reports.index", N_("Reports and the cadre Excel"), active_prefix="reports.")
+
 
 KIND_LABELS = {
     ReportKind.STATISTICS: lazy_gettext("Semester statistics"),
@@ -147,6 +153,12 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name)
+
+
+@register_panel("organization", 5)
+def _cadre_panel(actor: Actor) -> Panel:
+    """The organization department's two tasks on its home page: compliance per cadre, the annual Excel."""
+    return Panel("reports/_panel_organization.html", {"semesters": _semesters(actor)})
 
 
 @register_panel("quality_center", 50)

@@ -16,9 +16,11 @@ from werkzeug.datastructures import MultiDict
 from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest
+from lti_tool.i18n import N_
 from lti_tool.inputs import id_field, row_id
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.services import (
@@ -33,6 +35,12 @@ from lti_tool.timetable.services import (
 from lti_tool.web import current_actor, db, requires_persona, tingke
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
+
+register_nav("observer", 10, "timetable.pick", N_("Pick a class"))
+register_nav(
+    "quality_center", 60, "timetable.semesters", N_("Timetable and imports"), active_prefix="timetable."
+)
+
 
 PER_PAGE = 25
 START_ENDPOINT = "observations.start"

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from lti_tool import PROJECT_ROOT
-from lti_tool.directory.models import Person
+from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
 from lti_tool.timetable.models import Semester
@@ -28,6 +28,7 @@ from tests.browser.conftest import LmsBrowser, Roster
 from tests.browser.test_observation_flow import DESKTOP, NEXT_PAINT, OVERFLOWING, PHONE, go, launch, snap
 from tests.support import factories
 from tests.support.platform import PlatformSimulator
+from tests.test_observation_world import complete_fields
 
 new_lms = flow.new_lms  # the fixture: fresh browser contexts on the LMS course page
 
@@ -164,3 +165,76 @@ def test_quality_center_closes_a_running_semester_deliberately_and_the_leader_is
     text = person.check("locked-draft")
     expect(person.frame.locator("#locked")).to_be_visible()
     assert "2026-2027-1" in text
+
+
+# -- every persona walks every page of its navigation bar ------------------------------------------------
+@pytest.fixture
+def college(
+    roster: Roster, session_factory: Any, institution_id: int, platform: PlatformSimulator
+) -> dict[str, Any]:
+    """One person per persona, a running semester with a class last week, a submitted record of it with a
+    problem routed to logistics, and a draft."""
+    roster.unit("JD", "机电工程学院")
+    roster.unit("HQ", "后勤管理处", kind="department")
+    roster.unit("QC", "教学质量监控与评价中心", kind="department", function="quality_center")
+    roster.unit("ZZ", "党委组织部", kind="department", function="organization")
+    users = {
+        "leader": roster.person("L001", "王校长", positions=("school_leader",)),
+        "teacher": roster.person("T001", "李老师", unit="JD"),
+        "handler": roster.person("H001", "后勤干事", unit="HQ"),
+        "quality_center": roster.person("Q001", "孙主任", unit="QC"),
+        "organization": roster.person("O001", "吴部长", unit="ZZ"),
+        "student": Roster.learner(),
+    }
+    today = flow.shanghai_today()
+    monday = today - dt.timedelta(days=today.weekday() + 7)
+    with session_factory.begin() as s:
+        people = {
+            p.employee_no: p for p in s.scalars(select(Person).where(Person.institution_id == institution_id))
+        }
+        sem = factories.semester(s, institution_id, "2026-2027-1", week1_monday=monday, weeks=18)
+        course = factories.course(s, institution_id, "高等数学", code="MATH101", kind="公共基础")
+        section = factories.section(
+            s, sem, course, [people["T001"]], classes="机电2401", weekday=monday.isoweekday()
+        )
+        last_week = factories.class_session(s, section, monday)
+        factories.class_session(s, section, monday + dt.timedelta(days=7))
+        service = ObservationService(s, institution_id, default_policy())
+        record = service.start(people["L001"].id, last_week.id)
+        service.autosave(record, people["L001"].id, complete_fields(default_policy()), 0)
+        service.submit(record, people["L001"].id)
+        hq = s.scalars(select(Unit).where(Unit.code == "HQ")).one()
+        service.raise_problem(
+            record, people["L001"].id, category="facilities", unit_id=hq.id, description="投影仪不亮"
+        )
+    return users
+
+
+@pytest.mark.parametrize(
+    "persona", ["leader", "teacher", "handler", "quality_center", "organization", "student"]
+)
+def test_each_persona_walks_its_pages(
+    new_lms: Callable[..., LmsBrowser],
+    college: dict[str, Any],
+    persona: str,
+    device: str,
+    artifact_path: Callable[[str], Path],
+) -> None:
+    walk = Walk(new_lms(VIEWPORTS[device]), device, artifact_path)
+    launch(walk.lms, college[persona])
+    walk.fit_frame()
+    text = walk.check("home")
+    links = walk.frame.locator(".mainnav a")
+    hrefs = [str(links.nth(i).get_attribute("href")) for i in range(links.count())]
+    if persona == "student":
+        assert hrefs == [] and ("学生" in text or "students" in text)
+        return
+    assert len(hrefs) >= 2, f"{persona} has no navigation bar"
+    for i, href in enumerate(hrefs[1:], start=1):
+        path = href.split("?")[0]
+        walk.click(
+            walk.frame.locator(".mainnav a").nth(i),
+            re.escape(path) + r"(\?|$)",
+            path.strip("/").replace("/", "-"),
+        )
+        expect(walk.frame.locator(".mainnav a.active")).to_have_count(1)

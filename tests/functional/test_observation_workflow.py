@@ -327,7 +327,7 @@ def test_qc_list_detail_and_exports_are_formula_safe(world, as_user):  # type: i
     record = dict(zip(header, row, strict=True))
     assert record["教学过程记录"] == "'" + evil
     assert record["优点"] == "'-1+2" and record["意见建议"] == "'@SUM(A1)"
-    assert record["听课人工号"] == "L001" and record["状态"] == "submitted" and record["教学态度"] == "优"
+    assert record["听课人工号"] == "L001" and record["状态"] == "已提交" and record["教学态度"] == "优"
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row)
 
     workbook = openpyxl.load_workbook(io.BytesIO(qc.get("/observations/export.xlsx").get_data()))
