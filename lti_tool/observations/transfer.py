@@ -110,7 +110,7 @@ STATUS_VALUES = {
 }
 
 
-STATUS_WORDS = {ObservationStatus.DRAFT: "草稿", ObservationStatus.SUBMITTED: "已提交"}
+STATUS_WORDS: dict[str, str] = {ObservationStatus.DRAFT: "草稿", ObservationStatus.SUBMITTED: "已提交"}
 """The export says what a record's status is in words; the import reads the words back (STATUS_VALUES)."""
 YES_NO = {True: "是", False: "否"}
 
@@ -247,8 +247,8 @@ class ObservationTransfer:
 
         header, rows = self.rows(f)
         wb = Workbook()
-        ws = wb.active
-        ws.title = "听课记录"
+        ws = wb.create_sheet("听课记录", 0)
+        wb.remove(wb.worksheets[1])  # the empty default sheet
         ws.append(header)
         for row in rows:
             ws.append([None if v == "" else v for v in row])
