@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool import clock
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
+from lti_tool.reports import fairqueue
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.runner import build
 from lti_tool.reports.services import enqueue_run
@@ -75,9 +76,15 @@ def session_factory() -> sessionmaker[Session]:
 
 
 def run_report(run_id: int) -> str:
-    """The RQ job (enqueued by name, ``reports.services.RUN_JOB``): build one run in its own session."""
-    with session_factory()() as session:
-        return build(session, run_id, retries_left=_retries_left)
+    """The RQ job (enqueued by name, ``reports.services.RUN_JOB``): build one run in its own session,
+    then admit the next waiting run, round-robin over institutions (``reports/fairqueue.py``)."""
+    try:
+        with session_factory()() as session:
+            return build(session, run_id, retries_left=_retries_left)
+    finally:
+        job = get_current_job()
+        if job is not None:
+            fairqueue.admit(job.connection)
 
 
 def _retries_left() -> int:
@@ -97,7 +104,9 @@ def requeue_orphans(connection: object) -> int:
         for run in session.scalars(select(ReportRun).where(ReportRun.status == RunStatus.PENDING)):
             if run.job_id and Job.exists(run.job_id, connection=connection):  # type: ignore[arg-type]
                 continue
-            run.job_id = enqueue_run(run.id, connection)
+            if fairqueue.is_waiting(connection, run.institution_id, run.id):
+                continue
+            run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
             queued += 1
         session.commit()
     return queued

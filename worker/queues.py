@@ -40,6 +40,9 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
 
     schedule_tick(connection)  # keeps one reminder chain alive (fixed job id)
     requeue_orphans(connection)
+    from lti_tool.reports import fairqueue
+
+    fairqueue.admit(connection)  # runs left waiting when every worker stopped
     settings = Settings.from_env()
     configure_logging(settings)
     recovery = settings.worker_maintenance_seconds

@@ -47,6 +47,16 @@ class QueueCollector(Collector):
             jobs.add_metric([q.name, "scheduled"], q.scheduled_job_registry.count)
             jobs.add_metric([q.name, "deferred"], q.deferred_job_registry.count)
         yield jobs
+        from lti_tool.reports import fairqueue
+
+        waiting = GaugeMetricFamily(
+            "tingke_report_runs_waiting",
+            "Runs waiting for admission on their institution's fair list (not yet in RQ's queue)",
+            labels=["institution"],
+        )
+        for institution, count in sorted(fairqueue.waiting(self.connection).items()):
+            waiting.add_metric([str(institution)], count)
+        yield waiting
         workers = GaugeMetricFamily("tingke_workers", "RQ worker processes registered in Redis (all hosts)")
         workers.add_metric([], Worker.count(connection=self.connection))  # type: ignore[arg-type]
         yield workers

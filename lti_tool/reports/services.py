@@ -116,7 +116,7 @@ class ReportRunService:
         """Commit the runs' rows (the worker must find them), then queue one job per run."""
         self.session.commit()
         for run in runs:
-            run.job_id = enqueue_run(run.id, connection)
+            run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
 
     def is_stalled(self, run: ReportRun, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
@@ -164,8 +164,23 @@ class ReportRunService:
         return run
 
 
-def enqueue_run(run_id: int, connection: object) -> str:
-    """Queue a run's job by name (after its row is committed, so the worker always finds it)."""
+def job_id_of(run_id: int) -> str:
+    return f"report-run-{run_id}"
+
+
+def enqueue_run(run_id: int, connection: object, *, institution_id: int | None = None) -> str:
+    """Queue a run's job (after its row is committed, so the worker always finds it): through its
+    institution's fair waiting list (``reports/fairqueue.py``), or straight into RQ without one."""
+    if institution_id is not None:
+        from lti_tool.reports import fairqueue
+
+        fairqueue.submit(connection, institution_id, run_id)
+        return job_id_of(run_id)
+    return enqueue_job(run_id, connection)
+
+
+def enqueue_job(run_id: int, connection: object) -> str:
+    """The RQ job of a run, by name (``RUN_JOB``), with retries."""
     from rq import Queue, Retry
 
     job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
@@ -173,7 +188,7 @@ def enqueue_run(run_id: int, connection: object) -> str:
         run_id,
         job_timeout=JOB_TIMEOUT_SECONDS,
         retry=Retry(max=MAX_ATTEMPTS - 1),
-        job_id=f"report-run-{run_id}",
+        job_id=job_id_of(run_id),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
     )

@@ -84,7 +84,7 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
         w = _world(s, institution_id)
     queued: list[int] = []
     monkeypatch.setattr(
-        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job"
+        "lti_tool.reports.services.enqueue_run", lambda run_id, _conn, **_: queued.append(run_id) or "job"
     )
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     page = qc.get(client, "/archive/").get_data(as_text=True)
@@ -168,7 +168,7 @@ def test_closing_a_running_semester_warns_lists_drafts_and_needs_its_code(
         w = _world(s, institution_id)  # week 4 of 16, one draft
     queued: list[int] = []
     monkeypatch.setattr(
-        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: queued.append(run_id) or "job"
+        "lti_tool.reports.services.enqueue_run", lambda run_id, _conn, **_: queued.append(run_id) or "job"
     )
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     index = qc.get(client, "/archive/").get_data(as_text=True)
