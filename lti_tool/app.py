@@ -63,7 +63,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["tingke"] = Tingke(
         settings=settings,
         session_factory=session_factory,
-        key_cache=PlatformKeyCache(settings.jwks_cache_seconds, settings.jwks_refresh_min_interval_seconds),
+        key_cache=PlatformKeyCache(
+            settings.jwks_cache_seconds,
+            settings.jwks_refresh_min_interval_seconds,
+            fetch_deadline=settings.jwks_fetch_deadline_seconds,
+            failure_backoff=settings.jwks_failure_backoff_seconds,
+        ),
         secret=secret,
     )
     app.jinja_env.filters.update(

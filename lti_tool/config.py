@@ -32,6 +32,10 @@ class Settings:
     login_state_lifetime_seconds: int = 600
     jwks_cache_seconds: int = 3600
     jwks_refresh_min_interval_seconds: int = 60
+    jwks_fetch_deadline_seconds: float = 5.0
+    """The whole fetch of a platform's key set (connect, reads, body) must finish within this."""
+    jwks_failure_backoff_seconds: float = 30.0
+    """After a failed key-set fetch, that platform's launches are refused at once for this long."""
     http_timeout_seconds: float = 5.0
     clock_leeway_seconds: int = 60
     id_token_max_age_seconds: int = 600

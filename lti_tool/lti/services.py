@@ -399,9 +399,9 @@ class LaunchService:
                 "The launch's registration is not valid: %(reason)s", reason=str(exc)
             ) from exc
         # Everything that needs no key is checked before the key is looked up (a JWKS fetch may be
-        # needed): a launch that is malformed, too old or for an unknown deployment costs no request to
-        # the platform. The body is not yet verified here; the signature check below still decides, and a
-        # refusal rolls the whole transaction back (the consumed state included).
+        # needed): a launch that is malformed, too old, for an unknown deployment or without a pending
+        # login of its own costs no request to the platform. The body is not yet verified here; the
+        # signature check below still decides before anything is written.
         self._check_message_shape(body)
         self._check_issued_at(body)
         try:
@@ -415,6 +415,20 @@ class LaunchService:
         roles = body.get("https://purl.imsglobal.org/spec/lti/claim/roles")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise LaunchRefused("The launch's roles claim must be a list of role URIs.")
+        if not self.key_cache.has_key(platform.key_set_url, header["kid"]):
+            # The key must be fetched: first make sure this browser holds a pending login of this
+            # platform (read only, so no lock is held while the platform answers).
+            self._check_state_cookie(state, cookies, platform)
+            if (
+                self.session.execute(_PEEK_STATE, {"take_state": state, "take_platform": platform.id}).first()
+                is None
+            ):
+                raise LaunchRefused("This launch was already used or has expired; please launch again.")
+            # End the (read-only) transaction before the platform is asked: SQLite transactions begin
+            # IMMEDIATE (db.py), so an open one would hold the database's write lock for the whole fetch
+            # and stall every other request. Nothing was written yet: a launch is its request's first work.
+            self.session.rollback()
+        self._check_signature(id_token, header["kid"], platform, client_id)
         login_state = self._consume_state(state, body, cookies, platform)
         target = body.get(CLAIM_TARGET)
         if not isinstance(target, str) or target != login_state.target_link_uri:
@@ -422,7 +436,6 @@ class LaunchService:
         login_deployment = (login_state.login_params or {}).get("lti_deployment_id")
         if login_deployment is not None and login_deployment != body[CLAIM_DEPLOYMENT]:
             raise LaunchRefused("The launch's deployment differs from the login request's.")
-        self._check_signature(id_token, header["kid"], platform, client_id)
         launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
         launch._validated = True  # noqa: SLF001 - validated above, step by step
         return ValidatedLaunch(platform, LaunchClaims.from_jwt(body), launch, body)
@@ -541,6 +554,17 @@ class LaunchService:
     def _consume_state(
         self, state: str, body: dict[str, Any], cookies: dict[str, str], platform: PlatformInfo
     ) -> Row[Any, Any, Any, Any]:
+        self._check_state_cookie(state, cookies, platform)
+        row = self._take_state(state, platform.id)
+        if row is None:
+            raise LaunchRefused("This launch was already used or has expired; please launch again.")
+        if row.expires_at < utcnow():
+            raise LaunchRefused("The login took too long; please launch again.")
+        if not secrets.compare_digest(str(body.get("nonce", "")), row.nonce):
+            raise LaunchRefused("The launch's nonce does not match its login request.")
+        return row
+
+    def _check_state_cookie(self, state: str, cookies: dict[str, str], platform: PlatformInfo) -> None:
         if cookies.get(STATE_COOKIE_PREFIX + state) != state:
             pending = self.session.get(LoginState, state)
             retry = (
@@ -556,14 +580,6 @@ class LaunchService:
                 "from the LMS.",
                 retry_state=retry,
             )
-        row = self._take_state(state, platform.id)
-        if row is None:
-            raise LaunchRefused("This launch was already used or has expired; please launch again.")
-        if row.expires_at < utcnow():
-            raise LaunchRefused("The login took too long; please launch again.")
-        if not secrets.compare_digest(str(body.get("nonce", "")), row.nonce):
-            raise LaunchRefused("The launch's nonce does not match its login request.")
-        return row
 
     def _take_state(self, state: str, platform_id: int) -> Row[Any, Any, Any, Any] | None:
         """Delete the launching platform's state and return it, or None when there is none (consumed,

@@ -128,7 +128,7 @@ CLAIM_CASES: list[tuple[str, dict[str, Any], str]] = [
         {LTI + "tool_platform": {"guid": "g" * 256}},
         "tool_platform.guid is longer than 255",
     ),
-    ("nonce_missing", {"nonce": DELETE}, "nonce does not match its login request"),
+    ("nonce_missing", {"nonce": DELETE}, 'missing the "nonce" claim'),
     ("nonce_of_another_login", {"nonce": "nonce-from-elsewhere"}, "nonce does not match its login request"),
     ("deployment_not_registered", {LTI + "deployment_id": "999"}, "Unable to find deployment"),
     ("deployment_missing", {LTI + "deployment_id": DELETE}, "names no deployment"),

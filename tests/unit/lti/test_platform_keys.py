@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 import requests
 
@@ -14,13 +17,16 @@ URL = "https://lms.example.edu/jwks"
 
 class FakeResponse:
     def __init__(self, keys: list[dict]) -> None:
-        self._keys = keys
+        self.raw = io.BytesIO(json.dumps({"keys": keys}).encode())
+
+    def __enter__(self) -> FakeResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
     def raise_for_status(self) -> None:
         pass
-
-    def json(self) -> dict:
-        return {"keys": self._keys}
 
 
 class FakeHttp(requests.Session):
@@ -89,3 +95,28 @@ def test_unreachable_jwks_is_a_refusal_not_a_crash(clock: list[float]) -> None:
     http.fail = True
     with pytest.raises(LaunchRefused):
         cache.key_for(URL, "k1", http)
+
+
+def test_a_failed_fetch_is_remembered_for_the_backoff(clock: list[float]) -> None:
+    cache = PlatformKeyCache(ttl=3600, refresh_min_interval=60, failure_backoff=30)
+    http = FakeHttp()
+    http.fail = True
+    for _ in range(5):  # a dead platform: one request, then refusals without any
+        with pytest.raises(LaunchRefused):
+            cache.key_for(URL, "k1", http)
+        clock[0] += 1
+    assert http.calls == 1
+    clock[0] += 30
+    http.fail = False
+    assert cache.key_for(URL, "k1", http)["kid"] == "k1"
+    assert http.calls == 2
+
+
+def test_expired_keys_still_verify_while_the_platform_is_down(clock: list[float]) -> None:
+    cache, http = PlatformKeyCache(ttl=3600, refresh_min_interval=60), FakeHttp()
+    cache.key_for(URL, "k1", http)
+    clock[0] += 3601
+    http.fail = True
+    assert cache.key_for(URL, "k1", http)["kid"] == "k1"
+    assert cache.key_for(URL, "k1", http)["kid"] == "k1"  # in the back-off: no second request
+    assert http.calls == 2
