@@ -119,3 +119,6 @@ def _register_blueprints(app: Flask) -> None:
         "archive",
     ):
         app.register_blueprint(__import__(f"lti_tool.{module}.views", fromlist=["bp"]).bp)
+    from lti_tool.contacts.summary_views import bp as contact_summaries_bp
+
+    app.register_blueprint(contact_summaries_bp)

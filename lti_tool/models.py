@@ -2,6 +2,7 @@
 
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
+from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
 from lti_tool.directory.models import Institution, Person, PlatformUser, PositionHolding, StudentClass, Unit
 from lti_tool.lti.models import CourseContextMapping, Deployment, LaunchSession, LoginState, Platform, ToolKey
@@ -19,6 +20,7 @@ __all__ = [
     "ContactMember",
     "ContactPoint",
     "ContactRecord",
+    "ContactSummary",
     "Course",
     "CourseContextMapping",
     "CourseSection",

@@ -46,6 +46,17 @@ def register(cli: click.Group) -> None:
                 f"people with duties: {summary.persons}  compliant: {summary.compliant}  "
                 f"short: {summary.short}  rate: {rate}  records: {service.record_count(semester)}"
             )
+            for system, label in (
+                ("observation", "observation duties (O-*)"),
+                ("contact", "contact duties (C-*)"),
+            ):
+                part = report.system_summary(system)
+                if part.persons:
+                    part_rate = "—" if part.rate_percent is None else f"{part.rate_percent}%"
+                    click.echo(
+                        f"  {label}: people {part.persons}  compliant: {part.compliant}  "
+                        f"short: {part.short}  rate: {part_rate}"
+                    )
             for p in report.persons:
                 flag = "" if p.compliant else "  ← short"
                 click.echo(f"\n{p.employee_no}  {p.name}  {p.unit_name}{flag}")

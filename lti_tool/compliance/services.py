@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from lti_tool.compliance.contacts import CONTACT_KINDS, ContactCounting, academic_year_for
 from lti_tool.compliance.rules import (
     SHORT,
     Facts,
@@ -187,6 +188,21 @@ class ComplianceReport:
                     GroupTable(code, name, [r for r in self.policy.rules if r.id in rule_ids], rows)
                 )
         return tables
+
+    def system_summary(self, system: str) -> InstitutionSummary:
+        """The summary over one system's rules only (``Rule.system``): people with such a rule, and how
+        many meet all of them (the observation report and the contact report each quote their own)."""
+        ids = {r.id for r in self.policy.rules if r.system == system}
+        rows = [[r for r in p.results if r.rule_id in ids] for p in self.persons]
+        rows = [rs for rs in rows if rs]
+        compliant = sum(1 for rs in rows if not any(r.status == SHORT and not r.informative for r in rs))
+        return InstitutionSummary(
+            persons=len(rows),
+            compliant=compliant,
+            rate=compliant / len(rows) if rows else None,
+            active_observers=self.summary.active_observers,
+            short=len(rows) - compliant,
+        )
 
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() | {"semester": self.semester_code} for r in self.results]
@@ -355,8 +371,11 @@ class ComplianceService:
         return out
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def evaluate(self, semester: Semester, person_ids: Sequence[int] | None = None) -> ComplianceReport:
-        """Each person with a duty in ``semester`` (or only ``person_ids``) × each rule of their positions."""
+    def evaluate(
+        self, semester: Semester, person_ids: Sequence[int] | None = None, system: str | None = None
+    ) -> ComplianceReport:
+        """Each person with a duty in ``semester`` (or only ``person_ids``) × each rule of their positions;
+        with ``system`` (``observation`` | ``contact``, ``Rule.system``) only that system's rules."""
         if semester.institution_id != self.institution_id:
             raise NotFound("No semester %(id)s.", id=semester.id)
         policy, version_id = self.policy_for(semester)
@@ -388,13 +407,21 @@ class ComplianceService:
         ids = sorted(people)
         counts = self._observation_counts(policy, period, ids) if ids else {}
         taught: list[tuple[str, str, dt.date]] | None = None
+        contacts = ContactCounting(self.session, self.institution_id)
+        year = academic_year_for(policy, semester.week1_monday)
         for rule in policy.rules:
+            if system is not None and rule.system != system:
+                continue
             rule_holdings = [(h, p) for h, p, _ in holdings if h.position_code in rule.positions]
             if not rule_holdings:
                 continue
             if rule.kind == "each_course" and taught is None:
                 taught = self._taught_courses(policy, period)
-            for result in self._evaluate_rule(policy, rule, rule_holdings, period, counts, taught or []):
+            if rule.kind in CONTACT_KINDS:  # the contact system's rules (C-*), counted beside
+                rule_results = contacts.evaluate_rule(policy, rule, rule_holdings, period, year)
+            else:
+                rule_results = self._evaluate_rule(policy, rule, rule_holdings, period, counts, taught or [])
+            for result in rule_results:
                 pc = people[result.person_id]
                 held = [c for c in rule.positions if any(p.code == c for p in pc.positions)]
                 group = next((policy.positions[c].group for c in held if c in policy.positions), "")
@@ -411,9 +438,11 @@ class ComplianceService:
             self._summary(persons, active),
         )
 
-    def person(self, semester: Semester, person_id: int) -> PersonCompliance | None:
+    def person(
+        self, semester: Semester, person_id: int, system: str | None = None
+    ) -> PersonCompliance | None:
         """One person's results (the drill-down and the observer's own panel), computed for them only."""
-        return self.evaluate(semester, [person_id]).person(person_id)
+        return self.evaluate(semester, [person_id], system).person(person_id)
 
     def _holdings(
         self, policy: Policy, period: Window, person_ids: Sequence[int] | None

@@ -1,5 +1,6 @@
-"""Compliance pages: the quality center's dashboard and drill-down, the organization department's
-read-only view per cadre, and the observer's own progress panel.
+"""Compliance pages: the dashboard and drill-down of the quality center and the school office (the
+organization department sees them read-only), each leader's duty page — observation and contact duties
+together, each open one with its next step (issue 9 §5) — and the observer's own progress panel.
 
 Views parse, authorise and call ``ComplianceService``; the judgement itself lives in
 ``compliance/rules.py`` so the pages, the CLI and the execution report agree.
@@ -12,6 +13,8 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from lti_tool import clock
+from lti_tool.compliance.contacts import academic_year_for
+from lti_tool.compliance.duties import OBSERVE, PATROL, RECORD, SUMMARY, NextStep, next_steps
 from lti_tool.compliance.services import ComplianceService
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, NotFound
@@ -20,6 +23,7 @@ from lti_tool.inputs import row_id
 from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
+from lti_tool.policy.schema import SYSTEMS
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, requires_persona
@@ -34,9 +38,20 @@ register_nav(
 )
 
 
-QC, ORG, OBSERVER = "quality_center", "organization", "observer"
-VIEWERS = (QC, ORG)
+QC, ORG, OBSERVER, SCHOOL_OFFICE = "quality_center", "organization", "observer", "school_office"
+VIEWERS = (QC, ORG, SCHOOL_OFFICE)
 START_ENDPOINT = "observations.start"
+ACTION_ENDPOINTS = {
+    RECORD: "contacts.new_record",
+    OBSERVE: "timetable.pick",
+    PATROL: "patrols.index",
+    SUMMARY: "contact_summaries.mine",
+}
+"""Where a next step's button leads (the record form's parameters: docs/decisions.md, the duty page); a
+missing endpoint shows the sentence without a button."""
+DEFAULT_SYSTEM = {QC: "observation", ORG: "observation", SCHOOL_OFFICE: "contact"}
+"""The dashboard's first tab per persona: the school office's is its own system (附件1 七.1); the tabs show
+the other system and both together."""
 
 
 def _today(actor: Actor) -> dt.date:
@@ -66,15 +81,26 @@ def dashboard():
     actor = current_actor()
     service = ComplianceService(db(), actor.institution_id)
     semester = _semester(service, actor)
-    report = service.evaluate(semester) if semester is not None else None
+    system = request.args.get("system", "")
+    if system not in (*SYSTEMS, "all"):
+        system = DEFAULT_SYSTEM.get(actor.persona, "all")
+    report = (
+        service.evaluate(semester, system=None if system == "all" else system)
+        if semester is not None
+        else None
+    )
+    policy = report.policy if report else None
     return render_template(
         "compliance/dashboard.html",
+        system=system,
+        academic_year=academic_year_for(policy, semester.week1_monday).code if policy and semester else "",
         records=service.record_count(semester) if semester is not None else 0,
         semesters=service.semesters(),
         semester=semester,
         report=report,
         groups=report.groups() if report else [],
-        read_only=actor.persona != QC,
+        read_only=actor.persona == ORG,
+        persona=actor.persona,
     )
 
 
@@ -107,17 +133,33 @@ def _person_page(actor: Actor, person_id: int):
         if semester is not None
         else PolicyStore(db(), actor.institution_id).current()
     )
+    own = actor.persona == OBSERVER and person_id == actor.person_id
+    steps = next_steps(db(), policy, pc) if pc is not None else {}
     return render_template(
         "compliance/person.html",
+        archive_form=actor.persona in (SCHOOL_OFFICE, ORG) or own,
         who=who,
         pc=pc,
         semester=semester,
         semesters=service.semesters(),
         policy=policy,
         gaps=gaps,
-        start_url=_start_url() if actor.persona == OBSERVER else None,
-        own=actor.persona == OBSERVER,
+        start_url=_start_url() if own else None,
+        own=own,
+        steps={
+            rid: [(step, _action_url(step) if own else None) for step in items]
+            for rid, items in steps.items()
+        },
+        persona=actor.persona,
     )
+
+
+def _action_url(step: NextStep) -> str | None:
+    """The button's address: the contact record form prefilled, the class picker, the summary page."""
+    endpoint = ACTION_ENDPOINTS.get(step.action)
+    if endpoint is None or endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **step.query)
 
 
 @bp.route("/api/compliance")

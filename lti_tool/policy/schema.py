@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,49 @@ RULE_KINDS = {
     "tenure_coverage": "every teacher of a unit observed within a term of office",
     "per_month": "at least N activities in each month of the semester",
     "in_scope_share": "share of observations in the observer's own scope (informative)",
+    "contact_points": "hold contact points of given kinds, min..max each, optionally rotated yearly",
+    "contact_count": "at least N contact activities of given kinds at given targets",
+    "summary_submitted": "the year-end contact summary submitted by the deadline",
 }
 COURSE_SETS = {"ideological"}
 UNIT_KINDS = {"college", "marxism_school", "department", "teaching_office", "lab", "party_branch"}
 """The values of ``directory.models.UnitKind`` (kept here so loading a policy needs no models)."""
 ACTIVITIES = {"observation", "patrol"}
+POINT_KINDS = {
+    "college",
+    "teaching_office",
+    "lab",
+    "student_class",
+    "party_branch",
+    "dormitory",
+    "club",
+    "friend",
+}
+"""The contact-point kinds of ``contacts.models`` (CONTACTS_DESIGN.md), kept here like ``UNIT_KINDS``."""
+RECORD_KINDS = {
+    "visit",
+    "work_report",
+    "consultation",
+    "branch_activity",
+    "meeting",
+    "lecture",
+    "symposium",
+    "talk",
+    "friend",
+    "retiree_briefing",
+    "other",
+}
+"""The contact-record kinds of ``contacts.models``."""
+CONTACT_TARGETS = {
+    "any": "any target",
+    "contacted_colleges": "a college the person contacts that academic year, or a unit or class under it",
+    "own_points": "one of the person's own contact points of ``point_kinds``",
+    "own_college": "a unit under the person's own college (their branch excluded with exclude_own_branch)",
+}
+"""Where a ``contact_count`` rule's activities must take place (``at``)."""
+PERIODS = {"semester", "academic_year"}
+CONTACT_RULE_KINDS = frozenset({"contact_points", "contact_count", "summary_submitted"})
+SYSTEMS = ("observation", "contact")
 
 
 class PolicyError(ValueError):
@@ -46,6 +84,31 @@ class PositionDef:
 
 
 @dataclass(frozen=True)
+class PointRequirement:
+    """contact_points: hold between ``min`` and ``max`` (0 = no upper bound) contact points of ``kinds``."""
+
+    kinds: tuple[str, ...]
+    label: str
+    min: int = 1
+    max: int = 0
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """The ``[contact]`` table: settings of the grassroots-contact system (Attachment 1)."""
+
+    academic_year_start: str = "08-01"
+    """MM-DD on which an academic year begins (lti_tool/academic_year.py)."""
+    branch_secretary_positions: frozenset[str] = frozenset()
+    """Positions whose holders are the secretary of their own party branch (C-3c): they confirm the contact
+    leaders' attendance of its activities."""
+    summary_deadline: str = "07-15"
+    """MM-DD of C-7b's deadline: the first such day on or after the academic year's start."""
+    switches: Mapping[str, bool] = field(default_factory=dict)
+    """Named yes/no decisions a rule can depend on (``switch`` / ``switch_positions``)."""
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     kind: str
@@ -60,6 +123,32 @@ class Rule:
     activity: str = "observation"
     unit_kind: str | None = None
     target: float | None = None
+    period: str = "semester"
+    """``academic_year``: judged for the academic year the semester belongs to (C-1a, C-2a, C-7b)."""
+    requires: tuple[PointRequirement, ...] = ()
+    """contact_points: the kinds of contact point to hold, each with min..max (C-1a, C-2a)."""
+    rotation: bool = False
+    """contact_points: none of the points may repeat the previous academic year's (C-1a 轮换)."""
+    activities: tuple[str, ...] = ()
+    """contact_count: the record kinds that count (e.g. only ``visit`` for C-1b)."""
+    at: str = "any"
+    """contact_count: where the activity must be (``CONTACT_TARGETS``)."""
+    point_kinds: tuple[str, ...] = ()
+    """contact_count with ``at = "own_points"``: which of the person's contact points count."""
+    confirmed_only: bool = False
+    """contact_count: branch activities count only once the branch confirmed attendance (C-3c)."""
+    party_members_only: bool = False
+    """contact_count: people who are not party members have no such duty (C-3a, C-3b)."""
+    exclude_own_branch: bool = False
+    """contact_count: the person's own party branch never counts (C-3b 交叉联系)."""
+    activity_label: str = ""
+    """contact_count: the counted activity in words (shown as what is missing), e.g. 调研指导."""
+
+    @property
+    def system(self) -> str:
+        """``contact`` for the grassroots-contact system's rules (C-*, 附件1), else ``observation``: the
+        engine counts both; each system's report shows its own."""
+        return "contact" if self.kind in CONTACT_RULE_KINDS else "observation"
 
     @property
     def informative(self) -> bool:
@@ -126,17 +215,6 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class ContactSettings:
-    """The ``[contact]`` table: settings of the grassroots-contact system (Attachment 1)."""
-
-    academic_year_start: str = "08-01"
-    """MM-DD on which an academic year begins (lti_tool/academic_year.py)."""
-    branch_secretary_positions: frozenset[str] = frozenset()
-    """Positions whose holders are the secretary of their own party branch (C-3c): they confirm the contact
-    leaders' attendance of its activities."""
-
-
-@dataclass(frozen=True)
 class Policy:
     version: int
     name: str
@@ -152,8 +230,8 @@ class Policy:
     teachers_see_observer_names: bool
     problem_overdue_days: int
     reminder_weeks: tuple[int, ...]
-    text: str = field(repr=False, default="")
     contact: ContactSettings = field(default_factory=ContactSettings)
+    text: str = field(repr=False, default="")
 
     @property
     def sha256(self) -> str:
@@ -221,6 +299,18 @@ RULE_KEYS = {
     "activity",
     "unit_kind",
     "target",
+    "period",
+    "requires",
+    "rotation",
+    "activities",
+    "at",
+    "point_kinds",
+    "confirmed_only",
+    "party_members_only",
+    "exclude_own_branch",
+    "activity_label",
+    "switch",
+    "switch_positions",
 }
 KIND_KEYS = {
     "min_count": {"count", "courses", "include_supervision", "activity"},
@@ -228,11 +318,32 @@ KIND_KEYS = {
     "tenure_coverage": {"unit_kind"},
     "per_month": {"count", "courses", "include_supervision", "activity"},
     "in_scope_share": {"target", "include_supervision"},
+    "contact_points": {"period", "requires", "rotation"},
+    "contact_count": {
+        "count",
+        "period",
+        "activities",
+        "at",
+        "point_kinds",
+        "confirmed_only",
+        "party_members_only",
+        "exclude_own_branch",
+        "activity_label",
+    },
+    "summary_submitted": {"period"},
 }
+ANY_KIND_KEYS = {"id", "kind", "positions", "source", "switch", "switch_positions"}
+DEFAULT_PERIOD = {"contact_points": "academic_year", "summary_submitted": "academic_year"}
 """Parameters each kind reads: a parameter its kind ignores is an error, not a silent no-op."""
 
 
-def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: list[str]) -> Rule | None:
+def _rule(
+    raw: Any,
+    index: int,
+    positions: dict[str, PositionDef],
+    problems: list[str],
+    switches: Mapping[str, bool] | None = None,
+) -> Rule | None:
     rid = raw.get("id") if isinstance(raw, dict) else None
     where = f"rule {rid}" if isinstance(rid, str) and rid else f"rules[{index}]"
     if not isinstance(raw, dict):
@@ -291,8 +402,10 @@ def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: lis
     for key in raw:
         if key not in RULE_KEYS:
             problems.append(f"{where}: unknown key {key!r}")
-        elif kind and key not in {"id", "kind", "positions", "source"} | KIND_KEYS[kind]:
+        elif kind and key not in ANY_KIND_KEYS | KIND_KEYS[kind]:
             problems.append(f"{where}: key {key!r} does not apply to kind {kind}")
+    contact = _contact_params(raw, where, kind, positions, switches or {}, problems)
+    pos = [*pos, *(p for p in contact.pop("extra_positions") if p not in pos)]
     if not rid or not kind:
         return None
     return Rule(
@@ -306,6 +419,152 @@ def _rule(raw: Any, index: int, positions: dict[str, PositionDef], problems: lis
         activity=str(activity),
         unit_kind=unit_kind,
         target=float(target) if target is not None else None,
+        **contact,
+    )
+
+
+def _str_list(
+    value: Any, options: Iterable[str], where: str, key: str, problems: list[str]
+) -> tuple[str, ...]:
+    allowed = set(options)
+    if not isinstance(value, list) or not value or not all(_one_of(v, allowed) for v in value):
+        problems.append(f"{where}: '{key}' must be a non-empty list of {sorted(allowed)} (got {value!r})")
+        return ()
+    return tuple(value)
+
+
+def _flag(raw: dict[str, Any], key: str, where: str, problems: list[str]) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        problems.append(f"{where}: '{key}' must be true or false")
+        return False
+    return value
+
+
+def _contact_params(
+    raw: dict[str, Any],
+    where: str,
+    kind: str | None,
+    positions: dict[str, PositionDef],
+    switches: Mapping[str, bool],
+    problems: list[str],
+) -> dict[str, Any]:
+    """The contact system's rule parameters (C-*), checked; ``extra_positions`` are those a policy switch
+    turned on (``switch = "name"`` in ``[contact.switches]`` adds ``switch_positions`` when true)."""
+    out: dict[str, Any] = {"extra_positions": []}
+    period = raw.get("period", DEFAULT_PERIOD.get(kind or "", "semester"))
+    if not _one_of(period, PERIODS):
+        problems.append(f"{where}: 'period' must be one of {sorted(PERIODS)} (got {period!r})")
+        period = "semester"
+    out["period"] = period
+    if kind == "contact_points":
+        reqs: list[PointRequirement] = []
+        raw_reqs = raw.get("requires")
+        if not isinstance(raw_reqs, list) or not raw_reqs:
+            problems.append(
+                f"{where}: kind contact_points needs 'requires' (a list of {{kinds, label, min, max}})"
+            )
+            raw_reqs = []
+        for i, item in enumerate(raw_reqs, start=1):
+            at = f"{where}: requires[{i}]"
+            if not isinstance(item, dict):
+                problems.append(f"{at}: must be a table")
+                continue
+            unknown = set(item) - {"kinds", "label", "min", "max"}
+            if unknown:
+                problems.append(f"{at}: unknown key {sorted(unknown)[0]!r}")
+            kinds = _str_list(item.get("kinds"), POINT_KINDS, at, "kinds", problems)
+            label = item.get("label")
+            if not isinstance(label, str) or not label.strip():
+                problems.append(f"{at}: needs 'label' (the kind of contact point in words)")
+                label = ""
+            lo, hi = item.get("min", 1), item.get("max", 0)
+            if not isinstance(lo, int) or isinstance(lo, bool) or lo < 1:
+                problems.append(f"{at}: 'min' must be a positive integer (got {lo!r})")
+                lo = 1
+            if not isinstance(hi, int) or isinstance(hi, bool) or hi < 0 or (hi and hi < lo):
+                problems.append(f"{at}: 'max' must be 0 (no limit) or at least 'min' (got {hi!r})")
+                hi = 0
+            reqs.append(PointRequirement(kinds, str(label).strip(), lo, hi))
+        out["requires"] = tuple(reqs)
+        out["rotation"] = _flag(raw, "rotation", where, problems)
+    if kind == "contact_count":
+        out["activities"] = _str_list(raw.get("activities"), RECORD_KINDS, where, "activities", problems)
+        at = raw.get("at", "any")
+        if not _one_of(at, CONTACT_TARGETS):
+            problems.append(f"{where}: 'at' must be one of {sorted(CONTACT_TARGETS)} (got {at!r})")
+            at = "any"
+        out["at"] = at
+        if at == "own_points":
+            out["point_kinds"] = _str_list(
+                raw.get("point_kinds"), POINT_KINDS, where, "point_kinds", problems
+            )
+        elif "point_kinds" in raw:
+            problems.append(f"{where}: 'point_kinds' applies only with at = \"own_points\"")
+        for key in ("confirmed_only", "party_members_only", "exclude_own_branch"):
+            out[key] = _flag(raw, key, where, problems)
+        label = raw.get("activity_label", "")
+        if not isinstance(label, str):
+            problems.append(f"{where}: 'activity_label' must be a text")
+            label = ""
+        out["activity_label"] = label.strip()
+    switch = raw.get("switch")
+    if switch is not None or "switch_positions" in raw:
+        if not _one_of(switch, switches):
+            problems.append(
+                f"{where}: 'switch' must name one of [contact.switches] {sorted(switches)} (got {switch!r})"
+            )
+        extra = raw.get("switch_positions")
+        if not isinstance(extra, list) or not extra:
+            problems.append(f"{where}: 'switch' needs 'switch_positions' (positions added when it is on)")
+            extra = []
+        for p in extra:
+            if not _one_of(p, positions):
+                problems.append(f"{where}: 'switch_positions' names unknown position {p!r}")
+        if isinstance(switch, str) and switches.get(switch):
+            out["extra_positions"] = [p for p in extra if isinstance(p, str)]
+    return out
+
+
+def _month_day(value: Any, key: str, default: str, problems: list[str]) -> str:
+    """``"08-01"`` stays ``"08-01"``; 29 February is refused (it would not exist every year)."""
+    if value is None:
+        return default
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        month, day = (int(part) for part in value.split("-"))
+        return dt.date(2001, month, day).strftime("%m-%d")  # a non-leap year: the day exists every year
+    except ValueError:
+        problems.append(f"contact.{key}: must be MM-DD, e.g. 08-01 (got {value!r})")
+        return default
+
+
+def _contact_settings(
+    raw: dict[str, Any], positions: dict[str, PositionDef], problems: list[str]
+) -> ContactSettings:
+    table = _table(raw, "contact", problems)
+    known = {"academic_year_start", "summary_deadline", "branch_secretary_positions", "switches"}
+    for key in sorted(set(table) - known):
+        problems.append(f"contact: unknown key {key!r}")
+    secretaries = table.get("branch_secretary_positions", [])
+    if not isinstance(secretaries, list) or not all(isinstance(p, str) for p in secretaries):
+        problems.append("contact.branch_secretary_positions: must be a list of position codes")
+        secretaries = []
+    for code in secretaries:
+        if code not in positions:
+            problems.append(f"contact.branch_secretary_positions: unknown position {code!r}")
+    switches = table.get("switches", {})
+    if not isinstance(switches, dict) or not all(isinstance(v, bool) for v in switches.values()):
+        problems.append("contact.switches: must be a table of true/false values")
+        switches = {}
+    return ContactSettings(
+        academic_year_start=_month_day(
+            table.get("academic_year_start"), "academic_year_start", "08-01", problems
+        ),
+        branch_secretary_positions=frozenset(secretaries),
+        summary_deadline=_month_day(table.get("summary_deadline"), "summary_deadline", "07-15", problems),
+        switches=dict(switches),
     )
 
 
@@ -352,8 +611,9 @@ def parse_policy(text: str) -> Policy:
         problems.append("rules: must be a non-empty list of [[rules]] tables")
         raw_rules = []
     seen_ids: set[str] = set()
+    contact = _contact_settings(raw, positions, problems)
     for i, item in enumerate(raw_rules, start=1):
-        rule = _rule(item, i, positions, problems)
+        rule = _rule(item, i, positions, problems, contact.switches)
         if rule:
             if rule.id in seen_ids:
                 problems.append(f"rule {rule.id}: duplicate id")
@@ -388,7 +648,6 @@ def parse_policy(text: str) -> Policy:
     if not isinstance(weeks, list) or not all(isinstance(w, int) and w > 0 for w in weeks):
         problems.append("reminder_weeks: must be a list of positive week numbers")
         weeks = []
-    contact = _contact_settings(raw, positions, problems)
     if problems:
         raise PolicyError(problems)
     return Policy(
@@ -406,35 +665,8 @@ def parse_policy(text: str) -> Policy:
         teachers_see_observer_names=see_names,
         problem_overdue_days=overdue,
         reminder_weeks=tuple(weeks),
-        text=text,
         contact=contact,
-    )
-
-
-def _contact_settings(
-    raw: dict[str, Any], positions: dict[str, PositionDef], problems: list[str]
-) -> ContactSettings:
-    table = raw.get("contact", {})
-    if not isinstance(table, dict):
-        problems.append("contact: must be a table ([contact])")
-        return ContactSettings()
-    start = str(table.get("academic_year_start", "08-01"))
-    try:
-        month, day = (int(part) for part in start.split("-"))
-        start = dt.date(2001, month, day).strftime("%m-%d")
-    except ValueError:
-        problems.append(f"contact.academic_year_start: must be MM-DD, e.g. 08-01 (got {start!r})")
-        start = "08-01"
-    secretaries = table.get("branch_secretary_positions", [])
-    if not isinstance(secretaries, list) or not all(isinstance(p, str) for p in secretaries):
-        problems.append("contact.branch_secretary_positions: must be a list of position codes")
-        secretaries = []
-    for code in secretaries:
-        if code not in positions:
-            problems.append(f"contact.branch_secretary_positions: unknown position {code!r}")
-    return ContactSettings(
-        academic_year_start=start,
-        branch_secretary_positions=frozenset(secretaries),
+        text=text,
     )
 
 

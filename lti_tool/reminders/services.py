@@ -94,7 +94,7 @@ class ReminderService:
         today = (
             today or clock.local(checkpoint.due_at, self.session.get(Institution, self.institution_id)).date()
         )
-        report = self.compliance.evaluate(semester)
+        report = self.compliance.evaluate(semester, system="observation")
         search = SessionSearchService(self.session, self.institution_id, report.policy)
         reminders = []
         for person in report.persons:

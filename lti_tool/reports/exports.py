@@ -29,6 +29,8 @@ from lti_tool.reports.services import RunProgress
 from lti_tool.reports.statistics import RULE_STATUS_LABELS, StatisticsService
 from lti_tool.timetable.models import Semester
 
+SYSTEM_TITLES = {"observation": "听课任务全部完成", "contact": "联系基层任务全部完成"}
+"""Per semester, besides 全部完成: each system's duties on their own (附件2 听课, 附件1 联系基层)."""
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 HEAD_FILL = PatternFill("solid", fgColor="F1E6E6")
 SHORT_FONT = Font(color="B33A3A", bold=True)
@@ -108,9 +110,10 @@ def cadre_workbook(reports: list[ComplianceReport]) -> bytes:
         summary.merge_cells(start_row=1, start_column=c, end_row=2, end_column=c)
     col = len(fixed) + 1
     for report in reports:
-        put(summary, 1, col, f"{report.semester_code} 全部完成")
-        summary.merge_cells(start_row=1, start_column=col, end_row=2, end_column=col)
-        col += 1
+        for title in ("全部完成", *SYSTEM_TITLES.values()):
+            put(summary, 1, col, f"{report.semester_code} {title}")
+            summary.merge_cells(start_row=1, start_column=col, end_row=2, end_column=col)
+            col += 1
     for report, rule_id, label in columns:
         put(summary, 1, col, f"{report.semester_code} {rule_id} {label}")
         summary.merge_cells(start_row=1, start_column=col, end_row=1, end_column=col + 2)
@@ -132,10 +135,16 @@ def cadre_workbook(reports: list[ComplianceReport]) -> bytes:
         c = len(fixed) + 1
         for report in reports:
             pc = entry["by"].get(report.semester_code)
-            put(summary, r, c, "—" if pc is None else ("是" if pc.compliant else "否"))
-            if pc is not None and not pc.compliant:
-                summary.cell(row=r, column=c).font = SHORT_FONT
-            c += 1
+            flags: list[bool | None] = [None if pc is None else pc.compliant]
+            for system in SYSTEM_TITLES:
+                ids = {rule.id for rule in report.policy.rules if rule.system == system}
+                own = [x for x in (pc.results if pc else []) if x.rule_id in ids]
+                flags.append(not any(x.status == SHORT and not x.informative for x in own) if own else None)
+            for flag in flags:
+                put(summary, r, c, "—" if flag is None else ("是" if flag else "否"))
+                if flag is False:
+                    summary.cell(row=r, column=c).font = SHORT_FONT
+                c += 1
         for report, rule_id, _label in columns:
             pc = entry["by"].get(report.semester_code)
             result = pc.result(rule_id) if pc is not None else None

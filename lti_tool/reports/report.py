@@ -276,7 +276,7 @@ def _exchange(done: bool | None, at: dt.datetime | None, text: str, tz: ZoneInfo
 def build_archive(session: Session, institution_id: int, semester: Semester, person: Person) -> Archive:
     """One observer's submitted records of the semester (theirs or co-signed) and their compliance."""
     compliance = ComplianceService(session, institution_id)
-    pc = compliance.person(semester, person.id)
+    pc = compliance.person(semester, person.id, system="observation")
     policy, _ = compliance.policy_for(semester)
     scale = {c.code: c.label for c in policy.scale}
     dims = {d.code: d.label for d in policy.dimensions}

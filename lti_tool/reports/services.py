@@ -36,6 +36,10 @@ class ReportKind(StrEnum):
     PERSONAL_ARCHIVE = "personal_archive"
     CADRE_EXCEL = "cadre_excel"
     BULLETIN = "bulletin"
+    CONTACT_REPORT = "contact_report"
+    """联系基层制度执行情况报告 (issue 9 §7)."""
+    CONTACT_ARCHIVE = "contact_archive"
+    """A leader's contact archive of the academic year of the run's semester (C-7a)."""
 
 
 class ReportRunService:

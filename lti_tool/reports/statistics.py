@@ -571,6 +571,10 @@ class StatisticsService:
         if rule.kind == "in_scope_share":
             target = f"（目标{rule.target * 100:.0f}%）" if rule.target is not None else ""
             return f"本院（部）课程占比{target}"
+        if rule.system == "contact":
+            from lti_tool.reports.contacts import rule_label  # the contact report's own words
+
+            return rule_label(rule)
         return rule.kind
 
     def compliance_sections(
@@ -1038,7 +1042,7 @@ class StatisticsService:
         now = now or utcnow()
         fingerprint = fingerprint if fingerprint is not None else self.data_fingerprint()
         progress(5, "统计合规情况")
-        report = self.compliance.evaluate(semester)
+        report = self.compliance.evaluate(semester, system="observation")
         policy = report.policy
         progress(25, "统计总体情况")
         headline = self.headline(semester, report)
@@ -1057,7 +1061,7 @@ class StatisticsService:
         previous = None
         prev = self.previous_semester(semester)
         if prev is not None:
-            previous = self.headline(prev, self.compliance.evaluate(prev))
+            previous = self.headline(prev, self.compliance.evaluate(prev, system="observation"))
         institution = self.session.get(Institution, self.institution_id)
         version = (
             self.session.get(PolicyVersion, report.policy_version_id) if report.policy_version_id else None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
-from lti_tool.errors import Forbidden
+from lti_tool.db import get_scoped
+from lti_tool.directory.models import Person
+from lti_tool.errors import BadRequest, Forbidden
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.lti.sessions import Actor
@@ -28,6 +30,8 @@ KIND_LABELS = {
     ReportKind.PERSONAL_ARCHIVE: lazy_gettext("Personal observation archive (PDF)"),
     ReportKind.CADRE_EXCEL: lazy_gettext("Annual cadre assessment (Excel)"),
     ReportKind.BULLETIN: lazy_gettext("Bulletin (PDF)"),
+    ReportKind.CONTACT_REPORT: lazy_gettext("Grassroots-contact execution report (PDF)"),
+    ReportKind.CONTACT_ARCHIVE: lazy_gettext("Contact archive of the academic year (PDF)"),
 }
 # Who may start which kind; the personal archive is always the actor's own.
 STARTABLE = {
@@ -37,10 +41,19 @@ STARTABLE = {
         ReportKind.CADRE_EXCEL,
         ReportKind.BULLETIN,
     },
-    "organization": {ReportKind.CADRE_EXCEL},
-    "observer": {ReportKind.PERSONAL_ARCHIVE},
+    "organization": {ReportKind.CADRE_EXCEL, ReportKind.CONTACT_REPORT},
+    "observer": {ReportKind.PERSONAL_ARCHIVE, ReportKind.CONTACT_ARCHIVE},
+    "school_office": {ReportKind.CONTACT_REPORT, ReportKind.CADRE_EXCEL},
 }
-STAFF = ("quality_center", "organization")
+# A leader's contact archive is started from their page in compliance by the offices that keep and read the
+# archives (七.1: the school office files them; the organization department reads them for cadre work).
+FOR_A_PERSON = {
+    "school_office": {ReportKind.CONTACT_ARCHIVE},
+    "organization": {ReportKind.CONTACT_ARCHIVE},
+}
+OWN_KINDS = (ReportKind.PERSONAL_ARCHIVE, ReportKind.CONTACT_ARCHIVE)
+STAFF = ("quality_center", "organization", "school_office")
+PERSONAS = ("quality_center", "organization", "observer", "school_office")
 
 
 def _service(actor: Actor) -> ReportRunService:
@@ -50,7 +63,7 @@ def _service(actor: Actor) -> ReportRunService:
 def _visible(actor: Actor, run: ReportRun) -> ReportRun:
     if actor.persona in STAFF:
         return run
-    if run.kind == ReportKind.PERSONAL_ARCHIVE and run.person_id == actor.person_id:
+    if run.kind in OWN_KINDS and run.person_id == actor.person_id:
         return run
     raise Forbidden("This report is not yours.")
 
@@ -65,14 +78,14 @@ def _semesters(actor: Actor) -> list[Semester]:
 
 
 @bp.route("/")
-@requires_persona("quality_center", "organization", "observer")
+@requires_persona(*PERSONAS)
 def index():
     actor = current_actor()
     service = _service(actor)
     runs = (
         service.runs()
         if actor.persona in STAFF
-        else service.runs(kind=ReportKind.PERSONAL_ARCHIVE, person_id=actor.person_id)
+        else [r for r in service.runs(person_id=actor.person_id) if r.kind in OWN_KINDS]
     )
     return render_template(
         "reports/index.html",
@@ -84,14 +97,20 @@ def index():
 
 
 @bp.route("/start", methods=["POST"])
-@requires_persona("quality_center", "organization", "observer")
+@requires_persona(*PERSONAS)
 def start():
     actor = current_actor()
     kind = request.form.get("kind", "")
-    if kind not in STARTABLE.get(actor.persona, set()):
+    for_person = kind in FOR_A_PERSON.get(actor.persona, set())
+    if kind not in STARTABLE.get(actor.persona, set()) and not for_person:
         raise Forbidden("You cannot start this report.")
     semester_id = id_field(request.form, "semester_id")
-    person_id = actor.require_person() if kind == ReportKind.PERSONAL_ARCHIVE else None
+    if for_person:
+        person_id = id_field(request.form, "person_id")
+        if person_id is None or get_scoped(db(), Person, person_id, actor.institution_id) is None:
+            raise BadRequest("Choose whose archive to build.")
+    else:
+        person_id = actor.require_person() if kind in OWN_KINDS else None
     run, _created = _service(actor).start(
         kind,
         redis_connection(),
@@ -103,7 +122,7 @@ def start():
 
 
 @bp.route("/runs/<int:run_id>")
-@requires_persona("quality_center", "organization", "observer")
+@requires_persona(*PERSONAS)
 def show(run_id: int):
     actor = current_actor()
     run = _visible(actor, _service(actor).get(run_id))
@@ -111,7 +130,7 @@ def show(run_id: int):
 
 
 @bp.route("/runs/<int:run_id>/status")
-@requires_persona("quality_center", "organization", "observer")
+@requires_persona(*PERSONAS)
 def status(run_id: int):
     actor = current_actor()
     service = _service(actor)
@@ -131,7 +150,7 @@ def status(run_id: int):
 
 
 @bp.route("/runs/<int:run_id>/download")
-@requires_persona("quality_center", "organization", "observer")
+@requires_persona(*PERSONAS)
 def download(run_id: int):
     actor = current_actor()
     run = _visible(actor, _service(actor).download(run_id))
@@ -163,5 +182,6 @@ def _cadre_panel(actor: Actor) -> Panel:
 
 @register_panel("quality_center", 50)
 @register_panel("organization", 50)
+@register_panel("school_office", 50)
 def _reports_panel(actor: Actor) -> Panel:
     return Panel("reports/_panel.html", {"runs": _service(actor).runs(limit=5), "labels": KIND_LABELS})

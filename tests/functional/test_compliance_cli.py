@@ -30,7 +30,22 @@ def test_compliance_json_lists_every_person_and_rule(run, scenario, session_fact
     result = run("compliance", "--semester", "2026-2027-1", "--institution", "SCN", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert len(rows) == 20  # 13 people: 张 3 rules; 王, 赵, 陈, 周, 学工 2 each; the other 7 one each
+    observation = [r for r in rows if r["rule"].startswith("O-")]
+    assert len(observation) == 20  # 13 people: 张 3 rules; 王, 赵, 陈, 周, 学工 2 each; the other 7 one each
+    # The contact rules (C-*) beside them, by the person's group (docs/policy-rules.md): a school leader has
+    # C-1a, C-1b, C-3a, C-4 and C-7b; a college head C-2a, C-2b, C-3b and C-7b; a department head C-5.
+    by_group = {
+        "school_leaders": {"C-1a", "C-1b", "C-3a", "C-4", "C-7b"},
+        "college_heads": {"C-2a", "C-2b", "C-3b", "C-7b"},
+        "functional_heads": {"C-5"},
+    }
+    contact: dict[str, set[str]] = {}
+    for r in rows:
+        if r["rule"].startswith("C-"):
+            contact.setdefault(r["employee_no"], set()).add(r["rule"])
+            assert r["rule"] in by_group[r["group"]]
+    assert contact["L001"] == by_group["school_leaders"]
+    assert len(rows) == 20 + sum(len(v) for v in contact.values())
     for row in rows:
         assert {
             "employee_no",
@@ -58,7 +73,9 @@ def test_compliance_json_lists_every_person_and_rule(run, scenario, session_fact
 def test_compliance_text_output_and_unknown_semester(run, scenario):  # type: ignore[no-untyped-def]
     result = run("compliance", "--semester", "2026-2027-1", "--institution", "SCN")
     assert result.exit_code == 0, result.output
-    assert "people with duties: 13" in result.output and "compliant: 5" in result.output
+    assert "people with duties: 13" in result.output
+    assert "observation duties (O-*): people 13  compliant: 5  short: 8" in result.output
+    assert "contact duties (C-*): people" in result.output
     assert "L001  张副校长" in result.output
     missing = run("compliance", "--semester", "1999-2000-1", "--institution", "SCN")
     assert missing.exit_code == 2

@@ -235,7 +235,9 @@ def scenario(db_session) -> Scenario:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def report(db_session, scenario) -> ComplianceReport:  # type: ignore[no-untyped-def]
-    return ComplianceService(db_session, scenario.institution_id).evaluate(scenario.semester)
+    return ComplianceService(db_session, scenario.institution_id).evaluate(
+        scenario.semester, system="observation"
+    )
 
 
 def result(report: ComplianceReport, employee_no: str, rule_id: str):  # type: ignore[no-untyped-def]
@@ -315,7 +317,9 @@ def test_O6_term_of_office_spanning_two_semesters(report, scenario):  # type: ig
 
 
 def test_O6_previous_semester_is_judged_up_to_its_own_end(db_session, scenario):  # type: ignore[no-untyped-def]
-    old = ComplianceService(db_session, scenario.institution_id).evaluate(scenario.previous)
+    old = ComplianceService(db_session, scenario.institution_id).evaluate(
+        scenario.previous, system="observation"
+    )
     o6 = result(old, scenario.people["ma"], "O-6")
     assert (o6.required, o6.done, [m.code for m in o6.missing]) == (2, 1, ["T102"])
 
@@ -383,7 +387,9 @@ def test_another_institutions_data_does_not_count(db_session, report, scenario):
     assert "外校长" not in {r.name for r in report.results}
     assert "F009" not in {r.employee_no for r in report.results}  # tenure ended before the semester
     other_semester = db_session.query(Semester).filter_by(institution_id=scenario.other_institution_id).one()
-    other = ComplianceService(db_session, scenario.other_institution_id).evaluate(other_semester)
+    other = ComplianceService(db_session, scenario.other_institution_id).evaluate(
+        other_semester, system="observation"
+    )
     assert {(r.employee_no, r.rule_id, r.done) for r in other.results} == {
         ("L001", "O-1", 4),
         ("L001", "O-2", 4),
@@ -396,7 +402,7 @@ def test_another_institutions_data_does_not_count(db_session, report, scenario):
 def test_single_person_evaluation_matches_the_full_one(db_session, report, scenario):  # type: ignore[no-untyped-def]
     service = ComplianceService(db_session, scenario.institution_id)
     zhang = next(p for p in report.persons if p.employee_no == "L001")
-    alone = service.person(scenario.semester, zhang.person_id)
+    alone = service.person(scenario.semester, zhang.person_id, system="observation")
     assert alone is not None
     assert [r.to_dict() for r in alone.results] == [r.to_dict() for r in zhang.results]
 

@@ -184,7 +184,12 @@ def test_cadre_excel_covers_both_semesters_of_the_year_with_safe_cells(session_f
     col = heads.index("2026-2027-1 O-2 听课≥3次")
     assert [zhang_row[col + k].value for k in range(3)] == [3, 2, "未完成"]
     assert zhang_row[heads.index("2026-2027-1 全部完成")].value == "否"
-    assert rows["L001"][heads.index("2026-2027-1 全部完成")].value == "是"
+    # the contact duties beside the observation duties (issue 9 §7): L001 met every observation duty but
+    # has no contact records in this college, so not all duties
+    assert rows["L001"][heads.index("2026-2027-1 听课任务全部完成")].value == "是"
+    assert rows["L001"][heads.index("2026-2027-1 联系基层任务全部完成")].value == "否"
+    assert rows["L001"][heads.index("2026-2027-1 全部完成")].value == "否"
+    assert any(h and h.startswith("2026-2027-1 C-1b ") for h in heads)
     details = [[c.value for c in r] for r in detail.iter_rows(min_row=2)]
     o3 = next(r for r in details if r[0] == "2026-2027-1" and r[1] == "L002" and r[4] == "O-3")
     assert o3[6:9] == [2, 1, "未完成"] and "SZ2" in o3[10]

@@ -1,0 +1,192 @@
+"""The next step for each duty still open: what the duty page says under a short rule, and which form opens.
+
+The duty page (issue 9 §5) shows a leader's observation and contact duties together. For each result that
+is not met, ``next_steps`` turns what is missing into a sentence and an action:
+
+- a contacted college or own contact point not visited yet → "本学期尚未到汽车工程学院调研" and the contact
+  record form prefilled with the kind, the target kind and the target (CONTACTS_DESIGN.md, "Prefilled record
+  form");
+- an activity still owed (a lecture, a symposium, a branch activity) → the form prefilled with its kind;
+- a contact point the school office has not assigned → a sentence only (the school office assigns them);
+- the year-end summary (C-7b) → the summary page;
+- observations or patrols still owed (O-*) → the class picker or the patrol form.
+
+Texts are English msgids with parameters (the page translates them); actions are names the view turns into
+URLs, so this module needs no Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT, RuleResult
+from lti_tool.compliance.services import PersonCompliance
+from lti_tool.directory.models import StudentClass, Unit
+from lti_tool.i18n import N_
+from lti_tool.policy.schema import Policy
+
+RECORD, OBSERVE, PATROL, SUMMARY = "record", "observe", "patrol", "summary"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    rule_id: str
+    text: str
+    """An English msgid with ``%(name)s`` parameters."""
+    params: dict[str, Any] = field(default_factory=dict)
+    action: str = ""
+    """``record`` (the contact record form, prefilled with ``query``), ``observe``, ``patrol``,
+    ``summary`` — or "" for a sentence without a button."""
+    query: dict[str, Any] = field(default_factory=dict)
+    button: str = ""
+    """The button's msgid."""
+
+
+def _ids(results: list[RuleResult], prefix: str) -> set[int]:
+    out = set()
+    for r in results:
+        for m in r.missing:
+            if m.code.startswith(prefix):
+                try:
+                    out.add(int(m.code[len(prefix) :]))
+                except ValueError:
+                    continue
+    return out
+
+
+def next_steps(session: Session, policy: Policy, pc: PersonCompliance) -> dict[str, list[NextStep]]:
+    """Per rule ID, the steps that would close its gap (in the order the duty page shows them)."""
+    open_results = [r for r in pc.results if r.status == SHORT and not r.informative]
+    unit_ids, class_ids = _ids(open_results, "unit:"), _ids(open_results, "class:")
+    units = (
+        {uid: kind for uid, kind in session.execute(select(Unit.id, Unit.kind).where(Unit.id.in_(unit_ids)))}
+        if unit_ids
+        else {}
+    )
+    classes = (
+        set(session.scalars(select(StudentClass.id).where(StudentClass.id.in_(class_ids))))
+        if class_ids
+        else set()
+    )
+    out: dict[str, list[NextStep]] = {}
+    for r in pc.results:
+        steps = _steps(policy, r, units, classes)
+        if steps:
+            out[r.rule_id] = steps
+    return out
+
+
+def _steps(policy: Policy, r: RuleResult, units: dict[int, str], classes: set[int]) -> list[NextStep]:
+    try:
+        rule = policy.rule(r.rule_id)
+    except KeyError:
+        return []
+    if rule.kind == "summary_submitted":
+        if r.status == SHORT or (
+            r.status == NOT_APPLICABLE and r.params.get("deadline") and not r.params.get("date")
+        ):
+            return [
+                NextStep(
+                    r.rule_id,
+                    N_("Write and submit the year-end summary of %(year)s by %(deadline)s."),
+                    {"year": r.params.get("year", ""), "deadline": r.params.get("deadline", "")},
+                    SUMMARY,
+                    {"year": r.params.get("year", "")},
+                    N_("Open the year-end summary"),
+                )
+            ]
+        return []
+    if r.status != SHORT or r.informative:
+        return []
+    if rule.kind == "contact_points":
+        return [
+            NextStep(
+                r.rule_id,
+                N_("No %(kind)s assigned for %(year)s yet: the school office assigns contact points."),
+                {"kind": m.label, "year": r.params.get("year", "")},
+            )
+            for m in r.missing
+        ] or [NextStep(r.rule_id, r.explanation, dict(r.params))]
+    if rule.kind == "contact_count":
+        activity = rule.activities[0]
+        steps = []
+        for m in r.missing:
+            kind, _, raw = m.code.partition(":")
+            query: dict[str, Any] = {"kind": activity}
+            if activity == "branch_activity":
+                query["target_kind"] = "party_branch"
+            if kind == "unit" and raw.isdigit():
+                uid = int(raw)
+                if activity == "branch_activity":
+                    text = N_("No confirmed branch activity of %(target)s this semester yet.")
+                else:
+                    text = N_("Not yet visited %(target)s this semester.")
+                    query |= {"target_kind": units.get(uid, "unit"), "unit": uid}
+                steps.append(NextStep(r.rule_id, text, {"target": m.label}, RECORD, query, _button(activity)))
+            elif kind == "class" and raw.isdigit() and int(raw) in classes:
+                query |= {"target_kind": "student_class", "student_class": int(raw)}
+                steps.append(
+                    NextStep(
+                        r.rule_id,
+                        N_("Not yet visited %(target)s this semester."),
+                        {"target": m.label},
+                        RECORD,
+                        query,
+                        _button(activity),
+                    )
+                )
+            elif r.params.get("no_target"):
+                steps.append(
+                    NextStep(
+                        r.rule_id,
+                        N_("No contact point for this academic year yet: the school office assigns them."),
+                    )
+                )
+            else:
+                steps.append(
+                    NextStep(
+                        r.rule_id,
+                        N_("%(remaining)s more this semester: %(activity)s."),
+                        {"remaining": r.remaining, "activity": m.label},
+                        RECORD,
+                        query,
+                        _button(activity),
+                    )
+                )
+        return steps
+    if rule.kind in ("min_count", "per_month") and rule.activity == "patrol":
+        return [
+            NextStep(
+                r.rule_id,
+                N_("%(remaining)s more patrols this semester."),
+                {"remaining": r.remaining},
+                PATROL,
+                {},
+                N_("Record a patrol"),
+            )
+        ]
+    if rule.kind in ("min_count", "each_course", "tenure_coverage"):
+        return [
+            NextStep(
+                r.rule_id,
+                N_("%(remaining)s more observations this semester."),
+                {"remaining": r.remaining},
+                OBSERVE,
+                {},
+                N_("Choose a class to observe"),
+            )
+        ]
+    return []
+
+
+def _button(activity: str) -> str:
+    return {
+        "visit": N_("Record a visit"),
+        "branch_activity": N_("Record a branch activity"),
+        "lecture": N_("Record a lecture"),
+        "symposium": N_("Record a symposium"),
+    }.get(activity, N_("Record a contact"))
