@@ -4,8 +4,8 @@ The duty page (issue 9 §5) shows a leader's observation and contact duties toge
 is not met, ``next_steps`` turns what is missing into a sentence and an action:
 
 - a contacted college or own contact point not visited yet → "本学期尚未到汽车工程学院调研" and the contact
-  record form prefilled with the kind, the target kind and the target (CONTACTS_DESIGN.md, "Prefilled record
-  form");
+  record form (contacts ``new``) prefilled with the kind and the contact point (or the kind of target and
+  its name);
 - an activity still owed (a lecture, a symposium, a branch activity) → the form prefilled with its kind;
 - a contact point the school office has not assigned → a sentence only (the school office assigns them);
 - the year-end summary (C-7b) → the summary page;
@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT, RuleResult
 from lti_tool.compliance.services import PersonCompliance
+from lti_tool.contacts.models import ContactPoint
 from lti_tool.directory.models import StudentClass, Unit
 from lti_tool.i18n import N_
 from lti_tool.policy.schema import Policy
@@ -58,7 +59,9 @@ def _ids(results: list[RuleResult], prefix: str) -> set[int]:
     return out
 
 
-def next_steps(session: Session, policy: Policy, pc: PersonCompliance) -> dict[str, list[NextStep]]:
+def next_steps(
+    session: Session, policy: Policy, pc: PersonCompliance, academic_year: str
+) -> dict[str, list[NextStep]]:
     """Per rule ID, the steps that would close its gap (in the order the duty page shows them)."""
     open_results = [r for r in pc.results if r.status == SHORT and not r.informative]
     unit_ids, class_ids = _ids(open_results, "unit:"), _ids(open_results, "class:")
@@ -72,15 +75,28 @@ def next_steps(session: Session, policy: Policy, pc: PersonCompliance) -> dict[s
         if class_ids
         else set()
     )
+    points: dict[str, int] = {}
+    if unit_ids or class_ids:
+        cp = ContactPoint
+        for point_id, unit_id, class_id in session.execute(
+            select(cp.id, cp.unit_id, cp.student_class_id).where(
+                cp.person_id == pc.person_id,
+                cp.academic_year == academic_year,
+                or_(cp.unit_id.in_(unit_ids), cp.student_class_id.in_(class_ids)),
+            )
+        ):
+            points.setdefault(f"unit:{unit_id}" if unit_id is not None else f"class:{class_id}", point_id)
     out: dict[str, list[NextStep]] = {}
     for r in pc.results:
-        steps = _steps(policy, r, units, classes)
+        steps = _steps(policy, r, units, classes, points)
         if steps:
             out[r.rule_id] = steps
     return out
 
 
-def _steps(policy: Policy, r: RuleResult, units: dict[int, str], classes: set[int]) -> list[NextStep]:
+def _steps(
+    policy: Policy, r: RuleResult, units: dict[int, str], classes: set[int], points: dict[str, int]
+) -> list[NextStep]:
     try:
         rule = policy.rule(r.rule_id)
     except KeyError:
@@ -125,10 +141,10 @@ def _steps(policy: Policy, r: RuleResult, units: dict[int, str], classes: set[in
                     text = N_("No confirmed branch activity of %(target)s this semester yet.")
                 else:
                     text = N_("Not yet visited %(target)s this semester.")
-                    query |= {"target_kind": units.get(uid, "unit"), "unit": uid}
+                    query |= _target(m.code, units.get(uid, "unit"), m.label, points)
                 steps.append(NextStep(r.rule_id, text, {"target": m.label}, RECORD, query, _button(activity)))
             elif kind == "class" and raw.isdigit() and int(raw) in classes:
-                query |= {"target_kind": "student_class", "student_class": int(raw)}
+                query |= _target(m.code, "student_class", m.label, points)
                 steps.append(
                     NextStep(
                         r.rule_id,
@@ -181,6 +197,14 @@ def _steps(policy: Policy, r: RuleResult, units: dict[int, str], classes: set[in
             )
         ]
     return []
+
+
+def _target(code: str, target_kind: str, label: str, points: dict[str, int]) -> dict[str, Any]:
+    """The record form's prefill for a target (contacts.views ``new``): the leader's own contact point when
+    there is one, else the kind of target and its name."""
+    if code in points:
+        return {"contact_point_id": points[code]}
+    return {"target_kind": target_kind, "target": label}
 
 
 def _button(activity: str) -> str:

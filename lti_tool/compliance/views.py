@@ -42,7 +42,7 @@ QC, ORG, OBSERVER, SCHOOL_OFFICE = "quality_center", "organization", "observer",
 VIEWERS = (QC, ORG, SCHOOL_OFFICE)
 START_ENDPOINT = "observations.start"
 ACTION_ENDPOINTS = {
-    RECORD: "contacts.new_record",
+    RECORD: "contacts.new",
     OBSERVE: "timetable.pick",
     PATROL: "patrols.index",
     SUMMARY: "contact_summaries.mine",
@@ -134,7 +134,11 @@ def _person_page(actor: Actor, person_id: int):
         else PolicyStore(db(), actor.institution_id).current()
     )
     own = actor.persona == OBSERVER and person_id == actor.person_id
-    steps = next_steps(db(), policy, pc) if pc is not None else {}
+    steps = (
+        next_steps(db(), policy, pc, academic_year_for(policy, semester.week1_monday).code)
+        if pc is not None and semester is not None
+        else {}
+    )
     return render_template(
         "compliance/person.html",
         archive_form=actor.persona in (SCHOOL_OFFICE, ORG) or own,

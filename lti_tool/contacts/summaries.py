@@ -185,10 +185,8 @@ class SummaryService:
         return out
 
     # -- the draft ------------------------------------------------------------------------------------------
-    def draft_text(
-        self, person_id: int, year: str, start: str, kind_labels: dict[str, str]
-    ) -> dict[str, str]:
-        """The proposed text from the year's records (``kind_labels``: kind code → words)."""
+    def draft_text(self, person_id: int, year: str, start: str) -> dict[str, str]:
+        """The proposed text from the year's records, in the words of the filed document (``KIND_WORDS``)."""
         records = self.year_records(person_id, year, start)
         by_kind = Counter(r.kind for r in records)
         places = list(dict.fromkeys(r.target for r in records if r.target))
@@ -240,9 +238,7 @@ class SummaryService:
             raise NotFound("No summary %(id)s.", id=summary_id)
         return row
 
-    def get_or_draft(
-        self, person_id: int, year: str, start: str, kind_labels: dict[str, str]
-    ) -> ContactSummary:
+    def get_or_draft(self, person_id: int, year: str, start: str) -> ContactSummary:
         """The person's summary of the year; a new one starts from the drafted text (not yet stored)."""
         row = self.get(person_id, year)
         if row is None:

@@ -96,8 +96,9 @@ def _point(s, inst, who, kind, year=YEAR, *, unit=None, klass=None):  # type: ig
     s.flush()
 
 
-def build_contacts(s, code: str = "CNT") -> Contacts:  # type: ignore[no-untyped-def]
-    inst = f.institution(s, code).id
+def build_contacts(s, code: str = "CNT", institution_id: int | None = None) -> Contacts:  # type: ignore[no-untyped-def]
+    """The hand-counted college; ``institution_id`` reuses an existing institution (page tests)."""
+    inst = institution_id or f.institution(s, code).id
     S = f.semester(s, inst, "2026-2027-1", week1_monday=D(2026, 9, 7), weeks=18)
     S2 = f.semester(s, inst, "2026-2027-2", week1_monday=D(2027, 3, 1), weeks=20)
     A = f.unit(s, inst, "汽车工程学院", code="QC")
