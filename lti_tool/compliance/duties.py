@@ -202,8 +202,8 @@ def _steps(
 def _target(code: str, target_kind: str, label: str, points: dict[str, int]) -> dict[str, Any]:
     """The record form's prefill for a target (contacts.views ``new``): the leader's own contact point when
     there is one, else the kind of target and its name."""
-    if code in points:
-        return {"contact_point_id": points[code]}
+    if code in points:  # the point sets the target; kind and name are shown on the form's first page
+        return {"contact_point_id": points[code], "target_kind": target_kind, "target": label}
     return {"target_kind": target_kind, "target": label}
 
 

@@ -74,7 +74,7 @@ def test_duty_page_shows_both_systems_and_the_next_step(launcher: Launcher, clie
     assert 'id="rule-O-1"' in html and 'id="rule-C-1b"' in html
     # C-1b: 0/2, the contacted college not visited yet, with the record form prefilled with the point
     assert "本学期尚未到汽车工程学院调研" in html
-    assert f"/contacts/new?kind=visit&amp;contact_point_id={point_id}" in html
+    assert f"/contacts/new?kind=visit&amp;contact_point_id={point_id}&amp;target_kind=college" in html
     # C-4: the lecture still owed, with the form prefilled with its kind
     assert "/contacts/new?kind=lecture" in html
     # C-7b: not due in the autumn; the summary page is one click away
