@@ -26,11 +26,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.academic_year import academic_year_bounds, academic_year_of, previous_academic_year
 from lti_tool.compliance.contact_rules import CONTACT_RULE_FUNCTIONS, ContactFacts, Point
 from lti_tool.compliance.rules import Item, RuleResult, Subject, Window, clip, merge
@@ -80,10 +80,8 @@ class _PointRow(NamedTuple):
 
 
 def local_day(at: dt.datetime, inst: Institution | None) -> dt.date:
-    """The college's date of an instant (submission times are stored in UTC)."""
-    return at.astimezone(
-        ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-    ).date()
+    """The college's date of an instant (submission times are stored in UTC; lti_tool/clock.py)."""
+    return clock.local(at, inst).date()
 
 
 def _code(unit_id: int | None, class_id: int | None, kind: str | None, label: str | None) -> str:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from lti_tool import clock
 from lti_tool.academic_year import academic_year_bounds, parse_academic_year
 from lti_tool.contacts.models import ContactMember, ContactRecord, ContactStatus
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -289,7 +290,7 @@ class SummaryService:
             if not (row.activities.strip() or row.reflection.strip()):
                 raise ValidationFailed("Write the summary before submitting it.")
             row.status = SummaryStatus.SUBMITTED.value
-            row.submitted_at = utcnow()
+            row.submitted_at = clock.utcnow()
         self.session.flush()
         log.info(
             "contact summary %s %s person=%s year=%s inst=%s actor=%s",
@@ -308,7 +309,7 @@ class SummaryService:
         if row.status != SummaryStatus.SUBMITTED:
             raise Conflict("Only a submitted summary can be received.")
         if row.received_at is None:
-            row.received_at = utcnow()
+            row.received_at = clock.utcnow()
             row.received_by_id = self.actor_id
             self.session.flush()
             log.info(

@@ -12,11 +12,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from lti_tool import clock
 from lti_tool.academic_year import academic_year_of, parse_academic_year
 from lti_tool.contacts.summaries import (
     FIELDS,
@@ -27,6 +25,7 @@ from lti_tool.contacts.summaries import (
 )
 from lti_tool.directory.models import Institution, Person
 from lti_tool.errors import BadRequest, Forbidden
+from lti_tool.inputs import parse_int
 from lti_tool.lti.sessions import Actor
 from lti_tool.policy.store import PolicyStore
 from lti_tool.web import current_actor, db, requires_persona
@@ -51,16 +50,16 @@ def _year(actor: Actor) -> str:
             raise BadRequest(
                 "“%(value)s” is not an academic year such as 2026-2027.", value=raw[:20]
             ) from None
-    inst = db().get(Institution, actor.institution_id)
-    zone = ZoneInfo(inst.timezone if inst is not None and inst.timezone else "Asia/Shanghai")
-    return academic_year_of(dt.datetime.now(dt.UTC).astimezone(zone).date(), contact.academic_year_start)
+    return academic_year_of(
+        clock.today(db().get(Institution, actor.institution_id)), contact.academic_year_start
+    )
 
 
 def _version() -> int:
-    raw = request.form.get("version", "")
-    if not raw.isdigit() or len(raw) > 9:
+    version = parse_int(request.form.get("version", ""))
+    if version is None:
         raise BadRequest("The form is incomplete; reload the page.")
-    return int(raw)
+    return version
 
 
 @bp.route("/")

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from lti_tool import clock
 from lti_tool.compliance.contacts import academic_year_for, local_day
 from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT, RuleResult
 from lti_tool.compliance.services import ComplianceReport, ComplianceService
@@ -35,7 +36,6 @@ from lti_tool.contacts.summaries import (
     SummaryStatus,
     summary_deadline,
 )
-from lti_tool.db import utcnow
 from lti_tool.directory.models import Institution, Person, Unit, UnitKind
 from lti_tool.errors import NotFound
 from lti_tool.policy.schema import Policy, Rule
@@ -518,7 +518,7 @@ class ContactReportService:
             academic_year=year.code,
             start=start,
             end=end,
-            as_of=min(local_day(utcnow(), inst), end),
+            as_of=min(clock.today(inst), end),
             policy_name=policy.name,
             headline=headline,
             rule_summary=rule_summary,
@@ -848,7 +848,7 @@ def build_contact_archive(
     inst = session.get(Institution, run.institution_id)
     progress(50, "排版")
     pdf = render_pdf(
-        contact_archive_html(archive, generated_on=local_day(utcnow(), inst)),
+        contact_archive_html(archive, generated_on=clock.today(inst)),
         on_step=lambda _s: progress(90, "写入 PDF"),
     )
     return f"联系基层工作档案-{archive.person_name}-{archive.academic_year}.pdf", pdf

@@ -33,6 +33,7 @@ from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.test import TestResponse, encode_multipart
 
 from lti_tool import clock
+from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.directory.models import PlatformUser, Unit
 from lti_tool.directory.services import PEOPLE_ALIASES, UNIT_ALIASES, DirectoryService
 from lti_tool.errors import TingkeError
@@ -61,6 +62,7 @@ PERSONA_USERS = {
     "observer": LmsUser("u-l001", "王校长", "l001@jti.edu", "L001", [ROLE_LEARNER]),
     "handler": LmsUser("u-h001", "后勤干事", "h001@jti.edu", "H001", [ROLE_LEARNER]),
     "teacher": LmsUser("u-t001", "李老师", "t001@jti.edu", "T001", [ROLE_INSTRUCTOR]),
+    "school_office": LmsUser("u-x001", "办公室主任", "x001@jti.edu", "X001", [ROLE_LEARNER]),
 }
 
 # -- hostile values ------------------------------------------------------------------------------------------
@@ -138,6 +140,8 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     s.flush()
     factories.person(s, inst, "周部长", employee_no="O001", unit=org_unit, email="o001@jti.edu")
     factories.person(s, inst, "后勤干事", employee_no="H001", unit=w.logistics, email="h001@jti.edu")
+    office = factories.unit(s, inst, "学校办公室", kind="department", code="XB", function="school_office")
+    factories.person(s, inst, "办公室主任", employee_no="X001", unit=office, email="x001@jti.edu")
     factories.hold(s, w.observer, "head_security")  # a patrol duty too, so the patrol form is open
     draft = factories.observation(
         s,
@@ -181,9 +185,21 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     stranger = PlatformUser(
         institution_id=inst, platform_id=platform_id, lti_user_id=f"stranger-{tag}", name="陌生人"
     )
-    s.add_all([reminder, run, mapping, stranger])
+    summary = ContactSummary(
+        institution_id=inst,
+        person_id=w.observer.id,
+        academic_year="2026-2027",
+        activities="本学年……",
+        opinions="",
+        problems="",
+        reflection="",
+        status="submitted",
+        version=1,
+    )
+    s.add_all([reminder, run, mapping, stranger, summary])
     s.flush()
     return {
+        "summary_id": summary.id,
         "semester_id": w.semester.id,
         "person_id": w.teacher.id,
         "user_id": stranger.id,
