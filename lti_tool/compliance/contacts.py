@@ -352,12 +352,12 @@ class ContactCounting:
             ContactSummary.person_id.in_(ids),
         )
         for pid, status, submitted_at in self.session.execute(stmt):
-            submitted = status == SummaryStatus.SUBMITTED and submitted_at is not None
+            on = local_day(submitted_at, inst) if status == SummaryStatus.SUBMITTED and submitted_at else None
             out[pid] = ContactFacts(
                 year.code,
                 deadline=deadline,
                 semester_end=semester.end,
-                summary_draft=not submitted,
-                summary_submitted_on=local_day(submitted_at, inst) if submitted else None,
+                summary_draft=on is None,
+                summary_submitted_on=on,
             )
         return out

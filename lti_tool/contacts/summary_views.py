@@ -64,7 +64,7 @@ def _version() -> int:
 
 @bp.route("/")
 @requires_persona(LEADER)
-def mine():  # type: ignore[no-untyped-def]
+def mine():
     actor = current_actor()
     person_id = actor.require_person()
     year = _year(actor)
@@ -83,7 +83,7 @@ def mine():  # type: ignore[no-untyped-def]
 
 @bp.route("/", methods=["POST"])
 @requires_persona(LEADER)
-def save():  # type: ignore[no-untyped-def]
+def save():
     actor = current_actor()
     person_id = actor.require_person()
     year = _year(actor)
@@ -97,7 +97,7 @@ def save():  # type: ignore[no-untyped-def]
 
 @bp.route("/redraft", methods=["POST"])
 @requires_persona(LEADER)
-def redraft():  # type: ignore[no-untyped-def]
+def redraft():
     """Replace the drafted fields with the text proposed from the records now (the reflection is kept)."""
     actor = current_actor()
     person_id = actor.require_person()
@@ -113,7 +113,7 @@ def redraft():  # type: ignore[no-untyped-def]
 
 @bp.route("/all")
 @requires_persona(SCHOOL_OFFICE, ORG)
-def all_summaries():  # type: ignore[no-untyped-def]
+def all_summaries():
     actor = current_actor()
     year = _year(actor)
     policy = PolicyStore(db(), actor.institution_id).current()
@@ -139,7 +139,7 @@ def _visible(actor: Actor, summary_id: int) -> ContactSummary:
 
 @bp.route("/<int:summary_id>")
 @requires_persona(SCHOOL_OFFICE, ORG, LEADER)
-def show(summary_id: int):  # type: ignore[no-untyped-def]
+def show(summary_id: int):
     actor = current_actor()
     row = _visible(actor, summary_id)
     policy = PolicyStore(db(), actor.institution_id).current()
@@ -158,7 +158,7 @@ def show(summary_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:summary_id>/receive", methods=["POST"])
 @requires_persona(SCHOOL_OFFICE)
-def receive(summary_id: int):  # type: ignore[no-untyped-def]
+def receive(summary_id: int):
     actor = current_actor()
     row = _service(actor).receive(summary_id)
     return redirect(url_for("contact_summaries.show", summary_id=row.id, saved="received"), code=303)
@@ -166,7 +166,7 @@ def receive(summary_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:summary_id>/return", methods=["POST"])
 @requires_persona(SCHOOL_OFFICE)
-def return_to_author(summary_id: int):  # type: ignore[no-untyped-def]
+def return_to_author(summary_id: int):
     actor = current_actor()
     row = _service(actor).return_to_author(summary_id)
     return redirect(url_for("contact_summaries.all_summaries", year=row.academic_year), code=303)

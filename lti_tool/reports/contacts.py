@@ -477,18 +477,18 @@ class ContactReportService:
             row(r, r.opinions, KIND_LABELS.get(r.kind, r.kind)) for r in records if (r.opinions or "").strip()
         ]
         problems = []
-        for p in self._problems([r.id for r in records]):
-            rec = next((r for r in records if r.id == p.contact_record_id), None)
-            note = next((e.note for e in reversed(p.events) if e.note), "")
+        for prob in self._problems([r.id for r in records]):
+            source = next((r for r in records if r.id == prob.contact_record_id), None)
+            note = next((e.note for e in reversed(prob.events) if e.note), "")
             problems.append(
                 ProblemRow(
-                    rec.date if rec else local_day(p.created_at, inst),
-                    names.get(p.raised_by_id, ""),
-                    _excerpt(p.description, 100),
-                    p.unit.name if p.unit else "未分派",
-                    PROBLEM_STATUS_LABELS.get(p.status, p.status),
+                    source.date if source else local_day(prob.created_at, inst),
+                    names.get(prob.raised_by_id, ""),
+                    _excerpt(prob.description, 100),
+                    prob.unit.name if prob.unit else "未分派",
+                    PROBLEM_STATUS_LABELS.get(prob.status, prob.status),
                     _excerpt(note, 100),
-                    p.status in (ProblemStatus.NEW, ProblemStatus.ACCEPTED),
+                    prob.status in (ProblemStatus.NEW, ProblemStatus.ACCEPTED),
                 )
             )
         months: dict[str, list[int]] = {}
@@ -497,16 +497,16 @@ class ContactReportService:
             months[f"{day:%Y-%m}"] = [0, 0, 0, 0, 0]
             day = (day + dt.timedelta(days=32)).replace(day=1)
         for rec in records:
-            m = months.setdefault(f"{rec.date:%Y-%m}", [0, 0, 0, 0, 0])
-            m[0] += 1
+            counts = months.setdefault(f"{rec.date:%Y-%m}", [0, 0, 0, 0, 0])
+            counts[0] += 1
             if rec.kind == ContactKind.VISIT:
-                m[1] += 1
+                counts[1] += 1
             elif rec.kind == ContactKind.BRANCH_ACTIVITY:
-                m[2] += 1
+                counts[2] += 1
             elif rec.kind in (ContactKind.LECTURE, ContactKind.SYMPOSIUM):
-                m[3] += 1
+                counts[3] += 1
             else:
-                m[4] += 1
+                counts[4] += 1
         trend = [MonthRow(k, *v) for k, v in sorted(months.items())]
         prev_start, prev_end = _year_earlier(start), _year_earlier(end)
         previous = self.figures(prev_start, prev_end)
