@@ -32,6 +32,10 @@ from lti_tool.web import current_actor, db, requires_persona
 bp = Blueprint("compliance", __name__, url_prefix="/policy")
 
 register_nav("observer", 30, "compliance.me", N_("My duties"))
+register_nav("school_office", 10, "compliance.dashboard", N_("Compliance"), active_prefix="compliance.")
+register_nav("school_office", 20, "contact_summaries.all_summaries", N_("Year-end summaries"))
+register_nav("school_office", 30, "reports.index", N_("Reports"), active_prefix="reports.")
+register_nav("organization", 15, "contact_summaries.all_summaries", N_("Year-end summaries"))
 register_nav("quality_center", 10, "compliance.dashboard", N_("Compliance"), active_prefix="compliance.")
 register_nav(
     "organization", 10, "compliance.dashboard", N_("Compliance per cadre"), active_prefix="compliance."

@@ -195,6 +195,20 @@ class Rule:
                     + ", informative"
                 )
             return "主要听本院（部）的课" + (f"（目标 {target}）" if target else "") + "，参考指标"
+        if self.kind == "contact_points":
+            held = "、".join(
+                f"{q.label}{q.min}–{q.max}个" if q.max else f"{q.label}至少{q.min}个" for q in self.requires
+            )
+            if en:
+                return f"contact points each academic year: {held}" + (
+                    ", rotated yearly" if self.rotation else ""
+                )
+            return f"每学年联系{held}" + ("，每年轮换" if self.rotation else "")
+        if self.kind == "contact_count":
+            what = self.activity_label or "、".join(self.activities)
+            return f"at least {n} a semester: {what}" if en else f"每学期至少{n}次：{what}"
+        if self.kind == "summary_submitted":
+            return "the year-end contact summary, on time" if en else "按时提交年度联系基层工作总结"
         return self.source
 
     def titled(self, locale: str = "zh_CN") -> str:
