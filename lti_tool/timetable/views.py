@@ -18,7 +18,6 @@ from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field, row_id
-from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
@@ -32,7 +31,7 @@ from lti_tool.timetable.services import (
     TimetableImporter,
     local_now,
 )
-from lti_tool.web import current_actor, db, requires_persona, tingke
+from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 
@@ -75,11 +74,6 @@ def _date_arg(args: MultiDict[str, str], name: str, default: dt.date | None) -> 
         raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:40]) from None
 
 
-def _course_teacher_ids(actor: Actor) -> list[int]:
-    """The launching LMS course's teachers (NRPS), asked only when the course maps to no course code."""
-    return CourseMembersService(db(), tingke().settings).course_teacher_ids(actor)
-
-
 @bp.route("/pick")
 @requires_persona("observer", "quality_center")
 def pick():
@@ -95,7 +89,9 @@ def pick():
             platform_id=actor.platform_id,
             context_id=actor.claims.context_id,
             course_keys=actor.claims.course_keys,
-            course_teacher_ids=lambda: _course_teacher_ids(actor),
+            # An LMS course that is no timetable course (the leaders' own course) opens on every class now and
+            # next, never on its members' classes: they are the leaders themselves (issue 11 §8).
+            course_teacher_ids=None,
             viewer_id=actor.person_id,
         )
         if not want_all

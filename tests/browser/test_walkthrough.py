@@ -201,6 +201,7 @@ def college(
         )
         last_week = factories.class_session(s, section, monday)
         factories.class_session(s, section, monday + dt.timedelta(days=7))
+        factories.class_session(s, section, today + dt.timedelta(days=1))  # a class still to come
         service = ObservationService(s, institution_id, default_policy())
         record = service.start(people["L001"].id, last_week.id)
         service.autosave(record, people["L001"].id, complete_fields(default_policy()), 0)
@@ -240,3 +241,18 @@ def test_each_persona_walks_its_pages(
             path.strip("/").replace("/", "-"),
         )
         expect(walk.frame.locator(".mainnav a.active")).to_have_count(1)
+
+
+def test_leader_picker_on_a_phone_shows_classes_before_the_search(
+    new_lms: Callable[..., LmsBrowser], college: dict[str, Any], artifact_path: Callable[[str], Path]
+) -> None:
+    """Issue 11 §8: opened from the leaders' course (no timetable course), the picker lists the classes of the
+    coming days, and on a phone they come before the search form."""
+    walk = Walk(new_lms(PHONE), "phone", artifact_path)
+    launch(walk.lms, college["leader"], page="pick")
+    walk.fit_frame()
+    walk.check("pick")
+    results = walk.frame.locator("#results").bounding_box()
+    search = walk.frame.locator("#search").bounding_box()
+    assert results is not None and search is not None and results["y"] < search["y"]
+    expect(walk.frame.locator("#results li.tt-session").first).to_be_visible()

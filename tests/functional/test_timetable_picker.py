@@ -230,15 +230,25 @@ def test_context_label_is_the_fallback_course_key(world, launcher, platform, cli
     assert courses_of(items(pick(client, dean))) == {"CS201"}
 
 
-def test_nrps_teachers_when_the_course_is_not_in_the_timetable(world, launcher, platform, client) -> None:
+def test_a_course_outside_the_timetable_opens_on_all_classes_not_its_members(
+    world, launcher, platform, client
+) -> None:
+    """Issue 11 §8: launched from the leaders' own course (its members teach, but it is no timetable
+    course), the picker opens on every class now and next, not on the members' classes."""
     platform.members["m-57"] = [
         {"user_id": "u-T002", "lis_person_sourcedid": "T002", "roles": [ROLE_INSTRUCTOR], "status": "Active"},
         {"user_id": "u-H001", "lis_person_sourcedid": "H001", "roles": [ROLE_INSTRUCTOR], "status": "Active"},
     ]
-    context = {"id": "m-57", "label": "电路", "title": "电路（Moodle）"}
+    context = {"id": "m-57", "label": "LEADERS", "title": "领导干部听课"}
     head = launch(launcher, platform, "H001", context=context, roles=[ROLE_INSTRUCTOR])
-    found = items(pick(client, head))
-    assert courses_of(found) == {"EE301"}  # T002's full-time classes; PT101 is part-time (O-10)
+    text = pick(client, head)
+    assert courses_of(items(text)) == {"MKS101", "CS201", "EE301"}
+    assert "tt-scope" not in text  # no narrowing to announce
+
+
+def test_on_a_phone_the_classes_come_before_the_search_form(world, launcher, platform, client) -> None:
+    text = pick(client, launch(launcher, platform, "L001"))
+    assert 'class="pick-page"' in text and 'class="card tt-search"' in text  # ordered by app.css on a phone
 
 
 def test_quality_center_maps_an_lms_course(world, launcher, platform, client) -> None:
