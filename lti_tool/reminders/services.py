@@ -96,11 +96,15 @@ class ReminderService:
         )
         report = self.compliance.evaluate(semester, system="observation")
         search = SessionSearchService(self.session, self.institution_id, report.policy)
+        # Suggested classes are those still to come when the reminder is written (never one already past).
+        now = clock.local(
+            max(utcnow(), checkpoint.due_at), self.session.get(Institution, self.institution_id)
+        )
         reminders = []
         for person in report.persons:
             if not person.short:
                 continue
-            subject, body = self._compose(person, semester, checkpoint.week, search, today)
+            subject, body = self._compose(person, semester, checkpoint.week, search, today, now)
             row = self.session.get(Person, person.person_id)
             reminder = Reminder(
                 institution_id=self.institution_id,
@@ -123,7 +127,14 @@ class ReminderService:
         week: int,
         search: SessionSearchService,
         today: dt.date,
+        now: dt.datetime | None = None,
     ) -> tuple[str, str]:
+        """The reminder in Chinese only (issue 11 §7): rules with what they ask, classes still to come."""
+        rules = {r.id: r for r in search.policy.rules}
+
+        def rule_words(rule_id: str) -> str:
+            return rules[rule_id].titled("zh_CN") if rule_id in rules else rule_id
+
         lines = [
             f"{person.name}（{person.employee_no}）老师：",
             "",
@@ -133,29 +144,32 @@ class ReminderService:
         for r in person.short:
             missing = "、".join(str(m.label) for m in r.missing[:12]) if r.missing else ""
             lines.append(
-                f"  · {r.rule_id}：要求 {r.required}，已完成 {r.done}，还差 {r.remaining}"
+                f"  · {rule_words(r.rule_id)}：要求 {r.required}，已完成 {r.done}，还差 {r.remaining}"
                 + (f"（未完成：{missing}）" if missing else "")
             )
-        upcoming = self._next_sessions(person, search, today)
+        upcoming = self._next_sessions(person, search, today, now=now)
         if upcoming:
             lines += ["", "以下近期课程可帮助完成任务："]
             for v in upcoming:
                 teachers = "、".join(t.name for t in v.teachers)
-                marks = f"（{'、'.join(v.marks)}）" if v.marks else ""
+                marks = f"（计入 {'、'.join(v.marks)}）" if v.marks else ""
                 lines.append(
                     f"  · {v.date.isoformat()} 第{v.period_start}-{v.period_end}节 {v.course_name} "
                     f"{teachers} {v.room}{marks}"
                 )
         lines += [
             "",
-            "请登录学校教学平台，打开“听课 Tingke”选择课程听课。",
-            "",
-            "This is a pacing reminder from Tingke: the duties above are not yet met.",
+            "请登录学校教学平台，打开“听课系统”选择课程听课。",
         ]
         return f"【听课提醒】第 {week} 周：尚有 {len(person.short)} 项听课任务未完成", "\n".join(lines)
 
     def _next_sessions(
-        self, person: PersonCompliance, search: SessionSearchService, today: dt.date, limit: int = 3
+        self,
+        person: PersonCompliance,
+        search: SessionSearchService,
+        today: dt.date,
+        limit: int = 3,
+        now: dt.datetime | None = None,
     ) -> list:
         codes = {p.code for p in person.positions}
         rules = {r.id: r for r in search.policy.rules}
@@ -168,8 +182,12 @@ class ReminderService:
         page = search.search(filters, per_page=60)
         progress = search.observer_progress(person.person_id, codes, today)
         search.add_duty_marks(page.items, codes, progress)
-        marked = [v for v in page.items if v.marks]
-        return (marked or page.items)[:limit]
+        items = list(page.items)
+        if now is not None:  # only classes that have not started yet: one can still walk in before the start
+            start = now.replace(tzinfo=None)
+            items = [v for v in items if dt.datetime.combine(v.date, v.starts_at or dt.time(23, 59)) > start]
+        marked = [v for v in items if v.marks]
+        return (marked or items)[:limit]
 
     # -- banners ------------------------------------------------------------------------------------
     def active_for(self, person_id: int) -> list[Reminder]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from sqlalchemy import func, select
 from lti_tool import clock
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reminders.services import ReminderService, checkpoint_due_at
+from lti_tool.timetable.models import ClassSession, CourseSection, Semester
 from tests.support import factories as f
 from tests.support.clock import pinned_command, pinned_env
+from tests.support.platform import LmsUser
 from worker import jobs
 from worker.reminders import send_due_reminders
 
@@ -122,3 +125,30 @@ def test_banner_shown_and_dismissed(college, session_factory, settings, client, 
     csrf = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
     assert client.post(f"/reminders/{rid}/dismiss?s={session.token}", data={"csrf": csrf}).status_code == 303
     assert "听课提醒" not in session.get(client, "/home").get_data(as_text=True)
+
+
+def test_reminder_is_chinese_names_rules_and_suggests_no_past_class(
+    college, session_factory, settings, client, platform, launcher
+):  # type: ignore[no-untyped-def]
+    """Issue 11 §7: no English in the Chinese message, rule IDs with what they ask, no class already past
+    (today's class that has begun is not suggested), and a short banner linking to the page that helps."""
+    with session_factory.begin() as s:
+        sem = s.get(Semester, college["semester_id"])
+        sec = s.scalars(select(CourseSection).where(CourseSection.semester_id == sem.id)).first()
+        started = f.class_session(s, sec, clock.today())
+        started.starts_at, started.ends_at = dt.time(0, 0), dt.time(0, 1)  # began at the college's midnight
+        started_id = started.id
+    jobs.configure(settings)
+    send_due_reminders()
+    with session_factory() as s:
+        body = next(r.body for r in s.scalars(select(Reminder)) if r.person_id == college["behind"])
+    assert "O-1 每学期至少听2次课" in body
+    assert not re.search(r"[A-Za-z]{4,}", body.replace("O-1", "")), body  # no English words
+    with session_factory() as s:
+        started_day = s.get(ClassSession, started_id).date.isoformat()
+    assert f"{started_day} 第" not in body  # today's class has begun: not suggested
+    assert "汽车构造" in body  # the one in two days is
+    session = launcher.launch(LmsUser("u-l1", "落后校领导", "l1@jti.edu", "L1"))
+    home = session.get(client, "/home").get_data(as_text=True)
+    banner = home.split('class="card reminder"', 1)[1].split("</section>", 1)[0]
+    assert "/policy/me" in banner and "<details>" in banner
