@@ -63,7 +63,7 @@ def staff(world, session_factory, institution_id):  # type: ignore[no-untyped-de
 def test_each_persona_has_a_navigation_bar_to_all_its_pages(staff, as_user, user, expected) -> None:  # type: ignore[no-untyped-def]
     person = as_user(user)
     links = _nav(person.get("/home").get_data(as_text=True))
-    assert sorted(links) == sorted(expected), links
+    assert set(expected) <= set(links), links  # other domains (contacts) add their own pages
     for href in links:  # every entry opens, and is marked as the current page there
         page = person.get(href)
         assert page.status_code == 200, href
