@@ -344,7 +344,7 @@ def sweep(
     # Report runs the sweep starts stay unqueued: the test Redis is shared, and a worker test would
     # otherwise spend minutes on jobs whose rows are long gone.
     monkeypatch.setattr(
-        "lti_tool.reports.services.enqueue_run", lambda run_id, connection: f"report-run-{run_id}"
+        "lti_tool.reports.services.enqueue_run", lambda run_id, connection, **_: f"report-run-{run_id}"
     )
     with session_factory.begin() as s:
         platform_id = s.scalars(select(Platform.id)).one()
