@@ -1059,7 +1059,8 @@ class CourseMappingService:
                 context_id,
                 str(claims.get("context_title") or ""),
                 str(claims.get("context_label") or ""),
-                str(claims.get("course_offering_sourcedid") or ""),
+                # the ID number: Moodle sends it as course_section_sourcedid (tests/fixtures/moodle-5.0)
+                str(claims.get("course_offering_sourcedid") or claims.get("course_section_sourcedid") or ""),
             )
         matched = set(
             self.known_codes(

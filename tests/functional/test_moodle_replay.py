@@ -138,3 +138,12 @@ def test_site_administrator_not_in_the_roster_is_who_the_roster_says(
     assert "/lti/config" not in page and "/directory" not in page
     quality = _page(client, replay(client, platform, moodle_claims["quality"]))
     assert "/directory/users/unmatched" in quality
+
+
+def test_a_moodle_course_matched_by_its_id_number_is_not_listed_as_unmapped(
+    client, platform, college, moodle_claims
+) -> None:  # type: ignore[no-untyped-def]
+    replay(client, platform, moodle_claims["leader"])
+    quality = replay(client, platform, moodle_claims["quality"])
+    page = quality.get(client, "/timetable/mappings").get_data(as_text=True)
+    assert page.count("QC005-2026-1") == 0  # matched automatically: nothing for the quality center to map
