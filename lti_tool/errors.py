@@ -7,13 +7,18 @@ Nothing else in the code decides error statuses.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.i18n import N_
+
+log = logging.getLogger(__name__)
 
 Detail = str | tuple[str, dict[str, Any]]
 """One item of an error's details: a msgid (or plain text), or a msgid with its %(name)s parameters."""
@@ -82,10 +87,26 @@ class Conflict(TingkeError):
     status = 409
 
 
+class ServiceUnavailable(TingkeError):
+    """A service Tingke needs (the database, the job queue) cannot be reached: 503, saying which."""
+
+    status = 503
+
+
 class ValidationFailed(TingkeError):
     """Input that cannot be stored; ``details`` lists each problem (row and column for imports)."""
 
     status = 422
+
+
+DATABASE_DOWN = N_(
+    "Tingke's database cannot be reached right now, so nothing was saved. Please try again in a few "
+    "minutes; if it lasts, tell the college's IT center."
+)
+QUEUE_DOWN = N_(
+    "Tingke's job queue cannot be reached right now, so reports and reminders cannot be started. "
+    "Records and contact entries can still be saved. Please try again in a few minutes."
+)
 
 
 # Werkzeug's own texts are English; these are the ones a user meets, as catalog msgids.
@@ -114,6 +135,20 @@ def register_error_handlers(app: Flask) -> None:
             render_template("error.html", status=err.status, message=message, details=details),
             err.status,
         )
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.InterfaceError)
+    def _database_unreachable(err: Exception):
+        # OperationalError is the DBAPI's class for a database that cannot be reached or went away
+        # (PEP 249); the request's transaction is rolled back by the teardown, so nothing half-saved.
+        log.error("database unavailable: %s", err.__class__.__name__, exc_info=err)
+        return _tingke_error(ServiceUnavailable(DATABASE_DOWN))
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def _queue_unreachable(err: Exception):
+        log.error("job queue (Redis) unavailable: %s", err.__class__.__name__)
+        return _tingke_error(ServiceUnavailable(QUEUE_DOWN))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

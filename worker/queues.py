@@ -7,6 +7,7 @@ WeasyPrint is imported in the parent process so each forked job inherits it warm
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from redis import Redis
 from rq import Queue, Worker
@@ -15,6 +16,7 @@ from lti_tool.config import Settings
 from lti_tool.ops.observability import configure_logging
 
 QUEUE_NAMES = ("reports", "default")
+log = logging.getLogger(__name__)
 
 
 def redis_connection(settings: Settings | None = None) -> Redis:
@@ -24,6 +26,27 @@ def redis_connection(settings: Settings | None = None) -> Redis:
 
 def queue(name: str = "default", connection: Redis | None = None) -> Queue:
     return Queue(name, connection=connection or redis_connection())
+
+
+class TingkeWorker(Worker):
+    """RQ's worker plus Tingke's reconciler: every maintenance round (``worker_maintenance_seconds``,
+    60 s by default, also while idle) it queues the pending runs that have no job — recorded while Redis
+    was down, or lost with it — and admits waiting runs (issue 13 §4). A failing round is logged and
+    tried again next time; it never stops the worker."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        from lti_tool.reports import fairqueue
+        from worker.jobs import requeue_orphans
+
+        try:
+            queued = requeue_orphans(self.connection)
+            fairqueue.admit(self.connection)
+        except Exception:  # the database or Redis is away: next round
+            log.exception("reconciling report runs failed; trying again at the next maintenance")
+            return
+        if queued:
+            log.info("reconciler queued %d report run(s) that had no job", queued)
 
 
 def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
@@ -46,7 +69,7 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     settings = Settings.from_env()
     configure_logging(settings)
     recovery = settings.worker_maintenance_seconds
-    worker = Worker(
+    worker = TingkeWorker(
         [Queue(n, connection=connection) for n in QUEUE_NAMES],
         connection=connection,
         # A job whose worker host died stays "started" until RQ's registry cleanup finds it (its heartbeat

@@ -14,11 +14,12 @@ import datetime as dt
 import logging
 from enum import StrEnum
 
+import redis.exceptions
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.db import get_scoped, utcnow
-from lti_tool.errors import BadRequest, Conflict, NotFound
+from lti_tool.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.timetable.models import Semester
 
@@ -119,8 +120,21 @@ class ReportRunService:
     def enqueue(self, runs: list[ReportRun], connection: object) -> None:
         """Commit the runs' rows (the worker must find them), then queue one job per run."""
         self.session.commit()
-        for run in runs:
-            run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
+        try:
+            for run in runs:
+                run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # The runs are saved (committed above) and stay pending without a job: the worker's
+            # reconciler (worker/queues.py) queues them within a minute once Redis answers again.
+            log.warning(
+                "job queue unreachable; %d run(s) of institution %s wait for the reconciler: %s",
+                len(runs), self.institution_id, exc.__class__.__name__,
+            )  # fmt: skip
+            raise ServiceUnavailable(
+                "Your request was saved, but the job queue cannot be reached right now. The report will "
+                "be made automatically within a minute or two of the queue being back; you need not "
+                "ask again."
+            ) from exc
 
     def is_stalled(self, run: ReportRun, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
