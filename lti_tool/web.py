@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
@@ -40,6 +40,8 @@ class Tingke:
     key_cache: PlatformKeyCache
     secret: str
     frame_origins: tuple[float, list[str]] = (0.0, [])
+    platform_origin: dict[int, str] = field(default_factory=dict)
+    """Each platform's origin (by id), refreshed with ``frame_origins``."""
     redis: Any = None
 
 
@@ -121,9 +123,21 @@ def _platform_origins() -> list[str]:
     fetched, origins = t.frame_origins
     if time.monotonic() - fetched > 60:
         with t.session_factory() as s:
-            origins = sorted({p.origin for p in s.scalars(select(Platform)) if p.origin})
+            by_platform = {p.id: p.origin for p in s.scalars(select(Platform)) if p.origin}
+        origins = sorted(set(by_platform.values()))
+        t.platform_origin = by_platform
         t.frame_origins = (time.monotonic(), origins)
     return origins
+
+
+def _frame_ancestors(actor: Actor | None) -> tuple[str, ...]:
+    """Who may frame this response: a session's page only its own platform (issue 13 §7); pages without a
+    session (the launch, its refusals, the configuration page) every registered platform."""
+    origins = _platform_origins()
+    if actor is None:
+        return tuple(origins)
+    own = tingke().platform_origin.get(actor.platform_id)
+    return (own,) if own else ()
 
 
 @lru_cache(maxsize=64)
@@ -178,7 +192,7 @@ def init_request_handling(app: Flask) -> None:
                 session.close()
         actor = g.get("actor")
         response.headers["Content-Security-Policy"] = _content_security_policy(
-            tuple(_platform_origins()), tuple(g.get("frame_ancestors_extra", ()))
+            _frame_ancestors(actor), tuple(g.get("frame_ancestors_extra", ()))
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"

@@ -657,12 +657,18 @@ def test_frame_ancestors_lists_registered_platforms_only(
     try:
         register_platform(session_factory, settings, second, "JTI")
         result = launcher.launch(TEACHER)
-        for response in (client.get("/lti/config"), result.get(client, "/home"), result.response):
+        # pages without a session (the launch, the configuration page): every registered platform
+        for response in (client.get("/lti/config"), result.response):
             csp = response.headers["Content-Security-Policy"]
             ancestors = re.search(r"frame-ancestors ([^;]+)", csp).group(1).split()
             assert set(ancestors) == {"'self'", platform.base, second.base}
             assert stranger.base not in csp
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        # a session's pages: only the platform it was launched from (issue 13 §7)
+        csp = result.get(client, "/home").headers["Content-Security-Policy"]
+        ancestors = re.search(r"frame-ancestors ([^;]+)", csp).group(1).split()
+        assert set(ancestors) == {"'self'", platform.base}
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     finally:
         second.stop()
         stranger.stop()
