@@ -212,6 +212,9 @@ class ProblemService:
 
     def step(self, problem_id: int, to_status: str, person: Person, note: str) -> Problem:
         problem = self.get(problem_id)
+        roles = self.role_of(problem, person)
+        if not roles:  # decided before the state: no 409 tells an outsider where the problem stands
+            raise Forbidden("Only the responsible unit or the person who raised it can do this.")
         who = (
             TRANSITIONS.get((ProblemStatus(problem.status), ProblemStatus(to_status)))
             if to_status in ProblemStatus.__members__.values()
@@ -223,7 +226,7 @@ class ProblemService:
                 current=problem.status,
                 target=to_status,
             )
-        if who not in self.role_of(problem, person):
+        if who not in roles:
             raise Forbidden("Only the responsible unit or the person who raised it can do this.")
         note = note.strip()
         if to_status in NOTE_REQUIRED and not note:

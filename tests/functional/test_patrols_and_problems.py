@@ -135,6 +135,12 @@ def test_problem_life_cycle_across_two_units(session_factory, institution_id, la
     assert hq.get(client, f"/problems/{zc_problem}").status_code == 403
     page = hq.get(client, f"/problems/{hq_problem}").get_data(as_text=True)
     csrf_h = _csrf(page)
+    # Someone who may not act on a problem learns nothing of its state: 403 whatever the step (issue 13 §7)
+    for status in ("resolved", "accepted", "no-such-status"):
+        response = client.post(
+            f"/problems/{zc_problem}/step?s={hq.token}", data={"csrf": csrf_h, "status": status, "note": "x"}
+        )
+        assert response.status_code == 403, status
     # Resolving needs a note (处理情况); accepting first.
     assert (
         client.post(
