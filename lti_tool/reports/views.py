@@ -60,12 +60,25 @@ def _service(actor: Actor) -> ReportRunService:
     return ReportRunService(db(), actor.institution_id)
 
 
+# Other people's observation archives (个人听课档案) are theirs and the quality center's: the organization
+# department's job needs compliance, the reports and the cadre file, not them (issue 13 §7).
+NOT_FOR = {"organization": {ReportKind.PERSONAL_ARCHIVE}, "school_office": {ReportKind.PERSONAL_ARCHIVE}}
+
+
 def _visible(actor: Actor, run: ReportRun) -> ReportRun:
+    if run.kind in NOT_FOR.get(actor.persona, set()) and run.person_id != actor.person_id:
+        raise Forbidden("This report is not yours.")
     if actor.persona in STAFF:
         return run
     if run.kind in OWN_KINDS and run.person_id == actor.person_id:
         return run
     raise Forbidden("This report is not yours.")
+
+
+def _listed(actor: Actor, runs: list[ReportRun]) -> list[ReportRun]:
+    """The runs a staff persona's lists show: those ``_visible`` lets it open."""
+    hidden = NOT_FOR.get(actor.persona, set())
+    return [r for r in runs if not (r.kind in hidden and r.person_id != actor.person_id)]
 
 
 def _semesters(actor: Actor) -> list[Semester]:
@@ -83,7 +96,7 @@ def index():
     actor = current_actor()
     service = _service(actor)
     runs = (
-        service.runs()
+        _listed(actor, service.runs())
         if actor.persona in STAFF
         else [r for r in service.runs(person_id=actor.person_id) if r.kind in OWN_KINDS]
     )
@@ -184,4 +197,5 @@ def _cadre_panel(actor: Actor) -> Panel:
 @register_panel("organization", 50)
 @register_panel("school_office", 50)
 def _reports_panel(actor: Actor) -> Panel:
-    return Panel("reports/_panel.html", {"runs": _service(actor).runs(limit=5), "labels": KIND_LABELS})
+    runs = _listed(actor, _service(actor).runs(limit=10))[:5]
+    return Panel("reports/_panel.html", {"runs": runs, "labels": KIND_LABELS})
