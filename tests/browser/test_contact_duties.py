@@ -16,11 +16,11 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.academic_year import academic_year_of
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.directory.models import Person, Unit
@@ -40,7 +40,7 @@ OVERFLOWING = """() => [...document.querySelectorAll('body *')]
 
 
 def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def contacts(roster: Roster, session_factory: Any, institution_id: int) -> dict[
             content="到汽车工程学院调研实训基地建设。",
             opinions="实训车辆老化，希望更新。",
             status="submitted",
-            submitted_at=dt.datetime.now(dt.UTC),
+            submitted_at=clock.utcnow(),
         )
         visit.members.append(ContactMember(institution_id=institution_id, person_id=wang.id, role="author"))
         s.add(visit)
