@@ -117,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
         "problems",
         "reminders",
         "archive",
+        "contacts",
     ):
         app.register_blueprint(__import__(f"lti_tool.{module}.views", fromlist=["bp"]).bp)
     from lti_tool.contacts.summary_views import bp as contact_summaries_bp

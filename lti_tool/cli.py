@@ -378,6 +378,7 @@ def _register_domain_commands() -> None:
         "compliance",
         "reports",
         "patrols",
+        "contacts",
         "demo",
         "ops",
     ):

@@ -157,9 +157,12 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int = 0
+    """Rows a replacing import deleted (contact points of the people the file lists)."""
 
     def __str__(self) -> str:
-        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        text = f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        return f"{text}, removed {self.removed}" if self.removed else text
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, column, func, or_, select, table
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.db import get_scoped, utcnow
@@ -24,6 +24,9 @@ from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus
 
 OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
+_CONTACT_RECORD = table("contact_record", column("id"), column("status"))
+"""The contact records' table by name only (lti_tool/contacts is a sibling domain, not imported here): a
+problem raised in a contact record reaches the unit once that record is submitted, as for observations."""
 # (from, to) → who may make the step: "handler" (the responsible unit) or "raiser".
 TRANSITIONS = {
     (ProblemStatus.NEW, ProblemStatus.ACCEPTED): "handler",
@@ -88,6 +91,7 @@ class ProblemService:
         *,
         observation_id: int | None = None,
         patrol_id: int | None = None,
+        contact_record_id: int | None = None,
     ) -> list[Problem]:
         errors = self.validate_new(items)
         if errors:
@@ -98,6 +102,7 @@ class ProblemService:
                 institution_id=self.institution_id,
                 observation_id=observation_id,
                 patrol_id=patrol_id,
+                contact_record_id=contact_record_id,
                 raised_by_id=raised_by_id,
                 unit_id=item.unit_id,
                 category=item.category,
@@ -157,10 +162,16 @@ class ProblemService:
             )
             .exists()
         )
+        contact_submitted = (
+            select(_CONTACT_RECORD.c.id)
+            .where(_CONTACT_RECORD.c.id == Problem.contact_record_id, _CONTACT_RECORD.c.status == "submitted")
+            .exists()
+        )
         stmt = (
             select(Problem, recurrences)
             .where(Problem.institution_id == self.institution_id)
             .where(or_(Problem.observation_id.is_(None), submitted))
+            .where(or_(Problem.contact_record_id.is_(None), contact_submitted))
         )
         if unit_id is not None:
             stmt = stmt.where(Problem.unit_id == unit_id)

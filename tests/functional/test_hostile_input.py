@@ -33,7 +33,9 @@ from werkzeug.routing import IntegerConverter, Rule
 from werkzeug.test import TestResponse, encode_multipart
 
 from lti_tool import clock
+from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
+from lti_tool.contacts.transfer import POINT_ALIASES
 from lti_tool.directory.models import PlatformUser, Unit
 from lti_tool.directory.services import PEOPLE_ALIASES, UNIT_ALIASES, DirectoryService
 from lti_tool.errors import TingkeError
@@ -63,6 +65,7 @@ PERSONA_USERS = {
     "handler": LmsUser("u-h001", "后勤干事", "h001@jti.edu", "H001", [ROLE_LEARNER]),
     "teacher": LmsUser("u-t001", "李老师", "t001@jti.edu", "T001", [ROLE_INSTRUCTOR]),
     "school_office": LmsUser("u-x001", "办公室主任", "x001@jti.edu", "X001", [ROLE_LEARNER]),
+    "branch_secretary": LmsUser("u-b001", "钱支书", "b001@jti.edu", "B001", [ROLE_LEARNER]),
 }
 
 # -- hostile values ------------------------------------------------------------------------------------------
@@ -174,6 +177,35 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
         subject="听课提醒",
         body="本学期还差 1 次",
     )
+    # The grassroots-contact system: a branch, its secretary, a contact point, a draft record.
+    branch = Unit(institution_id=inst, code="JD-DZB1", name="机电党支部", kind="party_branch")
+    s.add(branch)
+    s.flush()
+    secretary = factories.person(s, inst, "钱支书", employee_no="B001", email="b001@jti.edu")
+    secretary.party_member, secretary.branch_id = True, branch.id
+    factories.hold(s, secretary, "branch_secretary")
+    point = ContactPoint(
+        institution_id=inst, person_id=w.observer.id, academic_year="2026-2027", kind="friend", label="张教授"
+    )
+    contact = ContactRecord(
+        institution_id=inst, author_id=w.observer.id, kind="visit", date=dt.date(2026, 9, 1), status="draft"
+    )
+    contact.members = [
+        ContactMember(institution_id=inst, person_id=w.observer.id, role="author"),
+        ContactMember(institution_id=inst, person_id=w.co_observer.id, role="member"),
+    ]
+    s.add_all([point, contact])
+    s.flush()
+    s.add(
+        Problem(
+            institution_id=inst,
+            contact_record_id=contact.id,
+            raised_by_id=w.observer.id,
+            unit_id=w.logistics.id,
+            category=default_policy().problem_categories[0].code,
+            description="暖气不热",
+        )
+    )
     run = ReportRun(institution_id=inst, kind="statistics", semester_id=w.semester.id)
     mapping = CourseContextMapping(
         institution_id=inst,
@@ -214,6 +246,8 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
         "co_observer": w.co_observer.id,
         "unit_id": w.logistics.id,
         "platform_id": platform_id,
+        "record_id": contact.id,
+        "point_id": point.id,
     }
 
 
@@ -409,7 +443,13 @@ def _path(rule: Rule, values: dict[str, Any]) -> str:
 def _valid(sweep: Sweep, rule: Rule, ids: dict[str, int] | None = None) -> dict[str, Any]:
     """Path values naming real rows; a rule about a group member or a problem needs the draft record."""
     ids = ids or sweep.ids
-    values: dict[str, Any] = {**ids, "fmt": "csv", "institution_code": "JTI", "key": "k"}
+    values: dict[str, Any] = {
+        **ids,
+        "fmt": "csv",
+        "institution_code": "JTI",
+        "key": "k",
+        "decision": "confirm",
+    }
     if "member_id" in rule.arguments or "problem_id" in rule.arguments and "obs_id" in rule.arguments:
         values["obs_id"] = ids["draft_id"]
     return values
@@ -765,7 +805,10 @@ UPLOADS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
             "是",
         ],
     ),
+    "contacts.office_import_points": (POINT_ALIASES, ["L001", "2026-2027", "friend", "张教授", "", ""]),
 }
+UPLOAD_PERSONA = {"contacts.office_import_points": "school_office"}
+"""Who uploads where, when it is not the quality center."""
 POLICY_FILES = [
     ("empty", b""),
     ("binary", bytes(range(256)) * 40),
@@ -791,26 +834,27 @@ def sweep_uploads(sweep: Sweep) -> None:
     assert readers == {*UPLOADS, "policy.upload"}, "an upload form is missing from UPLOADS"
     for endpoint, (aliases, good_row) in UPLOADS.items():
         rule = next(r for r in sweep.app.url_map.iter_rules() if r.endpoint == endpoint)
+        who = UPLOAD_PERSONA.get(endpoint, "quality_center")
         for label, name, data in hostile_files(aliases, good_row):
             response = sweep.send(
                 f"{endpoint} {label}",
                 "POST",
                 rule.rule,
-                "quality_center",
+                who,
                 form={"file": (io.BytesIO(data), name)},
             )
             if label in READABLE:
                 sweep.expect(f"{endpoint} {label}", response, lambda s: s < 400, "the file to be read")
-        sweep.send(f"{endpoint} no file", "POST", rule.rule, "quality_center", form={})
+        sweep.send(f"{endpoint} no file", "POST", rule.rule, who, form={})
         too_big = sweep.send(
             f"{endpoint} 17 MB",
             "POST",
             rule.rule,
-            "quality_center",
+            who,
             form={"file": (io.BytesIO(b"x" * (17 << 20)), "a.csv")},
         )
         sweep.expect(f"{endpoint} 17 MB", too_big, lambda s: s == 413, "413")
-        sweep.send(f"{endpoint} file as text field", "POST", rule.rule, "quality_center", form={"file": "x"})
+        sweep.send(f"{endpoint} file as text field", "POST", rule.rule, who, form={"file": "x"})
     for label, data in POLICY_FILES:
         sweep.send(
             f"policy.upload {label}",
