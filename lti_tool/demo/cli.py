@@ -60,7 +60,8 @@ def register(cli: click.Group) -> None:
         for line in summary.semesters:
             click.echo(f"  {line}")
         click.echo("Totals: " + ", ".join(f"{v} {k}" for k, v in summary.counts.items()))
-        click.echo(f"Example import files: {out_dir}/ (units.csv, people.csv, periods.csv, timetable.csv)")
+        names = ", ".join(path.name for path in summary.files if path.suffix == ".csv")
+        click.echo(f"Example import files: {out_dir}/ ({names})")
         click.echo("")
         click.echo("Try launching as (Moodle user idnumber = 工号, or the e-mail):")
         for person in summary.showcase:

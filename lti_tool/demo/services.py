@@ -25,15 +25,19 @@ from sqlalchemy.orm import Session
 from lti_tool import clock
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
+from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
+from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
 from lti_tool.demo.catalog import PERIODS
+from lti_tool.demo.contacts import POINT_HEADERS, ContactGenerator, point_rows
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.timetable import build_timetable
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Institution, Person, PositionHolding, StudentClass, Unit
 from lti_tool.directory.services import DirectoryService
 from lti_tool.observations.models import Observation, ObservationMember
 from lti_tool.patrols.models import Patrol
+from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
@@ -96,6 +100,7 @@ Each file is an example of one import format, with the Chinese headers an academ
 
   tingke import units units.csv --institution {code}
   tingke import people people.csv --institution {code}
+  tingke import contact-points contact-points.csv --institution {code}   (after the timetable: classes)
   tingke import periods periods.csv --institution {code}
 {semesters}  tingke import timetable timetable.csv --institution {code}
 
@@ -208,13 +213,16 @@ class DemoService:
         return out
 
     def reset(self, inst: Institution) -> None:
-        """Delete the institution's records, patrols, problems and computed reports.
+        """Delete the institution's records, patrols, problems, contact points and records, computed reports.
 
         The roster and the timetable stay: they are re-imported (updated in place) by every run anyway.
         """
         iid = inst.id
         for stmt in (
             delete(Problem).where(Problem.institution_id == iid),
+            delete(ContactMember).where(ContactMember.institution_id == iid),
+            delete(ContactRecord).where(ContactRecord.institution_id == iid),
+            delete(ContactPoint).where(ContactPoint.institution_id == iid),
             delete(ObservationMember).where(ObservationMember.institution_id == iid),
             delete(Observation).where(Observation.institution_id == iid),
             delete(Patrol).where(Patrol.institution_id == iid),
@@ -278,6 +286,8 @@ class DemoService:
             )
             summary.steps.append(f"timetable ({', '.join(open_codes)}): {result}")
 
+        self._contacts(inst, policy, roster, files, semesters[current.code], now.date(), summary)
+
         for plan in (previous, current):
             semester = semesters[plan.code]
             if self._has_records(inst, semester):
@@ -318,6 +328,33 @@ class DemoService:
             (out_dir / "README.txt").write_text(readme, encoding="utf-8")
         self._describe(inst, summary, [semesters[previous.code], semesters[current.code]], now, roster)
         return summary
+
+    def _contacts(
+        self,
+        inst: Institution,
+        policy: Policy,
+        roster: Roster,
+        files: dict[str, bytes],
+        current: Semester,
+        today: dt.date,
+        summary: DemoSummary,
+    ) -> None:
+        """A year of contact points through the importer, and the current semester's contact records
+        (generated only when the semester has none, like the observation records)."""
+        classes = set(
+            self.session.scalars(select(StudentClass.name).where(StudentClass.institution_id == inst.id))
+        )
+        rng = random.Random(f"{self.seed}:contacts")
+        rows = point_rows(roster, today, policy.contact.academic_year_start, rng, classes)
+        files["contact-points.csv"] = to_csv(rows, POINT_HEADERS)
+        transfer = ContactTransfer(self.session, inst.id, policy)
+        result = transfer.import_points(files["contact-points.csv"], "contact-points.csv", "demo")
+        summary.steps.append(f"contact points: {result}")
+        generator = ContactGenerator(self.session, inst.id, policy, roster, rng, current.week1_monday, today)
+        if generator.has_records():
+            summary.steps.append("contact records: kept (the semester already has some)")
+        else:
+            summary.steps.append(f"contact records: {generator.run()}")
 
     def _files(self, roster: Roster, plans: list[SemesterPlan]) -> dict[str, bytes]:
         self._timetable_rows: list[dict[str, str]] = []
@@ -432,4 +469,30 @@ class DemoService:
         add("quality-center staff", qc.employee_no if qc else None)
         org = next((p for p in roster.by_unit("ORG") if not p.tenures), None)
         add("organization department", org.employee_no if org else None)
+        office = next((p for p in roster.by_unit("OFFICE") if not p.tenures), None)
+        add("school office (contact points, records)", office.employee_no if office else None)
+        # A branch secretary with an activity waiting for their confirmation (C-3c).
+        waiting_branch = self.session.scalars(
+            select(ContactRecord.unit_id)
+            .where(
+                ContactRecord.institution_id == inst.id,
+                ContactRecord.kind == "branch_activity",
+                ContactRecord.status == "submitted",
+                ContactRecord.branch_confirmation == "",
+                ContactRecord.confirmed_on_paper.is_(False),
+            )
+            .order_by(ContactRecord.id)
+            .limit(1)
+        ).first()
+        secretary = self.session.scalars(
+            select(Person.employee_no)
+            .join(PositionHolding, PositionHolding.person_id == Person.id)
+            .where(
+                Person.institution_id == inst.id,
+                Person.branch_id == waiting_branch,
+                PositionHolding.position_code == "branch_secretary",
+            )
+            .limit(1)
+        ).first()
+        add("party branch secretary (an activity to confirm)", secretary)
         return out

@@ -270,6 +270,46 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
     assert any(n >= 5 for n in counted.values()) and any(n < 5 for n in counted.values())
 
 
+def check_contacts(session_factory, iid: int, client, launcher, people, by_role) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9 §8: a year of contact points and a semester of records, some branch activities unconfirmed;
+    the leader, the school office and a branch secretary each see data on their new pages."""
+    from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
+
+    with session_factory() as s:
+        kinds = set(s.scalars(select(ContactPoint.kind).where(ContactPoint.institution_id == iid).distinct()))
+        assert {"college", "teaching_office", "student_class", "party_branch"} <= kinds
+        records = list(s.scalars(select(ContactRecord).where(ContactRecord.institution_id == iid)))
+        assert len(records) >= 50 and all(r.status == "submitted" and r.content for r in records)
+        branch = [r for r in records if r.kind == "branch_activity"]
+        assert any(not r.branch_confirmed for r in branch) and any(r.branch_confirmed for r in branch)
+        assert all(r.unit is not None and r.unit.kind == "party_branch" for r in branch)
+        groups = s.scalar(
+            select(func.count())
+            .select_from(ContactMember)
+            .where(ContactMember.institution_id == iid, ContactMember.role == "member")
+        )
+        assert groups and groups > 0
+        for no in (by_role["school leader"], by_role["school office"], by_role["party branch secretary"]):
+            people.setdefault(
+                no,
+                s.scalars(select(Person).where(Person.institution_id == iid, Person.employee_no == no)).one(),
+            )
+    leader = people[by_role["school leader"]]
+    session = launcher.launch(
+        LmsUser("demo-leader", leader.name, leader.email, leader.employee_no, [ROLE_LEARNER])
+    )
+    assert "调研" in session.get(client, "/contacts/").get_data(as_text=True)
+    office = people[by_role["school office"]]
+    session = launcher.launch(
+        LmsUser("demo-office", office.name, office.email, office.employee_no, [ROLE_LEARNER])
+    )
+    assert "党支部" in session.get(client, "/contacts/office/points").get_data(as_text=True)
+    assert "凭纸质记录确认" in session.get(client, "/contacts/office/branch").get_data(as_text=True)
+    sec = people[by_role["party branch secretary"]]
+    session = launcher.launch(LmsUser("demo-sec", sec.name, sec.email, sec.employee_no, [ROLE_LEARNER]))
+    assert "确认参加" in session.get(client, "/contacts/branch").get_data(as_text=True)
+
+
 def test_demo_builds_a_living_college_idempotently(
     run,
     session_factory,
@@ -305,8 +345,10 @@ def test_demo_builds_a_living_college_idempotently(
 
     # The output names people to try; launching as them shows the living system.
     numbers = dict(re.findall(r"^\s+(\d{6})\s+\S+\s+\S+\s+(.+)$", result.output, re.M))
-    by_role = {role.split(" ")[0]: no for no, role in numbers.items()}
-    assert {"school", "college", "teacher", "quality-center"} <= set(by_role)
+    by_role = {role.split(" (")[0]: no for no, role in numbers.items()}
+    assert {"school leader", "college dean", "teacher", "quality-center staff", "school office"} <= set(
+        by_role
+    )
     with session_factory() as s:
         people = {
             p.employee_no: p
@@ -314,12 +356,13 @@ def test_demo_builds_a_living_college_idempotently(
                 select(Person).where(Person.institution_id == iid, Person.employee_no.in_(list(numbers)))
             )
         }
-    dean = people[by_role["college"]]
+    dean = people[by_role["college dean"]]
     page = launcher.launch(LmsUser("demo-dean", dean.name, dean.email, dean.employee_no, [ROLE_LEARNER])).get(
         client, "/home"
     )
     assert page.status_code == 200 and "O-4" in page.get_data(as_text=True)
-    qc = people[by_role["quality-center"]]
+    check_contacts(session_factory, iid, client, launcher, people, by_role)
+    qc = people[by_role["quality-center staff"]]
     page = launcher.launch(LmsUser("demo-qc", qc.name, qc.email, qc.employee_no, [ROLE_INSTRUCTOR])).get(
         client, "/home"
     )
