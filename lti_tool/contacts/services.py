@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from lti_tool import clock
 from lti_tool.academic_year import academic_year_bounds, academic_year_of, parse_academic_year
 from lti_tool.contacts.models import (
     LABEL_TARGETS,
@@ -395,14 +396,14 @@ class ContactRecordService:
     # -- clock and lookups -------------------------------------------------------------------------
     @property
     def tz(self) -> ZoneInfo:
+        """The college's time zone (lti_tool/clock.py: the institution's own, else the configured one)."""
         if self._tz is None:
-            inst = self.session.get(Institution, self.institution_id)
-            self._tz = ZoneInfo(inst.timezone if inst and inst.timezone else "Asia/Shanghai")
+            self._tz = clock.zone(self.session.get(Institution, self.institution_id))
         return self._tz
 
     def today(self) -> dt.date:
         """The college's date today (its time zone, never the server's)."""
-        return utcnow().astimezone(self.tz).date()
+        return clock.today(self.tz)
 
     def points(self) -> ContactPointService:
         return ContactPointService(self.session, self.institution_id, self.policy)

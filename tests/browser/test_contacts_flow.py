@@ -16,11 +16,11 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.directory.models import Person, Unit
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, Roster, third_party_cookies_seen
@@ -36,7 +36,7 @@ CONTENT = "到汽车工程学院调研新能源实训基地建设，察看一体
 
 
 def shanghai_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 def academic_year(day: dt.date) -> str:

@@ -11,6 +11,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from lti_tool import clock
 from lti_tool.contacts.counting import counted_contacts
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.directory.models import Person, PositionHolding, Unit
@@ -26,9 +27,7 @@ def _csrf(html: str) -> str:
 
 
 def _today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 def _year(day: dt.date) -> str:
