@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
@@ -322,7 +322,9 @@ class ContactPointService:
                 details=[(N_("%(field)s: %(need)s"), {"field": N_("Target"), "need": str(exc)})],
             ) from None
         colleges = {
-            p.unit_id for p in self.points(academic_year, person.id) if p.kind == ContactPointKind.COLLEGE
+            p.unit_id
+            for p in self.points(academic_year, person.id)
+            if p.kind == ContactPointKind.COLLEGE and p.unit_id is not None
         }
         if kind == ContactPointKind.COLLEGE and target.unit is not None:
             colleges.add(target.unit.id)
@@ -893,7 +895,7 @@ class BranchConfirmationService:
         self.institution_id = institution_id
         self.policy = policy
 
-    def _pending(self):  # type: ignore[no-untyped-def]
+    def _pending(self) -> Select[ContactRecord]:
         return (
             select(ContactRecord)
             .where(

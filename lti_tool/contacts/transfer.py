@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -125,7 +126,7 @@ SEPARATOR = re.compile(r"[;；,，、]")
 """Several employee numbers in one cell: ";" (or the full-width "；", a comma, 、)."""
 
 
-def _choice(mapping: dict[str, str], text: str) -> str | None:
+def _choice(mapping: Mapping[str, str], text: str) -> str | None:
     return mapping.get(text) or mapping.get(text.lower()) or mapping.get(text.replace(" ", ""))
 
 

@@ -139,7 +139,7 @@ def _target_choices(institution_id: int) -> dict[str, list[str]]:
 # -- the leader's records ---------------------------------------------------------------------------
 @bp.route("/")
 @requires_persona(LEADER)
-def mine():  # type: ignore[no-untyped-def]
+def mine():
     actor, person_id, service = _leader()
     drafts, submitted = service.my_records(person_id)
     points = service.points()
@@ -159,7 +159,7 @@ def mine():  # type: ignore[no-untyped-def]
 
 @bp.route("/new")
 @requires_persona(LEADER)
-def new():  # type: ignore[no-untyped-def]
+def new():
     """A record started from a link (the duty page's next step): kind and target prefilled."""
     actor, person_id, service = _leader()
     points = service.points()
@@ -177,7 +177,7 @@ def new():  # type: ignore[no-untyped-def]
 
 @bp.route("/start", methods=["POST"])
 @requires_persona(LEADER)
-def start():  # type: ignore[no-untyped-def]
+def start():
     actor, person_id, service = _leader()
     prefill = {
         k: request.form.get(k, "")
@@ -194,7 +194,7 @@ def _form_fields() -> dict[str, Any]:
 
 def _render_form(
     service: ContactRecordService, record: ContactRecord, errors: dict[str, str], status: int = 200
-):  # type: ignore[no-untyped-def]
+):
     actor = current_actor()
     query = request.args.get("find", "").strip()[:100]
     points = service.points()
@@ -222,7 +222,7 @@ def _render_form(
 
 @bp.route("/<int:record_id>/edit")
 @requires_persona(LEADER)
-def edit(record_id: int):  # type: ignore[no-untyped-def]
+def edit(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     if not service.can_edit(record, person_id):
@@ -233,7 +233,7 @@ def edit(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/edit", methods=["POST"])
 @requires_persona(LEADER)
-def save(record_id: int):  # type: ignore[no-untyped-def]
+def save(record_id: int):
     """The form without JavaScript: save, and on "submit" either submit or show what is missing."""
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
@@ -252,7 +252,7 @@ def save(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/autosave", methods=["POST"])
 @requires_persona(LEADER)
-def autosave(record_id: int):  # type: ignore[no-untyped-def]
+def autosave(record_id: int):
     actor, person_id, service = _leader()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -269,7 +269,7 @@ def autosave(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/submit", methods=["POST"])
 @requires_persona(LEADER)
-def submit(record_id: int):  # type: ignore[no-untyped-def]
+def submit(record_id: int):
     actor, person_id, service = _leader()
     body = request.get_json(silent=True) if request.is_json else request.form
     version = body.get("draft_version") if body is not None and hasattr(body, "get") else None
@@ -290,7 +290,7 @@ def submit(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/discard", methods=["POST"])
 @requires_persona(LEADER)
-def discard(record_id: int):  # type: ignore[no-untyped-def]
+def discard(record_id: int):
     actor, person_id, service = _leader()
     service.discard(service.get_for_member(person_id, record_id), person_id)
     return redirect(url_for("contacts.mine"), code=303)
@@ -298,7 +298,7 @@ def discard(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>")
 @requires_persona(LEADER)
-def view(record_id: int):  # type: ignore[no-untyped-def]
+def view(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     return render_template(
@@ -316,7 +316,7 @@ def view(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/opinion", methods=["POST"])
 @requires_persona(LEADER)
-def opinion(record_id: int):  # type: ignore[no-untyped-def]
+def opinion(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     service.give_opinion(record, person_id, request.form.get("leader_opinion", ""))
@@ -325,7 +325,7 @@ def opinion(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/members", methods=["POST"])
 @requires_persona(LEADER)
-def add_member(record_id: int):  # type: ignore[no-untyped-def]
+def add_member(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     service.add_member(record, person_id, request.form.get("person"))
@@ -334,7 +334,7 @@ def add_member(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/members/<int:member_id>/remove", methods=["POST"])
 @requires_persona(LEADER)
-def remove_member(record_id: int, member_id: int):  # type: ignore[no-untyped-def]
+def remove_member(record_id: int, member_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     service.remove_member(record, person_id, member_id)
@@ -343,7 +343,7 @@ def remove_member(record_id: int, member_id: int):  # type: ignore[no-untyped-de
 
 @bp.route("/<int:record_id>/problems", methods=["POST"])
 @requires_persona(LEADER)
-def add_problem(record_id: int):  # type: ignore[no-untyped-def]
+def add_problem(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     service.raise_problem(
@@ -359,7 +359,7 @@ def add_problem(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/<int:record_id>/problems/<int:problem_id>/withdraw", methods=["POST"])
 @requires_persona(LEADER)
-def withdraw_problem(record_id: int, problem_id: int):  # type: ignore[no-untyped-def]
+def withdraw_problem(record_id: int, problem_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
     service.withdraw_problem(record, person_id, problem_id)
@@ -370,7 +370,7 @@ def withdraw_problem(record_id: int, problem_id: int):  # type: ignore[no-untype
 # -- the unit side of C-1c --------------------------------------------------------------------------
 @bp.route("/unit")
 @requires_persona(LEADER)
-def unit():  # type: ignore[no-untyped-def]
+def unit():
     actor = current_actor()
     service = UnitReportService(db(), actor.institution_id, _policy(actor))
     me = _me(actor)
@@ -388,7 +388,7 @@ def unit():  # type: ignore[no-untyped-def]
 
 @bp.route("/unit", methods=["POST"])
 @requires_persona(LEADER)
-def unit_report():  # type: ignore[no-untyped-def]
+def unit_report():
     actor = current_actor()
     service = UnitReportService(db(), actor.institution_id, _policy(actor))
     service.record(
@@ -405,7 +405,7 @@ def unit_report():  # type: ignore[no-untyped-def]
 # -- the branch secretary (C-3c) --------------------------------------------------------------------
 @bp.route("/branch")
 @requires_persona(SECRETARY)
-def branch():  # type: ignore[no-untyped-def]
+def branch():
     actor = current_actor()
     service = BranchConfirmationService(db(), actor.institution_id, _policy(actor))
     me = _me(actor)
@@ -421,7 +421,7 @@ def branch():  # type: ignore[no-untyped-def]
 
 @bp.route("/branch/<int:record_id>/<any(confirm, decline):decision>", methods=["POST"])
 @requires_persona(SECRETARY)
-def branch_decide(record_id: int, decision: str):  # type: ignore[no-untyped-def]
+def branch_decide(record_id: int, decision: str):
     actor = current_actor()
     service = BranchConfirmationService(db(), actor.institution_id, _policy(actor))
     service.decide(_me(actor), record_id, decision == "confirm")
@@ -454,7 +454,7 @@ def _day(name: str) -> dt.date | None:
 
 @bp.route("/office/points")
 @requires_persona(OFFICE)
-def office_points():  # type: ignore[no-untyped-def]
+def office_points():
     actor, policy = _office()
     points = ContactPointService(db(), actor.institution_id, policy)
     year = _year(points)
@@ -479,7 +479,7 @@ def _import_summary() -> dict[str, int] | None:
 
 @bp.route("/office/points", methods=["POST"])
 @requires_persona(OFFICE)
-def office_add_point():  # type: ignore[no-untyped-def]
+def office_add_point():
     actor, policy = _office()
     points = ContactPointService(db(), actor.institution_id, policy)
     year = _year(points)
@@ -497,7 +497,7 @@ def office_add_point():  # type: ignore[no-untyped-def]
 
 @bp.route("/office/points/<int:point_id>/remove", methods=["POST"])
 @requires_persona(OFFICE)
-def office_remove_point(point_id: int):  # type: ignore[no-untyped-def]
+def office_remove_point(point_id: int):
     actor, policy = _office()
     point = ContactPointService(db(), actor.institution_id, policy).remove(actor.person_id, point_id)
     return redirect(url_for("contacts.office_points", year=point.academic_year), code=303)
@@ -524,7 +524,7 @@ def _upload() -> tuple[bytes, str]:
 
 @bp.route("/office/points/import", methods=["POST"])
 @requires_persona(OFFICE)
-def office_import_points():  # type: ignore[no-untyped-def]
+def office_import_points():
     """Upload → preview (what the import would do, nothing stored) → confirm (the same bytes, stored)."""
     actor, policy = _office()
     data, filename = _upload()
@@ -566,7 +566,7 @@ def office_import_points():  # type: ignore[no-untyped-def]
 
 @bp.route("/office/records")
 @requires_persona(OFFICE)
-def office_records():  # type: ignore[no-untyped-def]
+def office_records():
     actor, policy = _office()
     points = ContactPointService(db(), actor.institution_id, policy)
     year = _year(points)
@@ -590,7 +590,7 @@ def office_records():  # type: ignore[no-untyped-def]
 
 @bp.route("/office/records/<int:record_id>")
 @requires_persona(OFFICE)
-def office_record(record_id: int):  # type: ignore[no-untyped-def]
+def office_record(record_id: int):
     actor, policy = _office()
     record = ContactOfficeService(db(), actor.institution_id).record(record_id)
     service = ContactRecordService(db(), actor.institution_id, policy)
@@ -609,7 +609,7 @@ def office_record(record_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/office/branch")
 @requires_persona(OFFICE)
-def office_branch():  # type: ignore[no-untyped-def]
+def office_branch():
     actor, policy = _office()
     service = BranchConfirmationService(db(), actor.institution_id, policy)
     return render_template(
@@ -622,7 +622,7 @@ def office_branch():  # type: ignore[no-untyped-def]
 
 @bp.route("/office/branch/<int:record_id>/paper", methods=["POST"])
 @requires_persona(OFFICE)
-def office_confirm_on_paper(record_id: int):  # type: ignore[no-untyped-def]
+def office_confirm_on_paper(record_id: int):
     actor, policy = _office()
     BranchConfirmationService(db(), actor.institution_id, policy).confirm_on_paper(actor.person_id, record_id)
     return redirect(url_for("contacts.office_branch", done="paper"), code=303)
