@@ -36,7 +36,9 @@ from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.lti.sessions import Actor
+from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
@@ -44,6 +46,11 @@ from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 bp.add_app_template_global(target_of, "target_of")  # the macros of the home panels need it too
+register_nav("observer", 35, "contacts.mine", N_("Grassroots contact"), active_prefix="contacts.")
+register_nav("school_office", 5, "contacts.office_points", N_("Contact points"))
+register_nav("school_office", 6, "contacts.office_records", N_("Contact records"))
+register_nav("school_office", 7, "contacts.office_branch", N_("Branch activities to confirm"))
+register_nav("branch_secretary", 10, "contacts.branch", N_("Branch activities to confirm"))
 
 LEADER, OFFICE, SECRETARY = "observer", "school_office", "branch_secretary"
 PAGE_IMPORT_MAX = 2 * 1024 * 1024
