@@ -26,12 +26,14 @@ from lti_tool import clock
 from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
+from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
 from lti_tool.demo.catalog import PERIODS
 from lti_tool.demo.contacts import POINT_HEADERS, ContactGenerator, point_rows
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
+from lti_tool.demo.summaries import build_summaries
 from lti_tool.demo.timetable import build_timetable
 from lti_tool.directory.models import Institution, Person, PositionHolding, StudentClass, Unit
 from lti_tool.directory.services import DirectoryService
@@ -223,6 +225,7 @@ class DemoService:
             delete(ContactMember).where(ContactMember.institution_id == iid),
             delete(ContactRecord).where(ContactRecord.institution_id == iid),
             delete(ContactPoint).where(ContactPoint.institution_id == iid),
+            delete(ContactSummary).where(ContactSummary.institution_id == iid),
             delete(ObservationMember).where(ObservationMember.institution_id == iid),
             delete(Observation).where(Observation.institution_id == iid),
             delete(Patrol).where(Patrol.institution_id == iid),
@@ -355,6 +358,11 @@ class DemoService:
             summary.steps.append("contact records: kept (the semester already has some)")
         else:
             summary.steps.append(f"contact records: {generator.run()}")
+        # C-7b: last year's summaries (most received, one late, one missing) and this year's drafts
+        written = build_summaries(
+            self.session, inst.id, policy, today, random.Random(f"{self.seed}:summaries")
+        )
+        summary.steps.append(f"contact summaries: {written}")
 
     def _files(self, roster: Roster, plans: list[SemesterPlan]) -> dict[str, bytes]:
         self._timetable_rows: list[dict[str, str]] = []

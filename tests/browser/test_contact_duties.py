@@ -27,6 +27,7 @@ from lti_tool.directory.models import Person, Unit
 from lti_tool.reports.models import ReportRun
 from tests.browser.conftest import LmsBrowser, Roster
 from tests.support import factories
+from tests.support.platform import LmsUser
 from worker import jobs
 
 pytestmark = pytest.mark.browser
@@ -132,6 +133,43 @@ def new_lms(browser: Any, platform: Any, live_server: str, viewport: dict[str, i
     ctx = browser.new_context(locale="zh-CN", viewport=viewport)
     ctx.set_default_timeout(15_000)
     return LmsBrowser(ctx, platform, live_server)
+
+
+def test_leader_on_a_phone_records_a_visit_and_C1b_goes_from_1_to_2(  # type: ignore[no-untyped-def]
+    browser, platform, live_server, contacts, artifact_path
+):
+    phone = new_lms(browser, platform, live_server, PHONE)
+    leader: LmsUser = contacts["leader"]
+    phone.open_course(leader)
+    phone_sized(phone)
+    open_path(phone, "/policy/me")
+    c1b = phone.frame.locator("#rule-C-1b")
+    expect(c1b.locator(".figure")).to_have_text("1/2")
+    expect(c1b).to_contain_text("本学期尚未到道桥工程学院调研")
+    fits_phone(phone, "the duty page")
+    shot(phone, artifact_path("duty-before.png"))
+
+    phone.navigate(lambda: c1b.get_by_role("link", name="记录调研").click(), "/contacts/new")
+    expect(phone.frame.locator("main")).to_contain_text("道桥工程学院")
+    fits_phone(phone, "the prefilled start page")
+    with phone.frame.expect_navigation(url=re.compile(r"/contacts/\d+/edit")):
+        phone.frame.locator("main form button[type=submit]").click()
+    expect(phone.frame.locator("#contact_point_id")).to_have_value(str(contacts["points"]["DQ"]))
+    phone.frame.fill("#content", "到道桥工程学院调研试验检测中心建设，听取教研室主任汇报。")
+    phone.frame.fill("#opinions", "希望学校支持申报省级实训基地。")
+    fits_phone(phone, "the record form")
+    shot(phone, artifact_path("record-form.png"))
+    with phone.frame.expect_navigation(url=re.compile(r"/contacts/\d+(\?|$)")):
+        phone.frame.locator("button[data-action=submit]").click()
+
+    open_path(phone, "/policy/me")
+    c1b = phone.frame.locator("#rule-C-1b")
+    expect(c1b.locator(".figure")).to_have_text("2/2")
+    expect(c1b.locator(".badge.ok")).to_be_visible()
+    expect(c1b).not_to_contain_text("本学期尚未到")
+    fits_phone(phone, "the duty page after the visit")
+    shot(phone, artifact_path("duty-after.png"))
+    phone.context.close()
 
 
 def _build_and_download(

@@ -15,7 +15,7 @@ from lti_tool.contacts.models import ContactPoint
 from lti_tool.directory.models import Person, Unit
 from tests.functional.test_contact_compliance import build_contacts
 from tests.support import factories as f
-from tests.support.launch import LaunchResult
+from tests.support.launch import Launcher, LaunchResult
 from tests.support.platform import ROLE_LEARNER, LmsUser
 
 OFFICE = LmsUser("xb-1", "学校办公室", "xb@jti.edu.cn", "X001", [ROLE_LEARNER])
@@ -64,6 +64,30 @@ def csrf_of(html: str) -> str:
     match = re.search(r'data-csrf="([^"]+)"', html)
     assert match
     return match.group(1)
+
+
+def test_duty_page_shows_both_systems_and_the_next_step(launcher: Launcher, client, college):  # type: ignore[no-untyped-def]
+    sem_id, ids, point_id = college
+    zheng = launcher.launch(ZHENG)
+    html = page(zheng, client, f"/policy/me?semester={sem_id}")
+    assert "我的职责" in html and "听课（听课制度）" in html and "联系基层（联系基层制度）" in html
+    assert 'id="rule-O-1"' in html and 'id="rule-C-1b"' in html
+    # C-1b: 0/2, the contacted college not visited yet, with the record form prefilled with the point
+    assert "本学期尚未到汽车工程学院调研" in html
+    assert f"/contacts/new?kind=visit&amp;contact_point_id={point_id}&amp;target_kind=college" in html
+    # C-4: the lecture still owed, with the form prefilled with its kind
+    assert "/contacts/new?kind=lecture" in html
+    # C-7b: not due in the autumn; the summary page is one click away
+    assert "/contacts/summary/" in html
+
+
+def test_branch_activity_step_and_own_branch(launcher, client, college):  # type: ignore[no-untyped-def]
+    sem_id, ids, _ = college
+    zhao = launcher.launch(ZHAO)
+    html = page(zhao, client, f"/policy/me?semester={sem_id}")
+    c3b = html[html.index('id="rule-C-3b"') :]
+    c3b = c3b[: c3b.index("</section>")]
+    assert "0/1" in c3b and "/contacts/new?kind=branch_activity&amp;target_kind=party_branch" in c3b
 
 
 def test_summary_draft_save_submit_and_receive(launcher, client, college):  # type: ignore[no-untyped-def]
