@@ -12,6 +12,7 @@ import logging
 from rq import Queue
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.directory.models import Institution
 from lti_tool.mail import Mailer
 from lti_tool.reminders.services import ReminderService
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def send_due_reminders(now: dt.datetime | None = None) -> int:
     """Process every due checkpoint; returns how many reminders this call stored and sent."""
+    now = now or clock.utcnow()
     sent = 0
     factory = session_factory()
     with factory() as session:
@@ -32,7 +34,7 @@ def send_due_reminders(now: dt.datetime | None = None) -> int:
     for institution_id in institutions:
         with factory() as session:
             for checkpoint in ReminderService(session, institution_id).due(now):
-                reminders = ReminderService(session, institution_id).run_checkpoint(checkpoint)
+                reminders = ReminderService(session, institution_id).run_checkpoint(checkpoint, now=now)
                 session.commit()  # the claim and the banners are stored before any mail leaves
                 for reminder in reminders:
                     if reminder.email:

@@ -74,8 +74,13 @@ class ReminderService:
                     out.append(Checkpoint(self.institution_id, semester.id, week, due_at))
         return out
 
-    def run_checkpoint(self, checkpoint: Checkpoint, today: dt.date | None = None) -> list[Reminder]:
+    def run_checkpoint(
+        self, checkpoint: Checkpoint, today: dt.date | None = None, now: dt.datetime | None = None
+    ) -> list[Reminder]:
         """Claim the checkpoint and store its reminders; ``[]`` when another worker already claimed it.
+
+        ``now`` is when the reminders are written (the worker's tick; default: the checkpoint's moment):
+        a class that has begun by then is never suggested.
 
         The caller commits, then sends the e-mails of the returned reminders.
         """
@@ -97,14 +102,13 @@ class ReminderService:
         report = self.compliance.evaluate(semester, system="observation")
         search = SessionSearchService(self.session, self.institution_id, report.policy)
         # Suggested classes are those still to come when the reminder is written (never one already past).
-        now = clock.local(
-            max(utcnow(), checkpoint.due_at), self.session.get(Institution, self.institution_id)
-        )
+        written = max(now, checkpoint.due_at) if now is not None else checkpoint.due_at
+        local_now = clock.local(written, self.session.get(Institution, self.institution_id))
         reminders = []
         for person in report.persons:
             if not person.short:
                 continue
-            subject, body = self._compose(person, semester, checkpoint.week, search, today, now)
+            subject, body = self._compose(person, semester, checkpoint.week, search, today, local_now)
             row = self.session.get(Person, person.person_id)
             reminder = Reminder(
                 institution_id=self.institution_id,
