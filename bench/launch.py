@@ -172,11 +172,12 @@ def seed(
     """
     from lti_tool.config import Settings
     from lti_tool.db import make_engine, make_session_factory
-    from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+    from lti_tool.directory.models import Person, PositionHolding, Unit
     from lti_tool.lti.keys import KeyService
     from lti_tool.lti.registration import PlatformSpec, RegistrationService
     from lti_tool.migrate import upgrade
     from lti_tool.policy.store import PolicyStore
+    from lti_tool.tenancy import Institution
 
     upgrade(database_url)
     engine = make_engine(database_url)

@@ -23,7 +23,9 @@ from lti_tool.errors import register_error_handlers
 from lti_tool.i18n import TRANSLATIONS_DIR, ensure_compiled
 from lti_tool.inputs import RowIdConverter, refuse_nul_characters
 from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.registration import platform_origins
 from lti_tool.lti.secret import resolve_secret
+from lti_tool.lti.sessions import LaunchSessionService
 from lti_tool.ops.observability import init_observability
 from lti_tool.ops.probes import Probes
 from lti_tool.web import Tingke, init_request_handling, select_locale
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             failure_backoff=settings.jwks_failure_backoff_seconds,
         ),
         secret=secret,
+        sessions=lambda session: LaunchSessionService(session, secret, settings.session_lifetime_seconds),
+        platform_origins=platform_origins,
     )
     app.jinja_env.filters.update(
         date=lambda d, fmt="medium": format_date(d, fmt) if isinstance(d, dt.date) else "",

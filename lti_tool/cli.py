@@ -1,112 +1,27 @@
 """The ``tingke`` command: setup, registration, imports, the servers.
 
-Each domain adds its commands in its own ``cli.py`` (``register(cli)``). Every command opens one
+Each domain adds its commands in its own ``cli.py`` (``register(cli)``), with the shared plumbing of
+``cli_support.py``; this module is the composition root on top of every layer. Every command opens one
 transaction and commits only on success, so a failed import stores nothing. Errors are printed as a
 person-readable message (with row and column for imports) and exit with status 2.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lti_tool import acting, clock
+from lti_tool import acting
+from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.config import Settings
-from lti_tool.db import make_engine, make_session_factory, session_scope
-from lti_tool.directory.models import Institution
-from lti_tool.errors import TingkeError
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
-
-
-class CliContext:
-    def __init__(self) -> None:
-        self.settings = Settings.from_env()
-        clock.set_default_zone(self.settings.timezone)
-        self._factory = None
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        if self._factory is None:
-            engine = make_engine(self.settings.database_url)
-            self._factory = make_session_factory(engine)  # type: ignore[assignment]
-            ctx = click.get_current_context(silent=True)
-            if ctx is not None:  # close the connections when the command ends (tests run many commands)
-                ctx.find_root().call_on_close(engine.dispose)
-            if not self.settings.secret_key:  # the instance secret every host shares (lti/secret.py)
-                from lti_tool.lti.secret import resolve_secret
-
-                with contextlib.suppress(SQLAlchemyError):  # a schema not created yet: the file fallback
-                    secret = resolve_secret(self.settings, self._factory)  # type: ignore[arg-type]
-                    self.settings = replace(self.settings, secret_key=secret)
-        with session_scope(self._factory) as s:  # type: ignore[arg-type]
-            yield s
-
-    def session_factory(self) -> Any:
-        """The factory ``session`` uses, for long-running commands that open sessions of their own."""
-        with self.session():
-            pass
-        return self._factory
-
-
-pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
-
-
-def fail(message: str, details: list[str] | None = None) -> None:
-    click.echo(click.style(f"错误 Error: {message}", fg="red"), err=True)
-    for d in details or []:
-        click.echo(f"  - {d}", err=True)
-    sys.exit(2)
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn domain errors into a clear message and exit status 2 (never a traceback)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TingkeError as exc:
-            fail(str(exc), exc.plain_details())
-        except ValueError as exc:  # PolicyError and friends
-            details = getattr(exc, "problems", None)
-            fail(str(exc) if not details else "invalid input", details)
-
-    return wrapper
-
-
-def resolve_institution(session: Session, code: str | None) -> Institution:
-    """``--institution CODE``, optional when exactly one institution exists."""
-    if code:
-        inst = session.scalars(select(Institution).where(Institution.code == code)).first()
-        if inst is None:
-            fail(f"no institution with code {code!r}; see `tingke institution list`")
-        return inst  # type: ignore[return-value]
-    insts = list(session.scalars(select(Institution).limit(2)))
-    if not insts:
-        fail("no institution yet: run `tingke institution add CODE --name NAME`")
-    if len(insts) > 1:
-        fail("several institutions exist: pass --institution CODE")
-    return insts[0]
-
-
-institution_option = click.option(
-    "--institution",
-    "institution_code",
-    default=None,
-    help="Institution code (optional when only one exists).",
-)
+from lti_tool.lti.secret import resolve_secret
+from lti_tool.tenancy import Institution
 
 
 class _TingkeGroup(click.Group):
@@ -129,11 +44,15 @@ class _TingkeGroup(click.Group):
 
 
 @click.group(cls=_TingkeGroup)
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Tingke (听课): the leadership class-observation LTI tool."""
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown user"
     token = acting.act_as(f"command line ({user})")
     click.get_current_context().call_on_close(lambda: acting.reset(token))
+    if not isinstance(ctx.obj, CliContext):
+        ctx.obj = CliContext()
+    ctx.obj.secret_lookup = resolve_secret
 
 
 # -- setup ------------------------------------------------------------------------------------------

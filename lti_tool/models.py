@@ -1,10 +1,9 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from lti_tool.archive.models import SemesterEvent
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
-from lti_tool.directory.models import Institution, Person, PlatformUser, PositionHolding, StudentClass, Unit
+from lti_tool.directory.models import Person, PlatformUser, PositionHolding, StudentClass, Unit
 from lti_tool.lti.models import CourseContextMapping, Deployment, LaunchSession, LoginState, Platform, ToolKey
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, ObservationRating
 from lti_tool.patrols.models import Patrol
@@ -12,7 +11,16 @@ from lti_tool.policy.models import PolicyVersion
 from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
-from lti_tool.timetable.models import ClassSession, Course, CourseSection, Period, SectionTeacher, Semester
+from lti_tool.tenancy import Institution
+from lti_tool.timetable.models import (
+    ClassSession,
+    Course,
+    CourseSection,
+    Period,
+    SectionTeacher,
+    Semester,
+    SemesterEvent,
+)
 
 __all__ = [
     "Base",

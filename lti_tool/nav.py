@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lti_tool.lti.sessions import Actor
+from lti_tool.actor import Actor
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lti_tool.lti.sessions import Actor
+from lti_tool.actor import Actor
 
 
 @dataclass

@@ -10,20 +10,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool import acting
+from lti_tool.actor import Actor
 from lti_tool.config import Settings
-from lti_tool.lti.models import Platform
-from lti_tool.lti.platform_keys import PlatformKeyCache
-from lti_tool.lti.sessions import Actor, LaunchSessionService
 from lti_tool.nav import is_current, nav_for
+
+if TYPE_CHECKING:  # the lti domain builds these; app.py hands them in, so the shell imports no domain
+    from lti_tool.lti.platform_keys import PlatformKeyCache
+    from lti_tool.lti.sessions import LaunchSessionService
 
 SESSION_PARAM = "s"
 SESSION_HEADER = "X-Tingke-Session"
@@ -39,6 +40,10 @@ class Tingke:
     session_factory: sessionmaker[Session]
     key_cache: PlatformKeyCache
     secret: str
+    sessions: Callable[[Session], LaunchSessionService]
+    """The launch-session service over a database session (lti/sessions.py): who is acting."""
+    platform_origins: Callable[[Session], dict[int, str]]
+    """Each registered platform's origin, which may frame Tingke (lti/registration.py)."""
     frame_origins: tuple[float, list[str]] = (0.0, [])
     platform_origin: dict[int, str] = field(default_factory=dict)
     """Each platform's origin (by id), refreshed with ``frame_origins``."""
@@ -67,8 +72,7 @@ def db() -> Session:
 
 
 def session_service() -> LaunchSessionService:
-    t = tingke()
-    return LaunchSessionService(db(), t.secret, t.settings.session_lifetime_seconds)
+    return tingke().sessions(db())
 
 
 def current_actor() -> Actor:
@@ -123,7 +127,7 @@ def _platform_origins() -> list[str]:
     fetched, origins = t.frame_origins
     if time.monotonic() - fetched > 60:
         with t.session_factory() as s:
-            by_platform = {p.id: p.origin for p in s.scalars(select(Platform)) if p.origin}
+            by_platform = t.platform_origins(s)
         origins = sorted(set(by_platform.values()))
         t.platform_origin = by_platform
         t.frame_origins = (time.monotonic(), origins)

@@ -24,12 +24,12 @@ from werkzeug.serving import make_server
 from lti_tool.app import create_app
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
-from lti_tool.directory.models import Institution
 from lti_tool.lti.models import ToolKey
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.migrate import upgrade
 from lti_tool.models import Base
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from tests.support.clock import awkward_instant
 from tests.support.launch import Launcher
 from tests.support.platform import PlatformSimulator

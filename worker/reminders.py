@@ -13,9 +13,9 @@ from rq import Queue
 from sqlalchemy import select
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution
 from lti_tool.mail import Mailer
 from lti_tool.reminders.services import ReminderService
+from lti_tool.tenancy import Institution
 from worker.jobs import session_factory, settings
 
 TICK_JOB_ID = "tingke-reminder-tick"

@@ -20,15 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool import acting, clock
-from lti_tool.archive.models import SemesterEvent
 from lti_tool.db import get_scoped
-from lti_tool.directory.models import Institution
 from lti_tool.errors import Conflict, Detail, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind
-from lti_tool.timetable.models import ClassSession, Semester, SemesterStatus
+from lti_tool.tenancy import Institution
+from lti_tool.timetable.models import ClassSession, Semester, SemesterEvent, SemesterStatus
 
 log = logging.getLogger(__name__)
 

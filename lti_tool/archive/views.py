@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from lti_tool.actor import Actor
 from lti_tool.archive.services import ArchiveService
 from lti_tool.errors import ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.reports.services import ReportRunService

@@ -13,7 +13,7 @@ import json
 
 import click
 
-from lti_tool.cli import CliContext, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.compliance.services import ComplianceService
 
 

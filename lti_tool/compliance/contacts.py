@@ -37,8 +37,9 @@ from lti_tool.compliance.rules import Item, RuleResult, Subject, Window, clip, m
 from lti_tool.contacts.counting import CountedContact, counted_contacts
 from lti_tool.contacts.models import ContactKind, ContactPoint, ContactPointKind
 from lti_tool.contacts.summaries import ContactSummary, SummaryStatus, summary_deadline
-from lti_tool.directory.models import Institution, Person, StudentClass, Unit
+from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.policy.schema import Policy, Rule
+from lti_tool.tenancy import Institution
 
 __all__ = ["CONTACT_KINDS", "AcademicYear", "ContactCounting", "academic_year_for", "summary_deadline"]
 

@@ -13,18 +13,19 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from lti_tool import clock
+from lti_tool.actor import Actor
 from lti_tool.compliance.contacts import academic_year_for
 from lti_tool.compliance.duties import OBSERVE, PATROL, RECORD, SUMMARY, NextStep, next_steps
 from lti_tool.compliance.services import ComplianceService
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import BadRequest, NotFound
 from lti_tool.i18n import N_
 from lti_tool.inputs import row_id
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import SYSTEMS
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, requires_persona
 

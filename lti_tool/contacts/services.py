@@ -42,13 +42,14 @@ from lti_tool.contacts.models import (
     TargetKind,
 )
 from lti_tool.db import get_scoped, utcnow
-from lti_tool.directory.models import Institution, Person, StudentClass, Unit, UnitKind
+from lti_tool.directory.models import Person, StudentClass, Unit, UnitKind
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import parse_int, row_id
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemStatus
 from lti_tool.problems.services import NewProblem, ProblemService
+from lti_tool.tenancy import Institution
 
 logger = logging.getLogger(__name__)
 

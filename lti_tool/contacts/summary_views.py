@@ -16,6 +16,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool import clock
 from lti_tool.academic_year import academic_year_of, parse_academic_year
+from lti_tool.actor import Actor
 from lti_tool.contacts.summaries import (
     FIELDS,
     ContactSummary,
@@ -23,11 +24,11 @@ from lti_tool.contacts.summaries import (
     SummaryStatus,
     summary_deadline,
 )
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import BadRequest, Forbidden
 from lti_tool.inputs import parse_int
-from lti_tool.lti.sessions import Actor
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("contact_summaries", __name__, url_prefix="/contacts/summary")

@@ -20,6 +20,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from lti_tool.academic_year import academic_year_bounds
+from lti_tool.actor import Actor
 from lti_tool.contacts.models import ContactPointKind, ContactRecord
 from lti_tool.contacts.services import (
     FIELD_LABELS,
@@ -37,7 +38,6 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import Policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli import CliContext, guarded, pass_ctx
+from lti_tool.cli_support import CliContext, guarded, pass_ctx
 from lti_tool.demo.services import DEFAULT_CODE, DEFAULT_SEED, DemoService
 from lti_tool.lti.keys import KeyService
 

@@ -34,10 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Request, Response
 
 from lti_tool.config import Settings
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit, UnitFunction
+from lti_tool.directory.models import Person, PositionHolding, Unit, UnitFunction
 from lti_tool.errors import Conflict
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.observations.models import Observation, ObservationStatus
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, SectionTeacher
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
-from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
@@ -35,7 +34,7 @@ from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.summaries import build_summaries
 from lti_tool.demo.timetable import build_timetable
-from lti_tool.directory.models import Institution, Person, PositionHolding, StudentClass, Unit
+from lti_tool.directory.models import Person, PositionHolding, StudentClass, Unit
 from lti_tool.directory.services import DirectoryService
 from lti_tool.observations.models import Observation, ObservationMember
 from lti_tool.patrols.models import Patrol
@@ -44,12 +43,14 @@ from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
     ClassSession,
     Course,
     CourseSection,
     SectionTeacher,
     Semester,
+    SemesterEvent,
     SemesterStatus,
 )
 from lti_tool.timetable.services import PeriodService, SemesterService, TimetableImporter

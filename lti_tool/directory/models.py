@@ -1,4 +1,4 @@
-"""Institutions, units, people and positions (tenures).
+"""Units, people and positions (tenures) of an institution (the tenant itself is lti_tool/tenancy.py).
 
 Positions come from the institution's roster, never from LTI roles: Moodle only says
 Instructor/Learner/Administrator. A person can hold several positions, each with its own dates; every
@@ -48,20 +48,6 @@ class UnitFunction(StrEnum):
     ORGANIZATION = "organization"
     SCHOOL_OFFICE = "school_office"
     """学校办公室: keeps contact assignments and archives of the grassroots-contact system (附件1 七.1)."""
-
-
-class Institution(Base):
-    """A tenant: one college. Every platform and every row of institutional data belongs to one."""
-
-    __tablename__ = "institution"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    """Short code used on the command line (``--institution CODE``)."""
-    name: Mapped[str] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
-    """Class sessions are local times; reminders and "now and next" need the college's clock."""
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Unit(InstitutionScoped, Base):
@@ -176,7 +162,6 @@ class PlatformUser(InstitutionScoped, Base):
 __all__ = [
     "SUB_UNIT_KINDS",
     "BranchKind",
-    "Institution",
     "Person",
     "PlatformUser",
     "PositionHolding",

@@ -20,15 +20,16 @@ from flask_babel import gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
 from lti_tool import clock
+from lti_tool.actor import Actor
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.models import Institution, PlatformUser
+from lti_tool.directory.models import PlatformUser
 from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")

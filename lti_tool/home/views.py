@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution
 from lti_tool.home.services import HomeService
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
 from lti_tool.panels import panels_for
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from lti_tool.web import SUPPORTED_LOCALES, db, load_actor, session_service
 
 bp = Blueprint("home", __name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli import CliContext, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.lti.registration import RegistrationService
 
 

@@ -15,18 +15,19 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
+from lti_tool.actor import Actor
 from lti_tool.config import Settings
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.models import Institution
 from lti_tool.directory.personas import personas_from, quality_center_staffed
 from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
 from lti_tool.lti.claims import LaunchClaims
 from lti_tool.lti.models import LaunchSession, Platform
 from lti_tool.lti.services import ValidatedLaunch
-from lti_tool.lti.sessions import Actor, LaunchSessionService
+from lti_tool.lti.sessions import LaunchSessionService
 from lti_tool.lti.tool_conf import DbToolConf
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 
 # Pages a deep link may open; the key is stored as custom parameter ``tingke_page``.
 DEEP_LINK_TARGETS = {

@@ -36,11 +36,11 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.actor import Actor
 from lti_tool.config import Settings
 from lti_tool.directory.models import Person, PlatformUser
 from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.models import Platform
-from lti_tool.lti.sessions import Actor
 from lti_tool.lti.tool_conf import DbToolConf
 
 log = logging.getLogger(__name__)

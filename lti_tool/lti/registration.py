@@ -33,12 +33,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
-from lti_tool.directory.models import Institution
 from lti_tool.errors import BadRequest, Conflict, Forbidden, LaunchRefused, NotFound
 from lti_tool.i18n import N_
 from lti_tool.lti.claims import CLAIM_LIS
 from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.models import Deployment, Platform
+from lti_tool.tenancy import Institution
 
 TOOL_CONFIG_CLAIM = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -90,6 +90,11 @@ def refusal(status: int, body: str) -> LaunchRefused:
         status=status,
         reason=text,
     )
+
+
+def platform_origins(session: Session) -> dict[int, str]:
+    """Each registered platform's origin (by platform id): the pages allowed to frame Tingke (web.py)."""
+    return {p.id: p.origin for p in session.scalars(select(Platform)) if p.origin}
 
 
 class RegistrationService:

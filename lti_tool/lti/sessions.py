@@ -17,7 +17,6 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from hashlib import sha256
 from typing import Any, cast
@@ -26,6 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
+from lti_tool.actor import Actor
 from lti_tool.db import utcnow
 from lti_tool.errors import Forbidden, NotAuthenticated
 from lti_tool.lti.claims import LaunchClaims
@@ -71,37 +71,6 @@ def sweep_expired(session: Session, force: bool = False) -> bool:
 @lru_cache(maxsize=8)
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="tingke-launch-session")
-
-
-@dataclass
-class Actor:
-    """Who is acting in this request: passed to services instead of any global."""
-
-    session_id: str
-    institution_id: int
-    person_id: int | None
-    platform_id: int
-    persona: str
-    personas: list[str]
-    claims: LaunchClaims
-    locale: str = "zh_CN"
-    extra: dict = field(default_factory=dict)
-
-    def describe(self) -> str:
-        """Who this is in a log line: the roster person, else the LMS user, and the persona."""
-        who = (
-            f"person {self.person_id}" if self.person_id is not None else f"LMS user {self.claims.user_id!r}"
-        )
-        return f"{who} as {self.persona or 'no persona'} (platform {self.platform_id})"
-
-    def require_persona(self, *allowed: str) -> None:
-        if self.persona not in allowed:
-            raise Forbidden("This page is not available in your current role.")
-
-    def require_person(self) -> int:
-        if self.person_id is None:
-            raise Forbidden("Your LMS account is not linked to the roster yet.")
-        return self.person_id
 
 
 class LaunchSessionService:

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from lti_tool.directory.models import Institution
 from lti_tool.errors import LaunchRefused
 from lti_tool.i18n import N_
 from lti_tool.lti.keys import published_jwks
@@ -20,6 +19,7 @@ from lti_tool.lti.launch_flow import LaunchFlow
 from lti_tool.lti.registration import RegistrationService
 from lti_tool.lti.services import STATE_COOKIE_PREFIX, LaunchService, LaunchStateMissing
 from lti_tool.nav import register_nav
+from lti_tool.tenancy import Institution
 from lti_tool.web import SESSION_HEADER, SESSION_PARAM, db, load_actor, session_service, tingke
 
 bp = Blueprint("lti", __name__)

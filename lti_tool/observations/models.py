@@ -10,11 +10,24 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
 from lti_tool.directory.models import Person
+from lti_tool.problems.models import Problem, register_release_condition
 from lti_tool.timetable.models import ClassSession
 
 
@@ -149,3 +162,15 @@ Index(
     ObservationMember.session_id,
     ObservationMember.observation_id,
 )
+
+
+@register_release_condition
+def _problems_of_submitted_records() -> ColumnElement[bool]:
+    """A problem written into a record still being drafted reaches the unit only once the record is
+    submitted (the observer may still withdraw it); problems raised elsewhere (patrols) reach it at once."""
+    submitted = (
+        select(Observation.id)
+        .where(Observation.id == Problem.observation_id, Observation.status == ObservationStatus.SUBMITTED)
+        .exists()
+    )
+    return or_(Problem.observation_id.is_(None), submitted)

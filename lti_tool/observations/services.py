@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
 from lti_tool.db import get_scoped, utcnow
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import parse_int, row_id
@@ -57,6 +57,7 @@ from lti_tool.observations.models import (
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemStatus
 from lti_tool.problems.services import NewProblem, ProblemService
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
     ClassSession,
     Course,

@@ -17,12 +17,12 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from lti_tool import clock
+from lti_tool.actor import Actor
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.observations.fields import FIXED, comment_field, rating_field
 from lti_tool.observations.models import Observation, ObservationStatus

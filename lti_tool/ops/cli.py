@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool.cli import CliContext, guarded, pass_ctx
+from lti_tool.cli_support import CliContext, guarded, pass_ctx
 from lti_tool.db import make_engine
 
 

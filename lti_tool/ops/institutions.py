@@ -24,11 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.config import Settings
-from lti_tool.directory.models import Institution
 from lti_tool.lti.models import Platform
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.tabular import Row, RowErrors, read_table
+from lti_tool.tenancy import Institution
 
 logger = logging.getLogger(__name__)
 

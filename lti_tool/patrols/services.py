@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import clock
 from lti_tool.acting import logged_import
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import Detail, Forbidden, ValidationFailed
 from lti_tool.i18n import N_
@@ -26,6 +26,7 @@ from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tabular import read_table
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool.cli import CliContext, fail, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, fail, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.policy.schema import PolicyError
 from lti_tool.policy.store import PolicyStore
 

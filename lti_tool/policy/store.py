@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -36,6 +37,26 @@ _NEWEST = (
 )
 _TEXT = select(_VERSIONS.c.text).where(_VERSIONS.c.id == bindparam("version_id"))
 _MEMO = "tingke.policy.current"
+
+VersionUsers = Callable[[Session, int], Iterable[tuple[int, str]]]
+"""(version id, label) of what an institution evaluates under each stored version, e.g. its semesters."""
+_USERS: list[VersionUsers] = []
+
+
+def register_version_users(fn: VersionUsers) -> VersionUsers:
+    """Decorator for a domain that records which policy version it uses (timetable: each semester), so
+    the policy page can say where a version is in use without policy importing that domain."""
+    _USERS.append(fn)
+    return fn
+
+
+def version_users(session: Session, institution_id: int) -> dict[int, str]:
+    """Version id → the labels of what uses it, joined with "、" in the order the domains give them."""
+    users: dict[int, str] = {}
+    for fn in _USERS:
+        for version_id, label in fn(session, institution_id):
+            users[version_id] = f"{users[version_id]}、{label}" if version_id in users else label
+    return users
 
 
 def _parse_cached(text: str) -> Policy:

@@ -10,13 +10,12 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask_babel import gettext
 from sqlalchemy import select
 
+from lti_tool.actor import Actor
 from lti_tool.i18n import N_
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import PolicyError
-from lti_tool.policy.store import PolicyStore
-from lti_tool.timetable.models import Semester
+from lti_tool.policy.store import PolicyStore, version_users
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
@@ -56,13 +55,7 @@ def _policy_page(actor: Actor, errors: list[str] | None = None, status: int = 20
             .limit(20)
         )
     )
-    in_use: dict[int | None, str] = {}
-    for version_id, code in db().execute(
-        select(Semester.policy_version_id, Semester.code)
-        .where(Semester.institution_id == actor.institution_id, Semester.policy_version_id.is_not(None))
-        .order_by(Semester.week1_monday)
-    ):
-        in_use[version_id] = f"{in_use[version_id]}、{code}" if version_id in in_use else code
+    in_use = version_users(db(), actor.institution_id)
     body = render_template(
         "policy/policy.html",
         policy=store.current(),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ColumnElement, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -59,3 +60,19 @@ class ProblemEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+ReleaseCondition = Callable[[], ColumnElement[bool]]
+"""A SQL condition on ``Problem``: true when the problem has reached its unit."""
+_RELEASE_CONDITIONS: list[ReleaseCondition] = []
+
+
+def register_release_condition(fn: ReleaseCondition) -> ReleaseCondition:
+    """Decorator for a domain whose problems wait before they reach the unit (observations: until the
+    record is submitted), so the problem loop hides them without importing that domain."""
+    _RELEASE_CONDITIONS.append(fn)
+    return fn
+
+
+def release_conditions() -> list[ColumnElement[bool]]:
+    return [fn() for fn in _RELEASE_CONDITIONS]

@@ -19,9 +19,8 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.policy.schema import Policy
-from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus
+from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus, release_conditions
 
 OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
 _CONTACT_RECORD = table("contact_record", column("id"), column("status"))
@@ -153,15 +152,6 @@ class ProblemService:
             .correlate(Problem)
             .scalar_subquery()
         )
-        # A problem written into a record still being drafted reaches the unit only once the record is
-        # submitted (the observer may still withdraw it); patrol problems reach it at once.
-        submitted = (
-            select(Observation.id)
-            .where(
-                Observation.id == Problem.observation_id, Observation.status == ObservationStatus.SUBMITTED
-            )
-            .exists()
-        )
         contact_submitted = (
             select(_CONTACT_RECORD.c.id)
             .where(_CONTACT_RECORD.c.id == Problem.contact_record_id, _CONTACT_RECORD.c.status == "submitted")
@@ -170,7 +160,7 @@ class ProblemService:
         stmt = (
             select(Problem, recurrences)
             .where(Problem.institution_id == self.institution_id)
-            .where(or_(Problem.observation_id.is_(None), submitted))
+            .where(*release_conditions())  # e.g. not before its record is submitted (observations/models.py)
             .where(or_(Problem.contact_record_id.is_(None), contact_submitted))
         )
         if unit_id is not None:

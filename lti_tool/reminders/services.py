@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from lti_tool import clock
 from lti_tool.compliance.services import ComplianceService, PersonCompliance
 from lti_tool.db import get_scoped, utcnow
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester, SemesterStatus
 from lti_tool.timetable.services import SessionFilters, SessionSearchService
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from lti_tool.lti.sessions import Actor
+from lti_tool.actor import Actor
 from lti_tool.panels import Panel, register_panel
 from lti_tool.reminders.services import ReminderService
 from lti_tool.web import current_actor, db, requires_persona

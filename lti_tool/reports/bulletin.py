@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.pdf import render_pdf, render_template
 from lti_tool.reports.report import semester_label
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import ReportKind, RunProgress
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
+from lti_tool.tenancy import Institution
 
 
 def bulletin_number(session: Session, run: ReportRun) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from lti_tool.cli import CliContext, fail, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, fail, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.directory.models import Person
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.runner import build

@@ -36,7 +36,7 @@ from lti_tool.contacts.summaries import (
     SummaryStatus,
     summary_deadline,
 )
-from lti_tool.directory.models import Institution, Person, Unit, UnitKind
+from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import NotFound
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.problems.models import Problem, ProblemStatus
@@ -46,6 +46,7 @@ from lti_tool.reports.pdf import render_pdf, render_template
 from lti_tool.reports.report import semester_label
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 
 KIND_LABELS = KIND_WORDS

@@ -21,9 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
-from lti_tool.archive.models import SemesterEvent
 from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceService
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
 from lti_tool.observations.models import Observation, ObservationMember, ObservationStatus
 from lti_tool.reports import charts
@@ -39,7 +38,8 @@ from lti_tool.reports.statistics import (
     _aware,
     _load,
 )
-from lti_tool.timetable.models import ClassSession, CourseSection, Semester, SemesterStatus
+from lti_tool.tenancy import Institution
+from lti_tool.timetable.models import ClassSession, CourseSection, Semester, SemesterEvent, SemesterStatus
 
 SECTIONS = (
     ("s1", "一、总体情况"),

@@ -38,7 +38,7 @@ from lti_tool import clock
 from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT
 from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceReport, ComplianceService
 from lti_tool.db import utcnow
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.observations.models import Observation, ObservationMember, ObservationRating, ObservationStatus
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
@@ -47,6 +47,7 @@ from lti_tool.problems.models import Problem, ProblemEvent
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
     ClassSession,
     Course,

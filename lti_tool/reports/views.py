@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
+from lti_tool.actor import Actor
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person
 from lti_tool.errors import BadRequest, Forbidden
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.reports.models import ReportRun

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli import CliContext, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.directory.cli import import_group
 from lti_tool.tabular import read_file
 from lti_tool.timetable.services import PeriodService, SemesterService, TimetableImporter

@@ -9,14 +9,16 @@ changed or vanished is flagged instead (issue 3).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
 from lti_tool.directory.models import Person, Unit
+from lti_tool.policy.store import register_version_users
 
 
 class SemesterStatus(StrEnum):
@@ -162,3 +164,33 @@ class ClassSession(InstitutionScoped, Base):
     def has_ended(self, now: dt.datetime, tz: ZoneInfo) -> bool:
         """Whether the class is over at ``now`` (an aware datetime)."""
         return now >= self.ends_local(tz)
+
+
+class SemesterEvent(InstitutionScoped, Base):
+    """One close or reopen of a semester (archive/services.py): who, when, why, and which archive version
+    it produced. Beside ``Semester`` because reports read it too (an archived report speaks for its close
+    date)."""
+
+    __tablename__ = "semester_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    semester_id: Mapped[int] = mapped_column(ForeignKey("semester.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(16))
+    """``close`` or ``reopen``."""
+    reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """For ``close``: the archive version it froze (1, 2, …)."""
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    person: Mapped[Person | None] = relationship()
+
+
+@register_version_users
+def _semesters_by_policy_version(session: Session, institution_id: int) -> Iterable[tuple[int, str]]:
+    """The policy page's "in use by": each semester under the version it is evaluated with."""
+    return session.execute(
+        select(Semester.policy_version_id, Semester.code)
+        .where(Semester.institution_id == institution_id, Semester.policy_version_id.is_not(None))
+        .order_by(Semester.week1_monday)
+    )

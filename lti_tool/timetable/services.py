@@ -40,13 +40,14 @@ from sqlalchemy.orm import Session, aliased
 from lti_tool import clock
 from lti_tool.acting import logged_import
 from lti_tool.db import get_scoped
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.directory.services import DirectoryService, parse_date
 from lti_tool.errors import Conflict, NotFound, ValidationFailed
 from lti_tool.lti.models import CourseContextMapping, LaunchSession, Platform
 from lti_tool.observations.models import MemberStatus, Observation, ObservationMember, ObservationStatus
 from lti_tool.policy.schema import Policy
 from lti_tool.tabular import Row, RowErrors, read_table
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
     ClassSession,
     Course,

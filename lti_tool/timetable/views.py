@@ -13,12 +13,12 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from lti_tool.actor import Actor
 from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field, row_id
-from lti_tool.lti.sessions import Actor
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore

@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool import clock
-from lti_tool.archive.models import SemesterEvent
 from lti_tool.archive.services import ArchiveService
 from lti_tool.errors import Conflict, ValidationFailed
 from lti_tool.observations.models import Observation
 from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
 from lti_tool.reports.models import ReportRun
-from lti_tool.timetable.models import Semester
+from lti_tool.timetable.models import Semester, SemesterEvent
 from tests.support import factories as f
 from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
 

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution
 from lti_tool.lti.models import LaunchSession
 from lti_tool.patrols.models import Patrol
 from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
 from lti_tool.reports.statistics import StatisticsService
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.services import local_now
 from tests.support import factories as f
 from tests.support.clock import awkward_instant

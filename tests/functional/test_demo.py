@@ -17,7 +17,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import selectinload
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.observations.models import (
     MemberRole,
     MemberStatus,
@@ -28,6 +28,7 @@ from lti_tool.observations.models import (
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import default_policy
 from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, SectionTeacher, Semester
 from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser

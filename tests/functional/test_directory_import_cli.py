@@ -17,8 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from lti_tool.cli import CliContext, cli
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.cli import cli
+from lti_tool.cli_support import CliContext
+from lti_tool.directory.models import Person, PositionHolding, Unit
+from lti_tool.tenancy import Institution
 
 UNITS_CSV = (
     "code,name,kind,function\n"

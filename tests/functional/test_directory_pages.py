@@ -412,7 +412,7 @@ def test_another_institution_sees_none_of_these_rows(
 ) -> None:
     ids = roster(session_factory, institution_id)
     with session_factory() as s:
-        from lti_tool.directory.models import Institution
+        from lti_tool.tenancy import Institution
 
         other_id = s.scalars(select(Institution.id).where(Institution.code == "OTH")).one()
     roster(session_factory, other_id, prefix="别校")

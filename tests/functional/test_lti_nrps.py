@@ -14,9 +14,11 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from lti_tool.directory.models import Institution, Person
+from lti_tool.actor import Actor
+from lti_tool.directory.models import Person
 from lti_tool.lti.nrps import SCOPE_NRPS, CourseMembersService
-from lti_tool.lti.sessions import Actor, LaunchSessionService
+from lti_tool.lti.sessions import LaunchSessionService
+from lti_tool.tenancy import Institution
 from tests.support.launch import Launcher
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
 

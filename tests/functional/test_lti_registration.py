@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
-from lti_tool.directory.models import Institution
 from lti_tool.lti.models import Platform
 from lti_tool.lti.registration import RegistrationService
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from tests.support.launch import Launcher
 from tests.support.platform import ROLE_ADMIN, ROLE_INSTRUCTOR, LmsUser, PlatformSimulator
 

@@ -80,7 +80,7 @@ def test_a_semester_closed_and_reopened_through_the_pages_names_the_person(  # t
         qc_unit = f.unit(s, institution_id, "质量中心", kind="department", function="quality_center")
         qc_id = f.person(s, institution_id, "质量中心", employee_no="QC1", unit=qc_unit).id
         semester = f.semester(s, institution_id, "2026-2027-1")
-    monkeypatch.setattr("worker.jobs.enqueue_run", lambda run_id, connection, **_: "job")
+    monkeypatch.setattr("lti_tool.reports.services.enqueue_run", lambda run_id, connection, **_: "job")
     caplog.set_level(logging.INFO, logger="lti_tool.archive.services")
     qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
     csrf = re.search(r'name="csrf" value="([^"]+)"', qc.get(client, "/archive/").get_data(as_text=True))

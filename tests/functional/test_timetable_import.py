@@ -28,7 +28,8 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from lti_tool.cli import CliContext, cli
+from lti_tool.cli import cli
+from lti_tool.cli_support import CliContext
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, Period, SectionTeacher, Semester

@@ -14,10 +14,14 @@ from sqlalchemy.orm import Session
 def main(database_url: str) -> None:
     from lti_tool.config import Settings
     from lti_tool.db import make_engine
-    from lti_tool.directory.models import Institution
     from lti_tool.lti.keys import KeyService
     from lti_tool.models import Base
     from lti_tool.policy.store import PolicyStore
+
+    try:
+        from lti_tool.tenancy import Institution
+    except ImportError:  # a release from before the layers (issue 10) kept the tenant in directory/
+        from lti_tool.directory.models import Institution  # type: ignore[no-redef]
 
     engine = make_engine(database_url)
     with engine.connect() as conn:

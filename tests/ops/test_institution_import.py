@@ -7,9 +7,9 @@ import io
 
 from sqlalchemy import func, select
 
-from lti_tool.directory.models import Institution
 from lti_tool.lti.models import Deployment, Platform
 from lti_tool.policy.models import PolicyVersion
+from lti_tool.tenancy import Institution
 from tests.support.cli import cli_runner
 
 HEADER = ["代码", "名称", "时区", "发行者", "客户端", "部署", "认证地址", "令牌地址", "公钥地址", "平台名称"]

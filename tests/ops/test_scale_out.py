@@ -44,7 +44,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from lti_tool import PROJECT_ROOT
-from lti_tool.directory.models import Institution, Person, PositionHolding
+from lti_tool.directory.models import Person, PositionHolding
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.models import InstanceSecret
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
@@ -53,6 +53,7 @@ from lti_tool.observations.models import Observation
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
 from lti_tool.reports.models import ReportRun
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
 from tests.test_observation_world import build_world, complete_fields

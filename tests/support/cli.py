@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from lti_tool.cli import CliContext, cli
+from lti_tool.cli import cli
+from lti_tool.cli_support import CliContext
 
 Run = Callable[..., Result]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
-from lti_tool.directory.models import Institution, Person, PositionHolding, Unit
+from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.observations.models import (
     MemberRole,
     MemberStatus,
@@ -23,6 +23,7 @@ from lti_tool.observations.models import (
 )
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, Semester
 
 _seq = itertools.count(1)

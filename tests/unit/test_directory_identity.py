@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lti_tool.directory.identity import IdentityService
-from lti_tool.directory.models import Institution, Person
+from lti_tool.directory.models import Person
 from lti_tool.errors import BadRequest, NotFound
 from lti_tool.lti.claims import LaunchClaims
 from lti_tool.lti.models import Platform
+from lti_tool.tenancy import Institution
 
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 

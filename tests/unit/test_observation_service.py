@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from lti_tool.db import utcnow
-from lti_tool.directory.models import Institution
 from lti_tool.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.observations.models import (
     MemberRole,
@@ -20,6 +19,7 @@ from lti_tool.observations.models import (
 from lti_tool.observations.services import ObservationService, RecordFilter, RecordIncomplete
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import SessionStatus
 from tests.test_observation_world import World, build_world, complete_fields
 

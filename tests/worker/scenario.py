@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from lti_tool.directory.models import Institution
 from lti_tool.observations.models import MemberStatus, Observation, ObservationRating, ObservationStatus
 from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 from tests.support import factories as f
 

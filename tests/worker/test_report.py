@@ -200,7 +200,8 @@ def test_cadre_excel_covers_both_semesters_of_the_year_with_safe_cells(session_f
 
 
 def test_tingke_report_command_writes_the_pdf(session_factory, college, settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    from lti_tool.cli import CliContext, cli
+    from lti_tool.cli import cli
+    from lti_tool.cli_support import CliContext
 
     monkeypatch.setenv("TINGKE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TINGKE_INSTANCE_PATH", str(tmp_path / "instance"))
