@@ -76,22 +76,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import Engine, event, insert, select, text
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
-from sqlalchemy import Engine, event, insert, select, text  # noqa: E402
-from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker  # noqa: E402
+import lti_tool.models  # noqa: F401 - every model registered on Base.metadata
+from lti_tool.compliance.services import ComplianceReport, ComplianceService
+from lti_tool.db import Base, make_engine
+from lti_tool.directory.models import PositionHolding
+from lti_tool.migrate import upgrade
+from lti_tool.observations.models import Observation, ObservationMember
+from lti_tool.patrols.models import Patrol
+from lti_tool.policy.schema import Policy, default_policy, default_policy_text
+from lti_tool.timetable.models import ClassSession, Course, CourseSection, Semester
 
-import lti_tool.models  # noqa: E402,F401 - every model registered on Base.metadata
-from lti_tool.compliance.services import ComplianceReport, ComplianceService  # noqa: E402
-from lti_tool.db import Base, make_engine  # noqa: E402
-from lti_tool.directory.models import PositionHolding  # noqa: E402
-from lti_tool.migrate import upgrade  # noqa: E402
-from lti_tool.observations.models import Observation, ObservationMember  # noqa: E402
-from lti_tool.patrols.models import Patrol  # noqa: E402
-from lti_tool.policy.schema import Policy, default_policy, default_policy_text  # noqa: E402
-from lti_tool.timetable.models import ClassSession, Course, CourseSection, Semester  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent  # Tingke is installed in .venv (scripts/setup.sh)
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TARGET_ONE = 0.5
 TARGET_ALL = 5.0
@@ -1168,7 +1166,7 @@ def explain(engine: Engine, statement: str, params: Any) -> str:
 def child(args: argparse.Namespace) -> None:
     kind = args.child
     n_inst, n_obs = scale_of(args.scale)
-    engine_source = ROOT / "lti_tool" / "policy" / "compliance.py"
+    engine_source = ROOT / "lti_tool" / "compliance" / "services.py"
     result: dict[str, Any] = {
         "database": kind,
         "nproc": os.cpu_count(),

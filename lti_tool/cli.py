@@ -25,7 +25,7 @@ from lti_tool.tenancy import Institution
 
 
 class _TingkeGroup(click.Group):
-    """Loads the domain command modules on first use (they import this module, so not at import time)."""
+    """Loads the domain command modules on first use, so that a command imports only what it runs."""
 
     _loaded = False
 
@@ -286,28 +286,32 @@ def worker(burst: bool, with_scheduler: bool) -> None:
 
 
 def _register_domain_commands() -> None:
-    import importlib
+    from lti_tool.compliance import cli as compliance_cli
+    from lti_tool.contacts import cli as contacts_cli
+    from lti_tool.demo import cli as demo_cli
+    from lti_tool.directory import cli as directory_cli
+    from lti_tool.lti import cli as lti_cli
+    from lti_tool.observations import cli as observations_cli
+    from lti_tool.ops import cli as ops_cli
+    from lti_tool.patrols import cli as patrols_cli
+    from lti_tool.policy import cli as policy_cli
+    from lti_tool.reports import cli as reports_cli
+    from lti_tool.timetable import cli as timetable_cli
 
     for module in (
-        "lti",
-        "directory",
-        "timetable",
-        "observations",
-        "policy",
-        "compliance",
-        "reports",
-        "patrols",
-        "contacts",
-        "demo",
-        "ops",
+        lti_cli,
+        directory_cli,
+        timetable_cli,
+        observations_cli,
+        policy_cli,
+        compliance_cli,
+        reports_cli,
+        patrols_cli,
+        contacts_cli,
+        demo_cli,
+        ops_cli,
     ):
-        try:
-            mod = importlib.import_module(f"lti_tool.{module}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lti_tool.{module}.cli" and exc.name != f"lti_tool.{module}":
-                raise
-            continue
-        mod.register(cli)
+        module.register(cli)
 
 
 def main() -> None:

@@ -64,7 +64,12 @@ from lti_tool.compliance.rules import (
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.errors import NotFound
-from lti_tool.observations.models import MemberStatus, Observation, ObservationMember, ObservationStatus
+from lti_tool.observations.models import (
+    COUNTED_MEMBER_STATUSES,
+    Observation,
+    ObservationMember,
+    ObservationStatus,
+)
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.policy.store import PolicyStore
@@ -76,8 +81,7 @@ from lti_tool.timetable.models import (
     Semester,
     SessionStatus,
 )
-
-COUNTED_MEMBER_STATUSES = (MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value)
+from lti_tool.timetable.semesters import SemesterService
 
 
 @dataclass(frozen=True)
@@ -265,13 +269,7 @@ class ComplianceService:
 
     # -- semesters and their policy -----------------------------------------------------------------------
     def semesters(self) -> list[Semester]:
-        return list(
-            self.session.scalars(
-                select(Semester)
-                .where(Semester.institution_id == self.institution_id)
-                .order_by(Semester.week1_monday.desc())
-            )
-        )
+        return SemesterService(self.session, self.institution_id).all()
 
     def semester(self, semester_id: int) -> Semester:
         sem = get_scoped(self.session, Semester, semester_id, self.institution_id)
@@ -289,14 +287,7 @@ class ComplianceService:
 
     def default_semester(self, today: dt.date) -> Semester | None:
         """The semester running today, else the latest one that has started, else the earliest one."""
-        semesters = self.semesters()
-        for sem in semesters:
-            if sem.start_date <= today <= sem.end_date:
-                return sem
-        started = [s for s in semesters if s.start_date <= today]
-        if started:
-            return started[0]
-        return semesters[-1] if semesters else None
+        return SemesterService(self.session, self.institution_id).current_or_latest(today)
 
     def policy_for(self, semester: Semester) -> tuple[Policy, int]:
         """The semester's policy; the first evaluation snapshots the current version onto the semester."""

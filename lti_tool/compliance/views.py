@@ -75,8 +75,8 @@ def _semester(service: ComplianceService, actor: Actor) -> Semester | None:
     return service.default_semester(_today(actor))
 
 
-def _start_url() -> str | None:
-    return url_for(START_ENDPOINT) if START_ENDPOINT in current_app.view_functions else None
+def _start_url() -> str:
+    return url_for(START_ENDPOINT)
 
 
 @bp.route("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli import CliContext, guarded, institution_option, pass_ctx, resolve_institution
+from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.directory.cli import import_group
 from lti_tool.policy.store import PolicyStore

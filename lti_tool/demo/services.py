@@ -53,7 +53,8 @@ from lti_tool.timetable.models import (
     SemesterEvent,
     SemesterStatus,
 )
-from lti_tool.timetable.services import PeriodService, SemesterService, TimetableImporter
+from lti_tool.timetable.semesters import SemesterService
+from lti_tool.timetable.services import PeriodService, TimetableImporter
 
 DEFAULT_CODE = "DEMO"
 DEFAULT_NAME = "吉林交通职业技术学院（演示）"

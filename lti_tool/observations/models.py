@@ -50,6 +50,12 @@ class MemberStatus(StrEnum):
     DECLINED = "declined"
 
 
+COUNTED_MEMBER_STATUSES: tuple[str, ...] = (MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value)
+"""Which memberships count for an observer (docs/decisions.md K-1): the author on submission, a
+co-observer who co-signed, or one who wrote a record of their own; invited and declined ones never do.
+The compliance engine, the picker and the statistics read this, never a list of their own."""
+
+
 class Observation(InstitutionScoped, Base):
     """One observation record (听课记录) of one class session."""
 

@@ -28,6 +28,7 @@ from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tabular import read_table
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
+from lti_tool.timetable.semesters import SemesterService
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +150,7 @@ class PatrolService:
         )
 
     def current_semester(self, on: dt.date) -> Semester | None:
-        for semester in self.session.scalars(
-            select(Semester)
-            .where(Semester.institution_id == self.institution_id)
-            .order_by(Semester.week1_monday.desc())
-        ):
-            if semester.start_date <= on <= semester.end_date:
-                return semester
-        return None
+        return SemesterService(self.session, self.institution_id).of_date(on)
 
     def months(self, person_id: int, semester: Semester) -> list[MonthStatus]:
         """Each calendar month of the semester: patrols done, and whether the duty was held that month."""

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -19,6 +19,16 @@ class ProblemStatus(StrEnum):
     RESOLVED = "resolved"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+
+
+OPEN_STATUSES: tuple[str, ...] = (ProblemStatus.NEW.value, ProblemStatus.ACCEPTED.value)
+"""A problem is open until it is resolved, confirmed or rejected: the handling list, the statistics and
+the report count open and overdue problems by these rules alone."""
+
+
+def is_overdue(status: str, created_at: dt.datetime, now: dt.datetime, overdue_days: int) -> bool:
+    """Still open ``overdue_days`` (the policy's ``problem_overdue_days``) after it was raised."""
+    return status in OPEN_STATUSES and (now - created_at).days >= overdue_days
 
 
 class Problem(InstitutionScoped, Base):
@@ -76,3 +86,10 @@ def register_release_condition(fn: ReleaseCondition) -> ReleaseCondition:
 
 def release_conditions() -> list[ColumnElement[bool]]:
     return [fn() for fn in _RELEASE_CONDITIONS]
+
+
+def overdue_condition(now: dt.datetime, overdue_days: int) -> ColumnElement[bool]:
+    """``is_overdue`` as SQL."""
+    return and_(
+        Problem.status.in_(OPEN_STATUSES), Problem.created_at <= now - dt.timedelta(days=overdue_days)
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, column, func, or_, select, table
+from sqlalchemy import column, func, or_, select, table
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.db import get_scoped, utcnow
@@ -20,9 +20,17 @@ from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.policy.schema import Policy
-from lti_tool.problems.models import Problem, ProblemEvent, ProblemStatus, release_conditions
+from lti_tool.problems.models import (
+    OPEN_STATUSES,
+    Problem,
+    ProblemEvent,
+    ProblemStatus,
+    is_overdue,
+    overdue_condition,
+    release_conditions,
+)
 
-OPEN = (ProblemStatus.NEW, ProblemStatus.ACCEPTED)
+OPEN = OPEN_STATUSES
 _CONTACT_RECORD = table("contact_record", column("id"), column("status"))
 """The contact records' table by name only (lti_tool/contacts is a sibling domain, not imported here): a
 problem raised in a contact record reaches the unit once that record is submitted, as for observations."""
@@ -128,7 +136,7 @@ class ProblemService:
 
     def is_overdue(self, problem: Problem, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
-        return problem.status in OPEN and (now - problem.created_at).days >= self.policy.problem_overdue_days
+        return is_overdue(problem.status, problem.created_at, now, self.policy.problem_overdue_days)
 
     def listing(
         self,
@@ -170,8 +178,7 @@ class ProblemService:
         if status:
             stmt = stmt.where(Problem.status == status)
         if overdue_only:
-            cutoff = utcnow() - dt.timedelta(days=self.policy.problem_overdue_days)
-            stmt = stmt.where(and_(Problem.status.in_(OPEN), Problem.created_at <= cutoff))
+            stmt = stmt.where(overdue_condition(utcnow(), self.policy.problem_overdue_days))
         now = utcnow()
         rows = self.session.execute(stmt.order_by(Problem.created_at.desc()).limit(limit)).all()
         return [

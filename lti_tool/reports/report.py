@@ -21,10 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
-from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceService
+from lti_tool.compliance.services import ComplianceService
 from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
-from lti_tool.observations.models import Observation, ObservationMember, ObservationStatus
+from lti_tool.observations.models import (
+    COUNTED_MEMBER_STATUSES,
+    Observation,
+    ObservationMember,
+    ObservationStatus,
+)
 from lti_tool.reports import charts
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.pdf import render_pdf, render_template

@@ -36,14 +36,20 @@ from sqlalchemy.orm import Session
 
 from lti_tool import clock
 from lti_tool.compliance.rules import NOT_APPLICABLE, SHORT
-from lti_tool.compliance.services import COUNTED_MEMBER_STATUSES, ComplianceReport, ComplianceService
+from lti_tool.compliance.services import ComplianceReport, ComplianceService
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, PositionHolding, Unit
-from lti_tool.observations.models import Observation, ObservationMember, ObservationRating, ObservationStatus
+from lti_tool.observations.models import (
+    COUNTED_MEMBER_STATUSES,
+    Observation,
+    ObservationMember,
+    ObservationRating,
+    ObservationStatus,
+)
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, Rule
-from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.problems.models import OPEN_STATUSES, Problem, ProblemEvent, is_overdue, overdue_condition
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
@@ -69,7 +75,6 @@ STATUS_LABELS = {
     "confirmed": "已确认解决",
     "rejected": "不予处理",
 }
-OPEN_STATUSES = ("new", "accepted")
 RULE_STATUS_LABELS = {"ok": "已完成", "short": "未完成", "not_applicable": "不适用"}
 
 Progress = Callable[[int, str], None]
@@ -868,7 +873,6 @@ class StatisticsService:
     def problems(self, semester: Semester, policy: Policy, now: dt.datetime) -> ProblemSummary:
         ids = self._semester_problems(semester).subquery()
         source = case((Problem.patrol_id.is_not(None), literal("patrol")), else_=literal("record"))
-        cutoff = now - dt.timedelta(days=policy.problem_overdue_days)
         tz = clock.zone(self.session.get(Institution, self.institution_id))
         by_status = dict(
             self.session.execute(
@@ -898,8 +902,7 @@ class StatisticsService:
         ).all()
         overdue_where = [
             Problem.id.in_(select(ids.c.id)),
-            Problem.status.in_(OPEN_STATUSES),
-            Problem.created_at <= cutoff,
+            overdue_condition(now, policy.problem_overdue_days),
         ]
         overdue = self.session.scalar(select(func.count()).select_from(Problem).where(*overdue_where)) or 0
         total = sum(int(n) for n in by_status.values())
@@ -955,7 +958,7 @@ class StatisticsService:
                     STATUS_LABELS.get(status, status),
                     clock.local(created, tz).date().isoformat(),
                     days,
-                    status in OPEN_STATUSES and (now - created).days >= policy.problem_overdue_days,
+                    is_overdue(status, created, now, policy.problem_overdue_days),
                     (note or "")[:120],
                 )
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from lti_tool.actor import Actor
@@ -22,10 +22,10 @@ from lti_tool.inputs import id_field, row_id
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
+from lti_tool.timetable.semesters import SemesterService
 from lti_tool.timetable.services import (
     CourseMappingService,
     PeriodService,
-    SemesterService,
     SessionFilters,
     SessionSearchService,
     TimetableImporter,
@@ -45,9 +45,9 @@ PER_PAGE = 25
 START_ENDPOINT = "observations.start"
 
 
-def _start_url() -> str | None:
+def _start_url() -> str:
     """The observation engineer's start endpoint, when it exists (the picker renders either way)."""
-    return url_for(START_ENDPOINT) if START_ENDPOINT in current_app.view_functions else None
+    return url_for(START_ENDPOINT)
 
 
 def _upload() -> tuple[bytes, str]:

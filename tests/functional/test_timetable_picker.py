@@ -22,10 +22,10 @@ from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
 from lti_tool.policy.schema import default_policy
 from lti_tool.timetable.models import ClassSession, Course, CourseSection
+from lti_tool.timetable.semesters import SemesterService
 from lti_tool.timetable.services import (
     ObserverProgress,
     PeriodService,
-    SemesterService,
     SessionFacts,
     TeacherFacts,
     TimetableImporter,
