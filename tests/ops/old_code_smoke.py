@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
 def main(database_url: str) -> None:
+    import lti_tool
     from lti_tool.config import Settings
     from lti_tool.db import make_engine
     from lti_tool.lti.keys import KeyService
     from lti_tool.models import Base
     from lti_tool.policy.store import PolicyStore
 
-    try:
+    # A release from before the layers (issue 10) kept the tenant in directory/. Decide by the old code's
+    # own files: an import attempt could find this checkout's module through the editable install.
+    if (Path(lti_tool.__file__).parent / "tenancy.py").exists():
         from lti_tool.tenancy import Institution
-    except ImportError:  # a release from before the layers (issue 10) kept the tenant in directory/
+    else:
         from lti_tool.directory.models import Institution  # type: ignore[no-redef]
 
     engine = make_engine(database_url)
@@ -34,7 +38,6 @@ def main(database_url: str) -> None:
         PolicyStore(s, inst.id).ensure_version()
         KeyService(s).ensure_key()
     engine.dispose()
-    from pathlib import Path
     from tempfile import mkdtemp
 
     from lti_tool.app import create_app
