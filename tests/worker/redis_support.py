@@ -16,6 +16,9 @@ from tests.support.clock import pinned_command, pinned_env
 def redis_for(settings: Settings) -> Redis:
     conn = Redis.from_url(settings.redis_url)
     conn.ping()  # a missing Redis fails the test loudly: CI starts one (.ci/run)
+    # The test database (db 15) is the tests' own. Run ids restart with every test database, so a job
+    # left by an earlier run ("report-run-1") would be taken for this test's: start each test empty.
+    conn.flushdb()
     return conn
 
 
