@@ -55,7 +55,7 @@ class AcademicYear(NamedTuple):
 
 
 def academic_year_for(policy: Policy, week1_monday: dt.date) -> AcademicYear:
-    """The academic year a semester belongs to: the year of its first Monday (CONTACTS_DESIGN.md)."""
+    """The academic year a semester belongs to: the year of its first Monday (docs/contacts-design.md)."""
     start = policy.contact.academic_year_start
     code = academic_year_of(week1_monday, start)
     first, last = academic_year_bounds(code, start)

@@ -41,7 +41,7 @@ POINT_KINDS = {
     "club",
     "friend",
 }
-"""The contact-point kinds of ``contacts.models`` (CONTACTS_DESIGN.md), kept here like ``UNIT_KINDS``."""
+"""The contact-point kinds of ``contacts.models`` (docs/contacts-design.md), kept here like ``UNIT_KINDS``."""
 RECORD_KINDS = {
     "visit",
     "work_report",
