@@ -44,6 +44,7 @@ from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.tenancy import Institution
+from lti_tool.timetable.importer import TimetableImporter
 from lti_tool.timetable.models import (
     ClassSession,
     Course,
@@ -53,8 +54,8 @@ from lti_tool.timetable.models import (
     SemesterEvent,
     SemesterStatus,
 )
+from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import PeriodService, TimetableImporter
 
 DEFAULT_CODE = "DEMO"
 DEFAULT_NAME = "吉林交通职业技术学院（演示）"

@@ -26,6 +26,7 @@ from lti_tool.inputs import id_field
 from lti_tool.nav import register_nav
 from lti_tool.observations.fields import FIXED, comment_field, rating_field
 from lti_tool.observations.models import Observation, ObservationStatus
+from lti_tool.observations.picker import decorate_sessions
 from lti_tool.observations.services import (
     ObservationService,
     RecordFilter,
@@ -36,6 +37,7 @@ from lti_tool.observations.transfer import ObservationTransfer
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
+from lti_tool.timetable.search import register_session_decoration
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("observations", __name__, url_prefix="/observations")
@@ -45,6 +47,8 @@ register_nav(
     "teacher", 10, "observations.feedback_list", N_("Feedback on my classes"), active_prefix="observations."
 )
 register_nav("quality_center", 20, "observations.qc_list", N_("Records"), active_prefix="observations.")
+# The picker (timetable/views.py) shows who is on each class and which of my duties it counts toward.
+register_session_decoration(decorate_sessions)
 
 
 OBSERVER, TEACHER, QC = "observer", "teacher", "quality_center"

@@ -21,10 +21,11 @@ from lti_tool.compliance.services import ComplianceService, PersonCompliance
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
+from lti_tool.observations.picker import ObserverPicker
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester, SemesterStatus
-from lti_tool.timetable.services import SessionFilters, SessionSearchService
+from lti_tool.timetable.search import SessionFilters, SessionSearchService
 
 STALE_AFTER = dt.timedelta(days=7)
 """A checkpoint found more than a week after it passed (e.g. on a fresh install) is skipped, not sent."""
@@ -185,8 +186,8 @@ class ReminderService:
             date_from=today, date_to=today + dt.timedelta(days=14), ideological_only=ideological
         )
         page = search.search(filters, per_page=60)
-        progress = search.observer_progress(person.person_id, codes, today)
-        search.add_duty_marks(page.items, codes, progress)
+        picker = ObserverPicker(self.session, self.institution_id, search.policy)
+        picker.add_duty_marks(page.items, codes, picker.observer_progress(person.person_id, codes, today))
         items = list(page.items)
         if now is not None:  # only classes that have not started yet: one can still walk in before the start
             start = now.replace(tzinfo=None)

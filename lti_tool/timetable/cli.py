@@ -7,8 +7,9 @@ import click
 from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.directory.cli import import_group
 from lti_tool.tabular import read_file
+from lti_tool.timetable.importer import TimetableImporter
+from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import PeriodService, TimetableImporter
 
 
 def semester_group(cli: click.Group) -> click.Group:

@@ -22,15 +22,11 @@ from lti_tool.inputs import id_field, row_id
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
+from lti_tool.timetable.importer import TimetableImporter
+from lti_tool.timetable.mapping import CourseMappingService
+from lti_tool.timetable.periods import PeriodService
+from lti_tool.timetable.search import SessionFilters, SessionSearchService, local_now
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import (
-    CourseMappingService,
-    PeriodService,
-    SessionFilters,
-    SessionSearchService,
-    TimetableImporter,
-    local_now,
-)
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -118,12 +114,8 @@ def pick():
         upcoming = service.now_and_next(
             now, 5, SessionFilters(course_codes=filters.course_codes, teacher_ids=filters.teacher_ids)
         )
-    positions: set[str] = set()
-    if actor.person_id is not None:
-        positions = active_positions(db(), actor.person_id, today)
-        progress = service.observer_progress(actor.person_id, positions, today)
-        service.add_duty_marks(page.items + upcoming, positions, progress)
-    service.add_observer_counts(page.items + upcoming, actor.person_id)
+    positions = active_positions(db(), actor.person_id, today) if actor.person_id is not None else set()
+    service.decorate(page.items + upcoming, actor.person_id, positions, today)
     # empty values stay: an emptied date field means "no bound", unlike an absent one (the default)
     query: dict[str, Any] = {k: v for k, v in args.items() if k not in ("page", "s")}
     return render_template(
@@ -148,12 +140,8 @@ def _observer_panel(actor: Actor) -> Panel | None:
     service = _search_service(actor)
     now = local_now(db(), actor.institution_id)
     upcoming = service.now_and_next(now, 5)
-    if actor.person_id is not None:
-        positions = active_positions(db(), actor.person_id, now.date())
-        service.add_duty_marks(
-            upcoming, positions, service.observer_progress(actor.person_id, positions, now.date())
-        )
-    service.add_observer_counts(upcoming, actor.person_id)
+    positions = active_positions(db(), actor.person_id, now.date()) if actor.person_id is not None else set()
+    service.decorate(upcoming, actor.person_id, positions, now.date())
     return Panel("timetable/_panel_now.html", {"upcoming": upcoming, "now": now, "start_url": _start_url()})
 
 

@@ -19,7 +19,7 @@ from lti_tool.patrols.models import Patrol
 from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
 from lti_tool.reports.statistics import StatisticsService
 from lti_tool.tenancy import Institution
-from lti_tool.timetable.services import local_now
+from lti_tool.timetable.search import local_now
 from tests.support import factories as f
 from tests.support.clock import awkward_instant
 from tests.support.platform import ROLE_ADMIN, ROLE_INSTRUCTOR, LmsUser

@@ -51,7 +51,8 @@ from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun
-from lti_tool.timetable.services import PERIOD_ALIASES, TIMETABLE_ALIASES, PeriodService, TimetableImporter
+from lti_tool.timetable.importer import TIMETABLE_ALIASES, TimetableImporter
+from lti_tool.timetable.periods import PERIOD_ALIASES, PeriodService
 from tests.conftest import make_institution
 from tests.support import factories
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser

@@ -32,9 +32,10 @@ from lti_tool.cli import cli
 from lti_tool.cli_support import CliContext
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
+from lti_tool.timetable.importer import TimetableImporter
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, Period, SectionTeacher, Semester
+from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import PeriodService, TimetableImporter
 from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
 
 SEMESTER = "2026-2027-1"

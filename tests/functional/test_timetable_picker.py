@@ -20,17 +20,13 @@ from lti_tool import clock
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.lti.nrps import CourseMembersService
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
+from lti_tool.observations.picker import ObserverProgress, duty_marks
 from lti_tool.policy.schema import default_policy
+from lti_tool.timetable.importer import TimetableImporter
 from lti_tool.timetable.models import ClassSession, Course, CourseSection
+from lti_tool.timetable.periods import PeriodService
+from lti_tool.timetable.search import SessionFacts, TeacherFacts
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import (
-    ObserverProgress,
-    PeriodService,
-    SessionFacts,
-    TeacherFacts,
-    TimetableImporter,
-    duty_marks,
-)
 from tests.functional.test_timetable_import import HEADER_EN, csrf_of, csv_bytes
 from tests.support.platform import LTI, ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 

@@ -29,8 +29,9 @@ from lti_tool import clock, errors
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import default_policy
+from lti_tool.timetable.importer import TimetableImporter
+from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.semesters import SemesterService
-from lti_tool.timetable.services import PeriodService, TimetableImporter
 from tests.functional.test_timetable_import import HEADER_EN, csv_bytes
 from tests.support.launch import LaunchResult
 from tests.support.platform import LTI, ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
