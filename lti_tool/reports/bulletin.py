@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from lti_tool import clock
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.pdf import render_pdf, render_template
-from lti_tool.reports.report import semester_label
+from lti_tool.reports.report import missing_units, policy_title, semester_label
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import ReportKind, RunProgress
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
@@ -48,6 +48,8 @@ def bulletin_html(stats: SemesterStatistics, number: int, issued_on: dt.date, we
         week=week,
         semester_label=semester_label(stats.semester_code),
         short=stats.short_people(),
+        policy_title=policy_title(stats.policy_name, stats.institution_name),
+        missing_units=missing_units(stats),
         categories=categories,
         typical=typical,
     )

@@ -90,13 +90,55 @@ def _names(items: list[str], limit: int = 12) -> str:
     return shown + (f"等{len(items)}人" if len(items) > limit else "")
 
 
+MISSING_UNITS = {"each_course": "门", "tenure_coverage": "人", "per_month": "个月"}
+"""The measure word of a rule's 尚缺 list by the rule's kind: courses, teachers, months (项 otherwise)."""
+
+
+def missing_units(stats: SemesterStatistics) -> dict[str, str]:
+    return {r.rule_id: MISSING_UNITS.get(r.kind, "项") for r in stats.rule_summary}
+
+
+def in_progress(stats: SemesterStatistics) -> bool:
+    """The numbers speak for a day before the semester's last: no end-of-term conclusions."""
+    return stats.as_of < stats.end
+
+
+def as_of_phrase(stats: SemesterStatistics, week: int | None = None) -> str:
+    """``截至2026年11月20日（第11周）``: the day the numbers speak for, and its teaching week."""
+    day = dt.date.fromisoformat(stats.as_of)
+    return f"截至{day.year}年{day.month}月{day.day}日" + (f"（第{week}周）" if week else "")
+
+
+_FOREIGN_PREFIX = re.compile(r"^.+?(?:大学|学院|学校)(?=\S)")
+_DOCUMENT_NUMBER = re.compile(r"（[^（）]*〔\d{4}〕[^（）]*号）$")
+
+
+def policy_title(policy_name: str, institution_name: str) -> str:
+    """The policy as this institution's report names it. A policy adopted from another college keeps that
+    college's name and document number in its title (the default policy is 吉林交通职业技术学院's); the
+    report speaks of 学校《领导干部听课制度》 then, never of another institution."""
+    name = (policy_name or "").strip()
+    if not name:
+        return "领导干部听课制度"
+    if institution_name and name.startswith(institution_name):
+        return name
+    return _DOCUMENT_NUMBER.sub("", _FOREIGN_PREFIX.sub("", name)).strip() or "领导干部听课制度"
+
+
 def suggestions(stats: SemesterStatistics) -> list[str]:
-    """九、工作建议, generated from the numbers so the section never contradicts the tables."""
+    """九、工作建议, generated from the numbers so the section never contradicts the tables. Before the
+    semester's last day the advice is about the weeks left, not the next semester or the assessment."""
     out: list[str] = []
     h = stats.headline
+    running = in_progress(stats)
     for group in stats.groups:
         short = sorted({(s.name, s.employee_no) for s in group.short_list}, key=lambda x: x[1])
-        if short:
+        if short and running:
+            out.append(
+                f"{group.label}中，{_names([n for n, _ in short])}{as_of_phrase(stats)}尚未完成本学期听课任务"
+                f"（明细见第二部分未完成名单）。建议提醒本人在本学期余下的教学周内合理安排、按时完成。"
+            )
+        elif short:
             out.append(
                 f"{group.label}中，{_names([n for n, _ in short])}未全部完成本学期听课任务"
                 f"（明细见第二部分未完成名单）。建议向本人反馈并督促在下学期优先补齐，"
@@ -106,8 +148,8 @@ def suggestions(stats: SemesterStatistics) -> list[str]:
         gaps = [r.name for r in matrix.rows if r.status == "short"]
         if gaps:
             out.append(
-                f"思政课听课方面，{_names(gaps)}尚未实现对每门思想政治理论课必修课至少听课1次，"
-                f"建议教学质量监控与评价中心提前推送思政课课表，协助安排听课。"
+                f"思政课听课方面，{_names(gaps)}{'目前' if running else ''}尚未实现对每门思想政治理论课必修课"
+                f"至少听课1次，建议教学质量监控与评价中心提前推送思政课课表，协助安排听课。"
             )
     uncovered = [t for t in stats.tenure if t.missing]
     if uncovered:
@@ -116,7 +158,12 @@ def suggestions(stats: SemesterStatistics) -> list[str]:
             f"马克思主义学院领导班子成员{'、'.join(parts)}任期内尚未实现对全部授课教师听课全覆盖，"
             f"建议按未覆盖教师名单制订听课计划，在任期内完成。"
         )
-    if h.teachers_never_observed:
+    if h.teachers_never_observed and running:
+        out.append(
+            f"{as_of_phrase(stats)}，有{h.teachers_never_observed}名授课教师尚未被听课，"
+            f"建议在本学期余下的教学周内优先安排对上述教师（特别是新入职和青年教师）的听课。"
+        )
+    elif h.teachers_never_observed:
         out.append(
             f"本学期有{h.teachers_never_observed}名授课教师未被听课，"
             f"建议下学期优先安排对上述教师（特别是新入职和青年教师）的听课。"
@@ -133,24 +180,28 @@ def suggestions(stats: SemesterStatistics) -> list[str]:
     rated = [d for d in stats.ratings.dimensions if d.average is not None]
     if len(rated) > 1:
         weakest = min(rated, key=lambda d: d.average or 0.0)
+        full = f"，满分{max(stats.ratings.scale_scores)}分" if stats.ratings.scale_scores else ""
         out.append(
-            f"从课堂教学评价看，“{weakest.label}”维度平均得分（{weakest.average:.2f}）相对较低，"
+            f"从课堂教学评价看，“{weakest.label}”维度平均得分（{weakest.average:.2f}分{full}）相对较低，"
             f"建议相关教学单位在教研活动中重点研讨改进。"
         )
     total = sum(m.observations for m in stats.trend)
-    if total >= 10 and stats.trend:
+    if total >= 10 and stats.trend and not running:
         last = stats.trend[-1]
         if last.observations / total > 0.4:
             out.append(
                 f"听课时间分布不均衡，{int(last.month[5:7])}月听课记录占全学期的"
                 f"{last.observations * 100 / total:.0f}%，建议按教学进度在学期中均衡安排听课。"
             )
-    if stats.previous and stats.previous.observations and h.observations < stats.previous.observations:
+    previous = stats.previous
+    if not running and previous and previous.observations and h.observations < previous.observations:
         out.append(
-            f"本学期听课记录{h.observations}份，较上学期（{stats.previous.observations}份）有所减少，"
+            f"本学期听课记录{h.observations}份，较上学期（{previous.observations}份）有所减少，"
             f"建议加强过程督促。"
         )
-    if not out:
+    if not out and running:
+        out.append(f"{as_of_phrase(stats)}，各项听课任务进展正常，反馈问题均已及时处理，建议继续保持。")
+    elif not out:
         out.append("本学期各项听课任务完成良好，反馈问题均已及时处理，建议继续保持。")
     return out
 
@@ -160,8 +211,12 @@ def execution_report_html(
     *,
     generated_on: dt.date | None = None,
     rule_labels: dict[str, str] | None = None,
+    as_of_week: int | None = None,
 ) -> str:
-    """The execution report's HTML (autoescaped); the charts are SVG built from ``stats``."""
+    """The execution report's HTML (autoescaped); the charts are SVG built from ``stats``.
+
+    ``as_of_week`` is the teaching week of ``stats.as_of``: a report made before the semester's last day
+    says so ("截至 2026年11月20日（第11周）") and draws no end-of-term conclusions."""
     previous = stats.previous
     return render_template(
         "reports/execution_report.html",
@@ -174,6 +229,15 @@ def execution_report_html(
         previous_label=semester_label(previous.semester_code) if previous else "",
         comparison=comparison_rows(stats.headline, previous) if previous else [],
         suggestions=suggestions(stats),
+        in_progress=in_progress(stats),
+        as_of=as_of_phrase(stats, as_of_week),
+        policy_title=policy_title(stats.policy_name, stats.institution_name),
+        missing_units=missing_units(stats),
+        scale_points="、".join(
+            f"{label}{score}分"
+            for label, score in zip(stats.ratings.scale_labels, stats.ratings.scale_scores, strict=False)
+        ),
+        full_score=max(stats.ratings.scale_scores, default=None),
     )
 
 
@@ -219,7 +283,9 @@ def build_execution_report(
     else:
         stats = service.fresh_statistics(semester, scaled)
     progress(60, "绘制图表与版面")
-    html = execution_report_html(stats, generated_on=report_date(session, run, semester))
+    as_of = dt.date.fromisoformat(stats.as_of)
+    week = semester.week_of(as_of) if semester.start_date <= as_of <= semester.end_date else None
+    html = execution_report_html(stats, generated_on=report_date(session, run, semester), as_of_week=week)
     progress(68, "排版")
     pdf = render_pdf(html, on_step=lambda _step: progress(90, "写入 PDF"))
     return report_filename(stats, run.version if run.frozen else None), pdf

@@ -15,8 +15,8 @@ import logging
 from enum import StrEnum
 
 import redis.exceptions
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, defer
 
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -158,7 +158,21 @@ class ReportRunService:
             stmt = stmt.where(ReportRun.kind == kind)
         if person_id is not None:
             stmt = stmt.where(ReportRun.person_id == person_id)
+        stmt = stmt.options(defer(ReportRun.content))  # a list needs the sizes (output_sizes), not the files
         return list(self.session.scalars(stmt.order_by(ReportRun.id.desc()).limit(limit)))
+
+    def output_sizes(self, run_ids: list[int]) -> dict[int, int]:
+        """Bytes of each finished run's file (runs without a file are absent), without loading the files."""
+        if not run_ids:
+            return {}
+        rows = self.session.execute(
+            select(ReportRun.id, func.length(ReportRun.content)).where(
+                ReportRun.institution_id == self.institution_id,
+                ReportRun.id.in_(run_ids),
+                ReportRun.content.is_not(None),
+            )
+        ).all()
+        return {int(i): int(n or 0) for i, n in rows}
 
     def latest_succeeded(
         self, kind: str, semester_id: int | None, person_id: int | None = None

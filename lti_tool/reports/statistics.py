@@ -265,6 +265,8 @@ class RatingDistribution:
     scale_labels: tuple[str, ...]
     dimensions: tuple[DistRow, ...]
     units: tuple[DistRow, ...]
+    scale_scores: tuple[int, ...] = ()
+    """Each level's score (the unit of 平均分), in the scale's order."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,20 @@ class ProblemSummary:
     @property
     def handled_rate(self) -> float | None:
         return (self.total - self.open) / self.total if self.total else None
+
+    @property
+    def closed(self) -> int:
+        """办结 (resolved, confirmed or declined): the complement of ``open``, by the same rule."""
+        return self.total - self.open
+
+    @property
+    def open_by_status(self) -> tuple[Count, ...]:
+        """The open statuses' rows of ``by_status`` (the text and table 6 read the same counts)."""
+        return tuple(c for c in self.by_status if c.code in OPEN_STATUSES)
+
+    @property
+    def closed_by_status(self) -> tuple[Count, ...]:
+        return tuple(c for c in self.by_status if c.code not in OPEN_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -847,7 +863,13 @@ class StatisticsService:
             for unit_id in set(by_unit) | set(records)
         ]
         units.sort(key=lambda u: (-u.records, u.label))
-        return RatingDistribution(tuple(scale), tuple(c.label for c in policy.scale), dims, tuple(units))
+        return RatingDistribution(
+            tuple(scale),
+            tuple(c.label for c in policy.scale),
+            dims,
+            tuple(units),
+            tuple(c.score for c in policy.scale),
+        )
 
     # -- 六、问题及处理 ---------------------------------------------------------------------------------
     def _semester_problems(self, semester: Semester) -> Any:
@@ -1135,6 +1157,10 @@ class StatisticsService:
                 StatisticsSnapshot.id.desc(),
             ).limit(1)
         ).first()
+
+    def stored(self, semester_id: int, *, frozen: bool | None = None) -> SemesterStatistics | None:
+        """The statistics of the newest stored snapshot (``None`` when there is none of this schema)."""
+        return _load(self.latest_snapshot(semester_id, frozen=frozen))
 
     def data_fingerprint(self) -> str:
         """A cheap summary of everything the statistics read (counts and latest timestamps per table).

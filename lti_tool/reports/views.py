@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
@@ -13,8 +17,10 @@ from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
+from lti_tool.problems.views import STATUS_LABELS as PROBLEM_STATUS_LABELS
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
+from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
 from lti_tool.timetable.models import Semester
 from lti_tool.web import current_actor, db, redis_connection, requires_persona
 
@@ -58,6 +64,53 @@ PERSONAS = ("quality_center", "organization", "observer", "school_office")
 
 def _service(actor: Actor) -> ReportRunService:
     return ReportRunService(db(), actor.institution_id)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a finished run made, as its download link says it: what, which semester, when, how big."""
+
+    label: str
+    semester: str
+    made: dt.datetime | None
+    size: str
+    url: str
+    is_page: bool
+    """The statistics: a page to read, not a file."""
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def run_output(run: ReportRun, size: int | None = None) -> Output | None:
+    """The labelled output of a succeeded run (``None`` while there is none)."""
+    if run.status != "succeeded":
+        return None
+    semester = db().get(Semester, run.semester_id) if run.semester_id else None
+    label = str(KIND_LABELS.get(ReportKind(run.kind), run.kind)) if run.kind in set(ReportKind) else run.kind
+    if run.kind == ReportKind.STATISTICS:
+        url = url_for("reports.show", run_id=run.id)
+        return Output(label, semester.code if semester else "", run.finished_at, "", url, True)
+    if size is None:
+        size = _service_for(run).output_sizes([run.id]).get(run.id)
+    if size is None:
+        return None
+    url = url_for("reports.download", run_id=run.id)
+    return Output(label, semester.code if semester else "", run.finished_at, human_size(size), url, False)
+
+
+def _service_for(run: ReportRun) -> ReportRunService:
+    return ReportRunService(db(), run.institution_id)
+
+
+@bp.app_context_processor
+def _output_helpers() -> dict[str, Any]:
+    return {"run_output": run_output}
 
 
 # Other people's observation archives (个人听课档案) are theirs and the quality center's: the organization
@@ -139,7 +192,22 @@ def start():
 def show(run_id: int):
     actor = current_actor()
     run = _visible(actor, _service(actor).get(run_id))
-    return render_template("reports/run.html", run=run, labels=KIND_LABELS)
+    stats = _statistics_of(run) if run.kind == ReportKind.STATISTICS and run.status == "succeeded" else None
+    return render_template(
+        "reports/run.html",
+        run=run,
+        labels=KIND_LABELS,
+        stats=stats,
+        problem_status_labels=PROBLEM_STATUS_LABELS,
+    )
+
+
+def _statistics_of(run: ReportRun) -> SemesterStatistics | None:
+    """The numbers a statistics run stored: its semester's snapshot of the same kind (frozen for a run of
+    the archive's version, else the latest, which a later run replaces)."""
+    if run.semester_id is None:
+        return None
+    return StatisticsService(db(), run.institution_id).stored(run.semester_id, frozen=run.frozen)
 
 
 @bp.route("/runs/<int:run_id>/status")

@@ -13,16 +13,13 @@
       document.getElementById("run-message").textContent = d.message || "";
       document.getElementById("run-error").textContent = d.error || "";
       if (d.status === "succeeded") {
-        var dl = document.getElementById("run-download");
-        if (d.download && !dl.querySelector("a")) {
-          var a = document.createElement("a"); a.className = "button"; a.href = d.download; a.textContent = "⬇";
-          a.id = "run-download-link"; dl.appendChild(a);
-        }
-        dl.hidden = false;
+        // The page itself shows the result (the statistics, or the labelled download): load it again.
+        if (box.getAttribute("data-status") !== "succeeded") { window.location.reload(); }
         return;
       }
       if (d.status !== "failed") { setTimeout(poll, 1000); }
     }).catch(function () { setTimeout(poll, 3000); });
   }
-  setTimeout(poll, 500);
+  var initial = box.getAttribute("data-status");
+  if (initial !== "succeeded" && initial !== "failed") { setTimeout(poll, 500); }
 })();

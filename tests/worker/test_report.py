@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from lti_tool.directory.models import Person, Unit
 from lti_tool.reports.models import ReportRun, RunStatus
-from lti_tool.reports.report import semester_label, suggestions
+from lti_tool.reports.report import missing_units, semester_label, suggestions
 from lti_tool.reports.statistics import StatisticsService
 from lti_tool.timetable.models import Semester
 from tests.support import factories as f
@@ -65,7 +66,8 @@ def pdf_text(content: bytes) -> str:
     return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
 
 
-def test_execution_report_pdf_contains_the_scenarios_figures(session_factory, college):  # type: ignore[no-untyped-def]
+def test_execution_report_pdf_contains_the_scenarios_figures(session_factory, college, time_machine):  # type: ignore[no-untyped-def]
+    time_machine.move_to(sc.NOW, tick=True)  # after the semester's last day: the end-of-term report
     run = _run(session_factory, college, "execution_report")
     assert run.status == RunStatus.SUCCEEDED and run.progress == 100, run.error
     assert run.filename == "领导干部听课制度执行情况报告-2026-2027-1.pdf"
@@ -101,6 +103,9 @@ def test_execution_report_pdf_contains_the_scenarios_figures(session_factory, co
         "投影仪不清晰",
         "处理情况：已更换灯管",
         "共反馈问题3个，其中来自听课记录2个、来自课堂巡查1个",
+        # the text reads the status counts table 6 prints (issue 11 §6: 已处理 18 beside a table's 6)
+        "历时（天）",
+        "平均分按优4分、良3分、中2分、差1分计算，满分4分",
         "2026年9月",
         "月度听课趋势",
         "与上学期（2025—2026学年第二学期）主要数据对比",
@@ -250,7 +255,7 @@ def test_semester_label_and_suggestions(session_factory, college):  # type: igno
     assert "张副校长" in text and "陈院长、马主任" in text
     assert "有1个超过7天仍未办结，涉及后勤处" in text
     assert "1名授课教师未被听课" in text
-    assert "“学生课堂纪律”维度平均得分（2.67）" in text
+    assert "“学生课堂纪律”维度平均得分（2.67分，满分4分）" in text
 
 
 def test_O14_frozen_report_of_a_closed_semester_uses_the_frozen_numbers(session_factory, college):  # type: ignore[no-untyped-def]
@@ -283,3 +288,85 @@ def test_O14_frozen_report_of_a_closed_semester_uses_the_frozen_numbers(session_
         assert run is not None and run.status == RunStatus.SUCCEEDED, run and run.error
         assert run.filename == "领导干部听课制度执行情况报告-2026-2027-1-第2版.pdf"
         assert "开展课堂巡查5次" in pdf_text(run.content or b"")
+
+
+def _text_lines(content: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    return [line for page in reader.pages for line in page.extract_text().splitlines()]
+
+
+def test_problem_counts_read_the_same_in_the_text_and_in_table_6(session_factory, college, time_machine):  # type: ignore[no-untyped-def]
+    time_machine.move_to(sc.NOW, tick=True)
+    run = _run(session_factory, college, "execution_report")
+    with session_factory() as s:
+        pr = StatisticsService(s, college.institution_id).stored(college.semester.id).problems  # type: ignore[union-attr]
+    text = pdf_text(run.content or b"")
+    closed = "、".join(f"{c.label}{c.count}个" for c in pr.closed_by_status)
+    opened = "、".join(f"{c.label}{c.count}个" for c in pr.open_by_status)
+    assert f"已办结{pr.closed}个（{closed}）" in text
+    assert f"尚未办结{pr.open}个（{opened}）" in text
+    # table 6 prints the same counts under the same labels, with the subtotals the text names
+    head = (
+        "".join(c.label for c in pr.open_by_status) + "小计" + "".join(c.label for c in pr.closed_by_status)
+    )
+    row = "".join(str(c.count) for c in pr.open_by_status) + str(pr.open)
+    row += "".join(str(c.count) for c in pr.closed_by_status) + str(pr.closed) + str(pr.total)
+    assert "尚未办结已办结合计" in text and head + "小计" in text and row in text
+
+
+def test_a_report_made_before_the_semester_ends_says_as_of_and_concludes_nothing(
+    session_factory, college, time_machine
+):  # type: ignore[no-untyped-def]
+    time_machine.move_to(dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC), tick=True)  # Friday of week 11
+    run = _run(session_factory, college, "execution_report")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    text = pdf_text(run.content or b"")
+    assert "截至2026年11月20日（第11周）" in text
+    assert "本学期尚未结束，以上为阶段性数据，不作学期结论" in text
+    assert "尚未完成名单" in text
+    for conclusion in (
+        "下学期",
+        "纳入年度考核",
+        "截至本学期末",
+        "较上学期",
+        "有所减少",
+        "未全部完成本学期听课任务",
+    ):
+        assert conclusion not in text, conclusion
+
+
+def test_the_report_never_names_another_institution(session_factory, worker_db, time_machine):  # type: ignore[no-untyped-def]
+    """The default policy is 吉林交通职业技术学院's; another college's report speaks of its own policy."""
+    time_machine.move_to(sc.NOW, tick=True)
+    with session_factory.begin() as s:
+        built = sc.build(s, name="演示职业技术学院")
+    for kind in ("execution_report", "bulletin"):
+        run = _run(session_factory, built, kind)
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        text = pdf_text(run.content or b"")
+        assert "演示职业技术学院" in text
+        assert "吉林" not in text and "吉交院" not in text, kind
+        assert "根据学校《领导干部听课制度》" in text
+
+
+def test_layout_keeps_dates_and_names_whole(session_factory, college, time_machine):  # type: ignore[no-untyped-def]
+    """Dates and names are never broken across lines of a table cell (the demo report once printed
+    "2026-09-0" above "8"); the 尚缺 list counts teachers in 人 and courses in 门."""
+    time_machine.move_to(sc.NOW, tick=True)
+    run = _run(session_factory, college, "execution_report")
+    lines = _text_lines(run.content or b"")
+    with session_factory() as s:
+        stats = StatisticsService(s, college.institution_id).stored(college.semester.id)
+    assert stats is not None and stats.problems.items
+    for item in stats.problems.items:
+        assert any(item.raised_on in line for line in lines), item.raised_on
+    names = {p.name for g in stats.groups for p in g.people} | {
+        r.name for m in stats.ideological for r in m.rows
+    }
+    for name in names:
+        assert any(name in line for line in lines), name
+    units = missing_units(stats)
+    for rule in stats.rule_summary:
+        assert units[rule.rule_id] == {"each_course": "门", "tenure_coverage": "人", "per_month": "个月"}.get(
+            rule.kind, "项"
+        )

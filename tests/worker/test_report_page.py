@@ -88,7 +88,18 @@ def test_quality_center_starts_watches_and_downloads_the_report(
     assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
     text = pdf_text(download.data)
     assert "吉林交通职业技术学院" in text and "共提交听课记录6份，听课7人次" in text
-    assert "2人全部完成听课任务，3人未全部完成，履职完成率为40.0%" in text
+    # made before or after the semester's last day (the suite's clock is the real date's 17:00 UTC)
+    assert (
+        "2人全部完成听课任务，3人未全部完成，履职完成率为40.0%" in text
+        or "已有2人全部完成本学期听课任务，3人尚未全部完成，当前完成率为40.0%" in text
+    )
+    # the finished output's download says what it is, which semester, when it was made and its size
+    html = page.get_data(as_text=True)
+    link = re.search(r'<span class="output">(.*?)</span></span>', html, re.S)
+    assert link is not None, html
+    label = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", link.group(1)))
+    assert "执行情况报告" in label and "2026-2027-1" in label and "生成于" in label, label
+    assert re.search(r"\d+ KB", label), label
     assert "张副校长" in text and "钱老师（T102）" in text
 
 
@@ -111,3 +122,20 @@ def test_a_failing_job_shows_a_clear_error_on_the_page(
     assert status["download"] is None
     page = launched.get(client, f"/reports/runs/{run_id}").get_data(as_text=True)
     assert "RuntimeError: 统计数据源不可用" in page
+
+
+def test_a_statistics_run_has_a_page_that_shows_what_it_computed(
+    session_factory, settings, worker_db, institution_id, launcher, client
+):  # type: ignore[no-untyped-def]
+    conn = redis_for(settings)
+    built = _college(session_factory, institution_id)
+    launched = launcher.launch(QC_USER)
+    run_id = _start(client, launched, "statistics", built.semester.id)
+    SimpleWorker([Queue("reports", connection=conn)], connection=conn).work(burst=True)
+    page = launched.get(client, f"/reports/runs/{run_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="statistics"' in html
+    for needle in ("统计结果", "数据截至", "已提交记录", "O-1 ", "张副校长", "月度情况", "共反馈问题 3 个"):
+        assert needle in html, needle
+    listing = launched.get(client, "/reports/").get_data(as_text=True)
+    assert "查看统计结果" in listing and f"/reports/runs/{run_id}" in listing
