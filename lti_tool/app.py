@@ -16,7 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, format_date, format_datetime, format_decimal
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from lti_tool import STATIC_DIR, TEMPLATES_DIR, clock
+from lti_tool import STATIC_DIR, TEMPLATES_DIR, clock, tabular
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.errors import register_error_handlers
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     clock.set_default_zone(settings.timezone)
+    tabular.configure(tabular.Limits.from_settings(settings))
     app = Flask(
         "lti_tool",
         template_folder=str(TEMPLATES_DIR),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lti_tool import clock
+from lti_tool import clock, tabular
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory, session_scope
 from lti_tool.errors import TingkeError
@@ -28,6 +28,7 @@ class CliContext:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         clock.set_default_zone(self.settings.timezone)
+        tabular.configure(tabular.Limits.from_settings(self.settings))
         self._factory = None
         self.secret_lookup: Callable[[Settings, Any], str] | None = None
         """The instance secret's lookup (lti/secret.py), handed in by the ``tingke`` group (cli.py)."""

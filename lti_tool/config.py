@@ -63,6 +63,19 @@ class Settings:
     """The college's time zone for institutions that name none (lti_tool/clock.py, docs/decisions.md T-1)."""
     worker_maintenance_seconds: int = 60
     """How often RQ workers look for jobs abandoned by a dead worker (and retry them)."""
+    import_max_bytes: int = 16 * 1024 * 1024
+    """Imports (lti_tool/tabular.py ``Limits``): the largest file; at most the request limit, 16 MB."""
+    import_max_rows: int = 100_000
+    """Data rows one import file may hold."""
+    import_max_field_chars: int = 20_000
+    """Characters one cell of an import file may hold."""
+    import_max_unpacked_bytes: int = 100 * 1024 * 1024
+    """An XLSX's parts unpacked, all together, read from its zip directory before anything is inflated."""
+    import_max_ratio: int = 100
+    """How many times larger than stored any XLSX part (of 256 KiB or more unpacked) may unpack."""
+    import_inline_bytes: int = 1024 * 1024
+    """Imports whose work (a CSV's bytes, an XLSX's unpacked bytes) is larger run as a worker job with a
+    progress page (lti_tool/import_runs), not inside the web request."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -87,6 +100,12 @@ class Settings:
             timezone=_env("TINGKE_TIMEZONE", "Asia/Shanghai"),
             worker_maintenance_seconds=int(_env("TINGKE_WORKER_MAINTENANCE_INTERVAL", "60")),
             id_token_max_age_seconds=int(_env("TINGKE_ID_TOKEN_MAX_AGE", "600")),
+            import_max_bytes=int(_env("TINGKE_IMPORT_MAX_BYTES", str(16 * 1024 * 1024))),
+            import_max_rows=int(_env("TINGKE_IMPORT_MAX_ROWS", "100000")),
+            import_max_field_chars=int(_env("TINGKE_IMPORT_MAX_FIELD_CHARS", "20000")),
+            import_max_unpacked_bytes=int(_env("TINGKE_IMPORT_MAX_UNPACKED_BYTES", str(100 * 1024 * 1024))),
+            import_max_ratio=int(_env("TINGKE_IMPORT_MAX_RATIO", "100")),
+            import_inline_bytes=int(_env("TINGKE_IMPORT_INLINE_BYTES", str(1024 * 1024))),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

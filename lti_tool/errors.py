@@ -99,6 +99,13 @@ class ValidationFailed(TingkeError):
     status = 422
 
 
+class TooLarge(ValidationFailed):
+    """An upload beyond one of the import limits (bytes, unpacked size, compression ratio, rows): 413, with
+    a message naming the limit (``lti_tool/tabular.py``)."""
+
+    status = 413
+
+
 DATABASE_DOWN = N_(
     "Tingke's database cannot be reached right now, so nothing was saved. Please try again in a few "
     "minutes; if it lasts, tell the college's IT center."

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 keywords=(
   -k _ -k gettext -k ngettext:1,2 -k N_ -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
-  -k TingkeError -k BadRequest -k Forbidden -k NotFound -k Conflict -k ValidationFailed
+  -k TingkeError -k TooLarge -k BadRequest -k Forbidden -k NotFound -k Conflict -k ValidationFailed
   -k LaunchRefused -k NotAuthenticated -k LaunchStateMissing -k ServiceUnavailable
   -k _msg  # lti_tool/policy/views.py wraps gettext in a local helper of this name
 )

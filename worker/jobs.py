@@ -13,7 +13,7 @@ import os
 from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool import clock
+from lti_tool import clock, tabular
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.reports import fairqueue
@@ -29,6 +29,7 @@ def configure(config: Settings) -> None:
     """Point the jobs at a database (the worker reads the environment; tests call this)."""
     global _FACTORY, _SETTINGS
     clock.set_default_zone(config.timezone)
+    tabular.configure(tabular.Limits.from_settings(config))
     if _SETTINGS is not None and _SETTINGS.database_url == config.database_url and _FACTORY is not None:
         _SETTINGS = config
         return
