@@ -61,7 +61,7 @@ class Settings:
     """Where ``tingke demo-lms`` runs (set by scripts/run.sh): ``/`` links to it, never in production."""
     timezone: str = "Asia/Shanghai"
     """The college's time zone for institutions that name none (lti_tool/clock.py, docs/decisions.md T-1)."""
-    worker_maintenance_seconds: int = 60
+    worker_maintenance_seconds: int = 30
     """How often RQ workers look for jobs abandoned by a dead worker (and retry them)."""
     import_max_bytes: int = 16 * 1024 * 1024
     """Imports (lti_tool/tabular.py ``Limits``): the largest file; at most the request limit, 16 MB."""
@@ -98,7 +98,7 @@ class Settings:
             metrics_token=_env("TINGKE_METRICS_TOKEN", ""),
             demo_lms_url=_env("TINGKE_DEMO_LMS_URL", ""),
             timezone=_env("TINGKE_TIMEZONE", "Asia/Shanghai"),
-            worker_maintenance_seconds=int(_env("TINGKE_WORKER_MAINTENANCE_INTERVAL", "60")),
+            worker_maintenance_seconds=int(_env("TINGKE_WORKER_MAINTENANCE_INTERVAL", "30")),
             id_token_max_age_seconds=int(_env("TINGKE_ID_TOKEN_MAX_AGE", "600")),
             import_max_bytes=int(_env("TINGKE_IMPORT_MAX_BYTES", str(16 * 1024 * 1024))),
             import_max_rows=int(_env("TINGKE_IMPORT_MAX_ROWS", "100000")),

@@ -51,12 +51,13 @@ class Tingke:
 
 
 def redis_connection() -> Any:
-    """The app's Redis connection (RQ queues), opened on first use."""
+    """The app's Redis connection (RQ queues), opened on first use. Short timeouts: a Redis that is down
+    or unreachable costs a request seconds, then a 503 page (lti_tool/errors.py), never a hung worker."""
     t = tingke()
     if t.redis is None:
         from redis import Redis
 
-        t.redis = Redis.from_url(t.settings.redis_url)
+        t.redis = Redis.from_url(t.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     return t.redis
 
 

@@ -94,20 +94,67 @@ def _retries_left() -> int:
 
 
 def requeue_orphans(connection: object) -> int:
-    """Queue pending runs that have no RQ job (made offline, e.g. by ``tingke demo``, or lost with Redis)."""
+    """The reconciler (issue 13 §4): every unfinished run ends up with a job that will run it.
+
+    - a pending run without a live job (recorded while Redis was down, made offline by ``tingke demo``,
+      lost with Redis) is queued;
+    - a running run whose job is no longer live — its worker died and RQ's registry cleanup gave up on it
+      (no retries left), or the job vanished with Redis — is queued again while it has attempts left,
+      failed with a message otherwise. A job that is still "started" under a dead worker is RQ's to find:
+      its execution's heartbeat lapses (``TingkeWorker.get_heartbeat_ttl``) and the next registry cleanup
+      retries it.
+    Runs still on their institution's fair waiting list, and runs being built in-process by ``tingke
+    report`` (running without ever having had a job), are not touched. Queueing twice is harmless:
+    ``enqueue_job`` skips a live job and ``build`` a finished run. Returns how many runs were queued."""
+    from rq.exceptions import NoSuchJobError
     from rq.job import Job
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from lti_tool.reports.models import RunStatus
+    from lti_tool.reports.services import LIVE_JOB_STATUSES, MAX_ATTEMPTS, job_id_of
 
     queued = 0
     with session_factory()() as session:
-        for run in session.scalars(select(ReportRun).where(ReportRun.status == RunStatus.PENDING)):
-            if run.job_id and Job.exists(run.job_id, connection=connection):  # type: ignore[arg-type]
+        unfinished = session.execute(
+            select(
+                ReportRun.id, ReportRun.institution_id, ReportRun.status, ReportRun.attempts, ReportRun.job_id
+            ).where(ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+        ).all()
+        for run_id, institution_id, status, attempts, had_job in unfinished:
+            if status == RunStatus.RUNNING and not had_job:
+                continue  # built in-process (``tingke report``), never by a worker's job
+            try:
+                job_status = Job.fetch(job_id_of(run_id), connection=connection).get_status()  # type: ignore[arg-type]
+            except NoSuchJobError:
+                job_status = None
+            if job_status in LIVE_JOB_STATUSES or fairqueue.is_waiting(connection, institution_id, run_id):
                 continue
-            if fairqueue.is_waiting(connection, run.institution_id, run.id):
-                continue
-            run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
+            if status == RunStatus.RUNNING:
+                # compare-and-set: a run its job finished meanwhile is left as it is
+                retry = (attempts or 0) < MAX_ATTEMPTS
+                values = (
+                    {"status": RunStatus.PENDING, "message": "工作进程中断，重新排队 (requeued: the worker stopped)"}
+                    if retry
+                    else {
+                        "status": RunStatus.FAILED,
+                        "error": "the worker stopped while making it, on every attempt",
+                        "finished_at": clock.utcnow(),
+                    }
+                )
+                changed = session.execute(
+                    update(ReportRun)
+                    .where(
+                        ReportRun.id == run_id,
+                        ReportRun.status == RunStatus.RUNNING,
+                        ReportRun.attempts == attempts,
+                    )
+                    .values(**values)
+                ).rowcount  # type: ignore[attr-defined]
+                session.commit()
+                if not changed or not retry:
+                    continue
+            job_id = enqueue_run(run_id, connection, institution_id=institution_id)
+            session.execute(update(ReportRun).where(ReportRun.id == run_id).values(job_id=job_id))
+            session.commit()
             queued += 1
-        session.commit()
     return queued

@@ -11,6 +11,7 @@ import logging
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.job import Job
 
 from lti_tool.config import Settings
 from lti_tool.ops.observability import configure_logging
@@ -30,9 +31,25 @@ def queue(name: str = "default", connection: Redis | None = None) -> Queue:
 
 class TingkeWorker(Worker):
     """RQ's worker plus Tingke's reconciler: every maintenance round (``worker_maintenance_seconds``,
-    60 s by default, also while idle) it queues the pending runs that have no job — recorded while Redis
-    was down, or lost with it — and admits waiting runs (issue 13 §4). A failing round is logged and
+    30 s by default, also while idle) it queues the unfinished runs that have no live job — recorded while
+    Redis was down, lost with it, or given up by RQ after their worker died — and admits waiting runs
+    (issue 13 §4, ``worker.jobs.requeue_orphans``). A failing round is logged and
     tried again next time; it never stops the worker."""
+
+    max_connection_wait_time = 8.0
+    """While Redis is away the worker retries with a backoff capped here (RQ's cap is 60 s), so runs recorded
+    during the outage are queued within seconds of Redis being back, not a minute later."""
+
+    ABANDONED_AFTER = 30
+    """Seconds without a heartbeat after which RQ's registry cleanup takes a started job as abandoned
+    (its worker died) and retries it: RQ's own margin is 60 s on top of the monitoring interval."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        # RQ renews a running job's execution every job_monitoring_interval seconds with this TTL; a job
+        # whose worker was SIGKILLed stops being renewed and the surviving workers' next cleanup
+        # (StartedJobRegistry.cleanup, every maintenance round) retries it (its Retry) — so a dead worker's
+        # report is made again within interval + ABANDONED_AFTER + one maintenance round.
+        return super().get_heartbeat_ttl(job, working_time) - 60 + self.ABANDONED_AFTER
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
@@ -73,7 +90,7 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
         [Queue(n, connection=connection) for n in QUEUE_NAMES],
         connection=connection,
         # A job whose worker host died stays "started" until RQ's registry cleanup finds it (its heartbeat
-        # lapses after job_monitoring_interval + 60 s) and retries it; the cleanup runs every
+        # lapses after job_monitoring_interval + ABANDONED_AFTER s) and retries it; the cleanup runs every
         # ``recovery`` seconds, also while idle (a blocking dequeue waits at most worker_ttl - 15 s).
         maintenance_interval=recovery,
         worker_ttl=max(20, recovery + 15),

@@ -3,8 +3,9 @@ probes, and scrapes are not counted as requests (``/metrics`` is ``lti_tool/ops/
 
 ``/healthz``: the process is alive and answering (no database, no Redis): a load balancer or systemd
 watchdog restarts the process when it fails. ``/readyz``: this host can serve right now: the database
-answers, its schema is at this code's migration head, and Redis answers; 503 with the failing checks
-otherwise, so nginx or an orchestrator sends traffic elsewhere.
+answers and its schema is at this code's migration head; 503 with the failing checks otherwise, so nginx
+or an orchestrator sends traffic elsewhere. Redis unreachable answers 200 with ``"status": "degraded"``
+and the failing check: records still save without it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from sqlalchemy.orm import sessionmaker
 
 from lti_tool.config import Settings
 from lti_tool.ops.checks import readiness
+
+DEGRADING = frozenset({"redis"})
+"""Checks whose failure leaves the host serving (``"degraded"``, 200): without Redis, records and contact
+entries still save and only the pages that queue jobs answer 503 (issue 13 §6); every host shares the one
+Redis, so taking hosts out of the balancer would only stop the saving too."""
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -36,9 +42,10 @@ class Probes:
             return self._answer(start_response, 200, {"status": "ok"})
         if path == "/readyz":
             findings = readiness(self.settings, self.engine)
-            ready = all(f.ok for f in findings)
+            ready = all(f.ok for f in findings if f.name not in DEGRADING)
+            degraded = ready and not all(f.ok for f in findings)
             body = {
-                "status": "ready" if ready else "not ready",
+                "status": "degraded" if degraded else "ready" if ready else "not ready",
                 "checks": {f.name: f.as_dict() for f in findings},
             }
             return self._answer(start_response, 200 if ready else 503, body)

@@ -23,7 +23,9 @@ WINDOW = 2
 
 # KEYS: ring, pending list; ARGV: institution id, run id
 _SUBMIT = """
-redis.call('RPUSH', KEYS[2], ARGV[2])
+if redis.call('LPOS', KEYS[2], ARGV[2]) == false then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+end
 if redis.call('LPOS', KEYS[1], ARGV[1]) == false then
   redis.call('RPUSH', KEYS[1], ARGV[1])
 end
@@ -47,7 +49,8 @@ return nil
 
 
 def submit(connection: Any, institution_id: int, run_id: int) -> None:
-    """Put a run on its institution's waiting list, then admit what the window allows."""
+    """Put a run on its institution's waiting list (once: a run already waiting keeps its place), then
+    admit what the window allows."""
     connection.eval(_SUBMIT, 2, RING, PENDING.format(institution_id), institution_id, run_id)
     admit(connection)
 

@@ -5,6 +5,11 @@ progress callback, and return (filename, bytes) or (``""``, ``None``) when their
 snapshot. ``build`` is what the worker's RQ job calls (``worker/jobs.py``) and what ``tingke report``
 calls in-process; on an error the run is marked failed — or pending again when a retry will follow —
 with the error kept for the page, and the error is raised again.
+
+Idempotent by the run row (issue 13 §4): a run already finished is not built again (a job queued twice,
+or retried after its worker died once the output was stored), and the builder's writes and the run's
+"succeeded" are one transaction that only the first finisher commits — two executions of one run at once
+(a worker thought dead that was only slow) leave one output, never two snapshots or a half-written one.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from lti_tool import acting
-from lti_tool.reports.models import ReportRun
+from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.services import MAX_ATTEMPTS, RunProgress
 
 Builder = Callable[[Session, ReportRun, RunProgress], tuple[str, bytes | None]]
@@ -38,10 +43,12 @@ def load_builders() -> dict[str, Builder]:
 
 
 def build(session: Session, run_id: int, *, retries_left: Callable[[], int] = lambda: 0) -> str:
-    """Build one run's output. Safe to run twice (the output is replaced, never duplicated)."""
+    """Build one run's output. Safe to run twice, even at once: one output, never two."""
     builders = load_builders()
     progress = RunProgress(session, run_id)
     run = progress.start()
+    if run.status != RunStatus.RUNNING:  # finished already (a job queued twice, or retried after the end)
+        return f"{run.kind} {run_id} was already {run.status}"
     builder = builders.get(run.kind)
     try:
         if builder is None:
@@ -50,7 +57,6 @@ def build(session: Session, run_id: int, *, retries_left: Callable[[], int] = la
         who = acting.who() if acting.who() != acting.NOBODY else f"worker for person {run.requested_by_id}"
         with acting.acting_as(who):
             filename, content = builder(session, run, progress)
-        session.commit()
     except Exception as exc:
         session.rollback()
         will_retry = retries_left() > 0 and run.attempts < MAX_ATTEMPTS
@@ -58,5 +64,6 @@ def build(session: Session, run_id: int, *, retries_left: Callable[[], int] = la
             f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}", will_retry=will_retry
         )
         raise
-    progress.succeed(filename, content)
+    if not progress.succeed(filename, content):  # another execution finished first: its output stands
+        return f"{run.kind} {run_id} was finished by another execution"
     return f"{run.kind} {run_id} done"

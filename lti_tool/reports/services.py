@@ -10,6 +10,7 @@ docs/decisions.md W-1).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from enum import StrEnum
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 600
 MAX_ATTEMPTS = 3
+LIVE_JOB_STATUSES = ("queued", "started", "scheduled", "deferred")
+"""RQ job statuses of a job that will still run, or runs: such a job is never queued a second time."""
 RUN_JOB = "worker.jobs.run_report"
 """The RQ job that builds a run, enqueued by its dotted name: code below the worker never imports it."""
 
@@ -212,9 +215,16 @@ def enqueue_run(run_id: int, connection: object, *, institution_id: int | None =
 
 
 def enqueue_job(run_id: int, connection: object) -> str:
-    """The RQ job of a run, by name (``RUN_JOB``), with retries."""
+    """The RQ job of a run, by name (``RUN_JOB``), with retries. A job of the run that will still run
+    (queued, started, scheduled) is kept rather than queued twice; a finished or failed one is replaced."""
     from rq import Queue, Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
 
+    with contextlib.suppress(NoSuchJobError):
+        live = Job.fetch(job_id_of(run_id), connection=connection)  # type: ignore[arg-type]
+        if live.get_status() in LIVE_JOB_STATUSES:
+            return str(live.id)
     job = Queue("reports", connection=connection).enqueue(  # type: ignore[arg-type]
         RUN_JOB,
         run_id,
@@ -228,17 +238,33 @@ def enqueue_job(run_id: int, connection: object) -> str:
 
 
 class RunProgress:
-    """Worker-side writes to a run's state row, each committed at once so the page sees it."""
+    """Worker-side writes to a run's state row, each committed at once so the page sees it.
+
+    Only an unfinished run (pending or running) changes: ``start`` leaves a finished one as it is (the
+    caller then stops), and ``succeed`` stores the output together with the builder's writes in one
+    commit that only the first of two executions of the run can make."""
+
+    ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 
     def __init__(self, session: Session, run_id: int) -> None:
         self.session = session
         self.run_id = run_id
 
-    def _set(self, **values: object) -> None:
-        self.session.execute(update(ReportRun).where(ReportRun.id == self.run_id).values(**values))
-        self.session.commit()
+    def _set(self, **values: object) -> int:
+        """Update the run while it is unfinished and commit; how many rows changed (0 or 1)."""
+        changed = self.session.execute(
+            update(ReportRun)
+            .where(ReportRun.id == self.run_id, ReportRun.status.in_(self.ACTIVE))
+            .values(**values)
+        ).rowcount  # type: ignore[attr-defined]
+        if changed:
+            self.session.commit()
+        else:  # finished meanwhile by another execution: nothing of this one is kept
+            self.session.rollback()
+        return int(changed)
 
     def start(self) -> ReportRun:
+        """Mark the run running (one more attempt); a finished run is returned unchanged."""
         run = self.session.get(ReportRun, self.run_id)
         if run is None:
             raise NotFound("No such report run %(id)s.", id=self.run_id)
@@ -256,22 +282,28 @@ class RunProgress:
     def __call__(self, percent: int, message: str = "") -> None:
         self._set(progress=max(0, min(100, int(percent))), message=message[:500])
 
-    def succeed(self, filename: str = "", content: bytes | None = None) -> None:
-        self._set(
-            status=RunStatus.SUCCEEDED,
-            progress=100,
-            finished_at=utcnow(),
-            filename=filename,
-            content=content,
-            error="",
+    def succeed(self, filename: str = "", content: bytes | None = None) -> bool:
+        """Store the output; ``False`` (and the builder's writes rolled back) when another execution of
+        the run finished first. On PostgreSQL the second UPDATE waits for the first's commit and then
+        finds the run finished; SQLite lets one writer at a time."""
+        return bool(
+            self._set(
+                status=RunStatus.SUCCEEDED,
+                progress=100,
+                finished_at=utcnow(),
+                filename=filename,
+                content=content,
+                error="",
+            )
         )
 
     def fail(self, error: str, *, will_retry: bool) -> None:
         status = RunStatus.PENDING if will_retry else RunStatus.FAILED
         message = "出错后重试中 (retrying after an error)" if will_retry else ""
-        self._set(
+        if not self._set(
             status=status, error=error[:4000], message=message, finished_at=None if will_retry else utcnow()
-        )
+        ):
+            return  # another execution finished the run: its outcome stands
         run = self.session.get(ReportRun, self.run_id)
         log.error(
             "report run %s (%s) of institution %s, requested by person %s, failed%s: %s",
