@@ -133,7 +133,7 @@ def requeue_orphans(connection: object) -> int:
                 # compare-and-set: a run its job finished meanwhile is left as it is
                 retry = (attempts or 0) < MAX_ATTEMPTS
                 values = (
-                    {"status": RunStatus.PENDING, "message": "工作进程中断，重新排队 (requeued: the worker stopped)"}
+                    {"status": RunStatus.PENDING, "message": "工作进程中断，重新排队 (the worker stopped)"}
                     if retry
                     else {
                         "status": RunStatus.FAILED,

@@ -133,7 +133,7 @@ class Visitor:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _send(
+    def send(
         self, step: str, method: str, path: str, *, retry_statuses: set[int] = RETRYABLE, **kwargs: Any
     ) -> requests.Response:
         """As the page's script does: a request that met a dead host is sent again."""
@@ -154,11 +154,11 @@ class Visitor:
 
     def launch(self) -> None:
         for _ in range(5):  # a login whose state died with its host is started again, as the LMS would
-            login = self._send("login", "POST", "/lti/login", data=self.sim.login_params(self.user))
+            login = self.send("login", "POST", "/lti/login", data=self.sim.login_params(self.user))
             assert login.status_code == 302, login.text
             auth = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["Location"]).query).items()}
             id_token = self.sim.sign(self.sim.claims(self.user, auth["nonce"]))
-            launched = self._send(
+            launched = self.send(
                 "launch",
                 "POST",
                 "/lti/launch",
@@ -169,16 +169,16 @@ class Visitor:
                 self.token = parse_qs(urlsplit(launched.headers["Location"]).query)["s"][0]
                 break
         assert self.token, f"{self.user.sourcedid}: no launch succeeded"
-        home = self._send("home", "GET", f"/home?s={self.token}")
+        home = self.send("home", "GET", f"/home?s={self.token}")
         assert home.status_code == 200, home.text
         self.csrf = re.search(r'data-csrf="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
 
     def _json(self, step: str, path: str, body: dict[str, Any]) -> requests.Response:
         headers = {"X-Tingke-Session": self.token, "X-CSRF-Token": self.csrf, "Accept": "application/json"}
-        return self._send(step, "POST", path, json=body, headers=headers)
+        return self.send(step, "POST", path, json=body, headers=headers)
 
     def record(self, session_id: int) -> tuple[int, str]:
-        started = self._send(
+        started = self.send(
             "start",
             "POST",
             f"/observations/start?s={self.token}",
@@ -208,11 +208,11 @@ class Visitor:
         return obs_id, last
 
     def draft_version(self, obs_id: int) -> int:
-        page = self._send("edit", "GET", f"/observations/{obs_id}/edit?s={self.token}")
+        page = self.send("edit", "GET", f"/observations/{obs_id}/edit?s={self.token}")
         return int(re.search(r'name="draft_version" value="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
 
     def start_report(self, kind: str, semester_id: int) -> None:
-        started = self._send(
+        started = self.send(
             "report",
             "POST",
             f"/reports/start?s={self.token}",

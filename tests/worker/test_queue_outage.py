@@ -17,10 +17,13 @@ from sqlalchemy import select
 
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.reports import fairqueue
-from lti_tool.reports.models import ReportRun, RunStatus
-from lti_tool.reports.services import job_id_of
+from lti_tool.reports.models import ReportRun, RunStatus, StatisticsSnapshot
+from lti_tool.reports.services import RunProgress, enqueue_job, job_id_of
+from lti_tool.reports.statistics import StatisticsService
 from tests.worker.redis_support import redis_for
 from tests.worker.test_report_page import QC_USER, _college
+from worker import jobs
+from worker.jobs import requeue_orphans
 from worker.queues import TingkeWorker
 
 EN = {"Accept-Language": "en"}
@@ -95,3 +98,86 @@ def test_database_unreachable_answers_503_saying_so(app, launcher, client, tmp_p
     for response in (home, login):
         assert response.status_code == 503, _text(response)[:1500]
         assert "database cannot be reached" in _text(response)
+
+
+def _own_redis(settings) -> Redis:  # type: ignore[no-untyped-def]
+    """The tests' Redis on a database of these tests' own, emptied (run ids restart with every test)."""
+    conn = redis_for(settings)
+    conn = Redis(
+        connection_pool=conn.connection_pool.__class__(**{**conn.connection_pool.connection_kwargs, "db": 12})
+    )
+    conn.flushdb()
+    return conn
+
+
+def _statistics_run(session_factory, institution_id: int, semester_id: int, **values) -> int:  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        run = ReportRun(institution_id=institution_id, kind="statistics", semester_id=semester_id, **values)
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def test_a_run_built_twice_makes_one_output(session_factory, institution_id, worker_db):  # type: ignore[no-untyped-def]
+    built = _college(session_factory, institution_id)
+    run_id = _statistics_run(session_factory, institution_id, built.semester.id, frozen=True)
+    assert jobs.run_report(run_id) == f"statistics {run_id} done"
+    # the job again (queued twice, or retried after its worker died once the output was stored)
+    assert "already succeeded" in jobs.run_report(run_id)
+    with session_factory() as s:
+        run = s.get(ReportRun, run_id)
+        assert run is not None and run.status == RunStatus.SUCCEEDED and run.attempts == 1
+        frozen = s.scalars(select(StatisticsSnapshot).where(StatisticsSnapshot.frozen.is_(True))).all()
+        assert len(frozen) == 1  # a frozen snapshot is never replaced: a second one would be a double
+
+
+def test_of_two_executions_at_once_only_the_first_finisher_stores(session_factory, institution_id, worker_db):  # type: ignore[no-untyped-def]
+    built = _college(session_factory, institution_id)
+    run_id = _statistics_run(session_factory, institution_id, built.semester.id, frozen=True)
+    with session_factory() as slow:  # an execution thought dead, still computing
+        progress = RunProgress(slow, run_id)
+        assert progress.start().status == RunStatus.RUNNING
+        slow.rollback()  # (SQLite: its read transaction would hold the one writer's lock)
+        jobs.run_report(run_id)  # the retry, finishing first
+        StatisticsService(slow, institution_id).store(
+            StatisticsService(slow, institution_id).compute(built.semester), None, frozen=True
+        )
+        assert progress.succeed("late.pdf", b"late") is False  # its writes are rolled back
+    with session_factory() as s:
+        run = s.get(ReportRun, run_id)
+        assert run is not None and run.status == RunStatus.SUCCEEDED and run.filename != "late.pdf"
+        frozen = s.scalars(select(StatisticsSnapshot).where(StatisticsSnapshot.frozen.is_(True))).all()
+        assert len(frozen) == 1
+
+
+def test_reconciler_takes_back_a_running_run_rq_gave_up(session_factory, settings, institution_id, worker_db):  # type: ignore[no-untyped-def]
+    built = _college(session_factory, institution_id)
+    conn = _own_redis(settings)
+    sem = built.semester.id
+    # the worker died and RQ's cleanup failed the job (no retries left) or Redis lost it: still "running"
+    dead = _statistics_run(session_factory, institution_id, sem, status="running", attempts=1, job_id="x")
+    spent = _statistics_run(session_factory, institution_id, sem, status="running", attempts=3, job_id="x")
+    cli = _statistics_run(session_factory, institution_id, sem, status="running", attempts=1)  # tingke report
+    live = _statistics_run(session_factory, institution_id, sem, status="running", attempts=1, job_id="x")
+    queue = Queue("reports", connection=conn)
+    try:
+        enqueue_job(live, conn)
+        conn.lpop("rq:queue:reports")  # taken by a worker that is still alive and working on it
+        Job.fetch(job_id_of(live), connection=conn).set_status("started")
+        assert requeue_orphans(conn) == 1
+        with session_factory() as s:
+            states = {
+                i: (s.get(ReportRun, i).status, s.get(ReportRun, i).error) for i in (dead, spent, cli, live)
+            }  # type: ignore[union-attr]
+        assert states[dead][0] == RunStatus.PENDING
+        assert states[spent] == (RunStatus.FAILED, "the worker stopped while making it, on every attempt")
+        assert states[cli][0] == states[live][0] == RunStatus.RUNNING  # not the reconciler's
+        assert Job.exists(job_id_of(dead), connection=conn) or fairqueue.is_waiting(
+            conn, institution_id, dead
+        )
+        assert requeue_orphans(conn) == 0  # queued once: a second round finds its job live
+        assert enqueue_job(dead, conn) == job_id_of(dead)  # and queueing it again adds nothing
+        assert queue.job_ids.count(job_id_of(dead)) <= 1
+    finally:
+        conn.flushdb()
+        conn.close()
