@@ -132,6 +132,20 @@ def _dispose_worker_connections() -> Iterator[None]:
     jobs.dispose()
 
 
+@pytest.fixture(scope="session")
+def worker_db(settings: Settings) -> Iterator[None]:
+    """The job functions (``run_report`` …) open their own sessions, as in the worker: give them one
+    engine for the whole run and dispose of it at the end (an engine per test would leave pooled
+    connections to the garbage collector)."""
+    from worker import jobs
+
+    jobs.configure(settings)
+    yield
+    factory = jobs._FACTORY
+    if factory is not None:
+        factory.kw["bind"].dispose()
+
+
 @pytest.fixture
 def db_session(session_factory) -> Iterator[Session]:  # type: ignore[no-untyped-def]
     session = session_factory()

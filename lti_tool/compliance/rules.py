@@ -2,7 +2,7 @@
 
 The compliance service (``compliance.py``) does the counting in SQL and hands each function only
 pre-aggregated facts; nothing here touches a database or Flask, so each rule kind is tested on plain
-values (tests/unit/test_policy_rules.py) and the worker and the pages share one judgement.
+values (tests/unit/compliance/test_rules.py) and the worker and the pages share one judgement.
 
 How a rule is judged for one person in one semester (docs/decisions.md K-1 … K-3):
 

@@ -16,14 +16,14 @@ Why these choices (docs/stack-notes.md §7, §8):
 
 Later browser tests (picker, observation form) reuse: ``browser``, ``context``, ``lms`` (``LmsBrowser``:
 ``open_course(user)`` returns the tool's iframe once it reached its first page), ``roster``
-(``Roster``: units and people with positions, returning the ``LmsUser`` that matches each person), and
+(``Roster`` from tests/support/worlds.py: units and people with positions, returning the ``LmsUser``
+that matches each person), and
 ``artifact_path`` for screenshots.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import re
 import threading
@@ -37,8 +37,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from lti_tool import PROJECT_ROOT
-from lti_tool.directory.models import Person, PositionHolding, Unit
-from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
+from tests.support.platform import LmsUser, PlatformSimulator
+from tests.support.worlds import Roster
 
 CHROMIUM = os.environ.get("TINGKE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -246,61 +246,7 @@ def third_party_cookies_blocked(
     context.clear_cookies()
 
 
-# -- roster ---------------------------------------------------------------------------------------------
-class Roster:
-    """Seeds units and people (with positions) and hands back the ``LmsUser`` that matches each."""
-
-    def __init__(self, session_factory: Any, institution_id: int) -> None:
-        self.session_factory = session_factory
-        self.institution_id = institution_id
-        self._units: dict[str, int] = {}
-
-    def unit(self, code: str, name: str, kind: str = "college", function: str = "") -> int:
-        with self.session_factory.begin() as s:
-            unit = Unit(
-                institution_id=self.institution_id, code=code, name=name, kind=kind, function=function
-            )
-            s.add(unit)
-            s.flush()
-            self._units[code] = unit.id
-            return unit.id
-
-    def person(
-        self,
-        employee_no: str,
-        name: str,
-        *,
-        positions: tuple[str, ...] = (),
-        unit: str | None = None,
-        email: str | None = None,
-        since: dt.date | None = None,
-        roles: list[str] | None = None,
-    ) -> LmsUser:
-        email = email or f"{employee_no}@jti.edu"
-        with self.session_factory.begin() as s:
-            person = Person(
-                institution_id=self.institution_id,
-                employee_no=employee_no,
-                name=name,
-                email=email,
-                unit_id=self._units[unit] if unit else None,
-            )
-            for code in positions:
-                person.positions.append(
-                    PositionHolding(
-                        institution_id=self.institution_id,
-                        position_code=code,
-                        start_date=since or dt.date(2024, 9, 1),
-                    )
-                )
-            s.add(person)
-        return LmsUser(f"u-{employee_no}", name, email, employee_no, roles or [ROLE_INSTRUCTOR])
-
-    @staticmethod
-    def learner(sub: str = "s-1", name: str = "学生甲") -> LmsUser:
-        return LmsUser(sub, name, f"{sub}@students.jti.edu", f"S{sub}", [ROLE_LEARNER])
-
-
+# -- roster (the class lives with the other test colleges: tests/support/worlds.py) ----------------------
 @pytest.fixture
 def roster(session_factory: Any, institution_id: int) -> Roster:
     return Roster(session_factory, institution_id)

@@ -25,9 +25,10 @@ from lti_tool.academic_year import academic_year_of
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.directory.models import Person, Unit
 from lti_tool.reports.models import ReportRun
-from tests.browser.conftest import LmsBrowser, Roster
+from tests.browser.conftest import LmsBrowser
 from tests.support import factories
 from tests.support.platform import LmsUser
+from tests.support.worlds import Roster
 from worker import jobs
 
 pytestmark = pytest.mark.browser

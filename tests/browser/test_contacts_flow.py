@@ -23,9 +23,10 @@ from sqlalchemy import select
 from lti_tool import clock
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.directory.models import Person, Unit
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, Roster, third_party_cookies_seen
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, third_party_cookies_seen
 from tests.browser.test_observation_flow import NEXT_PAINT, OVERFLOWING, go, snap
 from tests.support.platform import LmsUser, PlatformSimulator
+from tests.support.worlds import Roster
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect

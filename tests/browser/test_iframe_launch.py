@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LmsBrowser, Roster, third_party_cookies_seen
+from tests.browser.conftest import LmsBrowser, third_party_cookies_seen
+from tests.support.worlds import Roster
 
 pytestmark = pytest.mark.browser
 

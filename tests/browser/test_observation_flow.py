@@ -37,9 +37,10 @@ from lti_tool import clock
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
-from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, Roster, third_party_cookies_seen
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, third_party_cookies_seen
 from tests.support import factories
 from tests.support.platform import LTI, LmsUser, PlatformSimulator
+from tests.support.worlds import Roster
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect  # auto-retrying assertions

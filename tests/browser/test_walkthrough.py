@@ -24,11 +24,11 @@ from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
 from lti_tool.timetable.models import Semester
 from tests.browser import test_observation_flow as flow
-from tests.browser.conftest import LmsBrowser, Roster
+from tests.browser.conftest import LmsBrowser
 from tests.browser.test_observation_flow import DESKTOP, NEXT_PAINT, OVERFLOWING, PHONE, go, launch, snap
 from tests.support import factories
 from tests.support.platform import PlatformSimulator
-from tests.test_observation_world import complete_fields
+from tests.support.worlds import Roster, complete_fields
 
 new_lms = flow.new_lms  # the fixture: fresh browser contexts on the LMS course page
 

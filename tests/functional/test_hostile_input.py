@@ -56,7 +56,7 @@ from lti_tool.timetable.periods import PERIOD_ALIASES, PeriodService
 from tests.conftest import make_institution
 from tests.support import factories
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
-from tests.test_observation_world import build_world
+from tests.support.worlds import observation_world
 
 # -- who launches --------------------------------------------------------------------------------------------
 PERSONA_USERS = {
@@ -136,7 +136,7 @@ EXCEL_NAIVE = dt.datetime(2026, 9, 1, 8, 30)  # noqa: DTZ001
 
 def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     """One college with a row behind every kind of id a URL carries; returns those ids by URL name."""
-    w = build_world(s, inst)
+    w = observation_world(s, inst)
     org_unit = Unit(
         institution_id=inst, code="ORG", name="党委组织部", kind="department", function="organization"
     )
@@ -919,7 +919,7 @@ def test_import_files_fail_cleanly(session_factory, institution_id, kind: str) -
     """The importers behind ``tingke import``: a bad file raises the project's error, nothing else."""
     aliases, good_row, importer = CLI_IMPORTS[kind]
     with session_factory.begin() as s:
-        build_world(s, institution_id)
+        observation_world(s, institution_id)
     failures = []
     for label, name, data in hostile_files(aliases, good_row, many=300):  # these importers query per row
         with session_factory() as s:

@@ -9,7 +9,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
 from lti_tool.directory.models import Person
-from tests.functional.test_directory_pages import QC_USER, count, csrf_of, roster, text_of, upload
+from tests.functional.directory.test_pages import QC_USER, count, csrf_of, roster, text_of, upload
 from tests.support.launch import LaunchResult
 from tests.unit.test_tabular_limits import _bomb
 

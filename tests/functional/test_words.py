@@ -9,9 +9,9 @@ import io
 
 import openpyxl
 
-from tests.functional import test_observation_workflow as flow
-from tests.functional.test_observation_workflow import OBSERVER, QC, _save, _start, _submitted
-from tests.test_observation_world import MONDAY_W3
+from tests.functional.observations import test_workflow as flow
+from tests.functional.observations.test_workflow import OBSERVER, QC, _save, _start, _submitted
+from tests.support.worlds import MONDAY_W3
 
 world, as_user = flow.world, flow.as_user  # the workflow tests' fixtures
 

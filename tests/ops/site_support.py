@@ -30,7 +30,7 @@ from lti_tool.policy.store import PolicyStore
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser, PlatformSimulator
-from tests.test_observation_world import build_world, complete_fields
+from tests.support.worlds import complete_fields, observation_world
 
 OBSERVERS = 24
 RETRYABLE = {502, 503, 504}
@@ -64,7 +64,7 @@ def make_college(cluster: Site, sim: PlatformSimulator, count: int = OBSERVERS) 
             s.add(inst)
             s.flush()
             PolicyStore(s, inst.id).ensure_version()
-            world = build_world(s, inst.id)
+            world = observation_world(s, inst.id)
             observers = []
             for i in range(count):
                 no = f"L{100 + i}"

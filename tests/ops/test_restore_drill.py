@@ -20,10 +20,10 @@ from lti_tool.app import create_app
 from lti_tool.archive.services import ArchiveService
 from lti_tool.lti.models import ToolKey
 from lti_tool.reports.models import ReportRun
+from tests.support import worlds
 from tests.support.cli import cli_runner
 from tests.support.launch import Launcher
 from tests.support.platform import ROLE_LEARNER, LmsUser
-from tests.worker import scenario as sc
 from worker import jobs
 
 
@@ -71,7 +71,7 @@ def test_backup_restore_launch_compliance_and_the_archived_report(  # type: igno
     tmp_path,
 ):
     with session_factory.begin() as s:
-        built = sc.build(s, institution_id)
+        built = worlds.statistics_world(s, institution_id)
         code, semester_id = built.semester.code, built.semester.id
     with session_factory.begin() as s:
         frozen = ArchiveService(s, institution_id).close(semester_id, None, confirm=code)

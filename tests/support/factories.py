@@ -111,8 +111,15 @@ def semester(
     *,
     week1_monday: dt.date = dt.date(2026, 9, 7),
     weeks: int = 18,
+    holidays: Iterable[dt.date] = (),
 ) -> Semester:
-    row = Semester(institution_id=_id(inst), code=code, week1_monday=week1_monday, weeks=weeks)
+    row = Semester(
+        institution_id=_id(inst),
+        code=code,
+        week1_monday=week1_monday,
+        weeks=weeks,
+        holidays=sorted(d.isoformat() for d in holidays),
+    )
     s.add(row)
     s.flush()
     return row
@@ -150,20 +157,24 @@ def section(
     classes: str = "",
     weekday: int = 1,
     periods: tuple[int, int] = (1, 2),
+    weeks_spec: str = "1-18",
+    room: str = "",
     full_time: bool = True,
+    natural_key: str | None = None,
 ) -> CourseSection:
     n = _n()
     row = CourseSection(
         institution_id=sem.institution_id,
         semester_id=sem.id,
         course_id=crs.id,
-        natural_key=f"{crs.code}|{classes or n}|{weekday}|{periods[0]}-{periods[1]}|{n}",
+        natural_key=natural_key or f"{crs.code}|{classes or n}|{weekday}|{periods[0]}-{periods[1]}|{n}",
         classes=classes or f"班级{n}",
         student_unit_id=student_unit.id if student_unit else None,
         weekday=weekday,
         period_start=periods[0],
         period_end=periods[1],
-        weeks_spec="1-18",
+        weeks_spec=weeks_spec,
+        room=room,
         full_time=full_time,
     )
     row.teachers = list(teachers)
@@ -179,6 +190,7 @@ def class_session(
     *,
     sem: Semester | None = None,
     period_start: int | None = None,
+    times: tuple[dt.time, dt.time] = (dt.time(8, 0), dt.time(9, 40)),
 ) -> ClassSession:
     """A meeting of ``sec`` on ``date``; ``sem`` defaults to the section's semester (the date decides
     counting, so a test may put a date outside it on purpose)."""
@@ -193,8 +205,8 @@ def class_session(
         week=max(1, sem.week_of(date)),
         period_start=start,
         period_end=start + 1,
-        starts_at=dt.time(8, 0),
-        ends_at=dt.time(9, 40),
+        starts_at=times[0],
+        ends_at=times[1],
         room=sec.room,
     )
     s.add(row)

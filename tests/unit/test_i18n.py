@@ -32,7 +32,7 @@ from lti_tool.policy.schema import default_policy
 from lti_tool.timetable.importer import TimetableImporter
 from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.semesters import SemesterService
-from tests.functional.test_timetable_import import HEADER_EN, csv_bytes
+from tests.functional.timetable.test_import import HEADER_EN, csv_bytes
 from tests.support.launch import LaunchResult
 from tests.support.platform import LTI, ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 

@@ -20,8 +20,8 @@ from lti_tool.reports import fairqueue
 from lti_tool.reports.models import ReportRun, RunStatus, StatisticsSnapshot
 from lti_tool.reports.services import RunProgress, enqueue_job, job_id_of
 from lti_tool.reports.statistics import StatisticsService
-from tests.worker.redis_support import redis_for
-from tests.worker.test_report_page import QC_USER, _college
+from tests.functional.reports.test_pages import QC_USER, _college
+from tests.support.redis import redis_for
 from worker import jobs
 from worker.jobs import requeue_orphans
 from worker.queues import TingkeWorker

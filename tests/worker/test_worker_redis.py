@@ -12,15 +12,15 @@ from rq.registry import FailedJobRegistry
 from lti_tool.reports import runner
 from lti_tool.reports.models import ReportRun, RunStatus
 from lti_tool.reports.services import MAX_ATTEMPTS, enqueue_run
-from tests.worker import scenario as sc
-from tests.worker.redis_support import finish, redis_for, start_burst_worker
-from tests.worker.test_report import pdf_text
+from tests.functional.reports.test_report import pdf_text
+from tests.support import worlds
+from tests.support.redis import finish, redis_for, start_burst_worker
 
 
 @pytest.fixture
 def college(session_factory, worker_db):  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
-        return sc.build(s)
+        return worlds.statistics_world(s)
 
 
 def _new_run(session_factory, built, kind: str) -> int:  # type: ignore[no-untyped-def]
