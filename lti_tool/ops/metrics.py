@@ -33,6 +33,22 @@ class QueueCollector(Collector):
         self.connection = connection
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The figures, or ``tingke_queue_up 0`` alone when Redis cannot be reached: a scrape during an
+        outage says so instead of failing (issue 13 §6)."""
+        import redis.exceptions
+
+        up = GaugeMetricFamily("tingke_queue_up", "1 when Redis (the job queue) answered this scrape")
+        try:
+            figures = list(self._figures())
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from figures
+
+    def _figures(self) -> Iterator[GaugeMetricFamily]:
         from rq import Queue, Worker
 
         jobs = GaugeMetricFamily(

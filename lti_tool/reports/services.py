@@ -32,6 +32,10 @@ LIVE_JOB_STATUSES = ("queued", "started", "scheduled", "deferred")
 """RQ job statuses of a job that will still run, or runs: such a job is never queued a second time."""
 RUN_JOB = "worker.jobs.run_report"
 """The RQ job that builds a run, enqueued by its dotted name: code below the worker never imports it."""
+WAITING_FOR_QUEUE = (
+    "任务队列暂时无法连接，恢复后自动生成 (the job queue is unreachable; made automatically once it is back)"
+)
+"""A run's message while it waits for Redis (like the worker's other progress messages, both languages)."""
 
 
 class ReportKind(StrEnum):
@@ -128,7 +132,11 @@ class ReportRunService:
                 run.job_id = enqueue_run(run.id, connection, institution_id=run.institution_id)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             # The runs are saved (committed above) and stay pending without a job: the worker's
-            # reconciler (worker/queues.py) queues them within a minute once Redis answers again.
+            # reconciler (worker/queues.py) queues them within a minute once Redis answers again. The
+            # run's page says so meanwhile (the message is cleared when a worker starts the run).
+            for run in runs:
+                run.message = WAITING_FOR_QUEUE
+            self.session.commit()
             log.warning(
                 "job queue unreachable; %d run(s) of institution %s wait for the reconciler: %s",
                 len(runs), self.institution_id, exc.__class__.__name__,

@@ -66,6 +66,15 @@ def test_readyz_checks_database_migrations_and_redis(client, app, settings, make
     assert "cannot reach Redis" in no_redis.json["checks"]["redis"]["message"]
 
 
+def test_metrics_say_the_queue_is_down_instead_of_failing(settings, make_app):  # type: ignore[no-untyped-def]
+    client = make_app(replace(settings, redis_url="redis://127.0.0.1:1/0")).test_client()
+    scrape = client.get("/metrics")
+    assert scrape.status_code == 200
+    samples = _samples(scrape.get_data(as_text=True))
+    assert samples[("tingke_queue_up", ())] == 0
+    assert not any(name == "tingke_queue_jobs" for name, _labels in samples)
+
+
 def test_readyz_refuses_a_schema_behind_the_code(settings, tmp_path, make_app):  # type: ignore[no-untyped-def]
     from lti_tool.migrate import upgrade
 
@@ -111,6 +120,7 @@ def test_metrics_count_routes_launches_by_outcome_and_runs(
     assert delta("tingke_http_request_duration_seconds_count", route="/lti/launch", method="POST") == 2
     assert after[("tingke_report_runs", (("kind", "statistics"), ("status", "failed")))] == 1
     assert any(k[0] == "tingke_workers" for k in after)
+    assert after[("tingke_queue_up", ())] == 1
 
 
 def test_metrics_token_when_configured(settings, make_app):  # type: ignore[no-untyped-def]

@@ -64,6 +64,7 @@ def test_report_requested_while_redis_is_down_is_queued_once_it_is_back(
     with session_factory() as s:
         run = s.scalars(select(ReportRun).where(ReportRun.institution_id == institution_id)).one()
         assert run.status == RunStatus.PENDING and not run.job_id  # kept, without a job
+        assert "任务队列暂时无法连接" in run.message  # its page says why it waits
         run_id = run.id
     # Redis is back: the worker's next maintenance round queues the run (no one asks again)
     queue = Queue("reports", connection=conn)

@@ -126,6 +126,51 @@ def test_archive_page_close_and_reopen(session_factory, institution_id, launcher
         assert len(s.scalars(select(ReportRun)).all()) == 2
 
 
+def test_closing_while_redis_is_down_answers_503_and_the_reconciler_queues_the_runs(  # type: ignore[no-untyped-def]
+    session_factory, institution_id, launcher, client, app, settings
+):
+    """Issue 13 §4: the semester is closed and its frozen runs kept; the page says the queue is away; the
+    worker's reconciler queues both runs once Redis answers (closing uses the reports' path)."""
+    from redis import Redis
+
+    from lti_tool.reports.fairqueue import is_waiting
+    from tests.worker.redis_support import redis_for
+    from worker import jobs
+
+    jobs.configure(settings)
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+    qc = launcher.launch(LmsUser("qc", "质量中心", "", "QC1", [ROLE_INSTRUCTOR]))
+    page = qc.get(client, "/archive/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    t = app.extensions["tingke"]
+    saved, t.redis = t.redis, Redis.from_url("redis://127.0.0.1:1/15")  # nothing listens: refused at once
+    try:
+        closed = client.post(
+            f"/archive/{w['semester']}/close?s={qc.token}", data={"csrf": csrf, "confirm": "S-ARCH"}
+        )
+    finally:
+        t.redis.close()
+        t.redis = saved
+    assert closed.status_code == 503, closed.get_data(as_text=True)[:1000]
+    assert "任务队列暂时无法连接" in closed.get_data(as_text=True)
+    with session_factory() as s:
+        assert s.get(Semester, w["semester"]).status == "archived"
+        runs = s.scalars(select(ReportRun)).all()
+        assert len(runs) == 2 and all(r.status == "pending" and not r.job_id and r.frozen for r in runs)
+    conn = redis_for(settings)
+    try:
+        assert jobs.requeue_orphans(conn) == 2
+        with session_factory() as s:
+            for run in s.scalars(select(ReportRun)):
+                assert run.job_id and (
+                    conn.exists(f"rq:job:{run.job_id}") or is_waiting(conn, institution_id, run.id)
+                )
+    finally:
+        conn.flushdb()
+        conn.close()
+
+
 def test_frozen_versions_stay_downloadable_unchanged(session_factory, institution_id, settings):  # type: ignore[no-untyped-def]
     """The worker builds each archive version's statistics and report; re-closing never replaces v1."""
     from worker import jobs

@@ -437,3 +437,38 @@ def test_another_institution_sees_nothing(college, launcher, client, session_fac
         as_text=True
     )
     assert "外校领导" not in office.get(client, "/contacts/office/branch").get_data(as_text=True)
+
+
+def test_contact_records_save_autosave_and_submit_without_redis(
+    college, launcher, client, session_factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 §6: nothing on the record path touches Redis — every connection to it is refused here."""
+    import redis.connection
+
+    def refused(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise redis.exceptions.ConnectionError("Redis is down (test)")
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refused)
+    leader = _launch(launcher, "100001", "王书记")
+    record_id, csrf = _start(client, leader)
+    fields = {
+        "date": _today().isoformat(),
+        "kind": "visit",
+        "target_kind": "college",
+        "target": "QC",
+        "place": "汽车工程学院会议室",
+        "participants": "12",
+        "content": "Redis 停了也要保存的内容",
+        "opinions": "实训设备不足",
+    }
+    saved = _autosave(client, leader, record_id, csrf, 0, fields)
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    submitted = client.post(
+        f"/contacts/{record_id}/submit",
+        json={"draft_version": saved.get_json()["draft_version"]},
+        headers={"X-Tingke-Session": leader.token, "X-CSRF-Token": csrf},
+    )
+    assert submitted.status_code == 200, submitted.get_data(as_text=True)
+    with session_factory() as s:
+        record = s.get(ContactRecord, record_id)
+        assert (record.status, record.content) == ("submitted", "Redis 停了也要保存的内容")
