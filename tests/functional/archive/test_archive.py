@@ -134,7 +134,7 @@ def test_closing_while_redis_is_down_answers_503_and_the_reconciler_queues_the_r
     from redis import Redis
 
     from lti_tool.reports.fairqueue import is_waiting
-    from tests.worker.redis_support import redis_for
+    from tests.support.redis import redis_for
     from worker import jobs
 
     jobs.configure(settings)
