@@ -61,6 +61,7 @@ def test_report_requested_while_redis_is_down_is_queued_once_it_is_back(
         t.redis = saved
     assert response.status_code == 503, _text(response)[:1500]
     assert "任务队列暂时无法连接" in _text(response)  # the session's language: the launch's (zh)
+    assert "暂时无法使用" in _text(response)  # titled for what it is, not "something went wrong"
     with session_factory() as s:
         run = s.scalars(select(ReportRun).where(ReportRun.institution_id == institution_id)).one()
         assert run.status == RunStatus.PENDING and not run.job_id  # kept, without a job
