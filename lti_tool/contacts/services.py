@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
@@ -43,6 +43,7 @@ from lti_tool.contacts.models import (
 )
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, StudentClass, Unit, UnitKind
+from lti_tool.drafts import RecordIncomplete, SaveResult, bump_draft_version
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import parse_int, row_id
@@ -90,28 +91,6 @@ class Target:
         if self.student_class is not None:
             return self.student_class.name
         return self.label
-
-
-@dataclass
-class SaveResult:
-    record: ContactRecord
-    saved: list[str] = field(default_factory=list)
-    invalid: dict[str, str] = field(default_factory=dict)
-    """Fields not stored because their value could not be read: field name → msgid."""
-
-
-class RecordIncomplete(ValidationFailed):
-    """Submit refused: ``fields`` maps each field name to what it still needs (a msgid)."""
-
-    def __init__(self, fields: dict[str, str], labels: dict[str, str]) -> None:
-        super().__init__(
-            N_("The record is incomplete: %(count)s field(s) need attention."),
-            details=[
-                (N_("%(field)s: %(need)s"), {"field": labels.get(k, k), "need": v}) for k, v in fields.items()
-            ],
-            count=len(fields),
-        )
-        self.fields = fields
 
 
 FIELD_LABELS = {
@@ -614,34 +593,13 @@ class ContactRecordService:
         self.session.expire(record, ["unit", "student_class", "contact_point"])
         return changed, invalid
 
-    def _bump_version(self, record: ContactRecord, expected: Any) -> None:
-        """Compare-and-set on ``draft_version``: an older tab or device loses with 409, never silently."""
-        expected_version = parse_int(expected)
-        if expected_version is None:
-            raise BadRequest("The draft version is missing.")
-        result = self.session.execute(
-            update(ContactRecord)
-            .where(ContactRecord.id == record.id, ContactRecord.draft_version == expected_version)
-            .values(draft_version=expected_version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            self.session.refresh(record, ["draft_version"])
-            raise Conflict(
-                "This record was changed in another window or device (version %(current)s, "
-                "this page has %(expected)s). Reload the page to continue.",
-                current=record.draft_version,
-                expected=expected_version,
-            )
-        self.session.refresh(record, ["draft_version", "updated_at"])
-
     def autosave(
         self, record: ContactRecord, person_id: int, fields: Any, expected_draft_version: Any
-    ) -> SaveResult:
+    ) -> SaveResult[ContactRecord]:
         """Store what changed; unreadable values are reported next to their field, the rest is kept."""
         self._check_editable(record, person_id)
         parsed, invalid = self._parse(record, fields)
-        self._bump_version(record, expected_draft_version)
+        bump_draft_version(self.session, record, expected_draft_version)
         saved, more = self._apply(record, parsed)
         return SaveResult(record, saved, invalid | more)
 
@@ -679,7 +637,7 @@ class ContactRecordService:
         if missing:
             raise RecordIncomplete(missing, self.labels())
         if expected_draft_version is not None:
-            self._bump_version(record, expected_draft_version)
+            bump_draft_version(self.session, record, expected_draft_version)
         self._link_point(record)
         record.status = ContactStatus.SUBMITTED
         record.submitted_at = utcnow()

@@ -15,7 +15,7 @@ import binascii
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
@@ -29,13 +29,22 @@ from lti_tool.contacts.services import (
     ContactOfficeService,
     ContactPointService,
     ContactRecordService,
-    RecordIncomplete,
     UnitReportService,
     target_of,
 )
 from lti_tool.contacts.transfer import ContactTransfer
-from lti_tool.db import get_scoped, utcnow
+from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, StudentClass, Unit
+from lti_tool.draft_views import (
+    incomplete_reply,
+    json_body,
+    local_hhmm,
+    saved_reply,
+    sent_draft_version,
+    submitted_reply,
+    translated,
+)
+from lti_tool.drafts import RecordIncomplete
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
@@ -109,14 +118,6 @@ def _labels() -> dict[str, Any]:
         "target_kinds": TARGET_KIND_LABELS,
         "field_labels": {k: gettext(v) for k, v in FIELD_LABELS.items()},
     }
-
-
-def _translated(fields: dict[str, str]) -> dict[str, str]:
-    return {k: gettext(v) for k, v in fields.items()}
-
-
-def _local_hhmm(service: ContactRecordService, when: dt.datetime | None) -> str:
-    return (when or utcnow()).astimezone(service.tz).strftime("%H:%M")
 
 
 def _target_choices(institution_id: int) -> dict[str, list[str]]:
@@ -234,7 +235,7 @@ def edit(record_id: int):
     record = service.get_for_member(person_id, record_id)
     if not service.can_edit(record, person_id):
         return redirect(url_for("contacts.view", record_id=record.id), code=303)
-    errors = _translated(service.missing(record)) if request.args.get("check") else {}
+    errors = translated(service.missing(record)) if request.args.get("check") else {}
     return _render_form(service, record, errors)
 
 
@@ -246,7 +247,7 @@ def save(record_id: int):
     record = service.get_for_member(person_id, record_id)
     result = service.autosave(record, person_id, _form_fields(), request.form.get("draft_version"))
     if result.invalid:
-        return _render_form(service, record, _translated(result.invalid))
+        return _render_form(service, record, translated(result.invalid))
     if request.form.get("action") == "submit":
         if service.missing(record):
             return redirect(
@@ -254,45 +255,32 @@ def save(record_id: int):
             )
         service.submit(record, person_id)
         return redirect(url_for("contacts.view", record_id=record.id, done="submitted"), code=303)
-    return redirect(url_for("contacts.edit", record_id=record.id, saved=_local_hhmm(service, None)), code=303)
+    return redirect(url_for("contacts.edit", record_id=record.id, saved=local_hhmm(service.tz)), code=303)
 
 
 @bp.route("/<int:record_id>/autosave", methods=["POST"])
 @requires_persona(LEADER)
 def autosave(record_id: int):
     actor, person_id, service = _leader()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Send the fields as a JSON object.")
+    body = json_body()
     record = service.get_for_member(person_id, record_id)
     result = service.autosave(record, person_id, body.get("fields") or {}, body.get("draft_version"))
-    return jsonify(
-        draft_version=record.draft_version,
-        saved=result.saved,
-        invalid=_translated(result.invalid),
-        saved_at=_local_hhmm(service, record.updated_at),
-    )
+    return saved_reply(record, result, service.tz)
 
 
 @bp.route("/<int:record_id>/submit", methods=["POST"])
 @requires_persona(LEADER)
 def submit(record_id: int):
     actor, person_id, service = _leader()
-    body = request.get_json(silent=True) if request.is_json else request.form
-    version = body.get("draft_version") if body is not None and hasattr(body, "get") else None
     record = service.get_for_member(person_id, record_id)
     try:
-        service.submit(record, person_id, version)
+        service.submit(record, person_id, sent_draft_version())
     except RecordIncomplete as exc:
         if request.is_json:
-            return jsonify(
-                error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)
-            ), 422
-        return _render_form(service, record, _translated(exc.fields), 422)
+            return incomplete_reply(exc)
+        return _render_form(service, record, translated(exc.fields), 422)
     target = url_for("contacts.view", record_id=record.id, done="submitted")
-    if request.is_json:
-        return jsonify(status=record.status, redirect=target)
-    return redirect(target, code=303)
+    return submitted_reply(record.status, target)
 
 
 @bp.route("/<int:record_id>/discard", methods=["POST"])

@@ -21,19 +21,20 @@ never drafts and never anything in advance (O-12), with observer names hidden wh
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import clock
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person
+from lti_tool.drafts import RecordIncomplete, SaveResult, bump_draft_version
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.inputs import parse_int, row_id
+from lti_tool.inputs import row_id
 from lti_tool.observations.fields import (
     COMMENT_PREFIX,
     FIXED,
@@ -83,28 +84,6 @@ def ended_by(now: dt.datetime, tz: ZoneInfo) -> ColumnElement[bool]:
             ClassSession.ends_at <= local.time().replace(microsecond=0, tzinfo=None),
         ),
     )
-
-
-class RecordIncomplete(ValidationFailed):
-    """Submit refused: ``fields`` maps each field name to what it still needs (a msgid)."""
-
-    def __init__(self, fields: dict[str, str], labels: dict[str, str]) -> None:
-        super().__init__(
-            N_("The record is incomplete: %(count)s field(s) need attention."),
-            details=[
-                (N_("%(field)s: %(need)s"), {"field": labels.get(k, k), "need": v}) for k, v in fields.items()
-            ],
-            count=len(fields),
-        )
-        self.fields = fields
-
-
-@dataclass
-class SaveResult:
-    observation: Observation
-    saved: list[str] = field(default_factory=list)
-    invalid: dict[str, str] = field(default_factory=dict)
-    """Fields not stored because their value could not be read: field name → msgid."""
 
 
 @dataclass
@@ -377,27 +356,6 @@ class ObservationService:
             )
         )
 
-    def _bump_version(self, obs: Observation, expected: Any) -> None:
-        """Compare-and-set on ``draft_version``: an older tab or device loses with 409, never silently."""
-        expected_version = parse_int(expected)
-        if expected_version is None:
-            raise BadRequest("The draft version is missing.")
-        result = self.session.execute(
-            update(Observation)
-            .where(Observation.id == obs.id, Observation.draft_version == expected_version)
-            .values(draft_version=expected_version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            self.session.refresh(obs, ["draft_version"])
-            raise Conflict(
-                "This record was changed in another window or device (version %(current)s, "
-                "this page has %(expected)s). Reload the page to continue.",
-                current=obs.draft_version,
-                expected=expected_version,
-            )
-        self.session.refresh(obs, ["draft_version", "updated_at"])
-
     # -- the record's life --------------------------------------------------------------------------
     def start(self, observer_id: int, session_id: Any) -> Observation:
         """The observer's record of the session, creating a draft on first use (O-11)."""
@@ -454,7 +412,7 @@ class ObservationService:
 
     def autosave(
         self, obs: Observation, person_id: int, fields: dict[str, Any], expected_draft_version: Any
-    ) -> SaveResult:
+    ) -> SaveResult[Observation]:
         """Store what changed. Unreadable values are reported, not stored, and the rest is kept.
 
         A submitted record inside its correction window is corrected the same way, but every change is
@@ -464,7 +422,7 @@ class ObservationService:
         parsed, invalid = self._parse(obs, fields)
         if obs.status == ObservationStatus.SUBMITTED:
             self._check_complete_after(obs, parsed, invalid)
-        self._bump_version(obs, expected_draft_version)
+        bump_draft_version(self.session, obs, expected_draft_version)
         audit = person_id if obs.status == ObservationStatus.SUBMITTED else None
         saved = self._apply(obs, parsed, audit_by=audit, coalesce=True)
         self.session.flush()
@@ -472,7 +430,7 @@ class ObservationService:
 
     def correct(
         self, obs: Observation, person_id: int, fields: dict[str, Any], expected_draft_version: Any = None
-    ) -> SaveResult:
+    ) -> SaveResult[Observation]:
         """Change a submitted record inside the correction window; every change is audited (O-13)."""
         self._check_editable(obs, person_id)
         if obs.status != ObservationStatus.SUBMITTED:
@@ -480,7 +438,7 @@ class ObservationService:
         parsed, invalid = self._parse(obs, fields)
         self._check_complete_after(obs, parsed, invalid)
         expected = obs.draft_version if expected_draft_version is None else expected_draft_version
-        self._bump_version(obs, expected)
+        bump_draft_version(self.session, obs, expected)
         saved = self._apply(obs, parsed, audit_by=person_id)
         self.session.flush()
         return SaveResult(obs, saved, {})
@@ -510,7 +468,7 @@ class ObservationService:
         if missing:
             raise RecordIncomplete(missing, self.labels())
         if expected_draft_version is not None:
-            self._bump_version(obs, expected_draft_version)
+            bump_draft_version(self.session, obs, expected_draft_version)
         obs.status = ObservationStatus.SUBMITTED
         obs.submitted_at = now
         obs.arrived_late = self._is_late(obs)
@@ -932,8 +890,6 @@ __all__ = [
     "ObservationService",
     "Page",
     "RecordFilter",
-    "RecordIncomplete",
-    "SaveResult",
     "ended_by",
     "session_label_parts",
 ]

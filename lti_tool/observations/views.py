@@ -18,8 +18,17 @@ from sqlalchemy import select
 
 from lti_tool import clock
 from lti_tool.actor import Actor
-from lti_tool.db import utcnow
 from lti_tool.directory.models import Unit
+from lti_tool.draft_views import (
+    incomplete_reply,
+    json_body,
+    local_hhmm,
+    saved_reply,
+    sent_draft_version,
+    submitted_reply,
+    translated,
+)
+from lti_tool.drafts import RecordIncomplete
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
@@ -30,7 +39,6 @@ from lti_tool.observations.picker import decorate_sessions
 from lti_tool.observations.services import (
     ObservationService,
     RecordFilter,
-    RecordIncomplete,
     session_label_parts,
 )
 from lti_tool.observations.transfer import ObservationTransfer
@@ -89,14 +97,6 @@ def _form_values(service: ObservationService, obs: Observation) -> dict[str, str
     return out
 
 
-def _translated(fields: dict[str, str]) -> dict[str, str]:
-    return {k: gettext(v) for k, v in fields.items()}
-
-
-def _local_hhmm(service: ObservationService, when: dt.datetime | None) -> str:
-    return (when or utcnow()).astimezone(service.tz).strftime("%H:%M")
-
-
 # -- the observer's record ---------------------------------------------------------------------------
 @bp.route("/start", methods=["POST"])
 @requires_persona(OBSERVER)
@@ -121,7 +121,7 @@ def edit(obs_id: int):
     obs = service.get_for_observer(person_id, obs_id)
     if not service.can_edit(obs, person_id):
         return redirect(url_for("observations.view", obs_id=obs.id), code=303)
-    errors = _translated(service.missing(obs)) if request.args.get("check") else {}
+    errors = translated(service.missing(obs)) if request.args.get("check") else {}
     return _render_form(service, obs, errors)
 
 
@@ -164,22 +164,20 @@ def save(obs_id: int):
     result = service.autosave(obs, person_id, _form_fields(service), request.form.get("draft_version"))
     if result.invalid:
         # The readable fields are stored (200 commits them); the unreadable ones are named by their input.
-        return _render_form(service, obs, _translated(result.invalid))
+        return _render_form(service, obs, translated(result.invalid))
     if request.form.get("action") == "submit" and obs.status == ObservationStatus.DRAFT:
         if service.missing(obs):
             return redirect(url_for("observations.edit", obs_id=obs.id, check=1, _anchor="record"), code=303)
         service.submit(obs, person_id)
         return redirect(url_for("observations.view", obs_id=obs.id, done="submitted"), code=303)
-    return redirect(url_for("observations.edit", obs_id=obs.id, saved=_local_hhmm(service, None)), code=303)
+    return redirect(url_for("observations.edit", obs_id=obs.id, saved=local_hhmm(service.tz)), code=303)
 
 
 @bp.route("/<int:obs_id>/autosave", methods=["POST"])
 @requires_persona(OBSERVER)
 def autosave(obs_id: int):
     actor, person_id, service = _observer()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Send the fields as a JSON object.")
+    body = json_body()
     obs = service.get_for_observer(person_id, obs_id)
     if service.is_locked(obs):  # the semester was closed under an open tab: go to the page that explains
         return jsonify(
@@ -191,37 +189,23 @@ def autosave(obs_id: int):
     try:
         result = service.autosave(obs, person_id, body.get("fields") or {}, body.get("draft_version"))
     except RecordIncomplete as exc:
-        return jsonify(
-            error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)
-        ), 422
-    return jsonify(
-        draft_version=obs.draft_version,
-        saved=result.saved,
-        invalid=_translated(result.invalid),
-        saved_at=_local_hhmm(service, obs.updated_at),
-        arrived_late=obs.arrived_late,
-    )
+        return incomplete_reply(exc)
+    return saved_reply(obs, result, service.tz, arrived_late=obs.arrived_late)
 
 
 @bp.route("/<int:obs_id>/submit", methods=["POST"])
 @requires_persona(OBSERVER)
 def submit(obs_id: int):
     actor, person_id, service = _observer()
-    body = request.get_json(silent=True) if request.is_json else request.form
-    version = body.get("draft_version") if body is not None and hasattr(body, "get") else None
     obs = service.get_for_observer(person_id, obs_id)
     try:
-        service.submit(obs, person_id, version)
+        service.submit(obs, person_id, sent_draft_version())
     except RecordIncomplete as exc:
         if request.is_json:
-            return jsonify(
-                error=exc.translated(), details=exc.translated_details(), fields=_translated(exc.fields)
-            ), 422
-        return _render_form(service, obs, _translated(exc.fields), 422)
+            return incomplete_reply(exc)
+        return _render_form(service, obs, translated(exc.fields), 422)
     target = url_for("observations.view", obs_id=obs.id, done="submitted")
-    if request.is_json:
-        return jsonify(status=obs.status, redirect=target)
-    return redirect(target, code=303)
+    return submitted_reply(obs.status, target)
 
 
 @bp.route("/<int:obs_id>/discard", methods=["POST"])
