@@ -4,7 +4,7 @@ from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, StudentClass, Unit
-from lti_tool.lti.models import CourseContextMapping, Deployment, LaunchSession, LoginState, Platform, ToolKey
+from lti_tool.lti.models import Deployment, LaunchSession, LoginState, Platform, ToolKey
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, ObservationRating
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
@@ -15,6 +15,7 @@ from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
     ClassSession,
     Course,
+    CourseContextMapping,
     CourseSection,
     Period,
     SectionTeacher,

@@ -124,16 +124,3 @@ class LaunchSession(InstitutionScoped, Base):
     locale: Mapped[str] = mapped_column(String(16), default="zh_CN")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-
-
-class CourseContextMapping(InstitutionScoped, Base):
-    """A manual mapping of an LMS course (platform context) to a timetable course code."""
-
-    __tablename__ = "course_context_mapping"
-    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
-    context_id: Mapped[str] = mapped_column(String(255))
-    context_title: Mapped[str] = mapped_column(String(500), default="")
-    course_code: Mapped[str] = mapped_column(String(64))

@@ -10,10 +10,8 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db import get_scoped
 from lti_tool.errors import NotFound, ValidationFailed
-from lti_tool.lti.models import CourseContextMapping, LaunchSession, Platform
-from lti_tool.timetable.models import (
-    Course,
-)
+from lti_tool.lti.models import LaunchSession, Platform
+from lti_tool.timetable.models import Course, CourseContextMapping
 
 
 # -- LMS course ↔ course code ------------------------------------------------------------------------

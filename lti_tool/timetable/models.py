@@ -1,4 +1,4 @@
-"""Semesters, the period table, courses, course sections and class sessions.
+"""Semesters, the period table, courses, course sections, class sessions and the LMS course mappings.
 
 A timetable row from the academic system (a *section*: course × teachers × classes × weekday × periods ×
 weeks) expands into concrete ``ClassSession`` rows with a date and clock times. Observations attach to
@@ -184,6 +184,21 @@ class SemesterEvent(InstitutionScoped, Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     person: Mapped[Person | None] = relationship()
+
+
+class CourseContextMapping(InstitutionScoped, Base):
+    """A manual mapping of an LMS course (platform context) to a timetable course code, set by the quality
+    center on the mapping page (timetable/mapping.py ``CourseMappingService``). The platform row is the lti
+    domain's; only its id is kept here."""
+
+    __tablename__ = "course_context_mapping"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    context_title: Mapped[str] = mapped_column(String(500), default="")
+    course_code: Mapped[str] = mapped_column(String(64))
 
 
 @register_version_users

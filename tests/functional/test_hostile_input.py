@@ -39,7 +39,7 @@ from lti_tool.contacts.transfer import POINT_ALIASES
 from lti_tool.directory.models import PlatformUser, Unit
 from lti_tool.directory.services import PEOPLE_ALIASES, UNIT_ALIASES, DirectoryService
 from lti_tool.errors import TingkeError
-from lti_tool.lti.models import CourseContextMapping, Platform
+from lti_tool.lti.models import Platform
 from lti_tool.lti.services import KEPT_LOGIN_PARAMS
 from lti_tool.models import Base
 from lti_tool.observations.fields import FIXED
@@ -52,6 +52,7 @@ from lti_tool.problems.models import Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun
 from lti_tool.timetable.importer import TIMETABLE_ALIASES, TimetableImporter
+from lti_tool.timetable.models import CourseContextMapping
 from lti_tool.timetable.periods import PERIOD_ALIASES, PeriodService
 from tests.conftest import make_institution
 from tests.support import factories
