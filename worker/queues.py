@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
+import redis.exceptions
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
@@ -66,6 +68,20 @@ class TingkeWorker(Worker):
             log.info("reconciler queued %d report run(s) that had no job", queued)
 
 
+def wait_for_redis(connection: Redis, most: float = TingkeWorker.max_connection_wait_time) -> None:
+    """A worker started while Redis is away waits for it (saying so), as a running worker does, instead of
+    exiting with a traceback for systemd to restart."""
+    pause = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("Redis cannot be reached (%s); trying again in %.0f s", exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, most)
+
+
 def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     # Warm imports for the forked work-horses (about 1 s per job otherwise); if WeasyPrint cannot be
     # imported, reports will fail with a clear error instead.
@@ -74,7 +90,10 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     from lti_tool.reports.runner import load_builders
 
     load_builders()  # the builders' modules (WeasyPrint, charts) imported once, before the horses fork
+    settings = Settings.from_env()
+    configure_logging(settings)
     connection = redis_connection()
+    wait_for_redis(connection)
     from worker.jobs import requeue_orphans
     from worker.reminders import schedule_tick
 
@@ -83,8 +102,6 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     from lti_tool.reports import fairqueue
 
     fairqueue.admit(connection)  # runs left waiting when every worker stopped
-    settings = Settings.from_env()
-    configure_logging(settings)
     recovery = settings.worker_maintenance_seconds
     worker = TingkeWorker(
         [Queue(n, connection=connection) for n in QUEUE_NAMES],

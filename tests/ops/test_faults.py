@@ -248,11 +248,12 @@ def test_redis_stopped_records_save_report_503_then_made(site: Site, lms: Platfo
     college = make_college(site, lms, count=2)
     site.redis.start()
     site.start_web()
-    site.start_worker("worker")
+    site.start_worker("worker")  # loses Redis while it runs
     engine = create_engine(site.database_url)
     seen: list[tuple[str, str, str]] = []
     try:
         site.redis.stop()
+        late = site.start_worker("late-worker")  # starts while Redis is away: waits for it
         # the record path needs no Redis: launch, start, autosave, submit all answer
         with Visitor(site, lms, college.observers[0], seen) as observer:
             observer.launch()
@@ -277,6 +278,8 @@ def test_redis_stopped_records_save_report_503_then_made(site: Site, lms: Platfo
         (run,) = _runs(engine, college.institution_id)
         assert run.status == "pending" and not run.job_id  # kept, waiting for the queue
 
+        waiting = "Redis cannot be reached"
+        wait_for(lambda: waiting in site.log("late-worker"), 90, "the late worker to wait for Redis")
         site.redis.start()  # back, and empty: the run's job exists nowhere
         back = time.monotonic()
 
@@ -288,6 +291,7 @@ def test_redis_stopped_records_save_report_503_then_made(site: Site, lms: Platfo
         print(f"\nRedis back: the run was queued and made {took:.1f} s later (maintenance every {PERIOD} s)")
         (run,) = _runs(engine, college.institution_id)
         assert run.status == "succeeded" and run.attempts == 1, (run.status, run.error, site.log("worker"))
+        assert site.processes["worker"].poll() is None and late.poll() is None  # both lived through it
         with Session(engine) as s:
             snapshots = s.scalars(
                 select(StatisticsSnapshot).where(StatisticsSnapshot.institution_id == college.institution_id)
