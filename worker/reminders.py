@@ -47,9 +47,12 @@ def send_due_reminders(now: dt.datetime | None = None) -> int:
 
 
 def tick() -> int:
-    sent = send_due_reminders()
-    schedule_tick()
-    return sent
+    """One round; the next is scheduled whatever happens, so a failing round (the database away) never
+    ends the chain and leaves checkpoints to fire only at the next worker restart, days later."""
+    try:
+        return send_due_reminders()
+    finally:
+        schedule_tick()
 
 
 def schedule_tick(connection: object | None = None) -> None:

@@ -81,6 +81,10 @@ class PositionDef:
     code: str
     name: str
     group: str
+    name_en: str = ""
+
+    def display(self, locale: str) -> str:
+        return self.name_en if locale.startswith("en") and self.name_en else self.name
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,17 @@ class Policy:
     reminder_weeks: tuple[int, ...]
     contact: ContactSettings = field(default_factory=ContactSettings)
     text: str = field(repr=False, default="")
+    groups_en: dict[str, str] = field(default_factory=dict)
+    """English names of the groups (``[groups]`` entries written as ``{ name = …, name_en = … }``)."""
+
+    def group_name(self, code: str, locale: str = "zh_CN") -> str:
+        if locale.startswith("en") and self.groups_en.get(code):
+            return self.groups_en[code]
+        return self.groups.get(code, code)
+
+    def position_name(self, code: str, locale: str = "zh_CN") -> str:
+        definition = self.positions.get(code)
+        return definition.display(locale) if definition else code
 
     @property
     def sha256(self) -> str:
@@ -602,10 +617,21 @@ def parse_policy(text: str) -> Policy:
     version = raw.get("version")
     if not isinstance(version, int):
         problems.append("version: must be an integer")
-    groups = raw.get("groups", {})
-    if not isinstance(groups, dict):
+    raw_groups = raw.get("groups", {})
+    if not isinstance(raw_groups, dict):
         problems.append("groups: must be a table")
-        groups = {}
+        raw_groups = {}
+    groups: dict[str, str] = {}
+    groups_en: dict[str, str] = {}
+    for code, spec in raw_groups.items():  # "校领导" or { name = "校领导", name_en = "School leaders" }
+        if isinstance(spec, dict):
+            if not spec.get("name"):
+                problems.append(f"groups.{code}: needs 'name'")
+                continue
+            groups[str(code)] = str(spec["name"])
+            groups_en[str(code)] = str(spec.get("name_en", ""))
+        else:
+            groups[str(code)] = str(spec)
     positions: dict[str, PositionDef] = {}
     raw_positions = raw.get("positions")
     if not isinstance(raw_positions, dict) or not raw_positions:
@@ -618,7 +644,7 @@ def parse_policy(text: str) -> Policy:
         group = str(spec.get("group", ""))
         if group and group not in groups:
             problems.append(f"positions.{code}.group: unknown group {group!r}")
-        positions[code] = PositionDef(code, str(spec["name"]), group)
+        positions[code] = PositionDef(code, str(spec["name"]), group, str(spec.get("name_en", "")))
     rules: list[Rule] = []
     raw_rules = raw.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -668,7 +694,8 @@ def parse_policy(text: str) -> Policy:
         version=int(version or 0),
         name=str(raw.get("name", "")),
         positions=positions,
-        groups={str(k): str(v) for k, v in groups.items()},
+        groups=groups,
+        groups_en=groups_en,
         rules=tuple(rules),
         ideological_course_kinds=frozenset(k.strip() for k in ideo),
         scale=scale,

@@ -36,7 +36,26 @@ def _rule_words() -> dict[str, Any]:
         rule = next((r for r in policy.rules if r.id == rule_id), None)
         return rule.titled(actor.locale or "zh_CN") if rule is not None else rule_id
 
-    return {"rule_text": rule_text}
+    def position_text(code: str, fallback: str | None = None) -> str:
+        """A position's name in the actor's language (the policy file's ``name_en`` on English pages)."""
+        actor = g.get("actor")
+        if actor is None:
+            return fallback or code
+        policy = PolicyStore(db(), actor.institution_id).current()
+        if code not in policy.positions:
+            return fallback or code
+        return policy.position_name(code, actor.locale or "zh_CN")
+
+    def group_text(code: str, fallback: str | None = None) -> str:
+        actor = g.get("actor")
+        if actor is None:
+            return fallback or code
+        policy = PolicyStore(db(), actor.institution_id).current()
+        if code not in policy.groups:
+            return fallback or code
+        return policy.group_name(code, actor.locale or "zh_CN")
+
+    return {"rule_text": rule_text, "position_text": position_text, "group_text": group_text}
 
 
 QC, ORG = "quality_center", "organization"

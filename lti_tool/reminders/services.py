@@ -158,7 +158,7 @@ class ReminderService:
             lines += ["", "以下近期课程可帮助完成任务："]
             for v in upcoming:
                 teachers = "、".join(t.name for t in v.teachers)
-                marks = f"（计入 {'、'.join(v.marks)}）" if v.marks else ""
+                marks = f"（计入 {'、'.join(rule_words(m) for m in v.marks)}）" if v.marks else ""
                 lines.append(
                     f"  · {v.date.isoformat()} 第{v.period_start}-{v.period_end}节 {v.course_name} "
                     f"{teachers} {v.room}{marks}"

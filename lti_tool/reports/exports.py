@@ -162,6 +162,7 @@ def cadre_workbook(reports: list[ComplianceReport]) -> bytes:
     summary.freeze_panes = "C3"
     for c in range(1, col):
         summary.column_dimensions[get_column_letter(c)].width = 12 if c > 4 else 16
+    summary.auto_filter.ref = f"A2:{get_column_letter(col - 1)}{max(r - 1, 2)}"
 
     heads = [
         "学期",
@@ -206,6 +207,10 @@ def cadre_workbook(reports: list[ComplianceReport]) -> bytes:
     detail.freeze_panes = "A2"
     for c, width in enumerate((12, 10, 10, 18, 7, 22, 8, 8, 8, 8, 40, 40), start=1):
         detail.column_dimensions[get_column_letter(c)].width = width
+    detail.auto_filter.ref = f"A1:{get_column_letter(len(heads))}{max(r - 1, 1)}"
+    for row in detail.iter_rows(min_row=2, min_col=11, max_col=12):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
 
     out = io.BytesIO()
     wb.save(out)

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email
+import email.policy
 import io
+import re
+from pathlib import Path
 
 import openpyxl
 
+from lti_tool.compliance.services import ComplianceService
+from lti_tool.mail import Mailer
+from lti_tool.policy.schema import default_policy
+from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
+from lti_tool.reports.exports import cadre_workbook
+from lti_tool.timetable.models import Semester
 from tests.functional.observations import test_workflow as flow
 from tests.functional.observations.test_workflow import OBSERVER, QC, _save, _start, _submitted
 from tests.support.worlds import MONDAY_W3
@@ -57,3 +67,72 @@ def test_excel_export_has_words_dates_widths_a_filter_and_no_drafts_unless_asked
     )
     assert "submitted" not in text and ",no," not in text and ",yes," not in text
     assert MONDAY_W3.isoformat() not in text
+
+
+# -- beyond pages: the cadre Excel, the reminder e-mail, English data labels --------------------------------
+INTERNAL_WORDS = re.compile(
+    r"\b(True|False|None|yes|no|ok|short|not_applicable|informative|submitted|draft|new|accepted|resolved|"
+    r"confirmed|rejected|school_leader|college_dean|school_leaders|min_count|each_course|per_month)\b"
+)
+
+
+def test_cadre_excel_speaks_words_with_filters_and_rule_meanings(world, session_factory) -> None:  # type: ignore[no-untyped-def]
+    with session_factory() as s:
+        report = ComplianceService(s, world.institution_id).evaluate(world.semester)
+        book = openpyxl.load_workbook(io.BytesIO(cadre_workbook([report])))
+    for sheet in book.worksheets:
+        assert sheet.auto_filter.ref, sheet.title  # a filter on every sheet
+        texts = [str(v) for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, str)]
+        leaked = [t for t in texts if INTERNAL_WORDS.search(t)]
+        assert not leaked, (sheet.title, leaked[:5])
+    summary, detail = book["汇总"], book["明细"]
+    rule_heads = [c.value for c in summary[1] if isinstance(c.value, str) and " O-" in c.value]
+    assert rule_heads and all(re.search(r"O-\d+ \S", h) for h in rule_heads)  # an ID never alone
+    head = [c.value for c in detail[1]]
+    rows = [dict(zip(head, r, strict=False)) for r in detail.iter_rows(min_row=2, values_only=True)]
+    assert rows and all(r["要求说明"] for r in rows)  # each rule ID sits beside what it asks
+    assert {r["状态"] for r in rows} <= {"已完成", "未完成", "不适用", "参考", "低于目标"}
+    assert detail.column_dimensions["K"].width >= 30
+
+
+def test_reminder_email_is_words_only(world, session_factory, settings) -> None:  # type: ignore[no-untyped-def]
+    """The e-mail a leader reads: Chinese, rule IDs with their meaning, no status codes or English."""
+    with session_factory.begin() as s:
+        semester = s.get(Semester, world.semester.id)
+        assert semester is not None
+        due = checkpoint_due_at(semester, 6, "Asia/Shanghai")
+        reminders = ReminderService(s, world.institution_id).run_checkpoint(
+            Checkpoint(world.institution_id, semester.id, 6, due)
+        )
+        mails = [(r.subject, r.body) for r in reminders]
+    assert mails
+    mailer = Mailer(settings)
+    for subject, body in mails:
+        path = Path(mailer.send("leader@jti.edu", subject, body))
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        text = message["Subject"] + "\n" + message.get_content()  # type: ignore[union-attr]
+        words = re.sub(r"\b[A-Z]-\d+[a-z]?\b", "", text.replace("leader@jti.edu", ""))
+        assert not re.search(r"[A-Za-z]{3,}", words), text
+        assert not INTERNAL_WORDS.search(words), text
+        for rule_id in re.findall(r"\b[A-Z]-\d+[a-z]?\b", text):
+            assert re.search(re.escape(rule_id) + r" [^\s：:]", text), (rule_id, text)  # with its meaning
+
+
+def test_english_pages_translate_positions_and_groups(world, launcher, client) -> None:  # type: ignore[no-untyped-def]
+    english = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "en-US"}}
+    leader = launcher.launch(OBSERVER, **english)
+    home = leader.get(client, "/home").get_data(as_text=True)
+    assert "Member of the school leadership" in home and "校领导班子成员" not in home
+    qc = launcher.launch(QC, **english)
+    policy = qc.get(client, "/policy/rules").get_data(as_text=True)
+    assert "School leaders" in policy and "Head of Logistics" in policy
+    dashboard = qc.get(client, "/policy/").get_data(as_text=True)
+    assert "School leaders" in dashboard and ">校领导<" not in dashboard
+
+
+def test_every_position_and_group_of_the_default_policy_has_english() -> None:
+    policy = default_policy()
+    assert all(p.name_en for p in policy.positions.values())
+    assert all(policy.groups_en.get(code) for code in policy.groups)
+    for choices in (policy.scale, policy.dimensions, policy.patrol_checklist, policy.problem_categories):
+        assert all(c.label_en for c in choices)

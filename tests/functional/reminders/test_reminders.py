@@ -21,7 +21,8 @@ from tests.support import factories as f
 from tests.support.clock import pinned_command, pinned_env
 from tests.support.platform import LmsUser
 from worker import jobs
-from worker.reminders import send_due_reminders
+from worker import reminders as tick_module
+from worker.reminders import TICK_INTERVAL, send_due_reminders
 
 
 @pytest.fixture
@@ -152,3 +153,42 @@ def test_reminder_is_chinese_names_rules_and_suggests_no_past_class(
     home = session.get(client, "/home").get_data(as_text=True)
     banner = home.split('class="card reminder"', 1)[1].split("</section>", 1)[0]
     assert "/policy/me" in banner and "<details>" in banner
+
+
+def test_a_checkpoint_fires_within_one_tick_of_its_time_in_the_college_zone(  # type: ignore[no-untyped-def]
+    college, session_factory, settings, time_machine
+):
+    """Week 6 ends at midnight in Beijing (16:00 UTC on Sunday); the worker's tick, every TICK_INTERVAL,
+    sends it on the first round after that moment: minutes late at most, never days."""
+    with session_factory() as s:
+        sem = s.get(Semester, college["semester_id"])
+        due = checkpoint_due_at(sem, 6, "Asia/Shanghai")
+    local = clock.local(due, None)
+    assert (local.hour, local.minute) == (0, 0)  # midnight after the week's last day, in the college
+    assert due.astimezone(dt.UTC).hour == 16  # ... which is 16:00 the day before on a UTC server
+    assert dt.timedelta(minutes=15) >= TICK_INTERVAL
+    jobs.configure(settings)
+    time_machine.move_to(due - dt.timedelta(minutes=1), tick=False)
+    assert send_due_reminders() == 0  # a minute early: nothing
+    time_machine.move_to(due + TICK_INTERVAL, tick=False)  # the first tick after the checkpoint
+    assert send_due_reminders() == 2
+    with session_factory() as s:
+        claimed = s.scalars(select(ReminderCheckpoint)).one()
+        assert dt.timedelta(0) <= _aware(claimed.claimed_at) - due <= TICK_INTERVAL
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def test_the_tick_schedules_the_next_one_even_when_a_round_fails(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    scheduled: list[bool] = []
+
+    def broken(now: dt.datetime | None = None) -> int:
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(tick_module, "send_due_reminders", broken)
+    monkeypatch.setattr(tick_module, "schedule_tick", lambda connection=None: scheduled.append(True))
+    with pytest.raises(RuntimeError):
+        tick_module.tick()
+    assert scheduled == [True]

@@ -105,8 +105,8 @@ def test_every_problem_is_reported_at_once():
     [
         ("version = 1", 'version = "one"', "version: must be an integer"),
         (
-            'group = "school_leaders" }\nparty_secretary',
-            'group = "bosses" }\nparty_secretary',
+            'group = "school_leaders", name_en = "Member of the school leadership" }\nparty_secretary',
+            'group = "bosses", name_en = "Member of the school leadership" }\nparty_secretary',
             "positions.school_leader.group: unknown group 'bosses'",
         ),
         ('course_kinds = ["思政必修"', 'course_kinds = [1, "思政必修"', "ideological.course_kinds"),
