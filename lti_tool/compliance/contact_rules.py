@@ -111,6 +111,10 @@ def contact_points(
         "done": done,
         "required": required,
         "missing": "、".join(m.label for m in missing),
+        # the same for English pages (the policy's label_en; the explanation macro picks it)
+        "missing_en": ", ".join(
+            req.label_en or req.label for req in rule.requires if any(m.label == req.label for m in missing)
+        ),
         "held": "、".join(dict.fromkeys(p.label for p in facts.points)) or "—",
         "too_many": "；".join(too_many),
         "repeated": "、".join(repeated),
@@ -150,7 +154,13 @@ def contact_count(
         return _na(rule, who, windows, period, N_("No tenure in this period."))
     done, required = facts.count, rule.count
     activity = rule.activity_label or "、".join(rule.activities)
-    params: dict[str, object] = {"done": done, "required": required, "activity": activity, "missing": ""}
+    params: dict[str, object] = {
+        "done": done,
+        "required": required,
+        "activity": activity,
+        "activity_en": rule.activity_label_en,  # English pages (policy views' ``localized``)
+        "missing": "",
+    }
     missing: list[Item] = []
     needs_target = rule.at in ("contacted_colleges", "own_points")
     if done >= required:

@@ -123,7 +123,11 @@ def _steps(
             NextStep(
                 r.rule_id,
                 N_("No %(kind)s assigned for %(year)s yet: the school office assigns contact points."),
-                {"kind": m.label, "year": r.params.get("year", "")},
+                {
+                    "kind": m.label,
+                    "kind_en": next((q.label_en for q in rule.requires if q.label == m.label), ""),
+                    "year": r.params.get("year", ""),
+                },
             )
             for m in r.missing
         ] or [NextStep(r.rule_id, r.explanation, dict(r.params))]
@@ -167,7 +171,11 @@ def _steps(
                     NextStep(
                         r.rule_id,
                         N_("%(remaining)s more this semester: %(activity)s."),
-                        {"remaining": r.remaining, "activity": m.label},
+                        {
+                            "remaining": r.remaining,
+                            "activity": m.label,
+                            "activity_en": rule.activity_label_en if m.label == rule.activity_label else "",
+                        },
                         RECORD,
                         query,
                         _button(activity),

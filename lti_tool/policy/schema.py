@@ -95,6 +95,7 @@ class PointRequirement:
     label: str
     min: int = 1
     max: int = 0
+    label_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Rule:
     exclude_own_branch: bool = False
     """contact_count: the person's own party branch never counts (C-3b 交叉联系)."""
     activity_label: str = ""
+    activity_label_en: str = ""
     """contact_count: the counted activity in words (shown as what is missing), e.g. 调研指导."""
 
     @property
@@ -204,13 +206,21 @@ class Rule:
                 f"{q.label}{q.min}–{q.max}个" if q.max else f"{q.label}至少{q.min}个" for q in self.requires
             )
             if en:
-                return f"contact points each academic year: {held}" + (
+                held_en = ", ".join(
+                    f"{q.label_en or q.label} {q.min}–{q.max}"
+                    if q.max
+                    else f"{q.label_en or q.label} {q.min}+"
+                    for q in self.requires
+                )
+                return f"contact points each academic year: {held_en}" + (
                     ", rotated yearly" if self.rotation else ""
                 )
             return f"每学年联系{held}" + ("，每年轮换" if self.rotation else "")
         if self.kind == "contact_count":
             what = self.activity_label or "、".join(self.activities)
-            return f"at least {n} a semester: {what}" if en else f"每学期至少{n}次：{what}"
+            if en:
+                return f"at least {n} a semester: {self.activity_label_en or what}"
+            return f"每学期至少{n}次：{what}"
         if self.kind == "summary_submitted":
             return "the year-end contact summary, on time" if en else "按时提交年度联系基层工作总结"
         return self.source
@@ -338,6 +348,7 @@ RULE_KEYS = {
     "party_members_only",
     "exclude_own_branch",
     "activity_label",
+    "activity_label_en",
     "switch",
     "switch_positions",
 }
@@ -358,6 +369,7 @@ KIND_KEYS = {
         "party_members_only",
         "exclude_own_branch",
         "activity_label",
+        "activity_label_en",
     },
     "summary_submitted": {"period"},
 }
@@ -499,7 +511,7 @@ def _contact_params(
             if not isinstance(item, dict):
                 problems.append(f"{at}: must be a table")
                 continue
-            unknown = set(item) - {"kinds", "label", "min", "max"}
+            unknown = set(item) - {"kinds", "label", "label_en", "min", "max"}
             if unknown:
                 problems.append(f"{at}: unknown key {sorted(unknown)[0]!r}")
             kinds = _str_list(item.get("kinds"), POINT_KINDS, at, "kinds", problems)
@@ -514,7 +526,9 @@ def _contact_params(
             if not isinstance(hi, int) or isinstance(hi, bool) or hi < 0 or (hi and hi < lo):
                 problems.append(f"{at}: 'max' must be 0 (no limit) or at least 'min' (got {hi!r})")
                 hi = 0
-            reqs.append(PointRequirement(kinds, str(label).strip(), lo, hi))
+            reqs.append(
+                PointRequirement(kinds, str(label).strip(), lo, hi, str(item.get("label_en", "")).strip())
+            )
         out["requires"] = tuple(reqs)
         out["rotation"] = _flag(raw, "rotation", where, problems)
     if kind == "contact_count":
@@ -537,6 +551,11 @@ def _contact_params(
             problems.append(f"{where}: 'activity_label' must be a text")
             label = ""
         out["activity_label"] = label.strip()
+        label_en = raw.get("activity_label_en", "")
+        if not isinstance(label_en, str):
+            problems.append(f"{where}: 'activity_label_en' must be a text")
+            label_en = ""
+        out["activity_label_en"] = label_en.strip()
     switch = raw.get("switch")
     if switch is not None or "switch_positions" in raw:
         if not _one_of(switch, switches):

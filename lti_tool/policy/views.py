@@ -55,7 +55,44 @@ def _rule_words() -> dict[str, Any]:
             return fallback or code
         return policy.group_name(code, actor.locale or "zh_CN")
 
-    return {"rule_text": rule_text, "position_text": position_text, "group_text": group_text}
+    def english() -> bool:
+        actor = g.get("actor")
+        return actor is not None and (actor.locale or "").startswith("en")
+
+    def localized(params: dict[str, Any] | None) -> dict[str, Any]:
+        """A message's parameters for the actor's language: on English pages ``x_en`` stands in for ``x``
+        (policy labels such as the kinds of contact point are Chinese data with an English name)."""
+        params = dict(params or {})
+        if english():
+            for key in [k for k in params if k.endswith("_en") and params[k]]:
+                params[key[:-3]] = params[key]
+        return params
+
+    def item_text(rule_id: str, item: Any) -> str:
+        """What a rule still misses, in the actor's language: the policy's English name of a kind of
+        contact point or of an activity on English pages, the label (data) otherwise."""
+        label = str(getattr(item, "label", item))
+        actor = g.get("actor")
+        if actor is None or not english():
+            return label
+        policy = PolicyStore(db(), actor.institution_id).current()
+        rule = next((r for r in policy.rules if r.id == rule_id), None)
+        if rule is None:
+            return label
+        for req in rule.requires:
+            if req.label == label and req.label_en:
+                return req.label_en
+        if rule.activity_label == label and rule.activity_label_en:
+            return rule.activity_label_en
+        return label
+
+    return {
+        "rule_text": rule_text,
+        "position_text": position_text,
+        "group_text": group_text,
+        "localized": localized,
+        "item_text": item_text,
+    }
 
 
 QC, ORG = "quality_center", "organization"

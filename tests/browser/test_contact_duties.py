@@ -174,9 +174,15 @@ def test_leader_on_a_phone_records_a_visit_and_C1b_goes_from_1_to_2(  # type: ig
 
 
 def _build_and_download(
-    lms: LmsBrowser, settings: Any, session_factory: Any, name: str, artifact_path: Any
+    lms: LmsBrowser,
+    settings: Any,
+    session_factory: Any,
+    name: str,
+    artifact_path: Any,
+    magic: bytes = b"%PDF",
 ) -> bytes:
-    """On a report run's page: run the worker's job for it, reload, and download the file."""
+    """On a report run's page: run the worker's job for it, reload, and download the file (which starts
+    with ``magic``: a PDF's, or b"PK" for an Excel file)."""
     run_id = int(re.search(r"/reports/runs/(\d+)", lms.frame.url).group(1))  # type: ignore[union-attr]
     jobs.configure(settings)
     try:
@@ -195,7 +201,7 @@ def _build_and_download(
     with lms.page.expect_download() as info:
         link.click()
     data = Path(info.value.path()).read_bytes()
-    assert data.startswith(b"%PDF"), data[:20]
+    assert data.startswith(magic), data[:20]
     return data
 
 

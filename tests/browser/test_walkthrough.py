@@ -8,11 +8,14 @@ catalog shown as is). Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from babel.messages.pofile import read_po
 from playwright.sync_api import expect
@@ -22,12 +25,13 @@ from lti_tool import PROJECT_ROOT
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.services import ObservationService
 from lti_tool.policy.schema import default_policy
-from lti_tool.timetable.models import Semester
+from lti_tool.timetable.models import ClassSession, Semester
 from tests.browser import test_observation_flow as flow
 from tests.browser.conftest import LmsBrowser
+from tests.browser.test_contact_duties import _build_and_download
 from tests.browser.test_observation_flow import DESKTOP, NEXT_PAINT, OVERFLOWING, PHONE, go, launch, snap
 from tests.support import factories
-from tests.support.platform import PlatformSimulator
+from tests.support.platform import LTI, LmsUser, PlatformSimulator
 from tests.support.worlds import Roster, complete_fields
 
 new_lms = flow.new_lms  # the fixture: fresh browser contexts on the LMS course page
@@ -53,6 +57,24 @@ def _english_msgids() -> list[str]:
 
 
 ENGLISH = _english_msgids()
+
+
+def _chinese_msgstrs() -> list[str]:
+    """The catalog's Chinese for its msgids: seeing one on an English page means it was left in Chinese.
+    (Six characters at least: shorter ones, such as 党委组织部, are also what units are called.)"""
+    path = PROJECT_ROOT / "lti_tool" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh)
+    return sorted(
+        {
+            m.string
+            for m in catalog
+            if isinstance(m.string, str) and len(m.string) >= 6 and "%(" not in m.string and m.string != m.id
+        }
+    )
+
+
+CHINESE = _chinese_msgstrs()
 
 
 class Walk:
@@ -95,6 +117,9 @@ class Walk:
         if lang.startswith("zh"):
             left = [m for m in ENGLISH if m in text]
             assert not left, f"{name}: untranslated text on a Chinese page: {left[:5]}"
+        else:
+            left = [text[max(0, text.index(m) - 40) : text.index(m) + 40] for m in CHINESE if m in text]
+            assert not left, f"{name}: Chinese interface text on an English page: {left[:5]}"
         f.evaluate(NEXT_PAINT)
         self.seen += 1
         snap(self.lms, self.artifact_path(f"{self.device}-{self.seen:02d}-{name}.png"))
@@ -210,6 +235,25 @@ def college(
         service.raise_problem(
             record, people["L001"].id, category="facilities", unit_id=hq.id, description="投影仪不亮"
         )
+        # a second finished record of 李老师's class (last week's Tuesday) and a second problem for logistics
+        second = service.start(
+            people["L001"].id, factories.class_session(s, section, monday + dt.timedelta(days=1)).id
+        )
+        service.autosave(second, people["L001"].id, complete_fields(default_policy()), 0)
+        service.submit(second, people["L001"].id)
+        service.raise_problem(
+            second, people["L001"].id, category="environment", unit_id=hq.id, description="教室空调漏水"
+        )
+        # two classes today at 08:00-09:40 for the leader to observe (one per device)
+        for code, name in (("PHY101", "大学物理"), ("CHE101", "大学化学")):
+            other = factories.section(
+                s,
+                sem,
+                factories.course(s, institution_id, name, code=code),
+                [people["T001"]],
+                classes="机电2402",
+            )
+            factories.class_session(s, other, today)
     return users
 
 
@@ -256,3 +300,172 @@ def test_leader_picker_on_a_phone_shows_classes_before_the_search(
     search = walk.frame.locator("#search").bounding_box()
     assert results is not None and search is not None and results["y"] < search["y"]
     expect(walk.frame.locator("#results li.tt-session").first).to_be_visible()
+
+
+# -- each persona's main task, on a phone and on a desktop ----------------------------------------------
+def _launch(walk: Walk, user: LmsUser, path: str = "/home", *, english: bool = False) -> str:
+    """Open the course page as ``user`` (in English when the LMS says so) and check the first page."""
+    platform = walk.lms.platform
+    claims: dict[str, Any] = {}
+    if english:
+        claims[LTI + "launch_presentation"] = {"locale": "en-US"}
+    if path == "/timetable/pick":
+        claims[LTI + "custom"] = {"tingke_page": "pick"}
+    platform.extra_claims = claims
+    try:
+        walk.lms.open_course(user, path)
+    finally:
+        platform.extra_claims = {}
+    walk.fit_frame()
+    return walk.check(path.strip("/").replace("/", "-") or "home")
+
+
+def _walks(new_lms: Callable[..., LmsBrowser], artifact_path: Callable[[str], Path]) -> list[Walk]:
+    """The same person on a phone, then on a desktop (one world for both: a walk per device)."""
+    return [Walk(new_lms(VIEWPORTS[d]), d, artifact_path) for d in VIEWPORTS]
+
+
+@pytest.fixture
+def after_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record service's clock at 09:41 today: today's 08:00-09:40 classes are over (O-13)."""
+    bell = dt.datetime.combine(flow.shanghai_today(), dt.time(9, 41), tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(ObservationService, "now", lambda self: bell)
+
+
+def test_leader_picks_a_class_fills_the_record_and_submits_it(
+    after_class: None,
+    new_lms: Callable[..., LmsBrowser],
+    college: dict[str, Any],
+    artifact_path: Callable[[str], Path],
+    session_factory: Any,
+) -> None:
+    today = flow.shanghai_today()
+    with session_factory() as s:
+        todays = [
+            c.id
+            for c in s.scalars(select(ClassSession).where(ClassSession.date == today)).all()
+            if c.section.course.code in ("PHY101", "CHE101")
+        ]
+    assert len(todays) == 2
+    for walk, session_id in zip(_walks(new_lms, artifact_path), todays, strict=True):
+        _launch(walk, college["leader"], "/timetable/pick")
+        if walk.device == "phone":  # the classes come before the search form on a phone (issue 11 §8)
+            results = walk.frame.locator("#results").bounding_box()
+            search = walk.frame.locator("#search").bounding_box()
+            assert results is not None and search is not None and results["y"] < search["y"]
+        flow.pick_session(walk.lms, session_id)
+        walk.check("record-form")
+        flow.fill_some(walk.lms)
+        flow.fill_rest(walk.lms)
+        walk.check("record-filled")
+        flow.submit(walk.lms)
+        walk.check("record-submitted")
+    with session_factory() as s:
+        from lti_tool.observations.models import Observation
+
+        statuses = s.scalars(select(Observation.status).where(Observation.session_id.in_(todays))).all()
+        assert sorted(statuses) == ["submitted", "submitted"]
+
+
+def test_teacher_reads_the_feedback_and_replies(
+    new_lms: Callable[..., LmsBrowser], college: dict[str, Any], artifact_path: Callable[[str], Path]
+) -> None:
+    for i, walk in enumerate(_walks(new_lms, artifact_path)):
+        _launch(walk, college["teacher"])
+        items = walk.frame.locator("#panel-feedback a[href*='/observations/feedback/']")
+        expect(items).to_have_count(2)
+        text = walk.click(items.nth(i), r"/observations/feedback/\d+(\?|$)", "feedback")
+        assert "王校长" in text and "高等数学" in text
+        reply = f"谢谢指导，已调整教学安排（{walk.device}）。"
+        walk.frame.locator("#reply-text").fill(reply)
+        walk.click(
+            walk.frame.locator("form[action*='/reply'] button"), r"/observations/feedback/\d+\?", "replied"
+        )
+        expect(walk.frame.locator("#reply blockquote.reply")).to_have_text(reply)
+
+
+def test_handler_accepts_and_resolves_a_problem(
+    new_lms: Callable[..., LmsBrowser], college: dict[str, Any], artifact_path: Callable[[str], Path]
+) -> None:
+    for walk, description in zip(_walks(new_lms, artifact_path), ("投影仪不亮", "教室空调漏水"), strict=True):
+        home = _launch(walk, college["handler"])
+        assert description in home  # the handler's list shows what the problem is
+        link = walk.frame.locator("main a", has_text=description).first
+        walk.click(link, r"/problems/\d+(\?|$)", "problem")
+        walk.click(
+            walk.frame.locator("button[name=status][value=accepted]"), r"/problems/\d+(\?|$)", "accepted"
+        )
+        walk.frame.locator("#note").fill("已派人维修，恢复正常。")
+        text = walk.click(
+            walk.frame.locator("button[name=status][value=resolved]"), r"/problems/\d+(\?|$)", "resolved"
+        )
+        assert "已派人维修，恢复正常。" in text
+        expect(walk.frame.locator("button[name=status][value=resolved]")).to_have_count(0)
+
+
+def test_quality_center_reads_compliance_and_downloads_the_report(
+    new_lms: Callable[..., LmsBrowser],
+    college: dict[str, Any],
+    artifact_path: Callable[[str], Path],
+    settings: Any,
+    session_factory: Any,
+) -> None:
+    for walk in _walks(new_lms, artifact_path):
+        _launch(walk, college["quality_center"])
+        text = walk.click(
+            walk.frame.locator(".mainnav a[href*='/policy/']").first, r"/policy/(\?|$)", "compliance"
+        )
+        assert "王校长" in text and "O-1 " in text
+        walk.click(walk.frame.locator(".mainnav a[href*='/reports/']").first, r"/reports/(\?|$)", "reports")
+        walk.frame.select_option("#kind", "execution_report")
+        walk.click(walk.frame.locator("main form button[type=submit]"), r"/reports/runs/\d+", "report-run")
+        pdf = _build_and_download(
+            walk.lms, settings, session_factory, f"{walk.device}-report.png", artifact_path
+        )
+        walk.check("report-ready")
+        assert len(pdf) > 20_000
+        label = walk.frame.locator("#run-download .output").inner_text()
+        assert "2026-2027-1" in label and "KB" in label  # what, which semester, when, how big
+
+
+def test_organization_department_reads_each_cadre_and_downloads_the_cadre_excel(
+    new_lms: Callable[..., LmsBrowser],
+    college: dict[str, Any],
+    artifact_path: Callable[[str], Path],
+    settings: Any,
+    session_factory: Any,
+) -> None:
+    for walk in _walks(new_lms, artifact_path):
+        english = walk.device == "desktop"  # one of the two walks in English: no Chinese interface text
+        home = _launch(walk, college["organization"], english=english)
+        assert ("Cadre assessment" if english else "干部") in home
+        walk.click(
+            walk.frame.locator("#panel-cadres a[href*='/policy/']").first, r"/policy/(\?|$)", "compliance"
+        )
+        text = walk.click(
+            walk.frame.locator("main a[href*='/policy/person/']", has_text="王校长").first,
+            r"/policy/person/\d+",
+            "cadre",
+        )
+        assert "O-1" in text
+        walk.click(walk.frame.locator(".mainnav a").first, r"/home(\?|$)", "home-again")
+        walk.click(
+            walk.frame.locator("#panel-cadres form button[type=submit]"), r"/reports/runs/\d+", "cadre-run"
+        )
+        data = _build_and_download(
+            walk.lms, settings, session_factory, f"{walk.device}-cadre.png", artifact_path, magic=b"PK"
+        )
+        walk.check("cadre-ready")
+        book = openpyxl.load_workbook(io.BytesIO(data))
+        names = [row[1] for row in book["汇总"].iter_rows(min_row=3, values_only=True)]
+        assert "王校长" in names
+
+
+def test_student_sees_their_page(
+    new_lms: Callable[..., LmsBrowser], college: dict[str, Any], artifact_path: Callable[[str], Path]
+) -> None:
+    for walk in _walks(new_lms, artifact_path):
+        english = walk.device == "desktop"
+        text = _launch(walk, college["student"], english=english)
+        assert ("student" if english else "学生") in text
+        expect(walk.frame.locator(".mainnav a")).to_have_count(0)
