@@ -50,6 +50,7 @@ def bulletin_html(stats: SemesterStatistics, number: int, issued_on: dt.date, we
         short=stats.short_people(),
         policy_title=policy_title(stats.policy_name, stats.institution_name),
         missing_units=missing_units(stats),
+        rule_labels={r.rule_id: r.label for r in stats.rule_summary},
         categories=categories,
         typical=typical,
     )

@@ -808,6 +808,7 @@ def contact_report_html(stats: ContactStatistics, *, generated_on: dt.date | Non
         sections=SECTIONS,
         charts={"rules": chart_rules, "trend": chart_trend},
         generated_on=generated_on or stats.as_of,
+        rule_labels={r.rule_id: r.label for r in stats.rule_summary},
     )
 
 

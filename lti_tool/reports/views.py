@@ -6,7 +6,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    render_template_string,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext
 
 from lti_tool.actor import Actor
@@ -227,7 +236,13 @@ def status(run_id: int):
         error=run.error.splitlines()[0] if run.error else "",
         stalled=service.is_stalled(run),
         download=url_for("reports.download", run_id=run.id) if run.status == "succeeded" else None,
+        # the labelled download the run page shows once done (the statistics are a page: reloaded)
+        output_html=render_template_string(OUTPUT_LINK, run=run) if run.status == "succeeded" else "",
+        output_is_page=run.kind == ReportKind.STATISTICS,
     )
+
+
+OUTPUT_LINK = '{% from "reports/_output.html" import output_link with context %}{{ output_link(run, True) }}'
 
 
 @bp.route("/runs/<int:run_id>/download")

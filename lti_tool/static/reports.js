@@ -13,8 +13,13 @@
       document.getElementById("run-message").textContent = d.message || "";
       document.getElementById("run-error").textContent = d.error || "";
       if (d.status === "succeeded") {
-        // The page itself shows the result (the statistics, or the labelled download): load it again.
-        if (box.getAttribute("data-status") !== "succeeded") { window.location.reload(); }
+        if (d.output_is_page) {  // the statistics: the page itself shows them once loaded again
+          window.location.reload();
+          return;
+        }
+        var dl = document.getElementById("run-download");
+        if (!dl.querySelector("a")) { dl.innerHTML = d.output_html; }  // server-rendered, escaped
+        dl.hidden = false;
         return;
       }
       if (d.status !== "failed") { setTimeout(poll, 1000); }
