@@ -4,6 +4,7 @@ exports with dates as dates, readable widths, a filter, drafts only when asked f
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -95,7 +96,7 @@ def test_cadre_excel_speaks_words_with_filters_and_rule_meanings(world, session_
     assert detail.column_dimensions["K"].width >= 30
 
 
-def test_reminder_email_is_words_only(world, session_factory, settings) -> None:  # type: ignore[no-untyped-def]
+def test_reminder_email_is_words_only(world, session_factory, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The e-mail a leader reads: Chinese, rule IDs with their meaning, no status codes or English."""
     with session_factory.begin() as s:
         semester = s.get(Semester, world.semester.id)
@@ -106,7 +107,7 @@ def test_reminder_email_is_words_only(world, session_factory, settings) -> None:
         )
         mails = [(r.subject, r.body) for r in reminders]
     assert mails
-    mailer = Mailer(settings)
+    mailer = Mailer(dataclasses.replace(settings, outbox_path=tmp_path))  # not the suite's shared outbox
     for subject, body in mails:
         path = Path(mailer.send("leader@jti.edu", subject, body))
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
