@@ -17,8 +17,8 @@ target).
 
 Usage::
 
-    .venv/bin/python bench/floor.py               # 5 s per server
-    .venv/bin/python bench/floor.py --duration 10
+    .venv/bin/python -m bench.floor               # 5 s per server (a module: it reuses bench/launch.py)
+    .venv/bin/python -m bench.floor --duration 10
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.launch import Connection, free_port, http_request, process_tree_cpu
 
-from bench.launch import Connection, free_port, http_request, process_tree_cpu  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FORM_BODY = "id_token=" + "x" * 1600 + "&state=" + "s" * 43
 CLIENT_PROCESSES = 4

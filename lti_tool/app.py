@@ -106,25 +106,36 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from lti_tool.home.views import bp as home_bp
-    from lti_tool.lti.views import bp as lti_bp
+    """Every domain's pages (importing a views module also registers its panels and navigation)."""
+    from lti_tool.archive import views as archive
+    from lti_tool.compliance import views as compliance
+    from lti_tool.contacts import summary_views as contact_summaries
+    from lti_tool.contacts import views as contacts
+    from lti_tool.directory import views as directory
+    from lti_tool.home import views as home
+    from lti_tool.lti import views as lti
+    from lti_tool.observations import views as observations
+    from lti_tool.patrols import views as patrols
+    from lti_tool.policy import views as policy
+    from lti_tool.problems import views as problems
+    from lti_tool.reminders import views as reminders
+    from lti_tool.reports import views as reports
+    from lti_tool.timetable import views as timetable
 
-    app.register_blueprint(lti_bp)
-    app.register_blueprint(home_bp)
     for module in (
-        "directory",
-        "timetable",
-        "observations",
-        "policy",
-        "compliance",
-        "reports",
-        "patrols",
-        "problems",
-        "reminders",
-        "archive",
-        "contacts",
+        lti,
+        home,
+        directory,
+        timetable,
+        observations,
+        policy,
+        compliance,
+        reports,
+        patrols,
+        problems,
+        reminders,
+        archive,
+        contacts,
+        contact_summaries,
     ):
-        app.register_blueprint(__import__(f"lti_tool.{module}.views", fromlist=["bp"]).bp)
-    from lti_tool.contacts.summary_views import bp as contact_summaries_bp
-
-    app.register_blueprint(contact_summaries_bp)
+        app.register_blueprint(module.bp)

@@ -47,15 +47,16 @@ def register_nav(
     entries.sort(key=lambda e: (e.order, e.endpoint))
 
 
-def nav_for(actor: Actor | None, endpoints: set[str]) -> list[NavEntry]:
-    """The entries for the actor's persona whose endpoint exists (``endpoints``) and concerns them."""
+def nav_for(actor: Actor | None) -> list[NavEntry]:
+    """The entries for the actor's persona that concern them."""
     if actor is None or not actor.persona:
         return []
-    return [
-        e
-        for e in _ENTRIES.get(actor.persona, [])
-        if e.endpoint in endpoints and (e.when is None or e.when(actor))
-    ]
+    return [e for e in _ENTRIES.get(actor.persona, []) if e.when is None or e.when(actor)]
+
+
+def registered_endpoints() -> set[str]:
+    """Every endpoint some persona's bar links to (a test checks each is a page of the app)."""
+    return {e.endpoint for entries in _ENTRIES.values() for e in entries}
 
 
 def is_current(entry: NavEntry, endpoint: str | None) -> bool:
@@ -66,4 +67,4 @@ def is_current(entry: NavEntry, endpoint: str | None) -> bool:
     )
 
 
-__all__ = ["NavEntry", "is_current", "nav_for", "register_nav"]
+__all__ = ["NavEntry", "is_current", "nav_for", "register_nav", "registered_endpoints"]

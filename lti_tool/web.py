@@ -180,7 +180,7 @@ def init_request_handling(app: Flask) -> None:
             "CSRF_FIELD": CSRF_FIELD,
             "persona_label": persona_label,
             "run_status_label": run_status_label,
-            "nav_entries": lambda: nav_for(g.get("actor"), set(current_app.view_functions)),
+            "nav_entries": lambda: nav_for(g.get("actor")),
             "nav_current": is_current,
         }
 

@@ -2,7 +2,7 @@
 
 Same contract as the observation kinds: (rule, person, windows, period, facts) → ``RuleResult``; the
 counting happens in SQL (the compliance service's contact part) and only pre-aggregated facts arrive here.
-docs/requirements.md ("Grassroots-contact system") and issue 9 §4b settle the conventions:
+docs/policy-rules.md ("Grassroots-contact system") and docs/decisions.md P-7 … P-12 settle the conventions:
 
 - ``contact_points`` (C-1a, C-2a), judged for the academic year: each requirement of the rule asks for
   ``min``..``max`` contact points of some kinds. With a ``max`` (C-1a: 1–2 colleges), ``done`` is the number

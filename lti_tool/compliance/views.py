@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from lti_tool import clock
 from lti_tool.actor import Actor
@@ -53,7 +53,7 @@ ACTION_ENDPOINTS = {
     SUMMARY: "contact_summaries.mine",
 }
 """Where a next step's button leads (the record form's parameters: docs/decisions.md, the duty page); a
-missing endpoint shows the sentence without a button."""
+step of another kind shows the sentence without a button."""
 DEFAULT_SYSTEM = {QC: "observation", ORG: "observation", SCHOOL_OFFICE: "contact"}
 """The dashboard's first tab per persona: the school office's is its own system (附件1 七.1); the tabs show
 the other system and both together."""
@@ -166,7 +166,7 @@ def _person_page(actor: Actor, person_id: int):
 def _action_url(step: NextStep) -> str | None:
     """The button's address: the contact record form prefilled, the class picker, the summary page."""
     endpoint = ACTION_ENDPOINTS.get(step.action)
-    if endpoint is None or endpoint not in current_app.view_functions:
+    if endpoint is None:
         return None
     return url_for(endpoint, **step.query)
 

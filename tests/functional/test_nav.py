@@ -112,3 +112,14 @@ def test_organization_home_has_compliance_per_cadre_and_the_cadre_excel(staff, a
     home = as_user(ORG).get("/home").get_data(as_text=True)
     panel = home.split('id="panel-cadres"', 1)[1].split("</section>", 1)[0]
     assert 'href="/policy/?' in panel and 'value="cadre_excel"' in panel and "/reports/start" in panel
+
+
+def test_every_link_the_bars_and_next_steps_name_is_a_page(app) -> None:  # type: ignore[no-untyped-def]
+    """The bar and the duty page's buttons link to endpoints by name, with no check at run time that the
+    page exists: every one of them is a page of the app."""
+    from lti_tool.compliance.views import ACTION_ENDPOINTS
+    from lti_tool.nav import registered_endpoints
+
+    named = registered_endpoints() | set(ACTION_ENDPOINTS.values())
+    assert "observations.qc_list" in named and "contacts.new" in named
+    assert named - set(app.view_functions) == set()
