@@ -15,6 +15,16 @@ deleted: if its section changed it is flagged ``changed``; if it is gone from th
 ``vanished`` — unless the same course and classes still meet at that date and period in another row
 (the weeks of a row were edited), in which case the session moves to that row, flagged ``changed``.
 Sessions without observations are simply updated or removed.
+
+What a file may remove (issue 11 §2): by default an import *updates* — a section the file does not list is
+removed only if the file lists its course in that semester (the course's timetable is the file's); every
+other section and its sessions stay. Only ``replace=True`` (a separate, confirmed choice) makes the file the
+semesters' whole timetable. Rows of an archived semester are skipped and counted, not refused one by one.
+
+Nothing is stored before a preview: ``TimetableImportPreviews.create`` runs the import in a savepoint,
+keeps what it would change (``TimetableImportResult``) and rolls back, then keeps the upload
+(``PendingTimetableImport``) with the digest of those changes; ``confirm`` runs it again and stores it only
+if it makes exactly the changes previewed.
 """
 
 from __future__ import annotations
@@ -24,17 +34,20 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.acting import logged_import
 from lti_tool.directory.models import Unit
 from lti_tool.directory.services import DirectoryService
+from lti_tool.errors import Conflict, NotFound, ValidationFailed
 from lti_tool.observations.models import (
     Observation,
     ObservationMember,
@@ -44,6 +57,7 @@ from lti_tool.timetable.models import (
     ClassSession,
     Course,
     CourseSection,
+    PendingTimetableImport,
     SectionTeacher,
     Semester,
     SemesterStatus,
@@ -145,8 +159,39 @@ class _CourseInfo:
     row: int
 
 
+@dataclass(frozen=True)
+class SectionLine:
+    """A section as the preview names it."""
+
+    semester: str
+    course_code: str
+    course_name: str
+    classes: str
+    weekday: int
+    period_start: int
+    period_end: int
+    weeks: str
+
+
+@dataclass(frozen=True)
+class ObservedLine:
+    """A session with observation records (or drafts, or invitations) that the import touches."""
+
+    session_id: int
+    date: dt.date
+    period_start: int
+    period_end: int
+    course_code: str
+    course_name: str
+    classes: str
+    status: str
+    """What it becomes: ``changed`` (its row changed or it moved to another row), ``vanished`` (kept,
+    no longer in the timetable) or ``active`` (back in the timetable exactly as observed)."""
+
+
 @dataclass
 class TimetableImportResult:
+    replace: bool = False
     rows: int = 0
     courses_created: int = 0
     courses_updated: int = 0
@@ -161,14 +206,40 @@ class TimetableImportResult:
     """Sessions with observations whose timetable row changed in this import."""
     flagged_vanished: int = 0
     """Sessions with observations whose timetable row disappeared in this import (kept, flagged)."""
+    sections_kept: int = 0
+    """Sections of the file's semesters the file does not mention, left alone (an update, not a replace)."""
+    skipped_archived: dict[str, int] = field(default_factory=dict)
+    """Rows of archived semesters, skipped: semester code → rows."""
+    added: list[SectionLine] = field(default_factory=list, repr=False)
+    changed: list[SectionLine] = field(default_factory=list, repr=False)
+    removed: list[SectionLine] = field(default_factory=list, repr=False)
+    observed: list[ObservedLine] = field(default_factory=list, repr=False)
+    observed_ids: dict[int, str] = field(default_factory=dict, repr=False)
+    """Observed sessions touched → their status after the import (``observed`` has their labels)."""
+    changes: list[Any] = field(default_factory=list, repr=False)
+    """Every change, by keys that stay the same between a preview and its confirmation (``digest``)."""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changes
+
+    @property
+    def digest(self) -> str:
+        payload = json.dumps(sorted(self.changes, key=repr), default=str, sort_keys=True)
+        return hashlib.sha256(f"{self.replace}|{payload}".encode()).hexdigest()
 
     def __str__(self) -> str:
+        skipped = "".join(
+            f"; {n} rows of archived semester {code} skipped"
+            for code, n in sorted(self.skipped_archived.items())
+        )
         return (
+            f"{'replace' if self.replace else 'update'}: "
             f"{self.rows} rows; courses +{self.courses_created} ~{self.courses_updated}; sections "
             f"+{self.sections_created} ~{self.sections_updated} ={self.sections_unchanged} "
             f"-{self.sections_removed}; sessions +{self.sessions_created} ~{self.sessions_updated} "
             f"-{self.sessions_removed}; flagged changed {self.flagged_changed}, "
-            f"vanished {self.flagged_vanished}"
+            f"vanished {self.flagged_vanished}; {self.sections_kept} sections not in the file kept{skipped}"
         )
 
 
@@ -183,16 +254,80 @@ class TimetableImporter:
         self.institution_id = institution_id
 
     @logged_import(log, "timetable")
-    def import_file(self, data: bytes, filename: str) -> TimetableImportResult:
+    def import_file(self, data: bytes, filename: str, replace: bool = False) -> TimetableImportResult:
+        """Store the file at once (the demo, the CLI's ``--apply``); pages go through a preview."""
+        return self._run(data, filename, replace)
+
+    def preview(self, data: bytes, filename: str, replace: bool = False) -> TimetableImportResult:
+        """What importing the file would change; nothing is stored (a savepoint, rolled back)."""
+        savepoint = self.session.begin_nested()
+        try:
+            result = self._run(data, filename, replace)
+        finally:
+            savepoint.rollback()
+        self._label_observed(result)
+        return result
+
+    @logged_import(log, "timetable")
+    def apply_previewed(
+        self, data: bytes, filename: str, replace: bool, digest: str
+    ) -> TimetableImportResult:
+        """Store the file only if it makes exactly the changes of the preview with this ``digest``."""
+        savepoint = self.session.begin_nested()
+        try:
+            result = self._run(data, filename, replace)
+        except BaseException:
+            savepoint.rollback()
+            raise
+        if result.digest != digest:
+            savepoint.rollback()
+            raise Conflict(
+                "The timetable, the period table or the observation records changed since the preview, "
+                "so this import would no longer make the changes you saw. Nothing was stored: upload the "
+                "file again to see what it would change now."
+            )
+        savepoint.commit()
+        self._label_observed(result)
+        return result
+
+    def _run(self, data: bytes, filename: str, replace: bool) -> TimetableImportResult:
         table = read_table(data, filename, TIMETABLE_ALIASES, TIMETABLE_REQUIRED)
-        courses, rows = self._parse(table.rows, table.errors)
+        courses, rows, skipped = self._parse(table.rows, table.errors)
         table.errors.raise_if_any("timetable")
-        return self._store(courses, rows)
+        result = self._store(courses, rows, replace)
+        result.skipped_archived = skipped
+        return result
+
+    def _label_observed(self, result: TimetableImportResult) -> None:
+        if not result.observed_ids:
+            return
+        rows = self.session.execute(
+            select(
+                ClassSession.id,
+                ClassSession.date,
+                ClassSession.period_start,
+                ClassSession.period_end,
+                Course.code,
+                Course.name,
+                CourseSection.classes,
+            )
+            .join(CourseSection, CourseSection.id == ClassSession.section_id)
+            .join(Course, Course.id == CourseSection.course_id)
+            .where(
+                ClassSession.institution_id == self.institution_id,
+                ClassSession.id.in_(list(result.observed_ids)),
+            )
+            .order_by(ClassSession.date, ClassSession.period_start, Course.code)
+        )
+        result.observed = [
+            ObservedLine(sid, day, p1, p2, code, name, classes.replace(";", "；"), result.observed_ids[sid])
+            for sid, day, p1, p2, code, name, classes in rows
+        ]
 
     # -- parsing ---------------------------------------------------------------------------------
     def _parse(
         self, raw_rows: list[Row], errors: RowErrors
-    ) -> tuple[dict[str, _CourseInfo], list[_SectionRow]]:
+    ) -> tuple[dict[str, _CourseInfo], list[_SectionRow], dict[str, int]]:
         semesters = {s.code: s for s in SemesterService(self.session, self.institution_id).all()}
         periods = PeriodService(self.session, self.institution_id).table()
         directory = DirectoryService(self.session, self.institution_id)
@@ -202,6 +337,7 @@ class TimetableImporter:
         courses: dict[str, _CourseInfo] = {}
         keys: dict[tuple[int, str], int] = {}
         rows: list[_SectionRow] = []
+        skipped: dict[str, int] = defaultdict(int)
         if not periods and raw_rows:
             errors.add(
                 raw_rows[0].number,
@@ -210,22 +346,23 @@ class TimetableImporter:
             )
         for row in raw_rows:
             ok = True
+            semester_code = row.get("semester")
+            semester = semesters.get(semester_code)
+            if semester is not None and semester.status == SemesterStatus.ARCHIVED:
+                skipped[semester_code] += 1  # one line for all of them, not an error per row
+                continue
 
             def bad(column: str, message: str, row: Row = row) -> None:
                 nonlocal ok
                 ok = False
                 errors.add(row.number, column, message)
 
-            semester_code = row.get("semester")
-            semester = semesters.get(semester_code)
             if semester is None:
                 bad(
                     "semester",
                     f"学期“{semester_code}”不存在，请先添加学期 "
                     f"(unknown semester: add it first with `tingke semester add`)",
                 )
-            elif semester.status == SemesterStatus.ARCHIVED:
-                bad("semester", f"学期“{semester_code}”已归档，课表不能再改 (the semester is archived)")
             code, name, kind = row.get("course_code"), row.get("course_name"), row.get("course_kind")
             if not code:
                 bad("course_code", "不能为空 (must not be empty)")
@@ -336,7 +473,7 @@ class TimetableImporter:
                 continue
             keys[key] = row.number
             rows.append(parsed)
-        return courses, rows
+        return courses, rows, dict(skipped)
 
     @staticmethod
     def _unit(row: Row, column: str, units: dict[str, Unit], bad: Callable[[str, str], None]) -> int | None:
@@ -350,8 +487,10 @@ class TimetableImporter:
         return unit.id
 
     # -- storing ---------------------------------------------------------------------------------
-    def _store(self, courses: dict[str, _CourseInfo], rows: list[_SectionRow]) -> TimetableImportResult:
-        result = TimetableImportResult(rows=len(rows))
+    def _store(
+        self, courses: dict[str, _CourseInfo], rows: list[_SectionRow], replace: bool
+    ) -> TimetableImportResult:
+        result = TimetableImportResult(replace=replace, rows=len(rows))
         # Every class named in 上课班级 becomes a student class of the directory (a contact point, C-2a).
         classes: dict[str, int | None] = {}
         for row in rows:
@@ -398,6 +537,16 @@ class TimetableImporter:
                 "full_time": row.full_time,
                 "content_hash": digest,
             }
+            line = SectionLine(
+                row.semester.code,
+                row.course_code,
+                courses[row.course_code].name,
+                row.classes_text.replace(";", "；"),
+                row.weekday,
+                row.period_start,
+                row.period_end,
+                row.weeks_spec,
+            )
             if section is None:
                 section = CourseSection(
                     institution_id=self.institution_id,
@@ -407,16 +556,27 @@ class TimetableImporter:
                 )
                 self.session.add(section)
                 result.sections_created += 1
+                result.added.append(line)
+                result.changes.append(("section+", row.semester.id, row.natural_key, digest))
             elif section.content_hash != digest:
                 for name, value in values.items():
                     setattr(section, name, value)
                 changed_sections.add(section.id)
                 result.sections_updated += 1
+                result.changed.append(line)
+                result.changes.append(("section~", section.id, digest))
             else:
                 section.weeks_spec = row.weeks_spec  # same weeks, possibly written another way
                 result.sections_unchanged += 1
             wanted.append((row, section))
         self.session.flush()  # ids for new sections
+        if not replace:
+            # An update: a section the file does not list goes only if the file lists its course in that
+            # semester; the sections of every other course stay as they are, with their sessions.
+            listed = {(row.semester.id, course_ids[row.course_code]) for row in rows}
+            kept = {k for k, s in sections.items() if (s.semester_id, s.course_id) not in listed}
+            result.sections_kept = len(kept)
+            sections = {k: s for k, s in sections.items() if k not in kept}
 
         add_teachers = []
         for row, section in wanted:
@@ -458,6 +618,7 @@ class TimetableImporter:
                 self.session.add(course)
                 existing[code] = course
                 result.courses_created += 1
+                result.changes.append(("course+", code, info.name, info.kind, info.offering_unit_id))
             elif (course.name, course.kind, course.offering_unit_id) != (
                 info.name,
                 info.kind,
@@ -466,6 +627,7 @@ class TimetableImporter:
                 course.name, course.kind = info.name, info.kind
                 course.offering_unit_id = info.offering_unit_id
                 result.courses_updated += 1
+                result.changes.append(("course~", code, info.name, info.kind, info.offering_unit_id))
         self.session.flush()
         return {code: course.id for code, course in existing.items()}
 
@@ -490,13 +652,16 @@ class TimetableImporter:
             ClassSession.room,
             ClassSession.status,
         )
+        # only the sessions of the file's sections and of the sections it may remove (an update keeps others)
+        sections_by_id = {s.id: s for _, s in wanted} | {s.id: s for s in leftover_sections.values()}
         existing: dict[tuple[int, dt.date, int], dict[str, Any]] = {}
         for r in self.session.execute(
             select(*cols).where(
                 ClassSession.institution_id == self.institution_id, ClassSession.semester_id.in_(semester_ids)
             )
         ):
-            existing[(r.section_id, r.date, r.period_start)] = dict(r._mapping)
+            if r.section_id in sections_by_id:
+                existing[(r.section_id, r.date, r.period_start)] = dict(r._mapping)
         observed = self._observed_session_ids(semester_ids)
 
         inserts: dict[tuple[int, dt.date, int], dict[str, Any]] = {}
@@ -558,7 +723,6 @@ class TimetableImporter:
                     updates.append({"id": old["id"], "status": status, **attrs})
 
         # Stored sessions no longer in the file: keep (flagged) those with observations, drop the others.
-        sections_by_id = {s.id: s for _, s in wanted} | {s.id: s for s in leftover_sections.values()}
         deletes: list[int] = []
         for (section_id, day, period_start), old in existing.items():
             if old["id"] not in observed:
@@ -606,6 +770,15 @@ class TimetableImporter:
         result.sessions_removed = len(deletes)
         result.sessions_updated = len(updates)
         result.sessions_created = len(inserts)
+        # the changes by keys a confirmation reproduces (a new section's id is not one of them)
+        key_of = {s.id: (s.semester_id, s.natural_key) for s in sections_by_id.values()}
+        result.changes += [("session-", i) for i in deletes]
+        result.changes += [("session+", key_of[k[0]], k[1], k[2]) for k in inserts]
+        for u in updates:
+            target = key_of[u["section_id"]] if "section_id" in u else None
+            result.changes.append(("session~", u["id"], u["status"], target, *(u[a] for a in _SESSION_ATTRS)))
+            if u["id"] in observed:
+                result.observed_ids[u["id"]] = u["status"]
 
         # Sections gone from the file: removed unless a kept (vanished) session still points at them.
         still_used = set(
@@ -619,6 +792,21 @@ class TimetableImporter:
             )
         )
         gone = [s.id for s in leftover_sections.values() if s.id not in still_used]
+        semester_codes = {r.semester.id: r.semester.code for r, _ in wanted}
+        result.removed = [
+            SectionLine(
+                semester_codes.get(s.semester_id, ""),
+                s.course.code,
+                s.course.name,
+                s.classes.replace(";", "；"),
+                s.weekday,
+                s.period_start,
+                s.period_end,
+                s.weeks_spec,
+            )
+            for s in sorted(leftover_sections.values(), key=lambda s: s.natural_key)
+            if s.id not in still_used
+        ]
         for chunk in _chunks(gone):
             self.session.execute(delete(SectionTeacher).where(SectionTeacher.section_id.in_(chunk)))
             self.session.execute(
@@ -630,6 +818,10 @@ class TimetableImporter:
             if section.id in gone:
                 self.session.expunge(section)
         result.sections_removed = len(gone)
+        gone_ids = set(gone)
+        for section in sorted(leftover_sections.values(), key=lambda s: s.natural_key):
+            if section.id in gone_ids:
+                result.changes.append(("section-", section.id))
         self.session.flush()
 
     def _observed_session_ids(self, semester_ids: list[int]) -> set[int]:
@@ -655,3 +847,73 @@ class TimetableImporter:
 def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[list[int]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
+
+
+# -- preview, then confirm -------------------------------------------------------------------------------
+PREVIEW_LIFETIME = dt.timedelta(hours=1)
+
+
+class TimetableImportPreviews:
+    """An upload is previewed first and stored only when the person confirms what the preview showed."""
+
+    def __init__(self, session: Session, institution_id: int) -> None:
+        self.session = session
+        self.institution_id = institution_id
+        self.importer = TimetableImporter(session, institution_id)
+
+    def create(
+        self, data: bytes, filename: str, replace: bool, person_id: int | None
+    ) -> tuple[PendingTimetableImport, TimetableImportResult]:
+        """Check and preview the file, keep it for the confirmation; raises ``ValidationFailed`` for a bad
+        file (every row and column in its details), storing nothing."""
+        now = clock.utcnow()
+        self.session.execute(
+            delete(PendingTimetableImport).where(
+                PendingTimetableImport.institution_id == self.institution_id,
+                PendingTimetableImport.expires_at < now,
+            )
+        )
+        result = self.importer.preview(data, filename, replace)
+        pending = PendingTimetableImport(
+            institution_id=self.institution_id,
+            token=secrets.token_urlsafe(24),
+            filename=filename[:255],
+            content=data,
+            replace=replace,
+            digest=result.digest,
+            created_by_id=person_id,
+            created_at=now,
+            expires_at=now + PREVIEW_LIFETIME,
+        )
+        self.session.add(pending)
+        self.session.flush()
+        return pending, result
+
+    def get(self, token: str) -> PendingTimetableImport:
+        pending = self.session.scalars(
+            select(PendingTimetableImport).where(
+                PendingTimetableImport.institution_id == self.institution_id,
+                PendingTimetableImport.token == (token or "")[:64],
+            )
+        ).first()
+        if pending is None or pending.expires_at < clock.utcnow():
+            raise NotFound(
+                "This preview has expired or was already imported. Nothing was stored from it: "
+                "upload the file again."
+            )
+        return pending
+
+    def confirm(self, token: str, replace_confirmed: bool = False) -> TimetableImportResult:
+        """Store exactly what the preview showed, or nothing (``Conflict`` if it would differ now)."""
+        pending = self.get(token)
+        if pending.replace and not replace_confirmed:
+            raise ValidationFailed(
+                "Replacing the timetable removes every section the file does not list: tick the box to "
+                "confirm that this is what you want."
+            )
+        result = self.importer.apply_previewed(
+            pending.content, pending.filename, pending.replace, pending.digest
+        )
+        self.session.delete(pending)
+        self.session.flush()
+        return result

@@ -13,7 +13,19 @@ from collections.abc import Iterable
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -209,3 +221,21 @@ def _semesters_by_policy_version(session: Session, institution_id: int) -> Itera
         .where(Semester.institution_id == institution_id, Semester.policy_version_id.is_not(None))
         .order_by(Semester.week1_monday)
     )
+
+
+class PendingTimetableImport(InstitutionScoped, Base):
+    """An uploaded timetable waiting for its confirmation (issue 11 §2): the file as uploaded, whether it
+    replaces the semesters' timetables, and the digest of the changes its preview showed. Confirming applies
+    the same file only if it would make exactly those changes; the row expires an hour after the upload."""
+
+    __tablename__ = "pending_timetable_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    replace: Mapped[bool] = mapped_column(default=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

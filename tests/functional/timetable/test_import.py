@@ -417,7 +417,10 @@ def test_unobserved_changes_are_simply_applied(roster, session_factory) -> None:
     changed[1][10] = "1-16"  # … and now meets every week: a new natural key
     del changed[2]  # CS202 is gone
     with session_factory.begin() as s:
-        result = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
+        # the file is the semester's whole timetable: CS202 goes (an update would keep it)
+        result = TimetableImporter(s, roster).import_file(
+            csv_bytes([HEADER_EN, *changed]), "t.csv", replace=True
+        )
     assert result.sections_removed == 2 and result.sections_created == 1
     assert result.flagged_changed == result.flagged_vanished == 0
     counts = counts_by_course(session_factory)
@@ -474,9 +477,11 @@ def test_observed_sessions_survive_changed_and_vanished_reimports(roster, sessio
     changed = [list(r) for r in ROWS]
     changed[0][5] = "M001"  # MKS101: one teacher fewer (same row, changed)
     changed[3][10] = "1-16"  # EN101: weeks edited (a new row at the same meeting times)
-    del changed[2]  # CS202: gone
+    del changed[2]  # CS202: gone (the file replaces the semester's timetable)
     with session_factory.begin() as s:
-        result = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
+        result = TimetableImporter(s, roster).import_file(
+            csv_bytes([HEADER_EN, *changed]), "t.csv", replace=True
+        )
     assert (result.flagged_changed, result.flagged_vanished) == (2, 1)
 
     with session_factory() as s:
@@ -519,7 +524,9 @@ def test_observed_sessions_survive_changed_and_vanished_reimports(roster, sessio
     }
 
     with session_factory.begin() as s:  # the same changed file again: nothing new is flagged
-        again = TimetableImporter(s, roster).import_file(csv_bytes([HEADER_EN, *changed]), "t.csv")
+        again = TimetableImporter(s, roster).import_file(
+            csv_bytes([HEADER_EN, *changed]), "t.csv", replace=True
+        )
     assert (
         again.flagged_changed,
         again.flagged_vanished,
