@@ -107,10 +107,10 @@ Each file is an example of one import format, with the Chinese headers an academ
   tingke import people people.csv --institution {code}
   tingke import contact-points contact-points.csv --institution {code}   (after the timetable: classes)
   tingke import periods periods.csv --institution {code}
-{semesters}  tingke import timetable timetable.csv --institution {code}
+{semesters}  tingke import timetable timetable.csv --institution {code} --apply
 
-The demo archives the previous semester once its records exist (O-14); the timetable importer then
-refuses rows of that semester, so into an existing demo college import only the current semester's rows.
+(`tingke import timetable` without --apply only shows what would change.) The demo archives the previous
+semester once its records exist (O-14); the timetable importer then skips rows of that semester.
 """
 
 

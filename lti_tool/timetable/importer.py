@@ -559,12 +559,12 @@ class TimetableImporter:
                 result.added.append(line)
                 result.changes.append(("section+", row.semester.id, row.natural_key, digest))
             elif section.content_hash != digest:
+                result.changes.append(("section~", section.id, section.content_hash, digest))
                 for name, value in values.items():
                     setattr(section, name, value)
                 changed_sections.add(section.id)
                 result.sections_updated += 1
                 result.changed.append(line)
-                result.changes.append(("section~", section.id, digest))
             else:
                 section.weeks_spec = row.weeks_spec  # same weeks, possibly written another way
                 result.sections_unchanged += 1
@@ -667,6 +667,8 @@ class TimetableImporter:
         inserts: dict[tuple[int, dt.date, int], dict[str, Any]] = {}
         by_meeting: dict[tuple[int, str, dt.date, int], tuple[int, dt.date, int]] = {}
         updates: list[dict[str, Any]] = []
+        before: dict[int, dict[str, Any]] = {}
+        """The stored values of the sessions updated or removed: a confirmation checks they are unchanged."""
         semester_facts = {
             r.semester.id: (
                 r.semester.week1_monday,
@@ -721,9 +723,11 @@ class TimetableImporter:
                     if status == SessionStatus.CHANGED and old["status"] != SessionStatus.CHANGED:
                         result.flagged_changed += 1
                     updates.append({"id": old["id"], "status": status, **attrs})
+                    before[old["id"]] = old
 
         # Stored sessions no longer in the file: keep (flagged) those with observations, drop the others.
         deletes: list[int] = []
+        before.update({old["id"]: old for old in existing.values()})
         for (section_id, day, period_start), old in existing.items():
             if old["id"] not in observed:
                 deletes.append(old["id"])
@@ -772,11 +776,12 @@ class TimetableImporter:
         result.sessions_created = len(inserts)
         # the changes by keys a confirmation reproduces (a new section's id is not one of them)
         key_of = {s.id: (s.semester_id, s.natural_key) for s in sections_by_id.values()}
-        result.changes += [("session-", i) for i in deletes]
+        result.changes += [("session-", i, *before[i].values()) for i in deletes]
         result.changes += [("session+", key_of[k[0]], k[1], k[2]) for k in inserts]
         for u in updates:
             target = key_of[u["section_id"]] if "section_id" in u else None
-            result.changes.append(("session~", u["id"], u["status"], target, *(u[a] for a in _SESSION_ATTRS)))
+            new = (u["status"], target, *(u[a] for a in _SESSION_ATTRS))
+            result.changes.append(("session~", u["id"], *before[u["id"]].values(), *new))
             if u["id"] in observed:
                 result.observed_ids[u["id"]] = u["status"]
 

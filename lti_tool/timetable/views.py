@@ -16,13 +16,13 @@ from werkzeug.datastructures import MultiDict
 from lti_tool.actor import Actor
 from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
-from lti_tool.errors import BadRequest
+from lti_tool.errors import BadRequest, TingkeError
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field, row_id
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
-from lti_tool.timetable.importer import TimetableImporter
+from lti_tool.timetable.importer import TimetableImportPreviews, TimetableImportResult
 from lti_tool.timetable.mapping import CourseMappingService
 from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.search import SessionFilters, SessionSearchService, local_now
@@ -213,23 +213,57 @@ def import_periods():
 @requires_persona(*QC)
 def import_page():
     actor = current_actor()
-    return _import_page(actor, None)
+    return _import_page(actor)
 
 
 @bp.route("/import", methods=["POST"])
 @requires_persona(*QC)
 def import_timetable():
+    """Upload → the preview of what would change (nothing stored yet) with a confirmation form."""
     actor = current_actor()
-    data, filename = _upload()
-    result = TimetableImporter(db(), actor.institution_id).import_file(data, filename)
-    return _import_page(actor, result)
+    replace = request.form.get("mode") == "replace"
+    try:
+        data, filename = _upload()
+        pending, result = TimetableImportPreviews(db(), actor.institution_id).create(
+            data, filename, replace, actor.person_id
+        )
+    except TingkeError as exc:  # back on the form, the file's problems listed by row and column
+        return _import_page(actor, error=exc, replace=replace), exc.status
+    return render_template(
+        "timetable/import_preview.html", pending=pending, result=result, limit=PREVIEW_LINES
+    )
 
 
-def _import_page(actor: Actor, result: object) -> str:
+@bp.route("/import/confirm", methods=["POST"])
+@requires_persona(*QC)
+def confirm_import():
+    """Store exactly what the preview showed (refused if the timetable changed since)."""
+    actor = current_actor()
+    try:
+        result = TimetableImportPreviews(db(), actor.institution_id).confirm(
+            request.form.get("token", ""), replace_confirmed=request.form.get("confirm_replace") == "1"
+        )
+    except TingkeError as exc:
+        return _import_page(actor, error=exc), exc.status
+    return _import_page(actor, result=result)
+
+
+PREVIEW_LINES = 200
+"""How many sections (and observed sessions) the preview lists of each kind; the counts are complete."""
+
+
+def _import_page(
+    actor: Actor,
+    result: TimetableImportResult | None = None,
+    error: TingkeError | None = None,
+    replace: bool = False,
+) -> str:
     semesters = SemesterService(db(), actor.institution_id)
     return render_template(
         "timetable/import.html",
         result=result,
+        error=error,
+        replace=replace,
         semesters=semesters.all(),
         counts=semesters.session_counts(),
         flagged=_search_service(actor).flagged(100),

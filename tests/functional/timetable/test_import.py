@@ -323,8 +323,14 @@ def test_cli_semester_periods_and_timetable(roster, run_cli, session_factory, tm
     assert run_cli("import", "periods", str(periods)).exit_code == 0
     timetable = tmp_path / "timetable.csv"
     timetable.write_bytes(csv_bytes([HEADER_EN, *ROWS]))
-    result = run_cli("import", "timetable", str(timetable))
+    result = run_cli("import", "timetable", str(timetable))  # a dry run: shows what would change
     assert result.exit_code == 0, result.output
+    assert "sections: 5 added" in result.output and "46 added, 0 changed, 0 removed" in result.output
+    assert "dry run: nothing stored" in result.output
+    assert counts_by_course(session_factory) == {}
+    result = run_cli("import", "timetable", str(timetable), "--apply")
+    assert result.exit_code == 0, result.output
+    assert "imported" in result.output
     # 2026-09-25 (Fri, week 3) is a holiday too: CS202 only meets in even weeks, so nothing else changes
     assert counts_by_course(session_factory) == EXPECTED
     listing = run_cli("semester", "list")
@@ -386,6 +392,14 @@ def test_quality_center_sets_up_a_semester_from_xlsx_with_chinese_headers(
         assert [p.number for p in s.scalars(select(Period).order_by(Period.number))] == [1, 2, 3, 4, 5, 6]
 
     response = upload(client, qc, "/timetable/import", xlsx_bytes([HEADER_ZH, *ROWS]), "课表.xlsx")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    preview = response.get_data(as_text=True)
+    assert 'id="import-preview"' in preview and counts_by_course(session_factory) == {}  # nothing yet
+    token = re.search(r'name="token" value="([^"]+)"', preview)
+    assert token
+    response = client.post(
+        f"/timetable/import/confirm?s={qc.token}", data={"csrf": csrf_of(preview), "token": token.group(1)}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert 'id="import-result"' in response.get_data(as_text=True)
     check_expansion(session_factory)
