@@ -319,7 +319,7 @@ def test_vanished_sessions_never_appear(world, launcher, platform, client, sessi
     day = today() + dt.timedelta(days=1)
     with session_factory.begin() as s:
         kept = _observe(s, world.institution_id, "EE301", day, "Q001")
-        # EE301 leaves the (replaced) timetable: its observed session stays, flagged vanished; the rest are deleted
+        # EE301 leaves the (replaced) timetable: its observed session stays, flagged vanished; the rest go
         rows = timetable_rows(world.semester, [c for c in COURSES if c[0] != "EE301"])
         data = csv_bytes([HEADER_EN, *rows])
         result = TimetableImporter(s, world.institution_id).import_file(data, "t.csv", replace=True)

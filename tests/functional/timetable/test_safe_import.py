@@ -85,11 +85,8 @@ def confirm(client, qc, preview_page: str, **extra: str):
 
 
 def summary(page: str) -> dict[str, int]:
-    """The preview's numbers by their label."""
-    return {
-        label.strip(): int(n)
-        for n, label in re.findall(r"<div(?: class=\"[^\"]*\")?><strong>(\d+)</strong>([^<]+)</div>", page)
-    }
+    """The preview's numbers by their key."""
+    return {key: int(n) for key, n in re.findall(r'data-count="([a-z-]+)"[^>]*><strong>(\d+)</strong>', page)}
 
 
 def test_a_one_row_file_deletes_nothing_it_does_not_mention(
@@ -105,9 +102,9 @@ def test_a_one_row_file_deletes_nothing_it_does_not_mention(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     numbers = summary(page)
-    assert numbers["sections removed"] == 0 and numbers["class sessions removed"] == 0
-    assert numbers["sections changed"] == 1 and numbers["class sessions changed"] == 15
-    assert "119 sections of courses the file does not list stay as they are" in page
+    assert numbers["sections-removed"] == 0 and numbers["sessions-removed"] == 0
+    assert numbers["sections-changed"] == 1 and numbers["sessions-changed"] == 15
+    assert "文件未列出的课程的 119 个教学班保持不变" in page  # 119 sections of courses not listed stay
     assert counts(session_factory) == before  # the preview stored nothing
 
     done = confirm(client, qc, page)
@@ -129,9 +126,9 @@ def test_replacing_is_a_separate_confirmed_choice(roster, launcher, client, sess
 
     page = preview(client, qc, csv_bytes([HEADER_EN, *ONE_ROW]), mode="replace").get_data(as_text=True)
     numbers = summary(page)
-    assert numbers["sections removed"] == 118  # G007 stays for its observed session
-    assert numbers["class sessions removed"] == 119 * 15 - 1
-    assert numbers["observed class sessions touched"] == 1
+    assert numbers["sections-removed"] == 118  # G007 stays for its observed session
+    assert numbers["sessions-removed"] == 119 * 15 - 1
+    assert numbers["observed"] == 1
     observed_section = page[page.index('id="observed"') : page.index('id="removed"')]
     assert "G007" in observed_section and "已不在课表中" in observed_section  # 'no longer in the timetable'
     assert 'name="confirm_replace"' in page
@@ -161,7 +158,7 @@ def test_the_confirmation_refuses_when_the_timetable_changed_since_the_preview(
     refused = confirm(client, qc, page)
     assert refused.status_code == 409
     text = refused.get_data(as_text=True)
-    assert "changed since the preview" in text and 'id="file"' in text  # and the form to start again
+    assert "预览之后课表" in text and 'id="file"' in text  # changed since the preview; the form again
     with session_factory() as s:
         rooms = set(
             s.scalars(select(ClassSession.room).join(CourseSection).join(Course).where(Course.code == "G000"))
@@ -193,7 +190,7 @@ def test_rows_of_an_archived_semester_are_skipped_in_one_line(
     response = preview(client, qc, csv_bytes([HEADER_EN, *COLLEGE]))
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert page.count("120 rows of the archived semester 2026-2027-1 were skipped") == 1
+    assert page.count("已归档学期 2026-2027-1 的 120 行已跳过") == 1  # 120 rows … skipped, in one line
     assert "row 2" not in page and 'id="nothing"' in page and 'id="confirm-import"' not in page
 
 
