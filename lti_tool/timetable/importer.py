@@ -780,8 +780,8 @@ class TimetableImporter:
         result.changes += [("session+", key_of[k[0]], k[1], k[2]) for k in inserts]
         for u in updates:
             target = key_of[u["section_id"]] if "section_id" in u else None
-            new = (u["status"], target, *(u[a] for a in _SESSION_ATTRS))
-            result.changes.append(("session~", u["id"], *before[u["id"]].values(), *new))
+            after = (u["status"], target, *(u[a] for a in _SESSION_ATTRS))
+            result.changes.append(("session~", u["id"], *before[u["id"]].values(), *after))
             if u["id"] in observed:
                 result.observed_ids[u["id"]] = u["status"]
 
