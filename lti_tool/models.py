@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from lti_tool.compliance.models import PolicySwitch
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
@@ -48,6 +49,7 @@ __all__ = [
     "Person",
     "Platform",
     "PlatformUser",
+    "PolicySwitch",
     "PolicyVersion",
     "PositionHolding",
     "Problem",

@@ -363,13 +363,24 @@ class ComplianceService:
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def evaluate(
-        self, semester: Semester, person_ids: Sequence[int] | None = None, system: str | None = None
+        self,
+        semester: Semester,
+        person_ids: Sequence[int] | None = None,
+        system: str | None = None,
+        *,
+        under_version: int | None = None,
     ) -> ComplianceReport:
         """Each person with a duty in ``semester`` (or only ``person_ids``) × each rule of their positions;
-        with ``system`` (``observation`` | ``contact``, ``Rule.system``) only that system's rules."""
+        with ``system`` (``observation`` | ``contact``, ``Rule.system``) only that system's rules. With
+        ``under_version``, as the semester would stand under that stored policy version (the preview of a
+        policy switch) instead of its own."""
         if semester.institution_id != self.institution_id:
             raise NotFound("No semester %(id)s.", id=semester.id)
-        policy, version_id = self.policy_for(semester)
+        if under_version is None:
+            policy, version_id = self.policy_for(semester)
+        else:
+            policy = PolicyStore(self.session, self.institution_id).for_version(under_version)
+            version_id = under_version
         period = Window(semester.start_date, semester.end_date)
         if self.session.get_bind().dialect.name == "postgresql":
             # These are short aggregate queries; PostgreSQL's JIT compiler (on for plans above

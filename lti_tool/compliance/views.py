@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from lti_tool import clock
 from lti_tool.actor import Actor
 from lti_tool.compliance.contacts import academic_year_for
 from lti_tool.compliance.duties import OBSERVE, PATROL, RECORD, SUMMARY, NextStep, next_steps
+from lti_tool.compliance.policy_switch import PolicySwitchService
 from lti_tool.compliance.services import ComplianceService
 from lti_tool.directory.models import Person
-from lti_tool.errors import BadRequest, NotFound
+from lti_tool.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import row_id
 from lti_tool.nav import register_nav
@@ -181,6 +182,53 @@ def compliance_json():
     if semester is None:
         raise NotFound("No semester yet.")
     return jsonify(service.evaluate(semester).to_list())
+
+
+# -- a corrected policy applied to a running semester (issue 11 §10) -----------------------------------------
+@bp.route("/switch")
+@requires_persona(QC)
+def switch_index():
+    """The semesters with the policy version each is judged under, the newest version, and the audit of
+    every switch made."""
+    actor = current_actor()
+    service = PolicySwitchService(db(), actor.institution_id)
+    return render_template(
+        "compliance/switch_index.html",
+        semesters=service.compliance.semesters(),
+        newest=PolicyStore(db(), actor.institution_id).current_version(),
+        versions=service.version_numbers(),
+        history=service.history(),
+        done=request.args.get("done", ""),
+    )
+
+
+@bp.route("/switch/<int:semester_id>")
+@requires_persona(QC)
+def switch_preview(semester_id: int):
+    """What moving the semester to the newest policy version changes: rules and compliance."""
+    actor = current_actor()
+    preview = PolicySwitchService(db(), actor.institution_id).preview(semester_id)
+    return render_template("compliance/switch.html", preview=preview, error=None)
+
+
+@bp.route("/switch/<int:semester_id>", methods=["POST"])
+@requires_persona(QC)
+def switch_apply(semester_id: int):
+    actor = current_actor()
+    service = PolicySwitchService(db(), actor.institution_id)
+    form = request.form
+    to_version, from_version = row_id(form.get("to_version")), row_id(form.get("from_version"))
+    if to_version is None or from_version is None:
+        raise BadRequest("The form is incomplete; open the preview again.")
+    try:
+        if form.get("confirm") != "1":
+            raise ValidationFailed("Tick the box to confirm the switch.")
+        row = service.apply(semester_id, to_version, from_version, form.get("reason", ""), actor.person_id)
+    except (ValidationFailed, Conflict) as exc:  # the preview again, with what to correct (nothing stored)
+        preview = service.preview(semester_id, to_version)
+        return render_template("compliance/switch.html", preview=preview, error=exc), exc.status
+    semester = service.compliance.semester(row.semester_id)
+    return redirect(url_for("compliance.switch_index", done=semester.code), code=303)
 
 
 # -- the observer's home panel -------------------------------------------------------------------------------
