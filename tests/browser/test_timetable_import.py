@@ -19,7 +19,7 @@ from tests.browser import test_observation_flow as flow
 from tests.browser.conftest import LmsBrowser, Roster
 from tests.browser.test_observation_flow import OVERFLOWING, PHONE, go, launch, snap
 from tests.browser.test_walkthrough import VIEWPORTS, Walk
-from tests.functional.test_timetable_import import HEADER_EN, _observe, csv_bytes, setup_semester
+from tests.functional.timetable.test_import import HEADER_EN, _observe, csv_bytes, setup_semester
 from tests.functional.timetable.test_safe_import import COLLEGE, ONE_ROW
 from tests.support.platform import PlatformSimulator
 

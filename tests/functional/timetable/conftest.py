@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
-from tests.functional.test_timetable_import import make_roster
-from tests.support.cli import Run, cli_runner
+from lti_tool.cli import cli
+from lti_tool.cli_support import CliContext
+from tests.functional.timetable.test_import import make_roster
 
 
 @pytest.fixture
@@ -17,5 +19,13 @@ def roster(session_factory, institution_id) -> int:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> Run:
-    return cli_runner(monkeypatch, database_url, tmp_path / "instance")
+def run_cli(session_factory) -> Iterator:  # type: ignore[no-untyped-def]
+    """Runs ``tingke …`` in-process against the test database (one transaction per command)."""
+    ctx = CliContext()
+    ctx._factory = session_factory  # type: ignore[assignment]
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
+
+    yield run

@@ -21,15 +21,11 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from lti_tool.cli import cli
-from lti_tool.cli_support import CliContext
 from lti_tool.directory.models import Person, Unit
 from lti_tool.observations.models import MemberRole, MemberStatus, Observation, ObservationMember
 from lti_tool.timetable.importer import TimetableImporter
@@ -260,25 +256,6 @@ def check_expansion(session_factory) -> None:
         assert mks.course.offering_unit.name == "马克思主义学院" and mks.student_unit.name == "计算机学院"
         pt = s.scalars(select(CourseSection).join(Course).where(Course.code == "PT101")).one()
         assert pt.full_time is False
-
-
-@pytest.fixture
-def roster(session_factory, institution_id) -> int:
-    make_roster(session_factory, institution_id)
-    return institution_id
-
-
-@pytest.fixture
-def run_cli(session_factory) -> Iterator:
-    """Runs ``tingke …`` in-process against the test database (one transaction per command)."""
-    ctx = CliContext()
-    ctx._factory = session_factory  # type: ignore[assignment]
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(cli, list(args), obj=ctx, catch_exceptions=False)
-
-    yield run
 
 
 def qc_launch(launcher):

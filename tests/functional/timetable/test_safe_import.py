@@ -20,7 +20,7 @@ from lti_tool.timetable.models import (
     Semester,
     SemesterStatus,
 )
-from tests.functional.test_timetable_import import (
+from tests.functional.timetable.test_import import (
     HEADER_EN,
     SEMESTER,
     _observe,
