@@ -14,7 +14,7 @@ from lti_tool.actor import Actor
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
 from lti_tool.policy.models import PolicyVersion
-from lti_tool.policy.schema import PolicyError
+from lti_tool.policy.schema import Policy, PolicyError
 from lti_tool.policy.store import PolicyStore, version_users
 from lti_tool.web import current_actor, db, requires_persona
 
@@ -28,32 +28,30 @@ def _rule_words() -> dict[str, Any]:
     """``rule_text("O-3")`` → "O-3 每门思政必修课至少听1次" in the actor's language: pages never show a rule's
     ID alone (issue 11 §5). Reads the institution's current policy (cached by PolicyStore)."""
 
-    def rule_text(rule_id: str) -> str:
+    def current() -> tuple[Policy | None, str]:
+        """The institution's current policy and the actor's language (no policy outside a session)."""
         actor = g.get("actor")
         if actor is None:
-            return rule_id
-        policy = PolicyStore(db(), actor.institution_id).current()
-        rule = next((r for r in policy.rules if r.id == rule_id), None)
-        return rule.titled(actor.locale or "zh_CN") if rule is not None else rule_id
+            return None, "zh_CN"
+        return PolicyStore(db(), actor.institution_id).current(), actor.locale or "zh_CN"
+
+    def rule_text(rule_id: str) -> str:
+        policy, locale = current()
+        rule = next((r for r in policy.rules if r.id == rule_id), None) if policy else None
+        return rule.titled(locale) if rule is not None else rule_id
 
     def position_text(code: str, fallback: str | None = None) -> str:
         """A position's name in the actor's language (the policy file's ``name_en`` on English pages)."""
-        actor = g.get("actor")
-        if actor is None:
+        policy, locale = current()
+        if policy is None or code not in policy.positions:
             return fallback or code
-        policy = PolicyStore(db(), actor.institution_id).current()
-        if code not in policy.positions:
-            return fallback or code
-        return policy.position_name(code, actor.locale or "zh_CN")
+        return policy.position_name(code, locale)
 
     def group_text(code: str, fallback: str | None = None) -> str:
-        actor = g.get("actor")
-        if actor is None:
+        policy, locale = current()
+        if policy is None or code not in policy.groups:
             return fallback or code
-        policy = PolicyStore(db(), actor.institution_id).current()
-        if code not in policy.groups:
-            return fallback or code
-        return policy.group_name(code, actor.locale or "zh_CN")
+        return policy.group_name(code, locale)
 
     def english() -> bool:
         actor = g.get("actor")
@@ -72,10 +70,9 @@ def _rule_words() -> dict[str, Any]:
         """What a rule still misses, in the actor's language: the policy's English name of a kind of
         contact point or of an activity on English pages, the label (data) otherwise."""
         label = str(getattr(item, "label", item))
-        actor = g.get("actor")
-        if actor is None or not english():
+        policy, _locale = current()
+        if policy is None or not english():
             return label
-        policy = PolicyStore(db(), actor.institution_id).current()
         rule = next((r for r in policy.rules if r.id == rule_id), None)
         if rule is None:
             return label

@@ -33,6 +33,7 @@ from tests.browser.test_observation_flow import DESKTOP, NEXT_PAINT, OVERFLOWING
 from tests.support import factories
 from tests.support.platform import LTI, LmsUser, PlatformSimulator
 from tests.support.worlds import Roster, complete_fields
+from worker import jobs
 
 new_lms = flow.new_lms  # the fixture: fresh browser contexts on the LMS course page
 
@@ -426,6 +427,21 @@ def test_quality_center_reads_compliance_and_downloads_the_report(
         assert len(pdf) > 20_000
         label = walk.frame.locator("#run-download .output").inner_text()
         assert "2026-2027-1" in label and "KB" in label  # what, which semester, when, how big
+        # the semester statistics: a page that shows what was computed (issue 11 §6)
+        walk.click(walk.frame.locator(".mainnav a[href*='/reports/']").first, r"/reports/(\?|$)", "reports-2")
+        walk.frame.select_option("#kind", "statistics")
+        walk.click(
+            walk.frame.locator("main form button[type=submit]"), r"/reports/runs/\d+", "statistics-run"
+        )
+        run_id = int(re.search(r"/reports/runs/(\d+)", walk.frame.url).group(1))  # type: ignore[union-attr]
+        jobs.configure(settings)
+        try:
+            jobs.run_report(run_id)
+        finally:
+            jobs.dispose()
+        expect(walk.frame.locator("#statistics")).to_be_visible()  # the page reloads itself once done
+        text = walk.check("statistics")
+        assert "统计结果" in text and "O-1 每学期至少听2次课" in text and "月度情况" in text
 
 
 def test_organization_department_reads_each_cadre_and_downloads_the_cadre_excel(
