@@ -26,6 +26,7 @@ from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.lti.registration import platform_origins
 from lti_tool.lti.secret import resolve_secret
 from lti_tool.lti.sessions import LaunchSessionService
+from lti_tool.notifications import outbox
 from lti_tool.ops.observability import init_observability
 from lti_tool.ops.probes import Probes
 from lti_tool.web import Tingke, init_request_handling, select_locale
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         datetime=lambda d, fmt="medium": format_datetime(d, fmt) if isinstance(d, dt.datetime) else "",
         number=lambda n: format_decimal(n) if n is not None else "",
     )
+    _configure_outbox(settings)
     init_observability(app, settings)
     init_request_handling(app)
     app.before_request(refuse_nul_characters)
@@ -92,6 +94,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.wsgi_app = Probes(app.wsgi_app, settings, engine)  # type: ignore[method-assign]
     return app
+
+
+def _configure_outbox(settings: Settings) -> None:
+    """Notifications written in a request are queued on this Redis after the request's commit."""
+    connection: list[Any] = []
+
+    def factory() -> Any:
+        if not connection:
+            from redis import Redis
+
+            connection.append(Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5))
+        return connection[0]
+
+    outbox.configure(factory)
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
@@ -114,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.directory import views as directory
     from lti_tool.home import views as home
     from lti_tool.lti import views as lti
+    from lti_tool.notifications import views as notifications
     from lti_tool.observations import views as observations
     from lti_tool.patrols import views as patrols
     from lti_tool.policy import views as policy
@@ -137,5 +154,6 @@ def _register_blueprints(app: Flask) -> None:
         archive,
         contacts,
         contact_summaries,
+        notifications,
     ):
         app.register_blueprint(module.bp)

@@ -291,6 +291,7 @@ def _register_domain_commands() -> None:
     from lti_tool.demo import cli as demo_cli
     from lti_tool.directory import cli as directory_cli
     from lti_tool.lti import cli as lti_cli
+    from lti_tool.notifications import cli as notifications_cli
     from lti_tool.observations import cli as observations_cli
     from lti_tool.ops import cli as ops_cli
     from lti_tool.patrols import cli as patrols_cli
@@ -308,6 +309,7 @@ def _register_domain_commands() -> None:
         reports_cli,
         patrols_cli,
         contacts_cli,
+        notifications_cli,
         demo_cli,
         ops_cli,
     ):

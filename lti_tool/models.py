@@ -6,6 +6,7 @@ from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, StudentClass, Unit
 from lti_tool.lti.models import Deployment, LaunchSession, LoginState, Platform, ToolKey
+from lti_tool.notifications.models import ChannelSetting, Notification, Preference
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, ObservationRating
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
@@ -27,6 +28,7 @@ from lti_tool.timetable.models import (
 
 __all__ = [
     "Base",
+    "ChannelSetting",
     "ClassSession",
     "ContactMember",
     "ContactPoint",
@@ -39,6 +41,7 @@ __all__ = [
     "Institution",
     "LaunchSession",
     "LoginState",
+    "Notification",
     "Observation",
     "ObservationAudit",
     "ObservationMember",
@@ -52,6 +55,7 @@ __all__ = [
     "PolicySwitch",
     "PolicyVersion",
     "PositionHolding",
+    "Preference",
     "Problem",
     "ProblemEvent",
     "Reminder",

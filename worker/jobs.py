@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool import clock, tabular
 from lti_tool.config import Settings
 from lti_tool.db import make_engine, make_session_factory
+from lti_tool.notifications import outbox
+from lti_tool.notifications.delivery import deliver
 from lti_tool.reports import fairqueue
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.runner import build
@@ -93,6 +95,14 @@ def _retries_left() -> int:
     return job.retries_left if job is not None and job.retries_left else 0
 
 
+def deliver_notification(notification_id: int) -> str:
+    """The RQ job (enqueued by name, ``notifications.outbox.DELIVER_JOB``): one attempt at one outbox row;
+    a failure queues its retry after the back-off (``notifications/delivery.py``)."""
+    job = get_current_job()
+    with session_factory()() as session:
+        return deliver(session, notification_id, settings(), connection=job.connection if job else None)
+
+
 def requeue_orphans(connection: object) -> int:
     """The reconciler (issue 13 §4): every unfinished run ends up with a job that will run it.
 
@@ -158,3 +168,13 @@ def requeue_orphans(connection: object) -> int:
             session.commit()
             queued += 1
     return queued
+
+
+def requeue_notifications(connection: object) -> int:
+    """Queue due notification rows that have no live job (``notifications/outbox.py``)."""
+    with session_factory()() as session:
+        return outbox.requeue_due(session, connection)
+
+
+RECONCILERS = (requeue_orphans, requeue_notifications)
+"""What the worker's maintenance round runs (worker/queues.py): rows recorded whose job is gone."""

@@ -32,11 +32,12 @@ def queue(name: str = "default", connection: Redis | None = None) -> Queue:
 
 
 class TingkeWorker(Worker):
-    """RQ's worker plus Tingke's reconciler: every maintenance round (``worker_maintenance_seconds``,
-    30 s by default, also while idle) it queues the unfinished runs that have no live job — recorded while
-    Redis was down, lost with it, or given up by RQ after their worker died — and admits waiting runs
-    (issue 13 §4, ``worker.jobs.requeue_orphans``). A failing round is logged and
-    tried again next time; it never stops the worker."""
+    """RQ's worker plus Tingke's reconcilers (``worker.jobs.RECONCILERS``): every maintenance round
+    (``worker_maintenance_seconds``, 30 s by default, also while idle) it queues the unfinished report runs
+    that have no live job — recorded while Redis was down, lost with it, or given up by RQ after their worker
+    died — and the due notifications without one, and admits waiting runs (issue 13 §4,
+    ``worker.jobs.requeue_orphans``, ``notifications/outbox.py``). A failing round is logged and tried again
+    next time; it never stops the worker."""
 
     max_connection_wait_time = 8.0
     """While Redis is away the worker retries with a backoff capped here (RQ's cap is 60 s), so runs recorded
@@ -56,16 +57,22 @@ class TingkeWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         from lti_tool.reports import fairqueue
-        from worker.jobs import requeue_orphans
+        from worker.jobs import RECONCILERS
 
+        for reconcile in RECONCILERS:
+            try:
+                queued = reconcile(self.connection)
+            except Exception:  # the database or Redis is away: next round
+                log.exception(
+                    "reconciler %s failed; trying again at the next maintenance", reconcile.__name__
+                )
+                continue
+            if queued:
+                log.info("reconciler %s queued %d row(s) that had no job", reconcile.__name__, queued)
         try:
-            queued = requeue_orphans(self.connection)
             fairqueue.admit(self.connection)
-        except Exception:  # the database or Redis is away: next round
-            log.exception("reconciling report runs failed; trying again at the next maintenance")
-            return
-        if queued:
-            log.info("reconciler queued %d report run(s) that had no job", queued)
+        except Exception:
+            log.exception("admitting waiting report runs failed; trying again at the next maintenance")
 
 
 def wait_for_redis(connection: Redis, most: float = TingkeWorker.max_connection_wait_time) -> None:
@@ -94,11 +101,14 @@ def run_worker(*, burst: bool = False, with_scheduler: bool = True) -> None:
     configure_logging(settings)
     connection = redis_connection()
     wait_for_redis(connection)
-    from worker.jobs import requeue_orphans
+    from lti_tool.notifications import outbox
+    from worker.jobs import RECONCILERS
     from worker.reminders import schedule_tick
 
+    outbox.configure(lambda: connection)  # notifications written by jobs are queued after their commit
     schedule_tick(connection)  # keeps one reminder chain alive (fixed job id)
-    requeue_orphans(connection)
+    for reconcile in RECONCILERS:
+        reconcile(connection)
     from lti_tool.reports import fairqueue
 
     fairqueue.admit(connection)  # runs left waiting when every worker stopped

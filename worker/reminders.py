@@ -1,4 +1,6 @@
-"""The reminder tick: finds due checkpoints of every institution, claims and sends them, reschedules itself.
+"""The reminder tick: finds due checkpoints of every institution, claims them, delivers their notifications
+(notifications/delivery.py, the same path as every other event), tells units of newly overdue problems,
+reschedules itself.
 
 The tick re-enqueues itself with a fixed job id through RQ's scheduler (``enqueue_in``), so two workers
 keep one chain; even if two ticks ran at once, the checkpoint's unique claim row lets only one send.
@@ -13,7 +15,9 @@ from rq import Queue
 from sqlalchemy import select
 
 from lti_tool import clock
-from lti_tool.mail import Mailer
+from lti_tool.notifications.delivery import deliver
+from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.services import ProblemService
 from lti_tool.reminders.services import ReminderService
 from lti_tool.tenancy import Institution
 from worker.jobs import session_factory, settings
@@ -30,19 +34,21 @@ def send_due_reminders(now: dt.datetime | None = None) -> int:
     factory = session_factory()
     with factory() as session:
         institutions = list(session.scalars(select(Institution.id)))
-    mailer = Mailer(settings())
     for institution_id in institutions:
         with factory() as session:
             for checkpoint in ReminderService(session, institution_id).due(now):
-                reminders = ReminderService(session, institution_id).run_checkpoint(checkpoint, now=now)
-                session.commit()  # the claim and the banners are stored before any mail leaves
-                for reminder in reminders:
-                    if reminder.email:
-                        try:
-                            mailer.send(reminder.email, reminder.subject, reminder.body)
-                        except OSError:  # a mail server hiccup must not lose the banners
-                            log.exception("reminder %s: e-mail not sent", reminder.id)
+                service = ReminderService(session, institution_id)
+                reminders = service.run_checkpoint(checkpoint, now=now)
+                outbox = [n.id for n in service.notifications]
+                session.commit()  # the claim, banners and outbox rows are stored before anything leaves
+                for notification_id in outbox:  # a failure is kept on its row and retried by the reconciler
+                    deliver(session, notification_id, settings())
                 sent += len(reminders)
+            # overdue problems: their units are told once per problem (queued after this commit)
+            ProblemService(
+                session, institution_id, PolicyStore(session, institution_id).current()
+            ).announce_overdue(now)
+            session.commit()
     return sent
 
 

@@ -42,11 +42,13 @@ from lti_tool.contacts.models import (
     TargetKind,
 )
 from lti_tool.db import get_scoped, utcnow
-from lti_tool.directory.models import Person, StudentClass, Unit, UnitKind
+from lti_tool.directory.models import Person, PositionHolding, StudentClass, Unit, UnitKind
 from lti_tool.drafts import RecordIncomplete, SaveResult, bump_draft_version
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import parse_int, row_id
+from lti_tool.notifications.events import Event
+from lti_tool.notifications.services import NotificationService
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemStatus
 from lti_tool.problems.services import NewProblem, ProblemService
@@ -642,6 +644,7 @@ class ContactRecordService:
         record.status = ContactStatus.SUBMITTED
         record.submitted_at = utcnow()
         self.session.flush()
+        self._announce_submitted(record)
         logger.info(
             "contact record submitted: institution=%s actor=%s record=%s kind=%s members=%s",
             self.institution_id,
@@ -651,6 +654,27 @@ class ContactRecordService:
             len(record.members),
         )
         return record
+
+    def _announce_submitted(self, record: ContactRecord) -> None:
+        """The record's problems reach their units; a branch activity waits for its branch secretary."""
+        ProblemService(self.session, self.institution_id, self.policy).announce_routed(self.problems(record))
+        if record.kind != ContactKind.BRANCH_ACTIVITY or record.confirmed_on_paper or record.unit_id is None:
+            return
+        branch = self.session.get(Unit, record.unit_id)
+        NotificationService(self.session, self.institution_id).notify(
+            Event.BRANCH_CONFIRMATION,
+            BranchConfirmationService(self.session, self.institution_id, self.policy).secretaries_of(
+                record.unit_id, self.today()
+            ),
+            {
+                "leader": record.author.name,
+                "branch": branch.name if branch else "",
+                "date": record.date.isoformat() if record.date else "",
+                "topic": (record.content or "").strip().splitlines()[0][:80] if record.content else "—",
+            },
+            ref=f"contact-record:{record.id}",
+            once=True,
+        )
 
     def _link_point(self, record: ContactRecord) -> None:
         """A record about one of the author's contact points of its year is linked to it (C-2b counts it)."""
@@ -866,6 +890,26 @@ class BranchConfirmationService:
             )
             .options(selectinload(ContactRecord.unit), selectinload(ContactRecord.members))
             .order_by(ContactRecord.date, ContactRecord.id)
+        )
+
+    def secretaries_of(self, branch_id: int, today: dt.date) -> list[int]:
+        """The branch's secretaries today: its members holding a position the policy names (C-3c)."""
+        positions = self.policy.contact.branch_secretary_positions
+        if not positions:
+            return []
+        return list(
+            self.session.scalars(
+                select(Person.id)
+                .join(PositionHolding, PositionHolding.person_id == Person.id)
+                .where(
+                    Person.institution_id == self.institution_id,
+                    Person.branch_id == branch_id,
+                    PositionHolding.position_code.in_(positions),
+                    or_(PositionHolding.start_date.is_(None), PositionHolding.start_date <= today),
+                    or_(PositionHolding.end_date.is_(None), PositionHolding.end_date >= today),
+                )
+                .distinct()
+            )
         )
 
     def secretary_branch(self, person: Person) -> Unit | None:

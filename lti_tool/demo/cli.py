@@ -7,6 +7,7 @@ import click
 from lti_tool.cli_support import CliContext, guarded, pass_ctx
 from lti_tool.demo.services import DEFAULT_CODE, DEFAULT_SEED, DemoService
 from lti_tool.lti.keys import KeyService
+from lti_tool.notifications.delivery import deliver_due
 
 
 def register(cli: click.Group) -> None:
@@ -47,6 +48,10 @@ def register(cli: click.Group) -> None:
             summary = DemoService(
                 s, institution_code=institution_code, institution_name=name, seed=seed
             ).build(out_dir=out_dir, reset=reset)
+            s.commit()
+            sent = deliver_due(s, ctx.settings)  # the demo's e-mails land in the outbox folder now
+        if sent:
+            click.echo(f"  notifications delivered: {sent} (outbox: {ctx.settings.outbox_path})")
         click.echo(f"Demo college {summary.institution_code}: {summary.institution_name}")
         for line in summary.steps:
             click.echo(f"  {line}")

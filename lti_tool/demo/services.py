@@ -30,12 +30,14 @@ from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
 from lti_tool.demo.catalog import PERIODS
 from lti_tool.demo.contacts import POINT_HEADERS, ContactGenerator, point_rows
+from lti_tool.demo.notifications import seed_notifications
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.summaries import build_summaries
 from lti_tool.demo.timetable import build_timetable
 from lti_tool.directory.models import Person, PositionHolding, StudentClass, Unit
 from lti_tool.directory.services import DirectoryService
+from lti_tool.notifications.models import Notification
 from lti_tool.observations.models import Observation, ObservationMember
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy
@@ -236,6 +238,7 @@ class DemoService:
             delete(StatisticsSnapshot).where(StatisticsSnapshot.institution_id == iid),
             delete(SemesterEvent).where(SemesterEvent.institution_id == iid),
             delete(Reminder).where(Reminder.institution_id == iid),
+            delete(Notification).where(Notification.institution_id == iid),
             delete(ReminderCheckpoint).where(ReminderCheckpoint.institution_id == iid),
         ):
             self.session.execute(stmt.execution_options(synchronize_session=False))
@@ -309,6 +312,10 @@ class DemoService:
                 clock.zone(inst),
             )
             summary.generated[plan.code] = generator.run()
+        told = seed_notifications(self.session, inst, policy)
+        summary.steps.append(
+            f"notifications: {told} written (e-mail on; Moodle, 企业微信, 钉钉 set up but off)"
+        )
         prev_semester = semesters[previous.code]
         if prev_semester.end_date < now.date() and prev_semester.status != SemesterStatus.ARCHIVED:
             # O-14: archived at the semester's end, as the quality center would: the frozen statistics and

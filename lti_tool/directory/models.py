@@ -87,6 +87,10 @@ class Person(InstitutionScoped, Base):
     """政治面貌: a member or probationary member of the CPC (中共党员, 中共预备党员); C-3 applies to them."""
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"))
     """The party branch (a unit of kind ``party_branch``) the person belongs to (所在支部)."""
+    wecom_userid: Mapped[str] = mapped_column(String(64), default="")
+    """The person's account id (UserID) in the college's 企业微信, for notifications."""
+    dingtalk_userid: Mapped[str] = mapped_column(String(64), default="")
+    """The person's account id (userid) in the college's 钉钉, for notifications."""
 
     unit: Mapped[Unit | None] = relationship(lazy="joined", foreign_keys=[unit_id])
     branch: Mapped[Unit | None] = relationship(foreign_keys=[branch_id])

@@ -33,7 +33,8 @@ from lti_tool.directory.models import (
     UnitFunction,
     UnitKind,
 )
-from lti_tool.errors import NotFound
+from lti_tool.errors import NotFound, ValidationFailed
+from lti_tool.i18n import N_
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import Policy
 from lti_tool.tabular import Row, RowErrors, read_table
@@ -109,6 +110,14 @@ PEOPLE_ALIASES = {
     "tenure_end": ["任职结束", "任职结束日期"],
     "party_member": ["政治面貌", "党员", "is_party_member"],
     "branch": ["所在支部", "所在党支部", "党支部", "party_branch"],
+    "wecom_userid": ["企业微信账号", "企业微信", "企业微信userid", "wecom"],
+    "dingtalk_userid": ["钉钉账号", "钉钉", "钉钉userid", "dingtalk"],
+}
+MESSAGE_ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
+"""An account id in 企业微信 (UserID) or 钉钉 (userid): letters, digits, _ . @ -, at most 64."""
+ACCOUNT_PROBLEMS = {
+    "wecom_userid": N_("WeCom account: letters, digits, _ . @ - only, at most 64"),
+    "dingtalk_userid": N_("DingTalk account: letters, digits, _ . @ - only, at most 64"),
 }
 CLASS_ALIASES = {
     "name": ["班级", "班级名称", "class", "class_name"],
@@ -188,6 +197,8 @@ class _PersonEntry:
     unit: Unit | None
     party_member: bool = False
     branch: Unit | None = None
+    accounts: dict[str, str] = field(default_factory=dict)
+    """wecom_userid / dingtalk_userid as the file states them."""
     tenures: dict[tuple[str, dt.date | None], tuple[dt.date | None, int]] = field(default_factory=dict)
     """(position code, start) → (end, the row that said so). (code, start) is the stored natural key."""
 
@@ -321,6 +332,21 @@ class DirectoryService:
         """The person page: the person (unit, tenures) and the LMS accounts linked to them."""
         person = self.person(person_id)
         return PersonDetail(person, self.lms_accounts(person.id))
+
+    def set_message_accounts(self, person_id: int, wecom_userid: str, dingtalk_userid: str) -> Person:
+        """The person's account ids in 企业微信 and 钉钉 (where notifications reach them); empty clears."""
+        person = self.person(person_id)
+        values = {
+            "wecom_userid": (wecom_userid or "").strip(),
+            "dingtalk_userid": (dingtalk_userid or "").strip(),
+        }
+        bad = [ACCOUNT_PROBLEMS[k] for k, v in values.items() if v and not MESSAGE_ACCOUNT_RE.match(v)]
+        if bad:
+            raise ValidationFailed("The account ids were not saved.", details=bad)
+        person.wecom_userid, person.dingtalk_userid = values["wecom_userid"], values["dingtalk_userid"]
+        self.session.flush()
+        log.info("message accounts of person %s set in institution %s", person.id, self.institution_id)
+        return person
 
     def lms_accounts(self, person_id: int) -> list[LmsAccount]:
         rows = self.session.execute(
@@ -649,12 +675,20 @@ class DirectoryService:
             errors.add(row.number, "positions", "填写了任职日期但没有职务 (tenure dates without a position)")
         member = self._party_member(row, errors)
         branch = self._branch(row, errors, units, member)
+        accounts = {}
+        for column in ("wecom_userid", "dingtalk_userid"):
+            value = (row.get(column) or "").strip()
+            if value and not MESSAGE_ACCOUNT_RE.match(value):
+                errors.add(row.number, column, f"“{value[:70]}”不是有效的账号 (not an account id)")
+            accounts[column] = value
         if not no:
             return
         entry = people.get(no)
         if entry is None:
-            entry = people[no] = _PersonEntry(row.number, name, email, unit, member, branch)
+            entry = people[no] = _PersonEntry(row.number, name, email, unit, member, branch, accounts)
         else:
+            for column, value in accounts.items():
+                entry.accounts[column] = entry.accounts.get(column) or value
             self._check_same_person(row, errors, entry, name, email, unit)
             if member != entry.party_member and "party_member" in errors.headers:
                 errors.add(
@@ -757,6 +791,8 @@ class DirectoryService:
                     unit=entry.unit,
                     party_member=entry.party_member,
                     branch=entry.branch,
+                    wecom_userid=entry.accounts.get("wecom_userid", ""),
+                    dingtalk_userid=entry.accounts.get("dingtalk_userid", ""),
                 )
                 self.session.add(person)
                 self._sync_positions(person, entry)
@@ -774,6 +810,9 @@ class DirectoryService:
                     wanted["branch"] = None  # somebody who left the party leaves their branch too
             if "branch" in columns:
                 wanted["branch"] = entry.branch
+            for column in ("wecom_userid", "dingtalk_userid"):
+                if column in columns:
+                    wanted[column] = entry.accounts.get(column, "")
             for attr, value in wanted.items():
                 if getattr(person, attr) is not value and getattr(person, attr) != value:
                     setattr(person, attr, value)

@@ -163,6 +163,18 @@ def person(person_id: int):
     )
 
 
+@bp.route("/people/<int:person_id>/accounts", methods=["POST"])
+@requires_persona("quality_center", "organization")
+def person_accounts(person_id: int):
+    """The person's account ids in 企业微信 and 钉钉 (notifications)."""
+    _directory(current_actor()).set_message_accounts(
+        person_id, request.form.get("wecom_userid", ""), request.form.get("dingtalk_userid", "")
+    )
+    return redirect(
+        url_for("directory.person", person_id=person_id, accounts=1, _anchor="message-accounts"), code=303
+    )
+
+
 # -- LMS users not matched to the roster ---------------------------------------------------------------
 def _lms_roles(user: PlatformUser) -> list[str]:
     """The LMS roles of a user's last launch, as words (Instructor → 教学平台中的教师)."""

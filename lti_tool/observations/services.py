@@ -35,6 +35,8 @@ from lti_tool.drafts import RecordIncomplete, SaveResult, bump_draft_version
 from lti_tool.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import row_id
+from lti_tool.notifications.events import Event
+from lti_tool.notifications.services import NotificationService
 from lti_tool.observations.fields import (
     COMMENT_PREFIX,
     FIXED,
@@ -483,7 +485,27 @@ class ObservationService:
             obs.members.append(member)
         member.status, member.signed_at, member.session_id = MemberStatus.SIGNED, now, obs.session_id
         self.session.flush()
+        self._announce_submitted(obs)
         return obs
+
+    def _words(self, obs: Observation) -> dict[str, object]:
+        return {"course": obs.session.section.course.name, "date": obs.session.date.isoformat()}
+
+    def _announce_submitted(self, obs: Observation) -> None:
+        """The teachers hear of the record — never before their class has ended (O-12): the notification
+        waits for ``class_end``, the same rule that lets the record be submitted and the teacher read it —
+        and the record's problems reach their units."""
+        teachers = self.session.scalars(
+            select(SectionTeacher.person_id).where(SectionTeacher.section_id == obs.session.section_id)
+        )
+        NotificationService(self.session, self.institution_id).notify(
+            Event.RECORD_AVAILABLE,
+            teachers,
+            self._words(obs),
+            not_before=self.class_end(obs.session),
+            ref=f"observation:{obs.id}",
+        )
+        ProblemService(self.session, self.institution_id, self.policy).announce_routed(self.problems(obs))
 
     def discard(self, obs: Observation, person_id: int) -> None:
         """Delete one's own draft (never a submitted record)."""
@@ -534,6 +556,12 @@ class ObservationService:
         )
         obs.members.append(member)
         self.session.flush()
+        NotificationService(self.session, self.institution_id).notify(
+            Event.GROUP_INVITED,
+            [other.id],
+            self._words(obs) | {"author": obs.author.name},
+            ref=f"observation:{obs.id}",
+        )
         return member
 
     def remove_member(self, obs: Observation, person_id: int, member_id: int) -> None:
@@ -711,6 +739,12 @@ class ObservationService:
             raise ValidationFailed("The reply is too long (at most 5000 characters).")
         obs.teacher_reply, obs.teacher_reply_at, obs.teacher_reply_by_id = text, utcnow(), teacher_id
         self.session.flush()
+        NotificationService(self.session, self.institution_id).notify(
+            Event.RECORD_REPLIED,
+            [obs.author_id],
+            self._words(obs) | {"teacher": self._person(teacher_id).name, "reply": text[:300]},
+            ref=f"observation:{obs.id}",
+        )
         return obs
 
     def observer_names_for_teacher(self, obs: Observation) -> list[str] | None:

@@ -19,6 +19,8 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.notifications.events import Event
+from lti_tool.notifications.services import NotificationService
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import (
     OPEN_STATUSES,
@@ -34,6 +36,19 @@ OPEN = OPEN_STATUSES
 _CONTACT_RECORD = table("contact_record", column("id"), column("status"))
 """The contact records' table by name only (lti_tool/contacts is a sibling domain, not imported here): a
 problem raised in a contact record reaches the unit once that record is submitted, as for observations."""
+
+
+def released() -> list:
+    """A problem has reached its unit: not before its record is submitted (observations/models.py registers
+    that condition; a contact record's is here, by table name)."""
+    contact_submitted = (
+        select(_CONTACT_RECORD.c.id)
+        .where(_CONTACT_RECORD.c.id == Problem.contact_record_id, _CONTACT_RECORD.c.status == "submitted")
+        .exists()
+    )
+    return [*release_conditions(), or_(Problem.contact_record_id.is_(None), contact_submitted)]
+
+
 # (from, to) → who may make the step: "handler" (the responsible unit) or "raiser".
 TRANSITIONS = {
     (ProblemStatus.NEW, ProblemStatus.ACCEPTED): "handler",
@@ -125,7 +140,78 @@ class ProblemService:
             self.session.add(problem)
             out.append(problem)
         self.session.flush()
+        if observation_id is None and contact_record_id is None:
+            self.announce_routed(out)  # a patrol's problems reach their unit at once
         return out
+
+    # -- telling people (notifications) ---------------------------------------------------------------
+    def handlers_of(self, unit_id: int | None) -> list[int]:
+        """Who hears of a problem routed to ``unit_id``: the people of a functional department (the
+        handler persona); for another unit, its people who hold a position (its heads)."""
+        unit = self.session.get(Unit, unit_id) if unit_id is not None else None
+        if unit is None or unit.institution_id != self.institution_id:
+            return []
+        stmt = select(Person.id).where(
+            Person.institution_id == self.institution_id, Person.unit_id == unit.id
+        )
+        if unit.kind != UnitKind.DEPARTMENT:
+            from lti_tool.directory.models import PositionHolding
+
+            stmt = stmt.where(Person.id.in_(select(PositionHolding.person_id)))
+        return list(self.session.scalars(stmt))
+
+    def _words(self, problem: Problem) -> dict[str, object]:
+        categories = {c.code: c.display("zh_CN") for c in self.policy.problem_categories}
+        unit = self.session.get(Unit, problem.unit_id) if problem.unit_id is not None else None
+        return {
+            "unit": unit.name if unit else "",
+            "category": categories.get(problem.category, problem.category),
+            "room": problem.room or "—",
+            "description": problem.description[:300],
+            "date": problem.created_at.date().isoformat() if problem.created_at else "",
+        }
+
+    def announce_routed(self, problems: list[Problem]) -> int:
+        """Tell the responsible unit that problems reached it (when they are released to it); returns how
+        many outbox rows were written."""
+        notifications = NotificationService(self.session, self.institution_id)
+        told = 0
+        for problem in problems:
+            told += len(
+                notifications.notify(
+                    Event.PROBLEM_ROUTED,
+                    self.handlers_of(problem.unit_id),
+                    self._words(problem),
+                    ref=f"problem:{problem.id}",
+                    once=True,
+                )
+            )
+        return told
+
+    def announce_overdue(self, now: dt.datetime | None = None) -> int:
+        """Tell the responsible units of their overdue problems, once per problem (the worker's tick)."""
+        now = now or utcnow()
+        notifications = NotificationService(self.session, self.institution_id)
+        problems = self.session.scalars(
+            select(Problem).where(
+                Problem.institution_id == self.institution_id,
+                overdue_condition(now, self.policy.problem_overdue_days),
+                *released(),
+            )
+        )
+        told = 0
+        for problem in problems:
+            words = self._words(problem) | {"days": self.policy.problem_overdue_days}
+            told += len(
+                notifications.notify(
+                    Event.PROBLEM_OVERDUE,
+                    self.handlers_of(problem.unit_id),
+                    words,
+                    ref=f"problem-overdue:{problem.id}",
+                    once=True,
+                )
+            )
+        return told
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, problem_id: int) -> Problem:
@@ -160,16 +246,10 @@ class ProblemService:
             .correlate(Problem)
             .scalar_subquery()
         )
-        contact_submitted = (
-            select(_CONTACT_RECORD.c.id)
-            .where(_CONTACT_RECORD.c.id == Problem.contact_record_id, _CONTACT_RECORD.c.status == "submitted")
-            .exists()
-        )
         stmt = (
             select(Problem, recurrences)
             .where(Problem.institution_id == self.institution_id)
-            .where(*release_conditions())  # e.g. not before its record is submitted (observations/models.py)
-            .where(or_(Problem.contact_record_id.is_(None), contact_submitted))
+            .where(*released())
         )
         if unit_id is not None:
             stmt = stmt.where(Problem.unit_id == unit_id)
@@ -244,6 +324,12 @@ class ProblemService:
             problem.resolved_at = utcnow()
         problem.events.append(ProblemEvent(person_id=person.id, status=to_status, note=note[:5000]))
         self.session.flush()
+        if to_status == ProblemStatus.RESOLVED:
+            NotificationService(self.session, self.institution_id).notify(
+                Event.PROBLEM_RESOLVED,
+                [problem.raised_by_id],
+                self._words(problem) | {"note": note[:300]},
+            )
         return problem
 
     def route_units(self) -> list[Unit]:

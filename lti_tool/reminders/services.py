@@ -1,10 +1,10 @@
 """Pacing reminders: at each checkpoint the policy sets (ends of weeks 6, 12, 16 by default), every person
 behind their duties gets a reminder naming what is missing and the next sessions that would close it —
-as a banner in the tool and by e-mail.
+as a banner in the tool and through the notification service (each person's channels and choices).
 
 A checkpoint is claimed by inserting its unique ``ReminderCheckpoint`` row in the same transaction that
-stores the reminders; a second worker (or the same one after a restart) fails the insert and sends
-nothing. E-mails go out only after that transaction committed.
+stores the reminders and their notifications' outbox rows; a second worker (or the same one after a
+restart) fails the insert and sends nothing. Notifications leave only after that transaction committed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from lti_tool.compliance.services import ComplianceService, PersonCompliance
 from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
+from lti_tool.notifications.events import Event
+from lti_tool.notifications.models import Notification
+from lti_tool.notifications.services import NotificationService
 from lti_tool.observations.picker import ObserverPicker
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.tenancy import Institution
@@ -50,6 +53,8 @@ class ReminderService:
         self.session = session
         self.institution_id = institution_id
         self.compliance = ComplianceService(session, institution_id)
+        self.notifications: list[Notification] = []
+        """The outbox rows ``run_checkpoint`` wrote; the worker delivers them after its commit."""
 
     def due(self, now: dt.datetime | None = None) -> list[Checkpoint]:
         now = now or utcnow()
@@ -84,7 +89,7 @@ class ReminderService:
         ``now`` is when the reminders are written (the worker's tick; default: the checkpoint's moment):
         a class that has begun by then is never suggested.
 
-        The caller commits, then sends the e-mails of the returned reminders.
+        The caller commits, then delivers ``self.notifications`` (the reminders' outbox rows).
         """
         claim = ReminderCheckpoint(
             institution_id=self.institution_id, semester_id=checkpoint.semester_id, week=checkpoint.week
@@ -122,6 +127,13 @@ class ReminderService:
             )
             self.session.add(reminder)
             reminders.append(reminder)
+            self.notifications += NotificationService(self.session, self.institution_id).notify(
+                Event.REMINDER,
+                [person.person_id],
+                {"subject": subject, "body": body},
+                ref=f"reminder-checkpoint:{claim.id}",
+                queue=False,
+            )
         claim.recipients = len(reminders)
         self.session.flush()
         return reminders
