@@ -269,7 +269,11 @@ def gunicorn(
     worker_class: str,
     threads: int,
     app: str = "lti_tool.wsgi:app",
+    config: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
+    """gunicorn on ``port``; with ``config`` (deploy/gunicorn.conf.py) its settings, the workers and threads
+    passed to it through the environment as in production (TINGKE_WEB_WORKERS, TINGKE_WEB_THREADS)."""
     env = dict(
         os.environ,
         TINGKE_DATABASE_URL=database_url,
@@ -279,21 +283,28 @@ def gunicorn(
         TINGKE_REDIS_URL="redis://127.0.0.1:1/0",
         PYTHONPATH=str(ROOT),
     )
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        worker_class,
-        "--log-level",
-        "warning",
-        "--backlog",
-        "256",
-    ]
-    if worker_class == "gthread":
-        cmd += ["--threads", str(threads)]
+    env.update(extra_env or {})
+    cmd = [str(Path(sys.executable).parent / "gunicorn")]
+    if config is not None:
+        env.update(
+            TINGKE_BIND=f"127.0.0.1:{port}", TINGKE_WEB_WORKERS=str(workers), TINGKE_WEB_THREADS=str(threads)
+        )
+        cmd += ["--config", str(config), "--backlog", "2048"]
+    else:
+        cmd += [
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            worker_class,
+            "--log-level",
+            "warning",
+            "--backlog",
+            "256",
+        ]
+        if worker_class == "gthread":
+            cmd += ["--threads", str(threads)]
     cmd.append(app)
     # Compile the catalogs once here: each worker's create_app() compiles stale .mo files itself, and two
     # workers doing it at once race on the same temporary file (reported to the lead: lti_tool/i18n.py).

@@ -129,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.contacts import views as contacts
     from lti_tool.directory import views as directory
     from lti_tool.home import views as home
+    from lti_tool.import_runs import views as import_runs
     from lti_tool.lti import views as lti
     from lti_tool.notifications import views as notifications
     from lti_tool.observations import views as observations
@@ -155,5 +156,6 @@ def _register_blueprints(app: Flask) -> None:
         contacts,
         contact_summaries,
         notifications,
+        import_runs,
     ):
         app.register_blueprint(module.bp)

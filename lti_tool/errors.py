@@ -24,7 +24,7 @@ Detail = str | tuple[str, dict[str, Any]]
 """One item of an error's details: a msgid (or plain text), or a msgid with its %(name)s parameters."""
 
 
-def _render(detail: Detail, translate: Any) -> str:
+def render_detail(detail: Detail, translate: Any) -> str:
     if isinstance(detail, tuple):
         msgid, params = detail
         return str(
@@ -54,11 +54,11 @@ class TingkeError(Exception):
         """The details in the user's language (msgids are translated; plain text passes through)."""
         from flask_babel import gettext
 
-        return [_render(d, gettext) for d in self.details]
+        return [render_detail(d, gettext) for d in self.details]
 
     def plain_details(self) -> list[str]:
         """The details as English text (CLI output, logs)."""
-        return [_render(d, lambda m, **p: m % p if p else m) for d in self.details]
+        return [render_detail(d, lambda m, **p: m % p if p else m) for d in self.details]
 
 
 class BadRequest(TingkeError):

@@ -8,6 +8,7 @@ last attempt the run is failed with the error kept for the page.
 
 from __future__ import annotations
 
+import json
 import os
 
 from rq import get_current_job
@@ -90,6 +91,29 @@ def run_report(run_id: int) -> str:
             fairqueue.admit(job.connection)
 
 
+def run_import(run_id: int) -> str:
+    """The RQ job of a large import (``import_runs.services.IMPORT_JOB``): the registered importer in its
+    own session; how far the reader is goes to Redis for the run's page."""
+    from lti_tool.import_runs import services as imports
+
+    load_importers()
+    job = get_current_job()
+
+    def report(percent: int, rows: int) -> None:
+        if job is not None:
+            job.connection.set(
+                imports.progress_key(run_id), json.dumps({"percent": percent, "rows": rows}), ex=3600
+            )
+
+    with session_factory()() as session:
+        return imports.run(session, run_id, report=report, retries_left=_retries_left)
+
+
+def load_importers() -> None:
+    """Import the modules that register importers (``import_runs.services.register_importer``)."""
+    import lti_tool.directory.services  # noqa: F401
+
+
 def _retries_left() -> int:
     job = get_current_job()
     return job.retries_left if job is not None and job.retries_left else 0
@@ -167,6 +191,23 @@ def requeue_orphans(connection: object) -> int:
             session.execute(update(ReportRun).where(ReportRun.id == run_id).values(job_id=job_id))
             session.commit()
             queued += 1
+        queued += _requeue_import_orphans(session, connection)
+    return queued
+
+
+def _requeue_import_orphans(session: Session, connection: object) -> int:
+    """Pending import runs whose job is gone (Redis was down when the file was uploaded)."""
+    from rq.job import Job
+
+    from lti_tool.import_runs import services as imports
+
+    queued = 0
+    for run in imports.orphans(session):
+        if Job.exists(imports.job_id_of(run.id), connection=connection):  # type: ignore[arg-type]
+            continue
+        run.job_id = imports.enqueue(run.id, connection)
+        queued += 1
+    session.commit()
     return queued
 
 

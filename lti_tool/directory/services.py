@@ -35,6 +35,7 @@ from lti_tool.directory.models import (
 )
 from lti_tool.errors import NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.lti.models import Platform
 from lti_tool.policy.schema import Policy
 from lti_tool.tabular import Row, RowErrors, read_table
@@ -857,3 +858,21 @@ class DirectoryService:
                 )
                 changed = True
         return changed
+
+
+@register_importer(
+    "people",
+    aliases=PEOPLE_ALIASES,
+    required=["employee_no", "name"],
+    label=N_("Import people"),
+    personas=("quality_center",),
+    back="directory.people",
+    back_label=N_("Back to people"),
+)
+def import_people_job(session: Session, institution_id: int, data: bytes, filename: str) -> ImportResult:
+    """The people import as a worker job (``lti_tool/import_runs``): the same importer as the page and the
+    CLI, under the institution's current policy."""
+    from lti_tool.policy.store import PolicyStore
+
+    policy = PolicyStore(session, institution_id).current()
+    return DirectoryService(session, institution_id).import_people(data, filename, policy)

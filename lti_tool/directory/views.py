@@ -26,11 +26,12 @@ from lti_tool.directory.models import PlatformUser
 from lti_tool.directory.services import DirectoryService, ImportResult
 from lti_tool.errors import BadRequest, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.import_runs.services import ImportRunService
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.tenancy import Institution
-from lti_tool.web import current_actor, db, requires_persona
+from lti_tool.web import current_actor, db, redis_connection, requires_persona
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
 
@@ -140,8 +141,15 @@ def people():
 def import_people():
     actor = current_actor()
     data, filename = _upload()
-    policy = PolicyStore(db(), actor.institution_id).current()
+    imports = ImportRunService(db(), actor.institution_id)
     try:
+        rows = imports.needs_job("people", data, filename)
+        if rows is not None:  # a large file: a worker job imports it, this page follows it
+            run = imports.start(
+                "people", data, filename, redis_connection(), requested_by_id=actor.person_id, rows=rows
+            )
+            return redirect(url_for("import_runs.view", run_id=run.id), code=303)
+        policy = PolicyStore(db(), actor.institution_id).current()
         result = _directory(actor).import_people(data, filename, policy)
     except ValidationFailed as err:
         return _import_failed("people", err)
