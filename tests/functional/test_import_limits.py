@@ -11,7 +11,7 @@ from werkzeug.test import stream_encode_multipart
 from lti_tool.directory.models import Person
 from tests.functional.directory.test_pages import QC_USER, count, csrf_of, roster, text_of, upload
 from tests.support.launch import LaunchResult
-from tests.unit.test_tabular_limits import _bomb
+from tests.unit.test_tabular import _bomb
 
 
 def upload_large(client, result: LaunchResult, path: str, filename: str, data: bytes):  # type: ignore[no-untyped-def]

@@ -23,9 +23,9 @@ from lti_tool.directory.models import Person
 from lti_tool.import_runs.models import ImportRun
 from lti_tool.import_runs.services import job_id_of, progress_key
 from lti_tool.tabular import Limits
-from tests.functional.test_directory_pages import QC_USER, TEACHER, count, roster
+from tests.functional.directory.test_pages import QC_USER, TEACHER, count, roster
 from tests.functional.test_import_limits import upload_large
-from tests.worker.redis_support import finish, redis_for, start_burst_worker
+from tests.support.redis import finish, redis_for, start_burst_worker
 
 MiB = 1024 * 1024
 
