@@ -8,7 +8,9 @@ loopback), a roster whose every fifth person holds a leader's position (bench/la
 teacher and a semester whose sections each met yesterday, so every record may be submitted.
 
 Each leader is one client thread with its own kept-alive connection, the threads spread over a few client
-processes. Unmeasured set-up: the leader launches from the LMS (login → signed id_token → launch → home).
+processes. Before the run, ``WARM_UP`` other leaders make a record each, unmeasured, so that the server is
+warm (templates compiled, connections open), as a server in use is. Unmeasured set-up: the leader
+launches from the LMS (login → signed id_token → launch → home).
 Then all leaders are released at the same moment and each, with a think time between steps:
 
 1. **start** — ``POST /observations/start`` with a class session (303 to the form);
@@ -69,6 +71,9 @@ from bench.launch import _json_members as json_members
 
 STEPS = ("start", "open", "autosave", "submit")
 SECTIONS = 20
+WARM_UP = 8
+"""Leaders whose records are made (unmeasured, 4 at a time) before the run, so that every gunicorn process
+has compiled its templates and opened its database connections: a server in use is warm."""
 ZONE = "Asia/Shanghai"
 
 
@@ -384,6 +389,22 @@ def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
     out.put(outcomes)
 
 
+def warm_up(port: int, platform: Platform, signer: IdTokenSigner, world: World) -> None:
+    def one(i: int) -> None:
+        no, name, email, person_id = world.leaders[i]
+        browser = Browser(port)
+        launch(browser, signer, platform.issuer, (no, name, email))
+        record(browser, Outcome(person_id, world.sessions[-1 - i]), world.fields, 1, lambda: None)
+        browser.conn.close()
+
+    for first in range(0, WARM_UP, 4):
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(first, first + 4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 # -- a run -------------------------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -466,8 +487,8 @@ def run(args: argparse.Namespace, postgres: bool) -> Result:
             with fresh_database(postgres, workdir) as url:
                 port = free_port()
                 base = f"http://127.0.0.1:{port}"
-                world = build_world(url, base, platform, args.leaders, workdir)
-                if len(world.leaders) < args.leaders:
+                world = build_world(url, base, platform, args.leaders + WARM_UP, workdir)
+                if len(world.leaders) < args.leaders + WARM_UP:
                     raise RuntimeError(f"only {len(world.leaders)} leaders in the roster")
                 signer = IdTokenSigner(platform.private, platform.kid, fixed_claims(platform.issuer, base))
                 with gunicorn(
@@ -501,7 +522,7 @@ def drive(
     go, ready, out = ctx.Event(), ctx.Queue(), ctx.Queue()
     assigned = [
         (*person[:3], person[3], world.sessions[i % len(world.sessions)])
-        for i, person in enumerate(world.leaders)
+        for i, person in enumerate(world.leaders[WARM_UP:])
     ]
     processes = max(1, min(args.processes, len(assigned)))
     specs = [
@@ -510,6 +531,7 @@ def drive(
         )
         for i in range(processes)
     ]
+    warm_up(port, platform, signer, world)
     procs = [ctx.Process(target=client_process, args=(spec, go, ready, out)) for spec in specs]
     for p in procs:
         p.start()
