@@ -557,7 +557,9 @@ class TimetableImporter:
                 self.session.add(section)
                 result.sections_created += 1
                 result.added.append(line)
-                result.changes.append(("section+", row.semester.id, row.natural_key, digest))
+                # by what it holds, not by its course's id: a new course's id differs between the preview
+                # (rolled back) and the confirmation where ids come from a sequence (PostgreSQL)
+                result.changes.append(("section+", row.semester.id, row.natural_key, row.content_hash(0)))
             elif section.content_hash != digest:
                 result.changes.append(("section~", section.id, section.content_hash, digest))
                 for name, value in values.items():

@@ -253,3 +253,15 @@ def test_cli_is_a_dry_run_unless_asked_to_apply(roster, run_cli, session_factory
     replaced = run_cli("import", "timetable", str(one), "--replace", "--apply")
     assert replaced.exit_code == 0 and "imported" in replaced.output
     assert counts(session_factory) == (1, 15)
+
+
+def test_a_preview_of_new_courses_is_the_same_each_time(roster, session_factory) -> None:
+    """The digest names what changes by keys a confirmation reproduces: not the ids a rolled-back preview
+    drew from a sequence (PostgreSQL does not give them back)."""
+    setup_semester(session_factory, roster)
+    data = csv_bytes([HEADER_EN, *COLLEGE[:5]])
+    digests = set()
+    for _ in range(2):
+        with session_factory.begin() as s:
+            digests.add(TimetableImporter(s, roster).preview(data, "t.csv").digest)
+    assert len(digests) == 1
