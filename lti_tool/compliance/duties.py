@@ -122,7 +122,7 @@ def _steps(
         return [
             NextStep(
                 r.rule_id,
-                N_("No %(kind)s assigned for %(year)s yet: the school office assigns contact points."),
+                N_("Not yet assigned for %(year)s: %(kind)s (the school office assigns contact points)."),
                 {
                     "kind": m.label,
                     "kind_en": next((q.label_en for q in rule.requires if q.label == m.label), ""),

@@ -36,3 +36,18 @@ def test_bulletin_pdf_numbers_short_people_and_problems(session_factory, college
         kept = s.scalars(select(ReportRun).where(ReportRun.kind == "bulletin").order_by(ReportRun.id)).all()
         assert [r.filename[-8:] for r in kept] == ["-第1期.pdf", "-第2期.pdf"]
         assert all(r.finished_at is not None for r in kept)
+
+
+def test_the_bulletins_last_page_holds_more_than_the_signature(session_factory, college):  # type: ignore[no-untyped-def]
+    """The closing words travel with the signature (the demo's bulletin once ended on a page of its own)."""
+    import io
+    import re
+
+    import pypdf
+
+    run = _run(session_factory, college, "bulletin")
+    pages = pypdf.PdfReader(io.BytesIO(run.content or b"")).pages
+    last = re.sub(r"\s+", "", pages[-1].extract_text())
+    assert "教学质量监控与评价中心" in last
+    signature_only = re.sub(r"教学质量监控与评价中心\d{4}年\d{1,2}月\d{1,2}日", "", last)
+    assert len(signature_only) > 20, last
