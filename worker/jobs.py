@@ -140,12 +140,10 @@ def requeue_orphans(connection: object) -> int:
     Runs still on their institution's fair waiting list, and runs being built in-process by ``tingke
     report`` (running without ever having had a job), are not touched. Queueing twice is harmless:
     ``enqueue_job`` skips a live job and ``build`` a finished run. Returns how many runs were queued."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
     from sqlalchemy import select, update
 
     from lti_tool.reports.models import RunStatus
-    from lti_tool.reports.services import LIVE_JOB_STATUSES, MAX_ATTEMPTS, job_id_of
+    from lti_tool.reports.services import MAX_ATTEMPTS, job_id_of
 
     queued = 0
     with session_factory()() as session:
@@ -157,11 +155,9 @@ def requeue_orphans(connection: object) -> int:
         for run_id, institution_id, status, attempts, had_job in unfinished:
             if status == RunStatus.RUNNING and not had_job:
                 continue  # built in-process (``tingke report``), never by a worker's job
-            try:
-                job_status = Job.fetch(job_id_of(run_id), connection=connection).get_status()  # type: ignore[arg-type]
-            except NoSuchJobError:
-                job_status = None
-            if job_status in LIVE_JOB_STATUSES or fairqueue.is_waiting(connection, institution_id, run_id):
+            if _job_is_live(job_id_of(run_id), connection) or fairqueue.is_waiting(
+                connection, institution_id, run_id
+            ):
                 continue
             if status == RunStatus.RUNNING:
                 # compare-and-set: a run its job finished meanwhile is left as it is
@@ -195,16 +191,38 @@ def requeue_orphans(connection: object) -> int:
     return queued
 
 
-def _requeue_import_orphans(session: Session, connection: object) -> int:
-    """Pending import runs whose job is gone (Redis was down when the file was uploaded)."""
+def _job_is_live(job_id: str, connection: object) -> bool:
+    """Whether RQ will still run the job, or runs it (queued, started, scheduled, deferred)."""
+    from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
+    from lti_tool.reports.services import LIVE_JOB_STATUSES
+
+    try:
+        return Job.fetch(job_id, connection=connection).get_status() in LIVE_JOB_STATUSES  # type: ignore[arg-type]
+    except NoSuchJobError:
+        return False
+
+
+def _requeue_import_orphans(session: Session, connection: object) -> int:
+    """Unfinished import runs without a live job, as for report runs: a pending one (Redis was down when
+    the file was uploaded, or the job was lost) is queued; a running one whose worker died and RQ gave up
+    is queued again while it has attempts left and failed otherwise (its import is one transaction, so
+    nothing of a dead attempt was kept)."""
     from lti_tool.import_runs import services as imports
 
     queued = 0
     for run in imports.orphans(session):
-        if Job.exists(imports.job_id_of(run.id), connection=connection):  # type: ignore[arg-type]
+        if not run.job_id and run.status == imports.RUNNING:
+            continue  # not started by a job
+        if _job_is_live(imports.job_id_of(run.id), connection):
             continue
+        if run.status == imports.RUNNING:
+            if (run.attempts or 0) >= imports.MAX_ATTEMPTS:
+                run.status, run.finished_at = imports.FAILED, clock.utcnow()
+                run.error = imports.OUR_ERROR
+                continue
+            run.status = imports.PENDING
         run.job_id = imports.enqueue(run.id, connection)
         queued += 1
     session.commit()

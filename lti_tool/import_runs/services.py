@@ -273,5 +273,6 @@ def _finish(session: Session, run_id: int, *, status: str, finished: bool = True
 
 
 def orphans(session: Session) -> list[ImportRun]:
-    """Pending runs (the reconciler queues those whose job is gone: Redis was down when they started)."""
-    return list(session.scalars(select(ImportRun).where(ImportRun.status == PENDING)))
+    """Unfinished runs: the worker's reconciler queues those without a live job (Redis was down when they
+    started, or their worker died and RQ gave up on the job)."""
+    return list(session.scalars(select(ImportRun).where(ImportRun.status.in_((PENDING, RUNNING)))))

@@ -183,3 +183,29 @@ def test_reconciler_takes_back_a_running_run_rq_gave_up(session_factory, setting
     finally:
         conn.flushdb()
         conn.close()
+
+
+def test_reconciler_takes_back_import_runs_too(session_factory, settings, institution_id, worker_db):  # type: ignore[no-untyped-def]
+    from lti_tool.import_runs import services as imports
+    from lti_tool.import_runs.models import ImportRun
+
+    conn = _own_redis(settings)
+    with session_factory.begin() as s:
+        runs = [
+            ImportRun(institution_id=institution_id, kind="people", status=status, attempts=n, job_id=job)
+            for status, n, job in (("pending", 0, ""), ("running", 1, "x"), ("running", 3, "x"))
+        ]
+        s.add_all(runs)
+        s.flush()
+        lost, dead, spent = (r.id for r in runs)
+    try:
+        assert requeue_orphans(conn) == 2
+        with session_factory() as s:
+            assert s.get(ImportRun, lost).status == s.get(ImportRun, dead).status == "pending"  # type: ignore[union-attr]
+            assert s.get(ImportRun, spent).status == "failed"  # type: ignore[union-attr]
+        for run_id in (lost, dead):
+            assert Job.exists(imports.job_id_of(run_id), connection=conn)
+        assert requeue_orphans(conn) == 0  # their jobs are live now
+    finally:
+        conn.flushdb()
+        conn.close()
