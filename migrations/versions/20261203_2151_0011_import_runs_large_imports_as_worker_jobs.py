@@ -1,7 +1,7 @@
 """import runs: large imports as worker jobs
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 21:38:32.178923
 
 One row per upload too large to import inside a web request (lti_tool/import_runs): the file until the
@@ -15,8 +15,8 @@ from alembic import op
 
 import lti_tool.db
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """notifications: the outbox and log, each institution's channels, each person's choices; roster ids in
 企业微信 and 钉钉
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 21:50:00
 
 lti_tool/notifications: one ``notification`` row per person and channel (written with the domain change,
@@ -18,8 +18,8 @@ from alembic import op
 
 import lti_tool.db
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
