@@ -132,18 +132,15 @@ def _dispose_worker_connections() -> Iterator[None]:
     jobs.dispose()
 
 
-@pytest.fixture(scope="session")
-def worker_db(settings: Settings) -> Iterator[None]:
-    """The job functions (``run_report`` …) open their own sessions, as in the worker: give them one
-    engine for the whole run and dispose of it at the end (an engine per test would leave pooled
-    connections to the garbage collector)."""
+@pytest.fixture
+def worker_db(settings: Settings) -> None:
+    """The job functions (``run_report`` …) open their own sessions, as in the worker: point them at the
+    test database. ``jobs.configure`` keeps one engine while the URL stays the same, so this is cheap per
+    test, and it undoes a test that pointed the jobs elsewhere or disposed of them (the restore drill);
+    ``_dispose_worker_connections`` closes the engine at the end of the run."""
     from worker import jobs
 
     jobs.configure(settings)
-    yield
-    factory = jobs._FACTORY
-    if factory is not None:
-        factory.kw["bind"].dispose()
 
 
 @pytest.fixture
