@@ -147,7 +147,11 @@ def _person_page(actor: Actor, person_id: int):
     )
     return render_template(
         "compliance/person.html",
-        archive_form=actor.persona in (SCHOOL_OFFICE, ORG) or own,
+        archive_form=own
+        or (
+            actor.persona in (SCHOOL_OFFICE, ORG)
+            and PolicyStore(db(), actor.institution_id).current().reads_personal_files(actor.persona)
+        ),
         who=who,
         pc=pc,
         semester=semester,

@@ -235,9 +235,15 @@ class ObservationService:
         if sem.status == SemesterStatus.ARCHIVED:
             raise Conflict("This record is locked: semester %(code)s has been archived.", code=sem.code)
 
-    def _check_editable(self, obs: Observation, person_id: int, now: dt.datetime | None = None) -> None:
+    @staticmethod
+    def require_author(obs: Observation, person_id: int) -> None:
+        """Who may change a record is decided before its state is told (403, never a 409 to a co-observer
+        who may read it but not change it)."""
         if obs.author_id != person_id:
             raise Forbidden("Only the author may change this record.")
+
+    def _check_editable(self, obs: Observation, person_id: int, now: dt.datetime | None = None) -> None:
+        self.require_author(obs, person_id)
         self._check_open(obs)
         if obs.status == ObservationStatus.SUBMITTED:
             deadline = self.correction_deadline(obs)

@@ -262,6 +262,10 @@ class Policy:
     text: str = field(repr=False, default="")
     groups_en: dict[str, str] = field(default_factory=dict)
     """English names of the groups (``[groups]`` entries written as ``{ name = …, name_en = … }``)."""
+    organization_reads_personal_files: bool = False
+    """Whether the organization department opens other people's personal archives (observation and
+    contact) and the problems raised in records with their handling notes. Its job needs compliance, the
+    reports and the cadre file, so the default is no (issue 13 §7)."""
 
     def group_name(self, code: str, locale: str = "zh_CN") -> str:
         if locale.startswith("en") and self.groups_en.get(code):
@@ -275,6 +279,12 @@ class Policy:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def reads_personal_files(self, persona: str) -> bool:
+        """Whether ``persona`` may open other people's personal archives and problems with their handling
+        notes where its pages reach them: the organization department only when the policy grants it
+        (``organization_reads_personal_files``); other personas as their pages decide."""
+        return persona != "organization" or self.organization_reads_personal_files
 
     def rules_for(self, position_codes: set[str]) -> list[Rule]:
         return [r for r in self.rules if position_codes & set(r.positions)]
@@ -703,6 +713,10 @@ def parse_policy(text: str) -> Policy:
     if not isinstance(see_names, bool):
         problems.append("teachers_see_observer_names: must be true or false")
         see_names = True
+    org_files = raw.get("organization_reads_personal_files", False)
+    if not isinstance(org_files, bool):
+        problems.append("organization_reads_personal_files: must be true or false")
+        org_files = False
     weeks = raw.get("reminder_weeks", [])
     if not isinstance(weeks, list) or not all(isinstance(w, int) and w > 0 for w in weeks):
         problems.append("reminder_weeks: must be a list of positive week numbers")
@@ -727,6 +741,7 @@ def parse_policy(text: str) -> Policy:
         reminder_weeks=tuple(weeks),
         contact=contact,
         text=text,
+        organization_reads_personal_files=org_files,
     )
 
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext
 
 from lti_tool.actor import Actor
 from lti_tool.directory.models import Person
+from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
@@ -43,6 +44,13 @@ def _person(actor: Actor) -> Person | None:
     return db().get(Person, actor.person_id) if actor.person_id else None
 
 
+def _may_read_handling(actor: Actor, service: ProblemService) -> None:
+    """Problems and their handling notes are not the organization department's unless the policy grants
+    it (``organization_reads_personal_files``, issue 13 §7); decided before any problem is read."""
+    if not service.policy.reads_personal_files(actor.persona):
+        raise Forbidden("Problems and their handling are not part of your role's pages.")
+
+
 def _category_labels(service: ProblemService, locale: str) -> dict[str, str]:
     return {c.code: c.display(locale) for c in service.policy.problem_categories}
 
@@ -52,6 +60,7 @@ def _category_labels(service: ProblemService, locale: str) -> dict[str, str]:
 def index():
     actor = current_actor()
     service = _service(actor)
+    _may_read_handling(actor, service)
     person = _person(actor)
     status = request.args.get("status") or None
     overdue = request.args.get("overdue") == "1"
@@ -81,11 +90,10 @@ def index():
 def show(problem_id: int):
     actor = current_actor()
     service = _service(actor)
+    _may_read_handling(actor, service)
     problem = service.get(problem_id)
     person = _person(actor)
     if actor.persona in ("handler", "observer") and not service.role_of(problem, person):
-        from lti_tool.errors import Forbidden
-
         raise Forbidden("This problem is not routed to your unit and was not raised by you.")
     return render_template(
         "problems/show.html",
