@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None) -> Flask:
             failure_backoff=settings.jwks_failure_backoff_seconds,
         ),
         secret=secret,
-        sessions=lambda session: LaunchSessionService(session, secret, settings.session_lifetime_seconds),
+        sessions=lambda session: LaunchSessionService(
+            session, secret, settings.session_lifetime_seconds, settings.link_token_seconds
+        ),
         platform_origins=platform_origins,
     )
     app.jinja_env.filters.update(

@@ -29,6 +29,9 @@ class Settings:
     secret_key: str
     base_url: str
     session_lifetime_seconds: int = 8 * 3600
+    link_token_seconds: int = 900
+    """How long a session token in a link or form works, where the browser keeps no session cookie: every
+    page issues fresh ones, so a copied URL stops working after this (docs/decisions.md L-4)."""
     login_state_lifetime_seconds: int = 600
     jwks_cache_seconds: int = 3600
     jwks_refresh_min_interval_seconds: int = 60
@@ -89,6 +92,7 @@ class Settings:
             secret_key=_env("TINGKE_SECRET_KEY", ""),
             base_url=_env("TINGKE_BASE_URL", "http://localhost:5000").rstrip("/"),
             session_lifetime_seconds=int(_env("TINGKE_SESSION_LIFETIME", str(8 * 3600))),
+            link_token_seconds=int(_env("TINGKE_LINK_TOKEN_LIFETIME", "900")),
             outbox_path=Path(_env("TINGKE_OUTBOX", str(instance / "outbox"))),
             smtp_url=_env("TINGKE_SMTP_URL", ""),
             environment=_env("TINGKE_ENV", "development"),

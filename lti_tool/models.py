@@ -6,7 +6,7 @@ from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.db import Base
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, StudentClass, Unit
 from lti_tool.import_runs.models import ImportRun
-from lti_tool.lti.models import Deployment, LaunchSession, LoginState, Platform, ToolKey
+from lti_tool.lti.models import Deployment, DownloadTicket, LaunchSession, LoginState, Platform, ToolKey
 from lti_tool.notifications.models import ChannelSetting, Notification, Preference
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, ObservationRating
 from lti_tool.patrols.models import Patrol
@@ -39,6 +39,7 @@ __all__ = [
     "CourseContextMapping",
     "CourseSection",
     "Deployment",
+    "DownloadTicket",
     "ImportRun",
     "Institution",
     "LaunchSession",

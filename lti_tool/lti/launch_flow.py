@@ -47,9 +47,12 @@ LANDING_PERSONAS: dict[str, tuple[str, ...]] = {
 @dataclass
 class LaunchOutcome:
     token: str
+    """A short-lived link token for the first page (docs/decisions.md L-4)."""
     deep_linking: bool
     landing: str = "home"
     """The page key the launch lands on (``home`` unless a deep link chose a page this person may see)."""
+    cookie: str = ""
+    """The session cookie's value (lti_tool/web.py sets it partitioned)."""
 
 
 def _locale_from_claim(raw: str) -> str:
@@ -95,7 +98,7 @@ class LaunchFlow:
         if not claims.is_deep_linking:
             landing, persona = self._landing(claims.custom.get("tingke_page", ""), personas, available_pages)
         deployment_id = validated.body.get("https://purl.imsglobal.org/spec/lti/claim/deployment_id", "")
-        _sid, token = self.sessions.create(
+        sid, token = self.sessions.create(
             institution_id=platform.institution_id,
             platform_id=platform.id,
             person_id=who.person_id,
@@ -106,7 +109,12 @@ class LaunchFlow:
             persona=persona,
             extra_claims={"deployment_id": deployment_id},
         )
-        return LaunchOutcome(token=token, deep_linking=claims.is_deep_linking, landing=landing)
+        return LaunchOutcome(
+            token=token,
+            deep_linking=claims.is_deep_linking,
+            landing=landing,
+            cookie=self.sessions.cookie_for(sid, platform.institution_id, who.person_id),
+        )
 
     @staticmethod
     def _landing(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -103,11 +103,12 @@ class LoginState(Base):
 
 
 class LaunchSession(InstitutionScoped, Base):
-    """What a launch established, kept server-side; the page carries a signed token naming it.
+    """What a launch established, kept server-side (docs/decisions.md L-4).
 
-    Inside an LMS iframe the browser may refuse every third-party cookie, so the session is not a cookie:
-    links, forms and fetch calls carry a short-lived signed token bound to this row, its institution and
-    its person (the hypothesis/lms pattern, docs/stack-notes.md §8, docs/decisions.md L-4).
+    The browser names it by a partitioned (CHIPS) cookie where it keeps one inside the LMS's iframe, else
+    by a short-lived signed token in links, forms and fetch calls, renewed on every page. A relaunch of the
+    same person retires every link token issued before (``token_epoch``); logging out ends the session
+    (``ended_at``).
     """
 
     __tablename__ = "launch_session"
@@ -123,4 +124,22 @@ class LaunchSession(InstitutionScoped, Base):
     persona: Mapped[str] = mapped_column(String(32), default="")
     locale: Mapped[str] = mapped_column(String(16), default="zh_CN")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """Set by logging out: the cookie and every token naming the session stop working; the row stays
+    (recent LMS courses)."""
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Link tokens carry the epoch they were issued in; a relaunch of the same person moves it on, so
+    every link token issued before stops working. The cookie is no token: another device's session
+    in a browser that keeps it goes on."""
+
+
+class DownloadTicket(Base):
+    """A used download ticket: a download link in a page without the session cookie carries a one-time,
+    short-lived ticket for that one URL instead of the session token; redeeming it inserts this row, so a
+    copied link works at most once (lti/sessions.py)."""
+
+    __tablename__ = "download_ticket"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

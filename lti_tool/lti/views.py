@@ -9,10 +9,10 @@ from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from lti_tool.errors import LaunchRefused
+from lti_tool.errors import LaunchRefused, NotAuthenticated
 from lti_tool.i18n import N_
 from lti_tool.lti.keys import published_jwks
 from lti_tool.lti.launch_flow import LaunchFlow
@@ -20,7 +20,18 @@ from lti_tool.lti.registration import RegistrationService
 from lti_tool.lti.services import STATE_COOKIE_PREFIX, LaunchService, LaunchStateMissing
 from lti_tool.nav import register_nav
 from lti_tool.tenancy import Institution
-from lti_tool.web import SESSION_HEADER, SESSION_PARAM, db, load_actor, session_service, tingke
+from lti_tool.web import (
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    SESSION_PARAM,
+    clear_session_cookie,
+    current_actor,
+    db,
+    load_actor,
+    session_service,
+    set_session_cookie,
+    tingke,
+)
 
 bp = Blueprint("lti", __name__)
 
@@ -81,12 +92,17 @@ def launch():
     available = set(LANDING_ENDPOINTS)  # every landing page is a blueprint the app always registers
     outcome = LaunchFlow(db(), session_service(), t.settings).complete(validated, available_pages=available)
     if outcome.deep_linking:
-        return redirect(url_for("lti.deep_link", s=outcome.token), code=303)
+        response = redirect(url_for("lti.deep_link", s=outcome.token), code=303)
+        set_session_cookie(response, outcome.cookie)
+        return response
     target = url_for("home.index", s=outcome.token)
     if outcome.landing in LANDING_ENDPOINTS:
         with suppress(BuildError):  # the page needs URL arguments a launch cannot supply
             target = url_for(LANDING_ENDPOINTS[outcome.landing], s=outcome.token)
     response = redirect(target, code=303)
+    # Where the browser keeps this partitioned cookie, it is the session and no link carries one; the
+    # token in this redirect is short-lived and the next page shows whether the cookie came back.
+    set_session_cookie(response, outcome.cookie)
     # The state cookie has done its job (the state row is consumed): don't let them pile up.
     response.delete_cookie(
         STATE_COOKIE_PREFIX + request.form.get("state", ""),
@@ -97,6 +113,25 @@ def launch():
         partitioned=True,
     )
     return response
+
+
+@bp.route("/lti/logout", methods=["POST"])
+def logout():
+    """Ends the session: its cookie and every token naming it stop working, wherever they were copied."""
+    actor = current_actor()
+    session_service().end(actor.session_id)
+    g.session_token = ""  # the page below belongs to no session
+    g.actor = None
+    response = make_response(render_template("lti/logged_out.html"))
+    clear_session_cookie(response)
+    return response
+
+
+@bp.route("/lti/session")
+def renew_session():
+    """A fresh link token for a page that stays open (the page script asks; no cookie came back)."""
+    current_actor()
+    return jsonify(session=g.get("session_token", ""))
 
 
 @bp.route("/.well-known/jwks.json")
@@ -123,10 +158,16 @@ def config():
     """
     registration = RegistrationService(db(), tingke().settings)
     institution = None
-    if request.args.get(SESSION_PARAM) or request.headers.get(SESSION_HEADER):
-        actor = load_actor()
-        if actor.persona == "quality_center":
-            institution = db().get(Institution, actor.institution_id)
+    token = request.args.get(SESSION_PARAM) or request.headers.get(SESSION_HEADER)
+    if token or request.cookies.get(SESSION_COOKIE):
+        try:
+            actor = load_actor()
+        except NotAuthenticated:
+            if token:
+                raise
+        else:
+            if actor.persona == "quality_center":
+                institution = db().get(Institution, actor.institution_id)
     return render_template(
         "lti/config.html", base=tingke().settings.base_url, institution=institution, registration=registration
     )

@@ -46,7 +46,7 @@ from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
 from lti_tool.timetable.search import register_session_decoration
-from lti_tool.web import current_actor, db, requires_persona
+from lti_tool.web import current_actor, db, requires_persona, serves_download
 
 bp = Blueprint("observations", __name__, url_prefix="/observations")
 
@@ -159,6 +159,7 @@ def save(obs_id: int):
     """The form without JavaScript: save, and on "submit" either submit or show what is missing."""
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
+    service.require_author(obs, person_id)
     if service.is_locked(obs):  # an old tab after the semester was closed: the record page explains
         return redirect(url_for("observations.view", obs_id=obs.id), code=303)
     result = service.autosave(obs, person_id, _form_fields(service), request.form.get("draft_version"))
@@ -179,6 +180,7 @@ def autosave(obs_id: int):
     actor, person_id, service = _observer()
     body = json_body()
     obs = service.get_for_observer(person_id, obs_id)
+    service.require_author(obs, person_id)
     if service.is_locked(obs):  # the semester was closed under an open tab: go to the page that explains
         return jsonify(
             error=gettext(
@@ -472,6 +474,7 @@ def qc_view(obs_id: int):
 
 
 @bp.route("/export.<fmt>")
+@serves_download
 @requires_persona(QC)
 def export(fmt: str):
     actor = current_actor()

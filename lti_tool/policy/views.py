@@ -16,7 +16,7 @@ from lti_tool.nav import register_nav
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, PolicyError
 from lti_tool.policy.store import PolicyStore, version_users
-from lti_tool.web import current_actor, db, requires_persona
+from lti_tool.web import current_actor, db, requires_persona, serves_download
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 
@@ -154,6 +154,7 @@ def upload():
 
 
 @bp.route("/export")
+@serves_download
 @requires_persona(*VIEWERS)
 def export():
     """Download the current policy file, to edit and upload again."""

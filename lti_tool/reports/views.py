@@ -26,12 +26,13 @@ from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
+from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.views import STATUS_LABELS as PROBLEM_STATUS_LABELS
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
 from lti_tool.timetable.models import Semester
-from lti_tool.web import current_actor, db, redis_connection, requires_persona
+from lti_tool.web import current_actor, db, redis_connection, requires_persona, serves_download
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -122,13 +123,23 @@ def _output_helpers() -> dict[str, Any]:
     return {"run_output": run_output}
 
 
-# Other people's observation archives (个人听课档案) are theirs and the quality center's: the organization
-# department's job needs compliance, the reports and the cadre file, not them (issue 13 §7).
-NOT_FOR = {"organization": {ReportKind.PERSONAL_ARCHIVE}, "school_office": {ReportKind.PERSONAL_ARCHIVE}}
+# Other people's observation archives (个人听课档案) are theirs and the quality center's. The school office
+# keeps the contact archives (C-7a), not the observation ones; the organization department's job needs
+# compliance, the reports and the cadre file — other people's archives only when the policy grants it
+# (``organization_reads_personal_files``, issue 13 §7).
+NOT_FOR = {"school_office": {ReportKind.PERSONAL_ARCHIVE}}
+
+
+def _hidden_kinds(actor: Actor) -> set[ReportKind]:
+    """The kinds of other people's runs this actor may neither open nor see listed."""
+    hidden = set(NOT_FOR.get(actor.persona, set()))
+    if not PolicyStore(db(), actor.institution_id).current().reads_personal_files(actor.persona):
+        hidden |= set(OWN_KINDS)
+    return hidden
 
 
 def _visible(actor: Actor, run: ReportRun) -> ReportRun:
-    if run.kind in NOT_FOR.get(actor.persona, set()) and run.person_id != actor.person_id:
+    if run.kind in _hidden_kinds(actor) and run.person_id != actor.person_id:
         raise Forbidden("This report is not yours.")
     if actor.persona in STAFF:
         return run
@@ -139,7 +150,7 @@ def _visible(actor: Actor, run: ReportRun) -> ReportRun:
 
 def _listed(actor: Actor, runs: list[ReportRun]) -> list[ReportRun]:
     """The runs a staff persona's lists show: those ``_visible`` lets it open."""
-    hidden = NOT_FOR.get(actor.persona, set())
+    hidden = _hidden_kinds(actor)
     return [r for r in runs if not (r.kind in hidden and r.person_id != actor.person_id)]
 
 
@@ -176,7 +187,7 @@ def index():
 def start():
     actor = current_actor()
     kind = request.form.get("kind", "")
-    for_person = kind in FOR_A_PERSON.get(actor.persona, set())
+    for_person = kind in FOR_A_PERSON.get(actor.persona, set()) and kind not in _hidden_kinds(actor)
     if kind not in STARTABLE.get(actor.persona, set()) and not for_person:
         raise Forbidden("You cannot start this report.")
     semester_id = id_field(request.form, "semester_id")
@@ -246,6 +257,7 @@ OUTPUT_LINK = '{% from "reports/_output.html" import output_link with context %}
 
 
 @bp.route("/runs/<int:run_id>/download")
+@serves_download
 @requires_persona(*PERSONAS)
 def download(run_id: int):
     actor = current_actor()

@@ -24,6 +24,7 @@ that matches each person), and
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
@@ -244,6 +245,41 @@ def third_party_cookies_blocked(
     assert "plain3p" not in seen, f"third-party cookies are NOT blocked in this browser (got {seen})"
     assert "chips3p" in seen, f"partitioned cookies did not survive (got {seen})"
     context.clear_cookies()
+
+
+# Chromium's profile preferences that let third-party cookies through (a browser that still allows them);
+# Playwright's ordinary contexts are off-the-record profiles, which block them whatever the flags say.
+THIRD_PARTY_COOKIES_ALLOWED = {
+    "profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False},
+    "tracking_protection": {"tracking_protection_3pcd_enabled": False, "block_all_3pc_toggle_enabled": False},
+}
+
+
+@pytest.fixture
+def context_allowing_third_party_cookies(
+    playwright_driver: Any, platform: PlatformSimulator, cookie_probe: _CookieProbe, tmp_path: Path
+) -> Iterator[Any]:
+    """A Chromium profile that keeps unpartitioned third-party cookies (proved with the probe): the
+    session must work the same there as with the block on."""
+    profile = tmp_path / "chromium-profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(json.dumps(THIRD_PARTY_COOKIES_ALLOWED))
+    ctx = playwright_driver.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        locale="zh-CN",
+        viewport={"width": 1280, "height": 1000},
+    )
+    ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        seen = third_party_cookies_seen(ctx, platform, cookie_probe).split()
+        assert "plain3p" in seen, f"third-party cookies are still blocked in this profile (got {seen})"
+        ctx.clear_cookies()
+        yield ctx
+    finally:
+        ctx.close()
 
 
 # -- roster (the class lives with the other test colleges: tests/support/worlds.py) ----------------------

@@ -2,8 +2,8 @@
 
 The LMS page (simulator, http://127.0.0.1) frames the tool (http://localhost): the OIDC login, the
 launch and every later page run as a third party. The state check relies on a partitioned cookie plus
-the server-side LoginState; after the launch the session is the signed token carried in the page, so
-forms and links keep working with no cookie at all.
+the server-side LoginState; after the launch the session lives in a partitioned cookie (and, where a
+browser keeps none, in short-lived tokens in the page: tests/functional/test_session_transport.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lti_tool.web import SESSION_COOKIE
 from tests.browser.conftest import LmsBrowser, third_party_cookies_seen
 from tests.support.worlds import Roster
 
@@ -45,13 +46,12 @@ def test_observer_launches_in_iframe_and_switches_language(
     assert frame.locator("html").get_attribute("lang") == "zh-CN"
     assert "2024年9月1日" in text  # dates follow the locale
     # The launch could only pass its state check through the partitioned (CHIPS) state cookie — this
-    # browser drops unpartitioned third-party cookies — and it deleted that cookie once used: the tool
-    # keeps no cookie at all (the session travels in the page). Anything left must be partitioned.
+    # browser drops unpartitioned third-party cookies — and it deleted that cookie once used; the session
+    # lives in the partitioned session cookie (test_session_cookie.py). Every cookie is partitioned.
     cookies = _tool_cookies(lms.context)
     lms_site = platform.base.rsplit(":", 1)[0]  # http://127.0.0.1 (a site has no port)
-    assert all(c["name"].startswith("lti1p3-") and c.get("partitionKey") == lms_site for c in cookies), (
-        cookies
-    )
+    assert all(c.get("partitionKey") == lms_site for c in cookies), cookies
+    assert SESSION_COOKIE in {c["name"] for c in cookies}, cookies
     lms.page.screenshot(path=str(artifact_path("course-zh.png")), full_page=True)
 
     # A form submission inside the iframe: the language switch (POST with CSRF field and the token in
@@ -97,10 +97,18 @@ def test_home_fits_a_phone_without_horizontal_scrolling(
     frame = lms.open_course(user)
     home_url = frame.url
 
+    # The same page on a phone: the LMS's page framing it at the phone's full width (the session cookie is
+    # partitioned under the LMS's site, so the page must be framed by that site, as in the LMS's app).
     phone = lms.context.new_page()
     phone.set_viewport_size(PHONE)
-    phone.goto(home_url)
-    assert "O-4" in phone.inner_text("body")
-    scroll_width = phone.evaluate("document.documentElement.scrollWidth")
+    phone.goto(f"{lms.platform.base}/embed?src={home_url}")
+    phone.evaluate("""() => { document.body.style.margin = '0';
+        const f = document.getElementById('embedded');
+        f.style.width = '100%'; f.style.height = '740px'; f.style.border = '0'; }""")
+    tool = phone.frame_locator("iframe#embedded")
+    tool.get_by_text("O-4").first.wait_for()
+    inner = phone.frames[1]
+    inner.wait_for_function("(w) => window.innerWidth === w", arg=PHONE["width"])
+    scroll_width = inner.evaluate("document.documentElement.scrollWidth")
     phone.screenshot(path=str(artifact_path("home-375.png")), full_page=True)
     assert scroll_width <= PHONE["width"], f"the home page is {scroll_width}px wide on a 375px phone"

@@ -194,8 +194,14 @@ def go(lms: LmsBrowser, action: Callable[[], Any], path_regex: str) -> None:
         ) from exc
 
 
+def link(scope: str, path: str) -> str:
+    """A selector for links to ``path`` inside ``scope``, with or without a query (the session travels
+    in the partitioned cookie, so links carry none)."""
+    return f"{scope} a[href='{path}'], {scope} a[href^='{path}?']"
+
+
 def reload_frame(lms: LmsBrowser) -> None:
-    """Reload only the tool's iframe (same session token, as the browser's own reload would)."""
+    """Reload only the tool's iframe (as the browser's own reload would)."""
     url = lms.frame.url
     path = re.escape(url.split(lms.tool_base, 1)[1].split("?", 1)[0])
     go(lms, lambda: lms.frame.evaluate("setTimeout(function () { location.reload(); }, 0)"), path)
@@ -446,7 +452,7 @@ def test_co_observer_dean_cosigns_the_submitted_record(
     # Before submission the dean sees the invitation but cannot co-sign yet.
     dean = new_lms()
     launch(dean, campus.dean)
-    invitation = dean.frame.locator(f"#panel-observations a[href*='/observations/{obs_id}?']")
+    invitation = dean.frame.locator(link("#panel-observations", f"/observations/{obs_id}"))
     expect(invitation).to_have_count(1)
     go(dean, invitation.click, VIEW)
     assert dean.frame.locator("form[action*='/cosign']").count() == 0
@@ -458,10 +464,10 @@ def test_co_observer_dean_cosigns_the_submitted_record(
     launch(dean, campus.dean)
     go(
         dean,
-        dean.frame.locator("#panel-observations a[href^='/observations/?']").click,
+        dean.frame.locator(link("#panel-observations", "/observations/")).click,
         r"/observations/(\?|$)",
     )
-    listed = dean.frame.locator(f"#invitations a[href*='/observations/{obs_id}?']")
+    listed = dean.frame.locator(link("#invitations", f"/observations/{obs_id}"))
     expect(listed).to_have_count(1)
     go(dean, listed.click, VIEW)
     go(dean, dean.frame.locator("form[action*='/cosign'] button").click, VIEW)
@@ -471,7 +477,7 @@ def test_co_observer_dean_cosigns_the_submitted_record(
     snap(dean, artifact_path("cosigned.png"))
 
     # It counts once for the dean: one row among their submitted records, none among invitations.
-    go(dean, dean.frame.locator("a[href^='/observations/?']").first.click, r"/observations/(\?|$)")
+    go(dean, dean.frame.locator(link("", "/observations/")).first.click, r"/observations/(\?|$)")
     expect(dean.frame.locator("#invitations a")).to_have_count(0)
     rows = dean.frame.locator("#submitted tbody tr")
     expect(rows).to_have_count(1)
@@ -498,13 +504,11 @@ def test_teacher_sees_only_the_submitted_record_and_replies_leader_sees_reply(
     assert "高等数学" not in tf.locator("#panel-feedback").inner_text()
     go(
         teacher,
-        tf.locator("#panel-feedback a[href^='/observations/feedback?']").click,
+        tf.locator(link("#panel-feedback", "/observations/feedback")).click,
         r"/observations/feedback(\?|$)",
     )
     expect(tf.locator("a[href*='/observations/feedback/']")).to_have_count(0)
-    token = re.search(r"[?&]s=([^&#]+)", tf.url)
-    assert token, tf.url
-    direct = tf.goto(f"{teacher.tool_base}/observations/feedback/{obs_id}?s={token.group(1)}")
+    direct = tf.goto(f"{teacher.tool_base}/observations/feedback/{obs_id}")  # the session cookie
     assert direct is not None and direct.status == 404, direct and direct.status
     assert NARRATIVE not in teacher.text()
 
@@ -513,18 +517,18 @@ def test_teacher_sees_only_the_submitted_record_and_replies_leader_sees_reply(
 
     # The teacher launches again: the record is there, new; they read it, mark it read and reply.
     tf = launch(teacher, campus.teacher)
-    item = tf.locator(f"#panel-feedback a[href*='/observations/feedback/{obs_id}?']")
+    item = tf.locator(link("#panel-feedback", f"/observations/feedback/{obs_id}"))
     expect(item).to_have_count(1)
     expect(tf.locator("#panel-feedback li .badge.warn")).to_have_count(1)  # new
     go(teacher, item.click, rf"/observations/feedback/{obs_id}(\?|$)")
     body = tf.locator("body")
     for text in (COURSE_NAME, NARRATIVE, MORAL_COMMENT, EXCHANGE_TEXT, "王校长", *DIMENSION_LABELS):
         expect(body).to_contain_text(text)
-    go(teacher, tf.locator("form[action*='/ack'] button").click, rf"/observations/feedback/{obs_id}\?")
+    go(teacher, tf.locator("form[action*='/ack'] button").click, rf"/observations/feedback/{obs_id}(\?|$)")
     assert "done=ack" in tf.url
     expect(tf.locator("form[action*='/ack']")).to_have_count(0)
     tf.locator("#reply-text").fill(REPLY)
-    go(teacher, tf.locator("form[action*='/reply'] button").click, rf"/observations/feedback/{obs_id}\?")
+    go(teacher, tf.locator("form[action*='/reply'] button").click, rf"/observations/feedback/{obs_id}(\?|$)")
     assert "done=reply" in tf.url
     expect(tf.locator("#reply blockquote.reply")).to_have_text(REPLY)
     snap(teacher, artifact_path("teacher-replied.png"))
@@ -533,7 +537,7 @@ def test_teacher_sees_only_the_submitted_record_and_replies_leader_sees_reply(
     launch(leader, campus.leader)
     lf = leader.frame
     expect(lf.locator("#panel-observations blockquote.reply")).to_contain_text(REPLY)
-    go(leader, lf.locator(f"#panel-observations a[href*='/observations/{obs_id}?']").first.click, VIEW)
+    go(leader, lf.locator(link("#panel-observations", f"/observations/{obs_id}")).first.click, VIEW)
     expect(lf.locator("#reply blockquote.reply")).to_have_text(REPLY)
     snap(leader, artifact_path("leader-sees-reply.png"))
 

@@ -93,7 +93,7 @@ def test_raiser_confirms_the_resolution_from_their_record_page(staff, as_user, s
             handler.post(f"/problems/{problem_id}/step", {"status": status, "note": note}).status_code == 303
         )
     detail = handler.get(f"/problems/{problem_id}").get_data(as_text=True)
-    assert 'href="/problems/?' in detail  # a way back
+    assert 'href="/problems/"' in detail or 'href="/problems/?' in detail  # a way back
 
     record = observer.get(f"/observations/{obs_id}").get_data(as_text=True)
     assert "Resolved" not in record and ">resolved<" not in record  # a word, in Chinese
@@ -101,7 +101,8 @@ def test_raiser_confirms_the_resolution_from_their_record_page(staff, as_user, s
     done = observer.post(
         f"/problems/{problem_id}/step", {"status": "confirmed", "note": "已确认", "return_to": "record"}
     )
-    assert done.status_code == 303 and f"/observations/{obs_id}?" in done.headers["Location"]
+    assert done.status_code == 303
+    assert done.headers["Location"].split("?")[0].endswith(f"/observations/{obs_id}")
     with session_factory() as s:
         assert s.scalars(select(Problem)).one().status == "confirmed"
     after = observer.get(f"/observations/{obs_id}").get_data(as_text=True)
@@ -111,7 +112,11 @@ def test_raiser_confirms_the_resolution_from_their_record_page(staff, as_user, s
 def test_organization_home_has_compliance_per_cadre_and_the_cadre_excel(staff, as_user) -> None:  # type: ignore[no-untyped-def]
     home = as_user(ORG).get("/home").get_data(as_text=True)
     panel = home.split('id="panel-cadres"', 1)[1].split("</section>", 1)[0]
-    assert 'href="/policy/?' in panel and 'value="cadre_excel"' in panel and "/reports/start" in panel
+    assert (
+        ('href="/policy/"' in panel or 'href="/policy/?' in panel)
+        and 'value="cadre_excel"' in panel
+        and "/reports/start" in panel
+    )
 
 
 def test_every_link_the_bars_and_next_steps_name_is_a_page(app) -> None:  # type: ignore[no-untyped-def]

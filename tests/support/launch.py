@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from lti_tool.web import SESSION_COOKIE
 from tests.support.platform import LmsUser, PlatformSimulator, auth_request_params
 
 
@@ -38,11 +39,25 @@ class Launcher:
         return self.client.post("/lti/launch", data={"id_token": id_token, "state": state})
 
     def launch(
-        self, user: LmsUser, *, message_type: str = "LtiResourceLinkRequest", **overrides: Any
+        self,
+        user: LmsUser,
+        *,
+        message_type: str = "LtiResourceLinkRequest",
+        keep_cookie: bool = True,
+        **overrides: Any,
     ) -> LaunchResult:
+        """The whole launch; ``keep_cookie=False`` plays a browser that does not keep the session cookie
+        (the session then travels only as the short-lived link token)."""
         auth = self.login(user)
         body = self.platform.claims(user, auth["nonce"], message_type=message_type, **overrides)
         response = self.post_launch(self.platform.sign(body), auth["state"])
         assert response.status_code == 303, response.get_data(as_text=True)
         token = parse_qs(urlsplit(response.headers["Location"]).query)["s"][0]
+        if not keep_cookie:
+            drop_session_cookie(self.client)
         return LaunchResult(response, token)
+
+
+def drop_session_cookie(client: FlaskClient) -> None:
+    """Forget the session cookie, as a browser that keeps none inside the LMS's iframe would."""
+    client.delete_cookie(SESSION_COOKIE, path="/")

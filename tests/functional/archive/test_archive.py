@@ -271,10 +271,36 @@ def test_a_leader_opening_a_draft_of_a_closed_semester_is_told_what_happened(
         f"/observations/{w['draft']}/edit?s={leader.token}",
         data={"csrf": token, "narrative": "x", "draft_version": 0},
     )
-    assert old_tab.status_code == 303 and f"/observations/{w['draft']}?" in old_tab.headers["Location"]
+    assert old_tab.status_code == 303
+    assert old_tab.headers["Location"].split("?")[0].endswith(f"/observations/{w['draft']}")
     autosave = client.post(
         f"/observations/{w['draft']}/autosave",
         json={"draft_version": 0, "fields": {"narrative": "x"}},
         headers={"X-Tingke-Session": leader.token, "X-CSRF-Token": token},
     )
     assert autosave.status_code == 409 and f"/observations/{w['draft']}" in autosave.get_json()["redirect"]
+
+
+def test_a_co_observer_who_may_not_change_a_locked_record_gets_403_not_its_state(
+    session_factory, institution_id, launcher, client
+):  # type: ignore[no-untyped-def]
+    """Authorization before state (issue 13 §7): a co-observer may read the record but not change it, so
+    a change is refused as not theirs (403), never as locked (409 or the locked page)."""
+    with session_factory.begin() as s:
+        w = _world(s, institution_id)
+        f.person(s, institution_id, "副校长", employee_no="L2", positions=["school_leader"])
+        draft = s.get(Observation, w["draft"])
+        ObservationService(s, institution_id, default_policy()).add_member(draft, w["leader"], "L2")
+        ArchiveService(s, institution_id).close(w["semester"], w["qc"], confirm="S-ARCH")
+    co = launcher.launch(LmsUser("l2", "副校长", "", "L2", [ROLE_INSTRUCTOR]))
+    page = co.get(client, f"/observations/{w['draft']}")
+    assert page.status_code == 200  # a member reads it
+    csrf = re.search(r'data-csrf="([^"]+)"', page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    headers = {"X-Tingke-Session": co.token, "X-CSRF-Token": csrf}
+    body = {"draft_version": 0, "fields": {"narrative": "x"}}
+    assert client.post(f"/observations/{w['draft']}/autosave", json=body, headers=headers).status_code == 403
+    form = client.post(
+        f"/observations/{w['draft']}/edit?s={co.token}",
+        data={"csrf": csrf, "narrative": "x", "draft_version": 0},
+    )
+    assert form.status_code == 403

@@ -126,7 +126,7 @@ def test_summary_draft_save_submit_and_receive(launcher, client, college):  # ty
     office = launcher.launch(OFFICE)
     listing = page(office, client, "/contacts/summary/all?year=2026-2027")
     assert "郑副校长" in listing and "赵院长" in listing
-    summary_id = re.search(r"/contacts/summary/(\d+)\?", listing.split("郑副校长")[0][-300:] + listing)
+    summary_id = re.search(r"/contacts/summary/(\d+)[?\"]", listing.split("郑副校长")[0][-300:] + listing)
     assert summary_id
     ocsrf = csrf_of(listing)
     sid = [m for m in re.findall(r"/contacts/summary/(\d+)", listing)]

@@ -1,4 +1,5 @@
-"""Launch checks added under attack (issue 13 §3): the login's deployment, state cookies per browser.
+"""Launch checks added under attack (issue 13 §3): the login's deployment, state cookies per browser, the
+id_token's maximum age as configured.
 
 Claim checks (context without id, iat too old, ids longer than 255) are cases of
 tests/functional/lti/test_security.py ``CLAIM_CASES``.
@@ -7,10 +8,13 @@ tests/functional/lti/test_security.py ``CLAIM_CASES``.
 from __future__ import annotations
 
 import html
+import time
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from lti_tool.config import Settings
 from lti_tool.lti.models import Deployment, Platform
 from lti_tool.lti.services import STATE_COOKIE_PREFIX
 from tests.support.launch import Launcher
@@ -92,3 +96,25 @@ def test_abandoned_logins_do_not_pile_up_state_cookies(
     response = launcher.post_launch(platform.sign(body), auth["state"])
     assert response.status_code == 303
     assert parse_qs(urlsplit(response.headers["Location"]).query)["s"]
+
+
+def test_id_token_max_age_is_configurable(
+    platform: PlatformSimulator, client, app, settings, launcher: Launcher, monkeypatch
+) -> None:
+    """``TINGKE_ID_TOKEN_MAX_AGE`` decides how old an id_token (``iat``) may be, whatever its ``exp``."""
+    assert Settings.from_env().id_token_max_age_seconds == 600
+    monkeypatch.setenv("TINGKE_ID_TOKEN_MAX_AGE", "1800")
+    assert Settings.from_env().id_token_max_age_seconds == 1800
+    now = int(time.time())
+
+    def launch_issued(ago: int) -> int:
+        auth = launcher.login(TEACHER)
+        body = platform.claims(TEACHER, auth["nonce"], iat=now - ago, exp=now + 600)
+        return launcher.post_launch(platform.sign(body), auth["state"]).status_code
+
+    assert launch_issued(1200) == 400  # 20 minutes: too old under the default 10
+    monkeypatch.setattr(
+        app.extensions["tingke"], "settings", replace(settings, id_token_max_age_seconds=1800)
+    )
+    assert launch_issued(1200) == 303
+    assert launch_issued(1800 + settings.clock_leeway_seconds + 60) == 400

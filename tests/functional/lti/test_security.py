@@ -595,22 +595,22 @@ def test_session_token_minted_with_the_secret_is_accepted(
     launcher: Launcher, client, settings, session_factory
 ) -> None:
     """Control for the forgeries below: a token built this way, with the right bindings, works."""
-    launcher.launch(TEACHER)
+    launcher.launch(TEACHER, keep_cookie=False)
     row = _session_row(session_factory)
-    token = _serializer(settings).dumps({"sid": row.id, "i": row.institution_id, "p": row.person_id})
+    token = _serializer(settings).dumps({"sid": row.id, "i": row.institution_id, "p": row.person_id, "e": 0})
     assert client.get(f"/home?s={token}").status_code == 200
 
 
-def test_session_token_expired(launcher: Launcher, client, settings, session_factory) -> None:
-    launcher.launch(TEACHER)
+def test_link_token_expires_after_minutes(launcher: Launcher, client, settings, session_factory) -> None:
+    launcher.launch(TEACHER, keep_cookie=False)
     row = _session_row(session_factory)
 
     class Signed9HoursAgo(TimestampSigner):
         def get_timestamp(self) -> int:
-            return int(time.time()) - settings.session_lifetime_seconds - 3600
+            return int(time.time()) - settings.link_token_seconds - 60
 
     token = _serializer(settings, Signed9HoursAgo).dumps(
-        {"sid": row.id, "i": row.institution_id, "p": row.person_id}
+        {"sid": row.id, "i": row.institution_id, "p": row.person_id, "e": 0}
     )
     response = client.get(f"/home?s={token}", headers=EN)
     assert response.status_code == 401
@@ -618,14 +618,14 @@ def test_session_token_expired(launcher: Launcher, client, settings, session_fac
 
 
 def test_session_row_expired(launcher: Launcher, client, session_factory) -> None:
-    result = launcher.launch(TEACHER)
+    result = launcher.launch(TEACHER, keep_cookie=False)
     with session_factory.begin() as s:
         s.execute(update(LaunchSession).values(expires_at=LaunchSession.created_at))
     assert result.get(client, "/home").status_code == 401
 
 
 def test_session_token_tampered(launcher: Launcher, client) -> None:
-    result = launcher.launch(TEACHER)
+    result = launcher.launch(TEACHER, keep_cookie=False)
     tampered = result.token[:-3] + ("aaa" if not result.token.endswith("aaa") else "bbb")
     assert client.get(f"/home?s={tampered}").status_code == 401
     assert client.get("/home").status_code == 401
@@ -637,10 +637,10 @@ def test_session_token_bound_to_institution_and_person(
 ) -> None:
     with session_factory.begin() as s:
         s.add(Person(institution_id=institution_id, employee_no="1001", name="王老师", email="wang@jti.edu"))
-    launcher.launch(TEACHER)
+    launcher.launch(TEACHER, keep_cookie=False)
     row = _session_row(session_factory)
     assert row.person_id is not None
-    data = {"sid": row.id, "i": row.institution_id, "p": row.person_id}
+    data = {"sid": row.id, "i": row.institution_id, "p": row.person_id, "e": 0}
     data["i" if binding == "institution" else "p"] += 1000
     token = _serializer(settings).dumps(data)
     assert client.get(f"/home?s={token}").status_code == 401
@@ -656,7 +656,7 @@ def test_frame_ancestors_lists_registered_platforms_only(
     stranger = PlatformSimulator(client_id="stranger").start()
     try:
         register_platform(session_factory, settings, second, "JTI")
-        result = launcher.launch(TEACHER)
+        result = launcher.launch(TEACHER, keep_cookie=False)
         # pages without a session (the launch, the configuration page): every registered platform
         for response in (client.get("/lti/config"), result.response):
             csp = response.headers["Content-Security-Policy"]

@@ -116,6 +116,7 @@ def test_start_autosave_submit_feedback_reply(world, as_user, session_factory): 
     other_device = as_user(OBSERVER)  # a new launch: another device, or the tab was closed
     assert _start(other_device, world.session_w1.id) == obs_id
     assert "手机上写的新内容" in other_device.get(f"/observations/{obs_id}/edit").get_data(as_text=True)
+    observer = other_device  # the relaunch ended the first session (test_session_transport.py)
 
     missing = observer.post_json(f"/observations/{obs_id}/submit", {"draft_version": 1})
     assert missing.status_code == 422
