@@ -48,22 +48,29 @@ def test_a_large_people_file_is_imported_by_the_worker_while_its_page_follows(
     csv_file = tmp_path / "人员.csv"
     csv_file.write_text("工号,姓名,邮箱,单位\n" + rows + "\n", encoding="utf-8")
 
-    phone: Any = lms.context.new_page()
-    phone.set_viewport_size(PHONE)
-    phone.goto(people_url)
+    # a phone-wide LMS page framing the tool (the session cookie is partitioned under the LMS's site)
+    screen: Any = lms.context.new_page()
+    screen.set_viewport_size(PHONE)
+    screen.goto(f"{lms.platform.base}/embed?src={people_url}")
+    screen.evaluate("""() => { document.body.style.margin = '0';
+        const f = document.getElementById('embedded');
+        f.style.width = '100%'; f.style.height = '2400px'; f.style.border = '0'; }""")
+    screen.frame_locator("iframe#embedded").locator("#import-file").wait_for(state="attached")
+    phone: Any = screen.frames[1]
+    phone.wait_for_function("(w) => window.innerWidth === w", arg=PHONE["width"])
     phone.set_input_files("#import-file", str(csv_file))
     with phone.expect_navigation(url=lambda u: "/imports/" in u, wait_until="load"):
         phone.click("form.upload button[type=submit]")
     body = phone.inner_text("body")
     assert "正在后台导入" in body and "3000 行" in body
-    phone.screenshot(path=str(artifact_path("import-run-waiting-390.png")), full_page=True)
+    screen.screenshot(path=str(artifact_path("import-run-waiting-390.png")), full_page=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     output = finish(start_burst_worker(settings, tmp_path, "default"))
     assert "Job OK (import-run-1)" in output, output[-2000:]
     phone.wait_for_selector("text=导入完成", timeout=20_000)  # the page polls, then shows the outcome
     assert "新增 3000" in phone.inner_text("body")
-    phone.screenshot(path=str(artifact_path("import-run-done-390.png")), full_page=True)
+    screen.screenshot(path=str(artifact_path("import-run-done-390.png")), full_page=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     with phone.expect_navigation(url=lambda u: "/directory/people" in u):
         phone.click("text=返回人员列表")
