@@ -9,6 +9,18 @@ from lti_tool.import_runs.models import ImportRun
 from lti_tool.lti.models import Deployment, DownloadTicket, LaunchSession, LoginState, Platform, ToolKey
 from lti_tool.notifications.models import ChannelSetting, Notification, Preference
 from lti_tool.observations.models import Observation, ObservationAudit, ObservationMember, ObservationRating
+from lti_tool.outreach.models import (
+    CongressSession,
+    FollowUp,
+    FollowUpEvent,
+    FollowUpUnit,
+    Letter,
+    Portfolio,
+    Proposal,
+    ReceptionDuty,
+    ReceptionRecord,
+    ReceptionVisit,
+)
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.problems.models import Problem, ProblemEvent
@@ -31,6 +43,7 @@ __all__ = [
     "Base",
     "ChannelSetting",
     "ClassSession",
+    "CongressSession",
     "ContactMember",
     "ContactPoint",
     "ContactRecord",
@@ -40,9 +53,13 @@ __all__ = [
     "CourseSection",
     "Deployment",
     "DownloadTicket",
+    "FollowUp",
+    "FollowUpEvent",
+    "FollowUpUnit",
     "ImportRun",
     "Institution",
     "LaunchSession",
+    "Letter",
     "LoginState",
     "Notification",
     "Observation",
@@ -57,10 +74,15 @@ __all__ = [
     "PlatformUser",
     "PolicySwitch",
     "PolicyVersion",
+    "Portfolio",
     "PositionHolding",
     "Preference",
     "Problem",
     "ProblemEvent",
+    "Proposal",
+    "ReceptionDuty",
+    "ReceptionRecord",
+    "ReceptionVisit",
     "Reminder",
     "ReminderCheckpoint",
     "ReportRun",

@@ -16,6 +16,10 @@ docs/policy-rules.md ("Grassroots-contact system") and docs/decisions.md P-7 …
   applicable to anybody else (C-3a, C-3b).
 - ``summary_submitted`` (C-7b), judged for the academic year: ok once submitted on or before the deadline;
   short when late, or missing once the deadline falls inside the evaluated period; not applicable before.
+- ``reception_days`` (C-6a): every teaching week the school office scheduled the person for (inside their
+  windows) needs its reception record; ``required`` is the weeks scheduled, ``done`` those recorded, short
+  as soon as a week has ended unrecorded (``outreach.models.reception_week_state``, the one definition the
+  roster page shows too); not applicable to a leader not scheduled in the semester.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from lti_tool.compliance.rules import (
     _result,
 )
 from lti_tool.i18n import N_
+from lti_tool.outreach.models import WeekState, reception_week_state
 from lti_tool.policy.schema import Rule
 
 
@@ -45,6 +50,20 @@ class Point:
     kind: str
     code: str
     label: str
+
+
+@dataclass(frozen=True)
+class ReceptionWeek:
+    """A teaching week a person is scheduled for on the reception roster (C-6a)."""
+
+    week: int
+    start: dt.date
+    end: dt.date
+    recorded: bool
+
+    @property
+    def code(self) -> str:
+        return f"week:{self.week}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,10 @@ class ContactFacts:
     semester_end: dt.date | None = None
     """The evaluated semester's last day: an annual rule's ``period`` is the academic year, but whether the
     summary is due yet is decided against the semester at hand (so an old semester reproduces)."""
+    reception_weeks: tuple[ReceptionWeek, ...] = ()
+    """reception_days: the weeks scheduled for the person inside the windows, recorded or not."""
+    today: dt.date | None = None
+    """reception_days: the college's today, before which an unrecorded week is missing."""
 
 
 def _na(
@@ -248,8 +271,50 @@ def summary_submitted(
     )
 
 
+def reception_days(
+    rule: Rule, who: Subject, windows: tuple[Window, ...], period: Window, facts: ContactFacts
+) -> RuleResult:
+    """C-6a: a reception record for every week the person was scheduled for; a week that ended without one
+    is missing."""
+    weeks = facts.reception_weeks
+    if not windows:
+        return _na(rule, who, windows, period, N_("No tenure in this period."))
+    if not weeks:
+        return _na(rule, who, windows, period, N_("No reception week scheduled in this period."))
+    today = facts.today or period.end + dt.timedelta(days=1)
+    states = {w.week: reception_week_state(w.start, w.end, w.recorded, today) for w in weeks}
+    missing = tuple(Item(w.code, str(w.week)) for w in weeks if states[w.week] == WeekState.MISSING)
+    done = sum(1 for s in states.values() if s == WeekState.RECORDED)
+    pending = [w for w in weeks if states[w.week] in (WeekState.CURRENT, WeekState.UPCOMING)]
+    params: dict[str, object] = {
+        "done": done,
+        "required": len(weeks),
+        "missing": "、".join(m.label for m in missing),
+        "next": pending[0].week if pending else "",
+    }
+    if missing:
+        msg = N_("%(done)s of %(required)s reception weeks recorded; not recorded: week %(missing)s.")
+    elif pending:
+        msg = N_("%(done)s of %(required)s reception weeks recorded; next: week %(next)s.")
+    else:
+        msg = N_("All %(required)s reception weeks recorded.")
+    return _result(
+        rule,
+        who,
+        windows,
+        period,
+        required=len(weeks),
+        done=done,
+        status=SHORT if missing else OK,
+        missing=missing,
+        explanation=msg,
+        params=params,
+    )
+
+
 CONTACT_RULE_FUNCTIONS = {
     "contact_points": contact_points,
     "contact_count": contact_count,
     "summary_submitted": summary_submitted,
+    "reception_days": reception_days,
 }

@@ -32,12 +32,18 @@ from sqlalchemy.orm import Session
 
 from lti_tool import clock
 from lti_tool.academic_year import academic_year_bounds, academic_year_of, previous_academic_year
-from lti_tool.compliance.contact_rules import CONTACT_RULE_FUNCTIONS, ContactFacts, Point
+from lti_tool.compliance.contact_rules import (
+    CONTACT_RULE_FUNCTIONS,
+    ContactFacts,
+    Point,
+    ReceptionWeek,
+)
 from lti_tool.compliance.rules import Item, RuleResult, Subject, Window, clip, merge
 from lti_tool.contacts.counting import CountedContact, counted_contacts
 from lti_tool.contacts.models import ContactKind, ContactPoint, ContactPointKind
 from lti_tool.contacts.summaries import ContactSummary, SummaryStatus, summary_deadline
 from lti_tool.directory.models import Person, StudentClass, Unit
+from lti_tool.outreach.counting import scheduled_weeks
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.tenancy import Institution
 
@@ -128,6 +134,8 @@ class ContactCounting:
             facts = self._point_facts(policy, rule, ids, merged, year)
         elif rule.kind == "contact_count":
             facts = self._count_facts(policy, rule, ids, merged, period, year)
+        elif rule.kind == "reception_days":
+            facts = self._reception_facts(ids, merged, period, year)
         else:
             facts = self._summary_facts(policy, ids, year, semester)
         judge: Callable[..., RuleResult] = CONTACT_RULE_FUNCTIONS[rule.kind]
@@ -338,6 +346,19 @@ class ContactCounting:
         return set(
             self.session.scalars(select(Person.id).where(Person.id.in_(ids), Person.party_member.is_(True)))
         )
+
+    # -- reception days (C-6a) ------------------------------------------------------------------------------
+    def _reception_facts(
+        self, ids: list[int], windows: dict[int, tuple[Window, ...]], period: Window, year: AcademicYear
+    ) -> dict[int, ContactFacts]:
+        """reception_days: the weeks the school office scheduled each person for, whose Monday falls inside
+        their windows, recorded or not (``outreach.counting.scheduled_weeks``), and the college's today."""
+        today = clock.today(self.session.get(Institution, self.institution_id))
+        weeks: dict[int, list[ReceptionWeek]] = defaultdict(list)
+        for w in scheduled_weeks(self.session, self.institution_id, period.start, period.end, person_ids=ids):
+            if any(win.contains(w.start) for win in windows.get(w.person_id, ())):
+                weeks[w.person_id].append(ReceptionWeek(w.week, w.start, w.end, w.recorded))
+        return {pid: ContactFacts(year.code, reception_weeks=tuple(weeks[pid]), today=today) for pid in ids}
 
     # -- the year-end summary -------------------------------------------------------------------------------
     def _summary_facts(

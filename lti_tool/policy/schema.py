@@ -26,6 +26,7 @@ RULE_KINDS = {
     "contact_points": "hold contact points of given kinds, min..max each, optionally rotated yearly",
     "contact_count": "at least N contact activities of given kinds at given targets",
     "summary_submitted": "the year-end contact summary submitted by the deadline",
+    "reception_days": "a reception record for every teaching week the school office scheduled the person for",
 }
 COURSE_SETS = {"ideological"}
 UNIT_KINDS = {"college", "marxism_school", "department", "teaching_office", "lab", "party_branch"}
@@ -64,7 +65,7 @@ CONTACT_TARGETS = {
 }
 """Where a ``contact_count`` rule's activities must take place (``at``)."""
 PERIODS = {"semester", "academic_year"}
-CONTACT_RULE_KINDS = frozenset({"contact_points", "contact_count", "summary_submitted"})
+CONTACT_RULE_KINDS = frozenset({"contact_points", "contact_count", "summary_submitted", "reception_days"})
 SYSTEMS = ("observation", "contact")
 
 
@@ -111,6 +112,19 @@ class ContactSettings:
     """MM-DD of C-7b's deadline: the first such day on or after the academic year's start."""
     switches: Mapping[str, bool] = field(default_factory=dict)
     """Named yes/no decisions a rule can depend on (``switch`` / ``switch_positions``)."""
+    work_areas: tuple[Choice, ...] = ()
+    """The areas of the school leaders' division of work (分工: teaching, student affairs, logistics …):
+    the school office says each year who is in charge of each, and a letter goes to that leader (C-6b)."""
+    letter_answer_days: int = 15
+    """C-6b: the deadline the school office suggests when it routes a letter (days after routing)."""
+    proposal_answer_days: int = 30
+    """C-6c: the deadline suggested for a proposal's handling unit (days after assignment)."""
+
+    def area_label(self, code: str, locale: str = "zh_CN") -> str:
+        for area in self.work_areas:
+            if area.code == code:
+                return area.display(locale)
+        return code
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,8 @@ class Rule:
             return f"每学期至少{n}次：{what}"
         if self.kind == "summary_submitted":
             return "the year-end contact summary, on time" if en else "按时提交年度联系基层工作总结"
+        if self.kind == "reception_days":
+            return "a reception record for every week scheduled" if en else "每个排定的接待周都有接待记录"
         return self.source
 
     def titled(self, locale: str = "zh_CN") -> str:
@@ -382,6 +398,7 @@ KIND_KEYS = {
         "activity_label_en",
     },
     "summary_submitted": {"period"},
+    "reception_days": set(),
 }
 ANY_KIND_KEYS = {"id", "kind", "positions", "source", "switch", "switch_positions"}
 DEFAULT_PERIOD = {"contact_points": "academic_year", "summary_submitted": "academic_year"}
@@ -602,7 +619,15 @@ def _contact_settings(
     raw: dict[str, Any], positions: dict[str, PositionDef], problems: list[str]
 ) -> ContactSettings:
     table = _table(raw, "contact", problems)
-    known = {"academic_year_start", "summary_deadline", "branch_secretary_positions", "switches"}
+    known = {
+        "academic_year_start",
+        "summary_deadline",
+        "branch_secretary_positions",
+        "switches",
+        "work_areas",
+        "letter_answer_days",
+        "proposal_answer_days",
+    }
     for key in sorted(set(table) - known):
         problems.append(f"contact: unknown key {key!r}")
     secretaries = table.get("branch_secretary_positions", [])
@@ -616,7 +641,21 @@ def _contact_settings(
     if not isinstance(switches, dict) or not all(isinstance(v, bool) for v in switches.values()):
         problems.append("contact.switches: must be a table of true/false values")
         switches = {}
+    areas = (
+        _choices(table["work_areas"], "contact.work_areas", problems)
+        if "work_areas" in table
+        else DEFAULT_WORK_AREAS
+    )
+    days = {}
+    for key, default in (("letter_answer_days", 15), ("proposal_answer_days", 30)):
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 366:
+            problems.append(f"contact.{key}: must be a number of days between 1 and 366 (got {value!r})")
+            value = default
+        days[key] = value
     return ContactSettings(
+        work_areas=areas,
+        **days,
         academic_year_start=_month_day(
             table.get("academic_year_start"), "academic_year_start", "08-01", problems
         ),
@@ -624,6 +663,20 @@ def _contact_settings(
         summary_deadline=_month_day(table.get("summary_deadline"), "summary_deadline", "07-15", problems),
         switches=dict(switches),
     )
+
+
+DEFAULT_WORK_AREAS = (
+    Choice("teaching", "教学", "Teaching"),
+    Choice("student_affairs", "学生工作", "Student affairs"),
+    Choice("research", "科研", "Research"),
+    Choice("personnel", "人事", "Personnel"),
+    Choice("finance", "财务", "Finance"),
+    Choice("logistics", "后勤", "Logistics"),
+    Choice("security", "安全稳定", "Safety and security"),
+    Choice("party_building", "党建与思政", "Party building and ideology"),
+    Choice("other", "其他", "Other"),
+)
+"""Areas of the division of work when a policy file (an older version) has no ``[contact] work_areas``."""
 
 
 def _table(raw: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:

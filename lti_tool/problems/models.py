@@ -32,7 +32,8 @@ def is_overdue(status: str, created_at: dt.datetime, now: dt.datetime, overdue_d
 
 
 class Problem(InstitutionScoped, Base):
-    """A problem raised in a record, a patrol or a contact record, routed to a responsible unit (O-9)."""
+    """A problem raised in a record, a patrol, a contact record or on a reception day, routed to a responsible
+    unit (O-9)."""
 
     __tablename__ = "problem"
 
@@ -43,6 +44,11 @@ class Problem(InstitutionScoped, Base):
         ForeignKey("contact_record.id", ondelete="CASCADE"), index=True
     )
     """Raised in a contact record of the grassroots-contact system (lti_tool/contacts)."""
+    reception_visit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reception_visit.id", ondelete="CASCADE"), index=True
+    )
+    """The follow-up of a visitor received on a reception day (C-6a, lti_tool/outreach), raised when the
+    leader submits the week's record."""
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
     category: Mapped[str] = mapped_column(String(32))

@@ -114,6 +114,7 @@ class ProblemService:
         observation_id: int | None = None,
         patrol_id: int | None = None,
         contact_record_id: int | None = None,
+        reception_visit_id: int | None = None,
     ) -> list[Problem]:
         errors = self.validate_new(items)
         if errors:
@@ -125,6 +126,7 @@ class ProblemService:
                 observation_id=observation_id,
                 patrol_id=patrol_id,
                 contact_record_id=contact_record_id,
+                reception_visit_id=reception_visit_id,
                 raised_by_id=raised_by_id,
                 unit_id=item.unit_id,
                 category=item.category,

@@ -35,7 +35,7 @@ def judge(
 
 def test_default_policy_has_the_contact_rules_with_their_clauses():
     ids = [r.id for r in POLICY.rules if r.id.startswith("C-")]
-    assert ids == ["C-1a", "C-1b", "C-2a", "C-2b", "C-3a", "C-3b", "C-4", "C-5", "C-7b"]
+    assert ids == ["C-1a", "C-1b", "C-2a", "C-2b", "C-3a", "C-3b", "C-4", "C-5", "C-6a", "C-7b"]
     assert POLICY.rule("C-1b").source.startswith("一.(一)2.(3)")
     assert POLICY.rule("C-1a").period == "academic_year" and POLICY.rule("C-1b").period == "semester"
     assert POLICY.contact.academic_year_start == "08-01" and POLICY.contact.summary_deadline == "07-15"
