@@ -135,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from lti_tool.lti import views as lti
     from lti_tool.notifications import views as notifications
     from lti_tool.observations import views as observations
+    from lti_tool.outreach import views as outreach
     from lti_tool.patrols import views as patrols
     from lti_tool.policy import views as policy
     from lti_tool.problems import views as problems
@@ -159,5 +160,6 @@ def _register_blueprints(app: Flask) -> None:
         contact_summaries,
         notifications,
         import_runs,
+        outreach,
     ):
         app.register_blueprint(module.bp)

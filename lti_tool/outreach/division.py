@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -145,7 +146,7 @@ class DivisionService:
         self.session.flush()
         return current
 
-    def save_year(self, year: str, choices: dict[str, tuple[object, object]]) -> int:
+    def save_year(self, year: str, choices: Mapping[str, tuple[object, object]]) -> int:
         """The division page's form: every area's leader and note at once; returns how many areas are held."""
         held = 0
         for area in self.area_codes():

@@ -421,9 +421,9 @@ class FollowUpService:
             fu.status = FollowUpStatus.WITH_UNIT
             fu.released_at = None
             fu.deadline = self.suggested_deadline(fu.kind)
-            self._event(fu, acting, "satisfaction", f"{value}: {text}" if text else value)
+            self._event(fu, acting, "satisfaction", text)
             self.session.flush()
             return fu
         self._close(fu, acting, FollowUpOutcome.ANSWERED, "", "satisfaction")
-        fu.events[-1].note = f"{value}: {text}" if text else value
+        fu.events[-1].note = text
         return fu

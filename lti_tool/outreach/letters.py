@@ -102,7 +102,9 @@ class LetterService:
         letter.writer_name = name[:100]
         self.session.add(letter)
         self.session.flush()
-        self.loop.received(letter.follow_up, person_id)
+        self.loop.received(
+            letter.follow_up, None
+        )  # the writer is on the letter only: an event would show them
         self.session.flush()
         log.info("letter %s written (anonymous: %s)", letter.id, anonymous)
         return letter

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -195,7 +196,7 @@ class ProposalService:
         acting: Acting,
         *,
         unit: object,
-        helpers: list[object],
+        helpers: Sequence[object],
         deadline: object,
         note: object = "",
     ) -> FollowUp:

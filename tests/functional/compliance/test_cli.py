@@ -33,9 +33,9 @@ def test_compliance_json_lists_every_person_and_rule(run, scenario, session_fact
     observation = [r for r in rows if r["rule"].startswith("O-")]
     assert len(observation) == 20  # 13 people: 张 3 rules; 王, 赵, 陈, 周, 学工 2 each; the other 7 one each
     # The contact rules (C-*) beside them, by the person's group (docs/policy-rules.md): a school leader has
-    # C-1a, C-1b, C-3a, C-4 and C-7b; a college head C-2a, C-2b, C-3b and C-7b; a department head C-5.
+    # C-1a, C-1b, C-3a, C-4, C-6a and C-7b; a college head C-2a, C-2b, C-3b and C-7b; a department head C-5.
     by_group = {
-        "school_leaders": {"C-1a", "C-1b", "C-3a", "C-4", "C-7b"},
+        "school_leaders": {"C-1a", "C-1b", "C-3a", "C-4", "C-6a", "C-7b"},
         "college_heads": {"C-2a", "C-2b", "C-3b", "C-7b"},
         "functional_heads": {"C-5"},
     }
