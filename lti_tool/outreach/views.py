@@ -51,8 +51,16 @@ bp = Blueprint("outreach", __name__, url_prefix="/outreach")
 
 OFFICE, LEADER, HANDLER = "school_office", "observer", "handler"
 PAGE_IMPORT_MAX = 2 * 1024 * 1024
-EVERY_PERSONA = ("", "observer", "teacher", "handler", "quality_center", "organization", "school_office",
-                 "branch_secretary")  # fmt: skip
+EVERY_PERSONA = (
+    "",
+    "observer",
+    "teacher",
+    "handler",
+    "quality_center",
+    "organization",
+    "school_office",
+    "branch_secretary",
+)
 
 # -- words shown for codes (no code reaches a person) --------------------------------------------------------
 LETTER_STATES = {
@@ -810,14 +818,22 @@ def item_step(follow_up_id: int, step: str):
     day = parse_day(form.get("deadline", ""), N_("Deadline"), required=False)
     if step == "accept" and letter is not None:
         LetterService(db(), actor.institution_id, policy).route(
-            letter, acting, area=form.get("area", ""), leader=form.get("leader", AUTO),
-            deadline=form.get("deadline", ""), note=form.get("note", ""),
-        )  # fmt: skip
+            letter,
+            acting,
+            area=form.get("area", ""),
+            leader=form.get("leader", AUTO),
+            deadline=form.get("deadline", ""),
+            note=form.get("note", ""),
+        )
     elif step == "accept" and proposal is not None:
         ProposalService(db(), actor.institution_id, policy).accept(
-            proposal, acting, unit=form.get("unit", ""), helpers=form.getlist("helpers"),
-            deadline=form.get("deadline", ""), note=form.get("note", ""),
-        )  # fmt: skip
+            proposal,
+            acting,
+            unit=form.get("unit", ""),
+            helpers=form.getlist("helpers"),
+            deadline=form.get("deadline", ""),
+            note=form.get("note", ""),
+        )
     elif step == "close" and letter is not None:
         LetterService(db(), actor.institution_id, policy).screen_out(
             letter, acting, form.get("outcome", ""), form.get("reason", ""), form.get("duplicate_of", "")
@@ -830,8 +846,14 @@ def item_step(follow_up_id: int, step: str):
         if leader:
             letters = LetterService(db(), actor.institution_id, policy)
             leader_id = letters.division.leader(leader).id
-        loop.reroute(fu, acting, leader_id=leader_id, unit_id=form.get("unit", ""), deadline=day,
-                     note=form.get("note", ""))  # fmt: skip
+        loop.reroute(
+            fu,
+            acting,
+            leader_id=leader_id,
+            unit_id=form.get("unit", ""),
+            deadline=day,
+            note=form.get("note", ""),
+        )
     elif step == "instruct":
         loop.instruct(fu, acting, form.get("instruction", ""), form.get("unit", ""), form.getlist("helpers"))
     elif step == "answer":

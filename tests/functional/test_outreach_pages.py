@@ -8,13 +8,21 @@ on the roster and launch as Learners. Every step goes through the pages with eac
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
 from sqlalchemy import func, select, update
 
 from lti_tool import clock
-from lti_tool.outreach.models import FollowUp, Letter, Proposal, ReceptionDuty, ReceptionVisit
+from lti_tool.outreach.models import (
+    CongressSession,
+    FollowUp,
+    Letter,
+    Proposal,
+    ReceptionDuty,
+    ReceptionVisit,
+)
 from lti_tool.problems.models import Problem
 from lti_tool.tenancy import Institution
 from tests.conftest import make_institution
@@ -92,8 +100,12 @@ def test_a_students_letter_through_every_hand(college, launcher: Launcher, clien
     refused = post(student, client, "/outreach/letters/new", {"subject": "", "body": "x"}, status=422)
     assert "主题：请填写。" in refused.get_data(as_text=True)
     assert count(session_factory, Letter) == 0
-    post(student, client, "/outreach/letters/new",
-         {"subject": "图书馆开放时间", "body": "希望考试周图书馆延长开放到23点。", "anonymous": "yes"})  # fmt: skip
+    post(
+        student,
+        client,
+        "/outreach/letters/new",
+        {"subject": "图书馆开放时间", "body": "希望考试周图书馆延长开放到23点。", "anonymous": "yes"},
+    )
     with session_factory() as s:
         letter = s.scalars(select(Letter)).one()
         fu_id, letter_id = letter.follow_up_id, letter.id
@@ -168,23 +180,40 @@ def test_a_proposal_goes_back_once_and_the_session_shows_every_state(
     college, launcher, client, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
     office = launcher.launch(OFFICE)
-    post(office, client, "/outreach/office/congress",
-         {"body": "staff", "number": "5", "title": "第五届教职工代表大会第三次会议", "held_on": college["today"].isoformat()})  # fmt: skip
-    refused = post(office, client, "/outreach/office/congress",
-                   {"body": "staff", "number": "五", "title": "x", "held_on": "2026-01-01"}, status=422)  # fmt: skip
+    post(
+        office,
+        client,
+        "/outreach/office/congress",
+        {
+            "body": "staff",
+            "number": "5",
+            "title": "第五届教职工代表大会第三次会议",
+            "held_on": college["today"].isoformat(),
+        },
+    )
+    refused = post(
+        office,
+        client,
+        "/outreach/office/congress",
+        {"body": "staff", "number": "五", "title": "x", "held_on": "2026-01-01"},
+        status=422,
+    )
     assert "届次编号" in refused.get_data(as_text=True)
     with session_factory() as s:
-        session_id = (
-            s.scalar(select(func.max(Proposal.session_id)))
-            or s.execute(select(func.min(FollowUp.id))).scalar()
-        )
-        from lti_tool.outreach.models import CongressSession
-
         session_id = s.scalars(select(CongressSession.id)).one()
     for title, employee_no in (("增加教工停车位", "T001"), ("食堂延长供餐", ""), ("提高课时费", "")):
-        post(office, client, f"/outreach/office/congress/{session_id}/proposals",
-             {"proposer_name": "周老师" if employee_no else "某代表", "proposer_employee_no": employee_no,
-              "cosigners": "甲、乙", "title": title, "content": "……"})  # fmt: skip
+        post(
+            office,
+            client,
+            f"/outreach/office/congress/{session_id}/proposals",
+            {
+                "proposer_name": "周老师" if employee_no else "某代表",
+                "proposer_employee_no": employee_no,
+                "cosigners": "甲、乙",
+                "title": title,
+                "content": "……",
+            },
+        )
     with session_factory() as s:
         ids = {p.title: p.follow_up_id for p in s.scalars(select(Proposal))}
     deadline = (college["today"] + dt.timedelta(days=30)).isoformat()
@@ -248,9 +277,18 @@ def test_overdue_letters_are_flagged_to_the_office_and_the_leader(
     college, launcher, client, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
     office = launcher.launch(OFFICE)
-    post(office, client, "/outreach/office/letters/new",
-         {"channel": "paper", "received_on": college["today"].isoformat(), "writer_name": "退休教师张某",
-          "subject": "老干部活动室", "body": "活动室空调损坏。"})  # fmt: skip
+    post(
+        office,
+        client,
+        "/outreach/office/letters/new",
+        {
+            "channel": "paper",
+            "received_on": college["today"].isoformat(),
+            "writer_name": "退休教师张某",
+            "subject": "老干部活动室",
+            "body": "活动室空调损坏。",
+        },
+    )
     with session_factory() as s:
         fu_id = s.scalars(select(Letter.follow_up_id)).one()
     deadline = (college["today"] + dt.timedelta(days=3)).isoformat()
@@ -285,9 +323,18 @@ def test_reception_roster_and_a_week_recorded_on_the_phone(
     sem = college["semester"]
     roster = page(office, client, f"/outreach/office/reception?semester={sem}")
     assert "第18周" in roster and "18周未排定" in roster
-    post(office, client, "/outreach/office/reception",
-         {"semester": str(sem), "leader-1": str(college["li"]), "leader-3": str(college["wang"]),
-          "leader-6": str(college["li"]), "place-6": "行政楼201"})  # fmt: skip
+    post(
+        office,
+        client,
+        "/outreach/office/reception",
+        {
+            "semester": str(sem),
+            "leader-1": str(college["li"]),
+            "leader-3": str(college["wang"]),
+            "leader-6": str(college["li"]),
+            "place-6": "行政楼201",
+        },
+    )
     post(
         office,
         client,
@@ -302,10 +349,13 @@ def test_reception_roster_and_a_week_recorded_on_the_phone(
     # an import with a bad row stores nothing and names the row
     bad = client.post(
         f"/outreach/office/reception/import?s={office.token}",
-        data={"csrf": _csrf(office, client), "semester": str(sem),
-              "file": (__import__("io").BytesIO("周次,工号\n8,L002\n9,T001\n".encode()), "roster.csv")},
+        data={
+            "csrf": _csrf(office, client),
+            "semester": str(sem),
+            "file": (io.BytesIO("周次,工号\n8,L002\n9,T001\n".encode()), "roster.csv"),
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
     assert bad.status_code == 422 and "第 3 行" in bad.get_data(as_text=True)
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(ReceptionDuty)) == 3
@@ -316,13 +366,31 @@ def test_reception_roster_and_a_week_recorded_on_the_phone(
     with session_factory() as s:
         duty_id = s.scalars(select(ReceptionDuty.id).where(ReceptionDuty.week == 6)).one()
     post(wang, client, f"/outreach/reception/{duty_id}/open", {})
-    post(wang, client, f"/outreach/reception/{duty_id}/visits",
-         {"identity": "student", "matter": "", "answer": "x", "outcome": "solved"}, status=422)  # fmt: skip
+    post(
+        wang,
+        client,
+        f"/outreach/reception/{duty_id}/visits",
+        {"identity": "student", "matter": "", "answer": "x", "outcome": "solved"},
+        status=422,
+    )
     assert count(session_factory, ReceptionVisit) == 0
-    post(wang, client, f"/outreach/reception/{duty_id}/visits",
-         {"visitor_name": "", "identity": "student", "visitor_unit": "汽车工程学院", "matter": "宿舍热水不稳定",
-          "opinion": "希望尽快修复", "answer": "已请后勤处一周内修复", "outcome": "solved",
-          "follow_up_unit_id": str(college["jwc"]), "follow_up_category": "facilities", "follow_up": "检修热水管路"})  # fmt: skip
+    post(
+        wang,
+        client,
+        f"/outreach/reception/{duty_id}/visits",
+        {
+            "visitor_name": "",
+            "identity": "student",
+            "visitor_unit": "汽车工程学院",
+            "matter": "宿舍热水不稳定",
+            "opinion": "希望尽快修复",
+            "answer": "已请后勤处一周内修复",
+            "outcome": "solved",
+            "follow_up_unit_id": str(college["jwc"]),
+            "follow_up_category": "facilities",
+            "follow_up": "检修热水管路",
+        },
+    )
     assert count(session_factory, Problem) == 0
     post(wang, client, f"/outreach/reception/{duty_id}/submit", {})
     with session_factory() as s:
@@ -352,8 +420,14 @@ def test_another_institution_sees_nothing(college, launcher, client, session_fac
 
         service = LetterService(s, other, PolicyStore(s, other).current())
         stranger = f.person(s, other, "外校教师", employee_no="X001")
-        letter = service.write(person_id=stranger.id, platform_user_id=None, name="外校教师",
-                               subject="外校来信", body="外校内容", anonymous=False)  # fmt: skip
+        letter = service.write(
+            person_id=stranger.id,
+            platform_user_id=None,
+            name="外校教师",
+            subject="外校来信",
+            body="外校内容",
+            anonymous=False,
+        )
         fu_id, letter_id = letter.follow_up_id, letter.id
     office = launcher.launch(OFFICE)
     assert "外校来信" not in page(office, client, "/outreach/office/letters?show=all")
