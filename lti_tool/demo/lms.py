@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Request, Response
 
 from lti_tool.config import Settings
+from lti_tool.demo.outreach import link_demo_student
 from lti_tool.directory.models import Person, PositionHolding, Unit, UnitFunction
 from lti_tool.errors import Conflict
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
@@ -116,9 +117,15 @@ def demo_users(session: Session, institution_id: int) -> list[DemoUser]:
     add(teacher, "授课教师：查看听课反馈并回复")
     add(staff(UnitFunction.QUALITY_CENTER), "教学质量监控与评价中心：全部记录、统计、报告、归档")
     add(staff(UnitFunction.ORGANIZATION), "党委组织部：干部听课情况、年度考核导出")
+    add(staff(UnitFunction.SCHOOL_OFFICE), "学校办公室：领导分工、接待日安排、校领导信箱、提案办理")
     people.append(
         DemoUser(
-            "demo-student", "学生甲", "student@demo.invalid", "", (ROLE_LEARNER,), "学生：看不到任何数据"
+            "demo-student",
+            "学生甲",
+            "student@demo.invalid",
+            "",
+            (ROLE_LEARNER,),
+            "学生：写信给校领导、阅读答复",
         )
     )
     people.append(
@@ -175,7 +182,7 @@ class DemoLms:
 
     def register(self) -> None:
         with self.factory.begin() as s:
-            RegistrationService(s, self.settings).add_platform(
+            platform = RegistrationService(s, self.settings).add_platform(
                 self.institution_code,
                 PlatformSpec(
                     issuer=self.issuer,
@@ -187,6 +194,10 @@ class DemoLms:
                     name="演示 LMS (demo)",
                 ),
             )
+            s.flush()
+            link_demo_student(
+                s, platform.institution_id, platform.id
+            )  # the demo's student letters become theirs
 
     def users(self) -> list[DemoUser]:
         with self.factory() as s:

@@ -31,6 +31,7 @@ from lti_tool.demo.calendar import Holiday, SemesterPlan, choose_semesters
 from lti_tool.demo.catalog import PERIODS
 from lti_tool.demo.contacts import POINT_HEADERS, ContactGenerator, point_rows
 from lti_tool.demo.notifications import seed_notifications
+from lti_tool.demo.outreach import build_outreach
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.summaries import build_summaries
@@ -39,6 +40,18 @@ from lti_tool.directory.models import Person, PositionHolding, StudentClass, Uni
 from lti_tool.directory.services import DirectoryService
 from lti_tool.notifications.models import Notification
 from lti_tool.observations.models import Observation, ObservationMember
+from lti_tool.outreach.models import (
+    CongressSession,
+    FollowUp,
+    FollowUpEvent,
+    FollowUpUnit,
+    Letter,
+    Portfolio,
+    Proposal,
+    ReceptionDuty,
+    ReceptionRecord,
+    ReceptionVisit,
+)
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
@@ -225,8 +238,19 @@ class DemoService:
         The roster and the timetable stay: they are re-imported (updated in place) by every run anyway.
         """
         iid = inst.id
+        follow_ups = select(FollowUp.id).where(FollowUp.institution_id == iid)
         for stmt in (
             delete(Problem).where(Problem.institution_id == iid),
+            delete(Letter).where(Letter.institution_id == iid),
+            delete(Proposal).where(Proposal.institution_id == iid),
+            delete(FollowUpUnit).where(FollowUpUnit.institution_id == iid),
+            delete(FollowUpEvent).where(FollowUpEvent.follow_up_id.in_(follow_ups)),
+            delete(FollowUp).where(FollowUp.institution_id == iid),
+            delete(CongressSession).where(CongressSession.institution_id == iid),
+            delete(ReceptionVisit).where(ReceptionVisit.institution_id == iid),
+            delete(ReceptionRecord).where(ReceptionRecord.institution_id == iid),
+            delete(ReceptionDuty).where(ReceptionDuty.institution_id == iid),
+            delete(Portfolio).where(Portfolio.institution_id == iid),
             delete(ContactMember).where(ContactMember.institution_id == iid),
             delete(ContactRecord).where(ContactRecord.institution_id == iid),
             delete(ContactPoint).where(ContactPoint.institution_id == iid),
@@ -373,6 +397,11 @@ class DemoService:
             self.session, inst.id, policy, today, random.Random(f"{self.seed}:summaries")
         )
         summary.steps.append(f"contact summaries: {written}")
+        # C-6a, C-6b, C-6c: the division of work, reception weeks, letters and congress proposals
+        made = build_outreach(
+            self.session, inst.id, policy, current, today, random.Random(f"{self.seed}:outreach")
+        )
+        summary.steps.append(f"outreach: {made}")
 
     def _files(self, roster: Roster, plans: list[SemesterPlan]) -> dict[str, bytes]:
         self._timetable_rows: list[dict[str, str]] = []

@@ -62,19 +62,25 @@ class LetterService:
             )
         ).first()
 
-    def _letter(
+    def new_letter(
         self, *, channel: str, subject: object, body: object, anonymous: bool, received_on: dt.date
     ) -> Letter:
+        """A received letter with its follow-up, checked first; ``write`` and ``register`` add the writer."""
+        subject_text = clean_text(subject, N_("Subject"), limit=SUBJECT_MAX)
+        body_text = clean_text(body, N_("Your letter"), limit=BODY_MAX)
         fu = self.loop.create(FollowUpKind.LETTER)
         letter = Letter(
             institution_id=self.institution_id,
             follow_up=fu,
             channel=channel,
-            subject=clean_text(subject, N_("Subject"), limit=SUBJECT_MAX),
-            body=clean_text(body, N_("Your letter"), limit=BODY_MAX),
+            subject=subject_text,
+            body=body_text,
             anonymous=anonymous,
             received_on=received_on,
         )
+        self.session.add(letter)
+        self.session.flush()
+        self.loop.received(fu, None)  # the writer is on the letter only: an event would show them
         return letter
 
     def write(
@@ -90,7 +96,7 @@ class LetterService:
         """A letter written in Tingke by the launched person."""
         if person_id is None and platform_user_id is None:
             raise refuse(N_("Open Tingke from your LMS to write a letter."))
-        letter = self._letter(
+        letter = self.new_letter(
             channel=LetterChannel.TOOL,
             subject=subject,
             body=body,
@@ -100,11 +106,6 @@ class LetterService:
         letter.writer_person_id = person_id
         letter.writer_platform_user_id = platform_user_id
         letter.writer_name = name[:100]
-        self.session.add(letter)
-        self.session.flush()
-        self.loop.received(
-            letter.follow_up, None
-        )  # the writer is on the letter only: an event would show them
         self.session.flush()
         log.info("letter %s written (anonymous: %s)", letter.id, anonymous)
         return letter
@@ -128,15 +129,15 @@ class LetterService:
         assert day is not None
         if day > self.today():
             raise refuse(N_("Received on: the day cannot be in the future."))
-        letter = self._letter(
+        name = clean_text(writer_name, N_("Writer"), required=not anonymous, limit=100)
+        contact = clean_text(writer_contact, N_("Contact"), required=False, limit=200)
+        letter = self.new_letter(
             channel=channel, subject=subject, body=body, anonymous=anonymous, received_on=day
         )
-        letter.writer_name = clean_text(writer_name, N_("Writer"), required=not anonymous, limit=100)
-        letter.writer_contact = clean_text(writer_contact, N_("Contact"), required=False, limit=200)
+        letter.writer_name = name
+        letter.writer_contact = contact
         letter.registered_by_id = office_person_id
-        self.session.add(letter)
-        self.session.flush()
-        self.loop.received(letter.follow_up, office_person_id)
+        letter.follow_up.events[-1].person_id = office_person_id  # registered by the school office
         self.session.flush()
         return letter
 

@@ -398,12 +398,12 @@ def office_reception_import():
     )
 
 
-@bp.route("/office/reception/records/<int:record_id>")
+@bp.route("/office/reception/records/<int:reception_id>")
 @requires_persona(OFFICE)
-def office_reception_record(record_id: int):
+def office_reception_record(reception_id: int):
     actor, policy = _office()
     service = ReceptionService(db(), actor.institution_id, policy)
-    record = service.record(record_id)
+    record = service.record(reception_id)
     start, end = service.bounds(record.duty)
     return render_template(
         "outreach/reception_view.html",
@@ -692,15 +692,15 @@ def office_congress_create():
         title=request.form.get("title", ""),
         held_on=request.form.get("held_on", ""),
     )
-    return redirect(url_for("outreach.office_congress_session", session_id=congress.id), code=303)
+    return redirect(url_for("outreach.office_congress_session", congress_id=congress.id), code=303)
 
 
-@bp.route("/office/congress/<int:session_id>")
+@bp.route("/office/congress/<int:congress_id>")
 @requires_persona(OFFICE)
-def office_congress_session(session_id: int):
+def office_congress_session(congress_id: int):
     actor, policy = _office()
     service = ProposalService(db(), actor.institution_id, policy)
-    congress = service.congress(session_id)
+    congress = service.congress(congress_id)
     proposals = service.listing(congress)
     return render_template(
         "outreach/congress_session.html",
@@ -712,13 +712,13 @@ def office_congress_session(session_id: int):
     )
 
 
-@bp.route("/office/congress/<int:session_id>/proposals", methods=["POST"])
+@bp.route("/office/congress/<int:congress_id>/proposals", methods=["POST"])
 @requires_persona(OFFICE)
-def office_proposal_register(session_id: int):
+def office_proposal_register(congress_id: int):
     actor, policy = _office()
     service = ProposalService(db(), actor.institution_id, policy)
     proposal = service.register(
-        service.congress(session_id),
+        service.congress(congress_id),
         actor.person_id,
         proposer_name=request.form.get("proposer_name", ""),
         proposer_employee_no=request.form.get("proposer_employee_no", ""),
@@ -727,7 +727,7 @@ def office_proposal_register(session_id: int):
         content=request.form.get("content", ""),
     )
     return redirect(
-        url_for("outreach.office_congress_session", session_id=session_id, registered=proposal.number),
+        url_for("outreach.office_congress_session", congress_id=congress_id, registered=proposal.number),
         code=303,
     )
 
@@ -781,7 +781,7 @@ def item(follow_up_id: int):
         back = (
             url_for("outreach.office_letters")
             if letter is not None
-            else url_for("outreach.office_congress_session", session_id=proposal.session_id)  # type: ignore[union-attr]
+            else url_for("outreach.office_congress_session", congress_id=proposal.session_id)  # type: ignore[union-attr]
         )
     elif "leader" in roles:
         back = url_for("outreach.leader_letters")

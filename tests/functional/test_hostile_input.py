@@ -45,6 +45,17 @@ from lti_tool.models import Base
 from lti_tool.observations.fields import FIXED
 from lti_tool.observations.models import MemberStatus, ObservationMember, ObservationStatus
 from lti_tool.observations.transfer import ObservationTransfer, columns
+from lti_tool.outreach.division import ALIASES as DIVISION_ALIASES
+from lti_tool.outreach.models import (
+    CongressSession,
+    FollowUp,
+    Letter,
+    Proposal,
+    ReceptionDuty,
+    ReceptionRecord,
+    ReceptionVisit,
+)
+from lti_tool.outreach.reception import ROSTER_ALIASES
 from lti_tool.patrols.services import PATROL_ALIASES, PatrolService
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
@@ -233,7 +244,57 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     )
     s.add_all([reminder, run, mapping, stranger, summary])
     s.flush()
+    # Reception days, letters and proposals (lti_tool/outreach): a week with a draft record and a visitor,
+    # a letter with the logistics office, a proposal of a congress session.
+    duty = ReceptionDuty(institution_id=inst, semester_id=w.semester.id, week=1, person_id=w.observer.id)
+    s.add(duty)
+    s.flush()
+    reception = ReceptionRecord(
+        institution_id=inst, duty_id=duty.id, recorded_by_id=w.observer.id, date=w.semester.week1_monday
+    )
+    reception.visits.append(
+        ReceptionVisit(
+            institution_id=inst, identity="student", matter="热水", answer="已协调", outcome="solved"
+        )
+    )
+    letter = Letter(
+        institution_id=inst,
+        follow_up=FollowUp(
+            institution_id=inst,
+            kind="letter",
+            status="with_unit",
+            leader_id=w.observer.id,
+            unit_id=w.logistics.id,
+        ),
+        subject="饮水机",
+        body="希望增加饮水机",
+        writer_person_id=w.teacher.id,
+        received_on=dt.date(2026, 9, 1),
+    )
+    congress = CongressSession(
+        institution_id=inst, body="staff", number=1, title="教代会", held_on=dt.date(2026, 9, 1)
+    )
+    s.add_all([reception, letter, congress])
+    s.flush()
+    proposal = Proposal(
+        institution_id=inst,
+        follow_up=FollowUp(institution_id=inst, kind="proposal"),
+        session_id=congress.id,
+        number=1,
+        proposer_name="李老师",
+        proposer_id=w.teacher.id,
+        title="停车位",
+        content="增加停车位",
+    )
+    s.add(proposal)
+    s.flush()
     return {
+        "duty_id": duty.id,
+        "reception_id": reception.id,
+        "visit_id": reception.visits[0].id,
+        "follow_up_id": letter.follow_up_id,
+        "letter_id": letter.id,
+        "congress_id": congress.id,
         "summary_id": summary.id,
         "semester_id": w.semester.id,
         "person_id": w.teacher.id,
@@ -452,6 +513,7 @@ def _valid(sweep: Sweep, rule: Rule, ids: dict[str, int] | None = None) -> dict[
         "institution_code": "JTI",
         "key": "k",
         "decision": "confirm",
+        "step": "answer",
     }
     if "member_id" in rule.arguments or "problem_id" in rule.arguments and "obs_id" in rule.arguments:
         values["obs_id"] = ids["draft_id"]
@@ -810,8 +872,14 @@ UPLOADS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
         ],
     ),
     "contacts.office_import_points": (POINT_ALIASES, ["L001", "2026-2027", "friend", "张教授", "", ""]),
+    "outreach.office_division_import": (DIVISION_ALIASES, ["2026-2027", "teaching", "L001", ""]),
+    "outreach.office_reception_import": (ROSTER_ALIASES, ["3", "L001", ""]),
 }
-UPLOAD_PERSONA = {"contacts.office_import_points": "school_office"}
+UPLOAD_PERSONA = {
+    "contacts.office_import_points": "school_office",
+    "outreach.office_division_import": "school_office",
+    "outreach.office_reception_import": "school_office",
+}
 """Who uploads where, when it is not the quality center."""
 POLICY_FILES = [
     ("empty", b""),

@@ -197,7 +197,7 @@ def test_observer_lands_on_their_home_page(
 def test_learner_gets_the_polite_page(lms: ForeignLms, roster, browser: Browser) -> None:
     home = browser.follow(browser.submit(_launch(browser, lms, STUDENT)))
     assert home.status_code == 200
-    assert "学生无需使用本系统" in home.text
+    assert "学生在这里可以写信给校领导" in home.text and "/outreach/letters/new" in home.text
 
 
 def test_deep_linking_round_trip_verified_by_the_library(lms: ForeignLms, roster, browser: Browser) -> None:

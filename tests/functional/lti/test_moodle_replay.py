@@ -119,7 +119,7 @@ def test_leader_from_the_qc005_course_opens_the_picker_on_that_course(
         ("teacher", "/observations/feedback"),
         ("quality", "/observations/export.csv"),
         ("orgdept", "Organization department"),
-        ("student1", "nothing here for students"),
+        ("student1", "writing to the school leaders"),
     ],
 )
 def test_each_moodle_person_lands_on_their_own_page(
