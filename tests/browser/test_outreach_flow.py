@@ -29,12 +29,13 @@ from lti_tool.outreach.reception import ReceptionService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.models import Problem
 from lti_tool.tenancy import Institution
-from tests.browser.conftest import LmsBrowser, Roster
+from tests.browser.conftest import LmsBrowser
 from tests.browser.test_contacts_flow import PHONE, assert_fits, phone_sized
 from tests.browser.test_contacts_flow import new_lms as new_lms_fixture  # noqa: F401 (the fixture)
 from tests.browser.test_observation_flow import NEXT_PAINT, go, snap
 from tests.support import factories as f
 from tests.support.platform import LmsUser
+from tests.support.worlds import Roster
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
