@@ -483,5 +483,12 @@ def test_student_sees_their_page(
     for walk in _walks(new_lms, artifact_path):
         english = walk.device == "desktop"
         text = _launch(walk, college["student"], english=english)
-        assert ("student" if english else "学生") in text
-        expect(walk.frame.locator(".mainnav a")).to_have_count(0)
+        assert ("Students have one page here" if english else "学生") in text
+        # A student's nav: home and the letters to the school leaders; the home page's letter entry.
+        nav = walk.frame.locator(".mainnav a")
+        expect(nav).to_have_count(2)
+        expect(nav.nth(1)).to_have_text("Write to the school leaders" if english else "写信给校领导")
+        expect(nav.nth(1)).to_have_attribute("href", re.compile(r"/outreach/letters"))
+        expect(walk.frame.locator("#panel-letters a.button")).to_have_attribute(
+            "href", re.compile(r"/outreach/letters/new")
+        )
