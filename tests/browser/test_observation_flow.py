@@ -239,7 +239,15 @@ def snap(lms: LmsBrowser, path: Path) -> None:
         lms.page.screenshot(path=str(path))
     finally:
         lms.page.set_viewport_size(viewport)
-        lms.page.evaluate("(o) => { document.getElementById('tool').style.height = o; }", old)
+        restored = lms.page.evaluate(
+            "(o) => { const f = document.getElementById('tool'); f.style.height = o; "
+            "return f.clientHeight; }",
+            old,
+        )
+        # The frame lays itself out again in its own process: until it has, a click lands where the link was
+        # in the stretched frame and does nothing (seen in CI: a walk stuck on a nav link after a snapshot).
+        lms.frame.wait_for_function("(h) => window.innerHeight === h", arg=restored)
+        lms.frame.evaluate(NEXT_PAINT)
 
 
 # -- the record form -----------------------------------------------------------------------------------
