@@ -23,7 +23,7 @@ from lti_tool.outreach.models import (
 )
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
-from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.problems.models import Photo, Problem, ProblemEvent
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.tenancy import Institution
@@ -77,6 +77,7 @@ __all__ = [
     "Portfolio",
     "PositionHolding",
     "Preference",
+    "Photo",
     "Problem",
     "ProblemEvent",
     "Proposal",

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text, and_
+from sqlalchemy import ColumnElement, ForeignKey, Integer, LargeBinary, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -99,3 +99,35 @@ def overdue_condition(now: dt.datetime, overdue_days: int) -> ColumnElement[bool
     return and_(
         Problem.status.in_(OPEN_STATUSES), Problem.created_at <= now - dt.timedelta(days=overdue_days)
     )
+
+
+class PhotoStage(StrEnum):
+    RAISED = "raised"
+    """Attached by the person who raised the problem: what they saw."""
+    RESOLUTION = "resolution"
+    """Attached by the responsible unit: what was done."""
+
+
+class Photo(InstitutionScoped, Base):
+    """A photo of a problem (issue 15 §4), as Tingke re-encoded it: never the phone's original file, so no
+    EXIF (GPS, camera, time) is ever kept (lti_tool/problems/photos.py)."""
+
+    __tablename__ = "problem_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id", ondelete="CASCADE"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    stage: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(32))
+    """``image/jpeg`` or ``image/png`` (a picture with transparency), of ``data``; thumbnails are JPEG."""
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    """The re-encoded image (at most the configured edge), kept in the database so every app host and every
+    backup has it; loaded only when served."""
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    """A small JPEG for lists and the execution report."""
+
+    uploaded_by: Mapped[Person | None] = relationship()
