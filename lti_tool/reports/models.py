@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
@@ -22,6 +22,10 @@ class ReportRun(InstitutionScoped, Base):
     """One request for worker output (statistics, execution report, archive, bulletin)."""
 
     __tablename__ = "report_run"
+    __table_args__ = (
+        # A bulletin's number (〔2026〕3号) is claimed by writing it: two workers never get the same one.
+        UniqueConstraint("institution_id", "kind", "number_year", "number", name="uq_report_run_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -44,6 +48,37 @@ class ReportRun(InstitutionScoped, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     filename: Mapped[str] = mapped_column(String(200), default="")
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    """A bulletin: the checkpoint — duties are judged on what was done up to this day (the college's)."""
+    issuer: Mapped[str] = mapped_column(String(32), default="")
+    """A bulletin: the office that issues it (``quality_center`` | ``school_office``), named on its head."""
+    number_year: Mapped[int | None] = mapped_column(Integer)
+    number: Mapped[int | None] = mapped_column(Integer)
+    """A bulletin's number in its year's series (〔number_year〕number号), claimed once by the worker."""
+
+
+class BulletinEntry(InstitutionScoped, Base):
+    """One line of an issued bulletin (C-7c, O-15): a leader short of one duty at its checkpoint.
+
+    Written with the bulletin's PDF in the commit that marks its run succeeded and never changed after: a
+    leader's page lists the bulletins naming them from these rows, with the words as issued."""
+
+    __tablename__ = "bulletin_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("report_run.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(16))
+    """``observation`` | ``contact`` (``Rule.system``)."""
+    rule_id: Mapped[str] = mapped_column(String(16))
+    duty_zh: Mapped[str] = mapped_column(Text)
+    duty_en: Mapped[str] = mapped_column(Text)
+    """What the duty asks, in words (``Rule.plain``), as the policy said it when the bulletin was issued."""
+    required: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    short: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[str] = mapped_column(Text, default="")
+    """What is still missing, in words (a few items, as the PDF lists them)."""
 
 
 class StatisticsSnapshot(InstitutionScoped, Base):
