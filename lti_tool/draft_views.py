@@ -8,6 +8,7 @@ whole form. A stale tab's save is refused by ``bump_draft_version`` (409, the er
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, redirect, request
@@ -60,8 +61,18 @@ def incomplete_reply(exc: RecordIncomplete) -> tuple[Response, int]:
     ), 422
 
 
-def submitted_reply(status: str, target: str) -> Response:
-    """After a submit: JSON for the script, a redirect to ``target`` for the plain form."""
+def submit_reply(
+    row: Any, submit: Callable[[], object], render_form: Callable[[dict[str, str]], Any], target: str
+) -> Any:
+    """Submit a draft (``submit``) and answer: JSON for the script, a redirect to ``target`` for the plain
+    form. A record still missing fields answers 422: JSON naming them for the script, the form with them
+    marked (``render_form``) without JavaScript."""
+    try:
+        submit()
+    except RecordIncomplete as exc:
+        if request.is_json:
+            return incomplete_reply(exc)
+        return render_form(translated(exc.fields))
     if request.is_json:
-        return jsonify(status=status, redirect=target)
-    return redirect(target, code=303)  # type: ignore[return-value]
+        return jsonify(status=row.status, redirect=target)
+    return redirect(target, code=303)

@@ -24,7 +24,7 @@ if [[ -z "${TINGKE_REDIS_URL:-}" ]]; then
   export TINGKE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 fi
 
-.venv/bin/tingke init --institution "${TINGKE_DEMO_INSTITUTION:-DEMO}" --name "${TINGKE_DEMO_NAME:-演示职业技术学院}"
+.venv/bin/tingke init --institution "${TINGKE_DEMO_INSTITUTION:-DEMO}" --name "${TINGKE_DEMO_NAME:-吉林交通职业技术学院（演示）}"
 if .venv/bin/tingke --help | grep -q "^  demo"; then
   .venv/bin/tingke demo --institution "${TINGKE_DEMO_INSTITUTION:-DEMO}"
 fi

@@ -698,24 +698,6 @@ class ContactRecordService:
         self.session.flush()
 
     # -- group records -----------------------------------------------------------------------------
-    def search_people(self, query: str, exclude: int | None = None, limit: int = 20) -> list[Person]:
-        text = query.strip()
-        if not text:
-            return []
-        like = f"%{text}%"
-        stmt = (
-            select(Person)
-            .where(
-                Person.institution_id == self.institution_id,
-                or_(Person.name.like(like), Person.employee_no.like(like)),
-            )
-            .order_by(Person.employee_no)
-            .limit(limit)
-        )
-        if exclude is not None:
-            stmt = stmt.where(Person.id != exclude)
-        return list(self.session.scalars(stmt))
-
     def add_member(self, record: ContactRecord, person_id: int, other_ref: Any) -> ContactMember:
         """Another leader who took part: the record counts for them too, once (group activity)."""
         self._check_editable(record, person_id)

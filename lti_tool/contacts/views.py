@@ -35,16 +35,15 @@ from lti_tool.contacts.services import (
 from lti_tool.contacts.transfer import ContactTransfer
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, StudentClass, Unit
+from lti_tool.directory.services import DirectoryService
 from lti_tool.draft_views import (
-    incomplete_reply,
     json_body,
     local_hhmm,
     saved_reply,
     sent_draft_version,
-    submitted_reply,
+    submit_reply,
     translated,
 )
-from lti_tool.drafts import RecordIncomplete
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
@@ -207,19 +206,17 @@ def _render_form(
     query = request.args.get("find", "").strip()[:100]
     points = service.points()
     year = points.current_year(record.date or service.today())
-    units = db().scalars(
-        select(Unit).where(Unit.institution_id == service.institution_id).order_by(Unit.kind, Unit.code)
-    )
+    directory = DirectoryService(db(), service.institution_id)
     return render_template(
         "contacts/edit.html",
         record=record,
         values=service.values(record),
         errors=errors,
         points=points.points(year, record.author_id),
-        found=service.search_people(query, exclude=record.author_id) if query else [],
+        found=directory.find_people(query, exclude=record.author_id),
         find=query,
         problems=service.problems(record),
-        units=list(units),
+        units=directory.units(),
         choices=_target_choices(actor.institution_id),
         categories={c.code: c.label for c in service.policy.problem_categories},
         saved=request.args.get("saved"),
@@ -273,14 +270,12 @@ def autosave(record_id: int):
 def submit(record_id: int):
     actor, person_id, service = _leader()
     record = service.get_for_member(person_id, record_id)
-    try:
-        service.submit(record, person_id, sent_draft_version())
-    except RecordIncomplete as exc:
-        if request.is_json:
-            return incomplete_reply(exc)
-        return _render_form(service, record, translated(exc.fields), 422)
-    target = url_for("contacts.view", record_id=record.id, done="submitted")
-    return submitted_reply(record.status, target)
+    return submit_reply(
+        record,
+        lambda: service.submit(record, person_id, sent_draft_version()),
+        lambda errors: _render_form(service, record, errors, 422),
+        url_for("contacts.view", record_id=record.id, done="submitted"),
+    )
 
 
 @bp.route("/<int:record_id>/discard", methods=["POST"])

@@ -289,6 +289,16 @@ class DirectoryService:
             )
         return stmt
 
+    def find_people(self, query: str, exclude: int | None = None, limit: int = 20) -> list[Person]:
+        """The roster's people whose name, employee number or e-mail contains ``query`` (the pickers of
+        co-observers and of a contact record's co-leaders); none for an empty query."""
+        if not query.strip():
+            return []
+        stmt = self._people_query(query).order_by(Person.employee_no).limit(limit)
+        if exclude is not None:
+            stmt = stmt.where(Person.id != exclude)
+        return list(self.session.scalars(stmt))
+
     def people(self, search: str = "", limit: int = 200, offset: int = 0) -> list[Person]:
         stmt = self._people_query(search).order_by(Person.employee_no).limit(limit).offset(offset)
         return list(self.session.scalars(stmt))

@@ -598,25 +598,6 @@ class ObservationService:
             raise NotFound("Nobody with employee number %(no)s in the roster.", no=text)
         return person
 
-    def search_people(self, query: str, exclude: int | None = None, limit: int = 20) -> list[Person]:
-        """Roster search by name or employee number (co-observer picker)."""
-        text = query.strip()
-        if not text:
-            return []
-        like = f"%{text}%"
-        stmt = (
-            select(Person)
-            .where(
-                Person.institution_id == self.institution_id,
-                or_(Person.name.like(like), Person.employee_no.like(like)),
-            )
-            .order_by(Person.employee_no)
-            .limit(limit)
-        )
-        if exclude is not None:
-            stmt = stmt.where(Person.id != exclude)
-        return list(self.session.scalars(stmt))
-
     def _invited(self, obs: Observation, person_id: int) -> ObservationMember:
         member = self.member(obs, person_id)
         if member is None or member.role != MemberRole.CO_OBSERVER:

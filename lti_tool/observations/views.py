@@ -18,14 +18,14 @@ from sqlalchemy import select
 
 from lti_tool import clock
 from lti_tool.actor import Actor
-from lti_tool.directory.models import Unit
+from lti_tool.directory.services import DirectoryService
 from lti_tool.draft_views import (
     incomplete_reply,
     json_body,
     local_hhmm,
     saved_reply,
     sent_draft_version,
-    submitted_reply,
+    submit_reply,
     translated,
 )
 from lti_tool.drafts import RecordIncomplete
@@ -127,10 +127,9 @@ def edit(obs_id: int):
 
 def _render_form(service: ObservationService, obs: Observation, errors: dict[str, str], status: int = 200):
     query = request.args.get("find", "").strip()
-    found = service.search_people(query, exclude=obs.author_id) if query else []
-    units = db().scalars(
-        select(Unit).where(Unit.institution_id == service.institution_id).order_by(Unit.kind, Unit.code)
-    )
+    directory = DirectoryService(db(), service.institution_id)
+    found = directory.find_people(query, exclude=obs.author_id)
+    units = directory.units()
     return render_template(
         "observations/edit.html",
         obs=obs,
@@ -200,14 +199,12 @@ def autosave(obs_id: int):
 def submit(obs_id: int):
     actor, person_id, service = _observer()
     obs = service.get_for_observer(person_id, obs_id)
-    try:
-        service.submit(obs, person_id, sent_draft_version())
-    except RecordIncomplete as exc:
-        if request.is_json:
-            return incomplete_reply(exc)
-        return _render_form(service, obs, translated(exc.fields), 422)
-    target = url_for("observations.view", obs_id=obs.id, done="submitted")
-    return submitted_reply(obs.status, target)
+    return submit_reply(
+        obs,
+        lambda: service.submit(obs, person_id, sent_draft_version()),
+        lambda errors: _render_form(service, obs, errors, 422),
+        url_for("observations.view", obs_id=obs.id, done="submitted"),
+    )
 
 
 @bp.route("/<int:obs_id>/discard", methods=["POST"])
@@ -294,7 +291,8 @@ def remove_member(obs_id: int, member_id: int):
 def people():
     """Roster search for the co-observer picker (JSON)."""
     actor, person_id, service = _observer()
-    found = service.search_people(request.args.get("q", ""), exclude=person_id)
+    directory = DirectoryService(db(), service.institution_id)
+    found = directory.find_people(request.args.get("q", ""), exclude=person_id)
     return jsonify(
         people=[
             {"id": p.id, "name": p.name, "employee_no": p.employee_no, "unit": p.unit.name if p.unit else ""}
@@ -441,9 +439,7 @@ def qc_list():
         .where(Semester.institution_id == actor.institution_id)
         .order_by(Semester.week1_monday.desc())
     )
-    units = db().scalars(
-        select(Unit).where(Unit.institution_id == actor.institution_id).order_by(Unit.kind, Unit.code)
-    )
+    units = DirectoryService(db(), actor.institution_id).units()
     return render_template(
         "observations/qc_list.html",
         page=result,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from lti_tool.actor import Actor
 from lti_tool.directory.models import Person, Unit, UnitKind
+from lti_tool.directory.services import DirectoryService
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
 from lti_tool.inputs import id_field
@@ -770,11 +771,7 @@ def item(follow_up_id: int):
         context["areas"] = [(a.code, a.display(str(get_locale()))) for a in policy.contact.work_areas]
         context["suggested_deadline"] = loop.suggested_deadline(fu.kind)
     if {"accept", "instruct", "reroute"} & set(steps):
-        context["units"] = list(
-            db().scalars(
-                select(Unit).where(Unit.institution_id == actor.institution_id).order_by(Unit.kind, Unit.code)
-            )
-        )
+        context["units"] = DirectoryService(db(), actor.institution_id).units()
     if "close" in steps and letter is not None:
         context["earlier"] = [x for x in letters.office_list("all") if x.id != letter.id][:100]
     if acting.office:

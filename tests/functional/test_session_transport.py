@@ -97,6 +97,22 @@ def test_with_the_cookie_a_download_link_carries_nothing(
     assert client.get(link).get_data() == b"PK-cadres"  # the cookie: as often as the person likes
 
 
+def test_search_forms_carry_a_session_field_only_where_there_is_no_cookie(
+    launcher: Launcher, client, session_factory, institution_id
+) -> None:  # type: ignore[no-untyped-def]
+    """A GET form (the roster search) repeats the link token as a hidden field where there is no cookie;
+    with the cookie it has no such field, so a search's address carries no empty ``s=``."""
+    _qc_with_a_report(session_factory, institution_id)
+    launcher.launch(QC)
+    page = client.get("/directory/people").get_data(as_text=True)
+    assert 'method="get"' in page.lower() and 'name="s"' not in page
+    drop_session_cookie(client)
+    result = launcher.launch(QC, keep_cookie=False)
+    page = result.get(client, "/directory/people").get_data(as_text=True)
+    field = re.search(r'name="s" value="([^"]*)"', page)
+    assert field is not None and field.group(1), "the search form must carry the link token"
+
+
 def test_a_tampered_or_foreign_cookie_authenticates_nobody(launcher: Launcher, client, settings) -> None:
     launcher.launch(TEACHER)
     cookie = client.get_cookie(SESSION_COOKIE)
