@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from lti_tool.calendar_feed.models import CalendarFeed
 from lti_tool.compliance.models import PolicySwitch
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
@@ -41,6 +42,7 @@ from lti_tool.timetable.models import (
 
 __all__ = [
     "Base",
+    "CalendarFeed",
     "ChannelSetting",
     "ClassSession",
     "CongressSession",
