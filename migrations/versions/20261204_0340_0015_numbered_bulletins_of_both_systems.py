@@ -1,8 +1,8 @@
 """numbered shortfall bulletins of both systems: the checkpoint, the issuer, the number, the lines (C-7c)
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-04 03:30:00
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-04 03:40:00
 
 ``report_run.as_of`` (a bulletin's checkpoint), ``issuer`` (the office that issues it), ``number_year`` and
 ``number`` (〔2026〕3号, unique per institution, kind and year, so two workers never claim one number twice);
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
