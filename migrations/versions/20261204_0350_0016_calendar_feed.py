@@ -1,8 +1,8 @@
 """calendar_feed: each person's secret calendar (ICS) address, stored as a SHA-256 digest
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-04 03:30:00
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-04 03:50:00
 
 lti_tool/calendar_feed/models.py: one row per person with the digest of the secret in their calendar
 address (issue 15 item 5); resetting the address replaces the digest.
@@ -15,8 +15,8 @@ from alembic import op
 
 import lti_tool.db
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
