@@ -40,6 +40,12 @@ class ReportRun(InstitutionScoped, Base):
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str] = mapped_column(String(100), default="")
+    period: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    """The year a run covers when it is not one semester's: ``ay:2026-2027`` (an academic year) or
+    ``cy:2026`` (a calendar year) — the annual cadre file (``reports/cadre_file.py``)."""
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    """The language of the file's headers (``zh_CN`` | ``en``), the requester's; ``""`` for Chinese-only
+    documents."""
     frozen: Mapped[bool] = mapped_column(default=False)
     """Part of an archived semester's final version; never replaced."""
     version: Mapped[int] = mapped_column(Integer, default=1)

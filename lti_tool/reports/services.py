@@ -73,6 +73,8 @@ class ReportRunService:
         semester_id: int | None,
         person_id: int | None = None,
         requested_by_id: int | None = None,
+        period: str = "",
+        language: str = "",
     ) -> tuple[ReportRun, bool]:
         """The run for this output: an active one (``False``) or a new pending one (``True``)."""
         if kind not in ReportKind.__members__.values():
@@ -86,6 +88,8 @@ class ReportRunService:
                 ReportRun.kind == kind,
                 ReportRun.semester_id == semester_id,
                 ReportRun.person_id == person_id,
+                ReportRun.period == period,
+                ReportRun.language == language,
                 ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
             )
             .order_by(ReportRun.id.desc())
@@ -101,6 +105,8 @@ class ReportRunService:
             semester_id=semester_id,
             person_id=person_id,
             requested_by_id=requested_by_id,
+            period=period,
+            language=language,
             status=RunStatus.PENDING,
         )
         self.session.add(run)
@@ -115,10 +121,17 @@ class ReportRunService:
         semester_id: int | None,
         person_id: int | None = None,
         requested_by_id: int | None = None,
+        period: str = "",
+        language: str = "",
     ) -> tuple[ReportRun, bool]:
         """``request`` a run and, when it is a new one, ``enqueue`` it: what views, CLI and archive call."""
         run, created = self.request(
-            kind, semester_id=semester_id, person_id=person_id, requested_by_id=requested_by_id
+            kind,
+            semester_id=semester_id,
+            person_id=person_id,
+            requested_by_id=requested_by_id,
+            period=period,
+            language=language,
         )
         if created:
             self.enqueue([run], connection)
