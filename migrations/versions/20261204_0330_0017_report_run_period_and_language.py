@@ -1,7 +1,7 @@
 """report runs for a year, in the requester's language (the annual cadre file, issue 12 item 6)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-04 03:30:00
 
 ``report_run.period``: the year a run covers when it is not one semester's (``ay:2026-2027`` an academic
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
