@@ -1,5 +1,6 @@
 """The reminder tick: finds due checkpoints of every institution, claims them, delivers their notifications
-(notifications/delivery.py, the same path as every other event), tells units of newly overdue problems,
+(notifications/delivery.py, the same path as every other event), tells units of newly overdue problems
+(and the leader or unit owing the step of an overdue letter or proposal),
 reschedules itself.
 
 The tick re-enqueues itself with a fixed job id through RQ's scheduler (``enqueue_in``), so two workers
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from lti_tool import clock
 from lti_tool.notifications.delivery import deliver
+from lti_tool.outreach.followup import FollowUpService
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.services import ProblemService
 from lti_tool.reminders.services import ReminderService
@@ -48,6 +50,10 @@ def send_due_reminders(now: dt.datetime | None = None) -> int:
             ProblemService(
                 session, institution_id, PolicyStore(session, institution_id).current()
             ).announce_overdue(now)
+            # overdue letters and proposals: whoever owes the step, once per deadline (a claimed row)
+            FollowUpService(
+                session, institution_id, PolicyStore(session, institution_id).current()
+            ).announce_overdue(clock.local(now, session.get(Institution, institution_id)).date())
             session.commit()
     return sent
 

@@ -29,6 +29,7 @@ class Event(StrEnum):
     LETTER_OVERDUE = "letter_overdue"
     PROPOSAL_ROUTED = "proposal_routed"
     PROPOSAL_OVERDUE = "proposal_overdue"
+    LETTER_ANSWERED = "letter_answered"
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ TEMPLATES: dict[Event, Template] = {
         N_("A congress proposal is overdue"),
         N_("Overdue proposal: %(title)s"),
         N_('The proposal "%(title)s" was due on %(deadline)s and has no answer yet.'),
+    ),
+    Event.LETTER_ANSWERED: Template(
+        N_("The answer to my letter to the school leaders was released"),
+        N_("Your letter was answered: %(title)s"),
+        N_('The answer to your letter "%(title)s" was released. Open Tingke to read it under "My letters".'),
     ),
 }
 

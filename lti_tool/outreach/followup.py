@@ -15,6 +15,13 @@ The office may also withdraw any open item, with a reason. Nothing closes withou
 written reason (``_close``). The deadline runs while the leader or the unit owes a step
 (``models.follow_up_overdue``). Authorization is decided before the state: someone with no part in an item
 gets 403 for any step, never a 409 that tells where it stands.
+
+Telling people (docs/decisions.md N-2, issue 15 §1): whenever a step hands the item to someone — the leader in
+charge (accept, reroute), the handling and assisting units (instruct, a proposal's accept, reroute, return,
+round 2) — they are told through ``NotificationService.notify``; the unit's people are the problem loop's
+(``ProblemService.handlers_of``). The worker's tick tells whoever owes the step of an overdue item, once per
+deadline (``announce_overdue``, claimed by a conditional UPDATE). A letter's writer hears when the answer is
+released. No message names the writer: an anonymous letter stays anonymous to everyone but the office.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
@@ -32,7 +39,10 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit
 from lti_tool.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.notifications.events import Event
+from lti_tool.notifications.services import NotificationService
 from lti_tool.outreach.models import (
+    HANDLING_STATUSES,
     FollowUp,
     FollowUpEvent,
     FollowUpKind,
@@ -43,6 +53,7 @@ from lti_tool.outreach.models import (
     follow_up_overdue,
 )
 from lti_tool.policy.schema import Policy
+from lti_tool.problems.services import ProblemService
 from lti_tool.tenancy import Institution
 
 log = logging.getLogger(__name__)
@@ -248,6 +259,107 @@ class FollowUpService:
         )
         return self.today() + dt.timedelta(days=days)
 
+    # -- telling people -------------------------------------------------------------------------------------
+    def unit_people(self, unit_ids: Iterable[int | None]) -> list[int]:
+        """Who hears of an item for these units: the problem loop's handlers (a functional department's
+        people; another unit's position holders)."""
+        problems = ProblemService(self.session, self.institution_id, self.policy)
+        return sorted({p for u in unit_ids if u is not None for p in problems.handlers_of(u)})
+
+    @staticmethod
+    def _words(fu: FollowUp) -> dict[str, object]:
+        """The message's words: the letter's subject or the proposal's title and the deadline — never who
+        wrote it (P-16)."""
+        return {"title": fu.title[:200], "deadline": fu.deadline.isoformat() if fu.deadline else ""}
+
+    def _tell_routed(self, fu: FollowUp, people: Iterable[int | None]) -> None:
+        """The item reached ``people`` (a leader, or a unit's handlers): one notification call."""
+        event = Event.LETTER_ROUTED if fu.kind == FollowUpKind.LETTER else Event.PROPOSAL_ROUTED
+        self.session.flush()
+        rows = NotificationService(self.session, self.institution_id).notify(
+            event, people, self._words(fu), ref=f"follow-up:{fu.id}:{len(fu.events)}", once=True
+        )
+        log.info(
+            "follow-up %s (%s) routed: %s notifications (institution %s)",
+            fu.id,
+            fu.kind,
+            len(rows),
+            self.institution_id,
+        )
+
+    def _tell_units(self, fu: FollowUp) -> None:
+        self._tell_routed(fu, self.unit_people([fu.unit_id, *(h.unit_id for h in fu.helpers)]))
+
+    def overdue_candidates(self, today: dt.date | None = None) -> list[FollowUp]:
+        """Open items past their deadline whose overdue notice for that deadline is not yet sent."""
+        today = today or self.today()
+        return list(
+            self.session.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.institution_id == self.institution_id,
+                    FollowUp.status.in_(HANDLING_STATUSES),
+                    FollowUp.deadline < today,
+                    or_(FollowUp.overdue_told_for.is_(None), FollowUp.overdue_told_for != FollowUp.deadline),
+                )
+                .order_by(FollowUp.id)
+            )
+        )
+
+    def claim_overdue(self, fu: FollowUp) -> bool:
+        """Claim the overdue notice of ``fu``'s current deadline: one conditional UPDATE, so of two workers
+        holding the same candidate only the first tells (the second's UPDATE matches no row; W-3)."""
+        claimed = self.session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.id == fu.id,
+                FollowUp.institution_id == self.institution_id,
+                FollowUp.deadline == fu.deadline,
+                FollowUp.status.in_(HANDLING_STATUSES),
+                or_(FollowUp.overdue_told_for.is_(None), FollowUp.overdue_told_for != FollowUp.deadline),
+            )
+            .values(overdue_told_for=fu.deadline)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.expire(fu, ["overdue_told_for"])
+        return bool(getattr(claimed, "rowcount", 0) == 1)
+
+    def announce_overdue(self, today: dt.date | None = None) -> int:
+        """The worker's tick: tell whoever owes the step of each newly overdue item (the leader before the
+        批示, else the handling unit), once per item and deadline; returns how many rows were written."""
+        notifications = NotificationService(self.session, self.institution_id)
+        told = 0
+        for fu in self.overdue_candidates(today):
+            if not self.claim_overdue(fu):
+                continue
+            people = (
+                [fu.leader_id] if fu.status == FollowUpStatus.WITH_LEADER else self.unit_people([fu.unit_id])
+            )
+            event = Event.LETTER_OVERDUE if fu.kind == FollowUpKind.LETTER else Event.PROPOSAL_OVERDUE
+            told += len(
+                notifications.notify(
+                    event, people, self._words(fu), ref=f"follow-up-overdue:{fu.id}:{fu.deadline}", once=True
+                )
+            )
+        if told:
+            log.info(
+                "overdue letters and proposals: %s notifications (institution %s)", told, self.institution_id
+            )
+        return told
+
+    def _tell_writer(self, fu: FollowUp) -> None:
+        """A letter's answer is released: its writer hears it (when on the roster), anonymous or not."""
+        letter = fu.letter
+        if letter is None or letter.writer_person_id is None:
+            return
+        NotificationService(self.session, self.institution_id).notify(
+            Event.LETTER_ANSWERED,
+            [letter.writer_person_id],
+            {"title": fu.title[:200]},
+            ref=f"follow-up-answered:{fu.id}",
+            once=True,
+        )
+
     # -- the steps ------------------------------------------------------------------------------------------
     def create(self, kind: str) -> FollowUp:
         fu = FollowUp(institution_id=self.institution_id, kind=kind, status=FollowUpStatus.RECEIVED)
@@ -284,6 +396,10 @@ class FollowUpService:
             fu.status = FollowUpStatus.WITH_UNIT
         self._event(fu, acting, "accept", note)
         self.session.flush()
+        if fu.status == FollowUpStatus.WITH_LEADER:
+            self._tell_routed(fu, [fu.leader_id])
+        else:
+            self._tell_units(fu)
         return fu
 
     def _assign_units(self, fu: FollowUp, unit_id: object, helper_unit_ids: Iterable[object]) -> None:
@@ -314,6 +430,7 @@ class FollowUpService:
         """The office hands the item to another leader (before the 批示) or another unit, or moves the
         deadline (督办)."""
         self._require(fu, "reroute", acting)
+        before = (fu.leader_id, fu.unit_id)
         if fu.status == FollowUpStatus.WITH_LEADER and leader_id is not None:
             fu.leader_id = leader_id
         if fu.status == FollowUpStatus.WITH_UNIT and unit_id not in (None, ""):
@@ -322,6 +439,10 @@ class FollowUpService:
             fu.deadline = self._deadline(deadline)
         self._event(fu, acting, "reroute", note)
         self.session.flush()
+        if fu.status == FollowUpStatus.WITH_LEADER and fu.leader_id != before[0]:
+            self._tell_routed(fu, [fu.leader_id])
+        elif fu.status == FollowUpStatus.WITH_UNIT and fu.unit_id != before[1]:
+            self._tell_routed(fu, self.unit_people([fu.unit_id]))
         return fu
 
     def close(self, fu: FollowUp, acting: Acting, outcome: str, reason: object) -> FollowUp:
@@ -369,6 +490,7 @@ class FollowUpService:
         fu.status = FollowUpStatus.WITH_UNIT
         self._event(fu, acting, "instruct", text)
         self.session.flush()
+        self._tell_units(fu)
         return fu
 
     def answer(self, fu: FollowUp, acting: Acting, text: object) -> FollowUp:
@@ -392,6 +514,7 @@ class FollowUpService:
         fu.status = FollowUpStatus.WITH_UNIT
         self._event(fu, acting, "return", text)
         self.session.flush()
+        self._tell_routed(fu, self.unit_people([fu.unit_id]))
         return fu
 
     def release(self, fu: FollowUp, acting: Acting, answer: object = None) -> FollowUp:
@@ -407,6 +530,7 @@ class FollowUpService:
             self.session.flush()
         else:
             self._close(fu, acting, FollowUpOutcome.ANSWERED, "", "release")
+            self._tell_writer(fu)
         return fu
 
     def satisfaction(self, fu: FollowUp, acting: Acting, value: str, note: object = "") -> FollowUp:
@@ -423,6 +547,7 @@ class FollowUpService:
             fu.deadline = self.suggested_deadline(fu.kind)
             self._event(fu, acting, "satisfaction", text)
             self.session.flush()
+            self._tell_routed(fu, self.unit_people([fu.unit_id]))
             return fu
         self._close(fu, acting, FollowUpOutcome.ANSWERED, "", "satisfaction")
         fu.events[-1].note = text

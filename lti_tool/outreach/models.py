@@ -230,6 +230,9 @@ class FollowUp(InstitutionScoped, Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
     """The handling unit (主办单位), which answers."""
     deadline: Mapped[dt.date | None] = mapped_column(Date)
+    overdue_told_for: Mapped[dt.date | None] = mapped_column(Date)
+    """The deadline whose overdue notice was sent: claimed by one conditional UPDATE (``FollowUpService.
+    announce_overdue``), so two workers never both tell; a new deadline makes the item claimable again."""
     round: Mapped[int] = mapped_column(Integer, default=1)
     """1, or 2 once an unsatisfied proposer sent it back for handling once more."""
     answer: Mapped[str] = mapped_column(Text, default="")
