@@ -4,11 +4,13 @@ a session, pages, forms and downloads work through the cookie alone, and logging
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from lti_tool.lti.sessions import LaunchSessionService
 from lti_tool.web import SESSION_COOKIE
 from tests.browser.conftest import LmsBrowser
 from tests.support.worlds import Roster
@@ -69,3 +71,58 @@ def test_session_lives_in_the_partitioned_cookie_with_third_party_cookies_allowe
 ):  # type: ignore[no-untyped-def]
     lms = LmsBrowser(context_allowing_third_party_cookies, platform, live_server)
     _walk_with_the_cookie(lms, roster, platform)
+
+
+def _drop_the_session_cookie(route: Any) -> None:
+    """The launch's answer without its Set-Cookie for the session (the launch's state cookie still comes
+    and goes): a browser that refuses Tingke's session cookie but kept the login state."""
+    response = route.fetch(max_redirects=0)
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+    kept = [
+        h["value"]
+        for h in response.headers_array
+        if h["name"].lower() == "set-cookie" and not h["value"].startswith(SESSION_COOKIE)
+    ]
+    if kept:
+        headers["set-cookie"] = "\n".join(kept)
+    route.fulfill(response=response, headers=headers)
+
+
+def test_without_the_session_cookie_the_link_token_is_renewed_while_the_page_is_open(
+    lms: LmsBrowser, roster: Roster, live_server, app, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """Where the browser does not keep Tingke's session cookie, the page holds a link token that lives
+    ``link_token_seconds``; app.js renews it before it expires and rewrites the page's links, so a person
+    who reads a page for longer than a token lives can still follow its links (issue 13 §2). Here a token
+    lives 30 s and is renewed every 10 s; the link followed after 40 s works, the page's first token no
+    longer does."""
+    tingke = app.extensions["tingke"]
+    short = dataclasses.replace(tingke.settings, link_token_seconds=30)
+    monkeypatch.setattr(tingke, "settings", short)
+    monkeypatch.setattr(
+        tingke,
+        "sessions",
+        lambda session: LaunchSessionService(
+            session, tingke.secret, short.session_lifetime_seconds, short.link_token_seconds
+        ),
+    )
+    lms.context.route("**/lti/launch", _drop_the_session_cookie)
+    roster.unit("QC", "教学质量监控与评价中心", kind="department", function="quality_center")
+    user = roster.person("2001", "李主任", positions=("head_quality_center",), unit="QC")
+    frame = lms.open_course(user)
+    # (Playwright's fetch filed the answer's cookie in the context's own, unpartitioned jar: the iframe,
+    # blocked from third-party cookies, never sends it; drop it anyway)
+    lms.context.clear_cookies(name=SESSION_COOKIE)
+    first = frame.locator("body").get_attribute("data-session") or ""
+    assert first, "without a cookie the page must hold a link token"
+    assert frame.locator("body").get_attribute("data-session-renew") == "10"
+    link = frame.locator("nav.mainnav a[href^='/policy/rules']").first
+    assert _session_args(link.get_attribute("href") or "").get("s") == [first]
+
+    frame.wait_for_timeout(40_000)  # longer than a token lives: only the renewals keep the page working
+    renewed = _session_args(link.get_attribute("href") or "").get("s")
+    assert renewed and renewed != [first], "app.js did not rewrite the link with a renewed token"
+    lms.navigate(link.click, "/policy/rules")
+    assert frame.locator("h1, h2").first.is_visible()
+    stale = frame.goto(f"{live_server}/home?s={first}")
+    assert stale is not None and stale.status == 401, "the page's first token should have expired"
