@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -63,6 +64,21 @@ class RosterWeek:
     duty: ReceptionDuty | None
     state: WeekState | None
     """None while nobody is scheduled."""
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    """One week the roster form changes: its leader (``None``: nobody), place, and who it had before."""
+
+    week: int
+    person_id: str
+    place: str
+    before: Person | None
+
+    @property
+    def removes(self) -> bool:
+        """The week loses its leader: the office is asked first."""
+        return self.before is not None and not self.person_id
 
 
 @dataclass
@@ -139,6 +155,25 @@ class ReceptionService:
             state = reception_week_state(start, end, recorded.get(week, False), today) if duty else None
             out.append(RosterWeek(week, start, end, duty, state))
         return out
+
+    def roster_changes(
+        self, semester: Semester, choices: Mapping[int, tuple[str, str]]
+    ) -> list[RosterChange]:
+        """The weeks whose chosen leader or place (``choices``: week → (person id or "", place)) differ from
+        the roster; weeks not named are left alone."""
+        out = []
+        for week in self.roster(semester):
+            if week.week not in choices:
+                continue
+            chosen, place = choices[week.week]
+            current = str(week.duty.person_id) if week.duty else ""
+            if chosen != current or (week.duty is not None and place != week.duty.place):
+                out.append(RosterChange(week.week, chosen, place, week.duty.person if week.duty else None))
+        return out
+
+    def apply_roster(self, semester: Semester, changes: list[RosterChange]) -> None:
+        for change in changes:
+            self.assign(semester, change.week, change.person_id, change.place)
 
     def _week(self, semester: Semester, value: object) -> int:
         try:

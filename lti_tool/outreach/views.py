@@ -358,19 +358,27 @@ def office_reception():
 @bp.route("/office/reception", methods=["POST"])
 @requires_persona(OFFICE)
 def office_reception_save():
-    """The roster form: each week's leader and place; weeks whose choice did not change are left alone."""
+    """The roster form: each week's leader and place; weeks whose choice did not change are left alone. A save
+    that takes a leader off a week is shown first and stored only once the office confirms it."""
     actor, policy = _office()
     service = ReceptionService(db(), actor.institution_id, policy)
     semester = _semester_arg(service, request.form)
-    for week in service.roster(semester):
-        name = f"leader-{week.week}"
-        if name not in request.form:
-            continue
-        chosen = request.form.get(name, "")
-        place = request.form.get(f"place-{week.week}", "")
-        current = str(week.duty.person_id) if week.duty else ""
-        if chosen != current or (week.duty is not None and place != week.duty.place):
-            service.assign(semester, week.week, chosen, place)
+    choices = {
+        week: (request.form.get(f"leader-{week}", ""), request.form.get(f"place-{week}", ""))
+        for week in range(1, semester.weeks + 1)
+        if f"leader-{week}" in request.form
+    }
+    changes = service.roster_changes(semester, choices)
+    removed = [c for c in changes if c.removes]
+    if removed and request.form.get("confirm") != "yes":
+        return render_template(
+            "outreach/roster_confirm.html",
+            semester=semester,
+            removed=removed,
+            changes=changes,
+            back=url_for("outreach.office_reception", semester=semester.id),
+        )
+    service.apply_roster(semester, changes)
     return redirect(url_for("outreach.office_reception", semester=semester.id, saved=1), code=303)
 
 

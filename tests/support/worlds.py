@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
 from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.directory.models import Person, StudentClass, Unit
@@ -619,6 +620,31 @@ def compliance_world(s: Session, institution_id: int | None = None) -> Complianc
         "hq": "F006",
     }
     return ComplianceWorld(inst, other.id, S, S0, people)
+
+
+# -- the outreach college (division of work, reception days, letters, proposals) ---------------------------
+def outreach_world(s: Session, institution_id: int) -> dict[str, Any]:
+    """The school office (X001), two school leaders (王 L002 in charge of teaching, 李 L003), the academic
+    affairs office's handler (J001) and a teacher who is also a congress proposer (T001), in a semester
+    whose week 6 is this week (tests/functional/outreach)."""
+    today = clock.today(s.get(Institution, institution_id))
+    monday = today - dt.timedelta(days=today.weekday())
+    semester = f.semester(s, institution_id, "2026-2027-1", week1_monday=monday - dt.timedelta(weeks=5))
+    office = f.unit(s, institution_id, "学校办公室", kind="department", code="XB", function="school_office")
+    jwc = f.unit(s, institution_id, "教务处", kind="department", code="JWC")
+    f.person(s, institution_id, "办公室干事", employee_no="X001", unit=office)
+    wang = f.person(s, institution_id, "王副校长", employee_no="L002", positions=["vp_teaching"])
+    li = f.person(s, institution_id, "李副校长", employee_no="L003", positions=["school_leader"])
+    f.person(s, institution_id, "教务干事", employee_no="J001", unit=jwc)
+    teacher = f.person(s, institution_id, "周老师", employee_no="T001")
+    return {
+        "semester": semester.id,
+        "jwc": jwc.id,
+        "wang": wang.id,
+        "li": li.id,
+        "teacher": teacher.id,
+        "today": today,
+    }
 
 
 # -- the contacts world (contact rules) ----------------------------------------------------------------------

@@ -14,7 +14,6 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from lti_tool import clock
 from lti_tool.outreach.models import (
     CongressSession,
     FollowUp,
@@ -24,9 +23,9 @@ from lti_tool.outreach.models import (
     ReceptionVisit,
 )
 from lti_tool.problems.models import Problem
-from lti_tool.tenancy import Institution
 from tests.conftest import make_institution
 from tests.support import factories as f
+from tests.support import worlds
 from tests.support.launch import Launcher, LaunchResult
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 
@@ -42,26 +41,7 @@ OTHER_STUDENT = LmsUser("stu-2", "学生乙", "stu2@example.edu", "", [ROLE_LEAR
 @pytest.fixture
 def college(session_factory, institution_id):  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
-        today = clock.today(s.get(Institution, institution_id))
-        monday = today - dt.timedelta(days=today.weekday())
-        semester = f.semester(s, institution_id, "2026-2027-1", week1_monday=monday - dt.timedelta(weeks=5))
-        office = f.unit(
-            s, institution_id, "学校办公室", kind="department", code="XB", function="school_office"
-        )
-        jwc = f.unit(s, institution_id, "教务处", kind="department", code="JWC")
-        f.person(s, institution_id, "办公室干事", employee_no="X001", unit=office)
-        wang = f.person(s, institution_id, "王副校长", employee_no="L002", positions=["vp_teaching"])
-        li = f.person(s, institution_id, "李副校长", employee_no="L003", positions=["school_leader"])
-        f.person(s, institution_id, "教务干事", employee_no="J001", unit=jwc)
-        teacher = f.person(s, institution_id, "周老师", employee_no="T001")
-        return {
-            "semester": semester.id,
-            "jwc": jwc.id,
-            "wang": wang.id,
-            "li": li.id,
-            "teacher": teacher.id,
-            "today": today,
-        }
+        return worlds.outreach_world(s, institution_id)
 
 
 def page(result: LaunchResult, client, path: str, status: int = 200) -> str:  # type: ignore[no-untyped-def]
@@ -404,6 +384,25 @@ def test_reception_roster_and_a_week_recorded_on_the_phone(
     duty = page(li, client, f"/policy/me?semester={sem}")
     c6a = duty[duty.index('id="rule-C-6a"') :]
     assert "未记录：第1、3周" in c6a[:3000]
+
+
+def test_taking_a_leader_off_a_week_asks_first(college, launcher, client, session_factory) -> None:  # type: ignore[no-untyped-def]
+    office = launcher.launch(OFFICE)
+    sem = str(college["semester"])
+    post(office, client, "/outreach/office/reception", {"semester": sem, "leader-2": str(college["li"])})
+    post(office, client, "/outreach/office/reception", {"semester": sem, "leader-7": str(college["wang"])})
+    # week 2 set to nobody while week 8 gets a leader: nothing is stored until the office confirms
+    form = {"semester": sem, "leader-2": "", "place-2": "", "leader-8": str(college["wang"])}
+    asked = post(office, client, "/outreach/office/reception", form, status=200).get_data(as_text=True)
+    assert "第 2 周" in asked and "李副校长" in asked and 'name="confirm" value="yes"' in asked
+    with session_factory() as s:
+        assert {d.week for d in s.scalars(select(ReceptionDuty))} == {2, 7}
+    post(office, client, "/outreach/office/reception", {**form, "confirm": "yes"})
+    with session_factory() as s:
+        assert {d.week: d.person_id for d in s.scalars(select(ReceptionDuty))} == {
+            7: college["wang"],
+            8: college["wang"],
+        }
 
 
 def _csrf(result: LaunchResult, client) -> str:  # type: ignore[no-untyped-def]
