@@ -38,6 +38,7 @@ from lti_tool.contacts.summaries import (
 )
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import NotFound
+from lti_tool.outreach.statistics import OutreachStatistics, OutreachStatisticsService
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.problems.models import Problem, ProblemStatus
 from lti_tool.reports import charts
@@ -46,8 +47,9 @@ from lti_tool.reports.pdf import render_pdf, render_template
 from lti_tool.reports.report import semester_label
 from lti_tool.reports.runner import register_builder
 from lti_tool.reports.services import RunProgress
+from lti_tool.reports.statistics import StatisticsService
 from lti_tool.tenancy import Institution
-from lti_tool.timetable.models import Semester
+from lti_tool.timetable.models import Semester, SemesterStatus
 
 KIND_LABELS = KIND_WORDS
 POINT_KIND_LABELS = {
@@ -83,8 +85,37 @@ SECTIONS = (
     ("s7", "七、联系中发现的问题及处理情况"),
     ("s8", "八、月度趋势"),
     ("s9", "九、与上一学年同期对比"),
-    ("s10", "十、工作建议"),
+    ("s10", "十、接待日情况"),
+    ("s11", "十一、校领导信箱来信办理情况"),
+    ("s12", "十二、教代会、学代会提案办理情况"),
+    ("s13", "十三、工作建议"),
 )
+# the outreach sections' words for the codes stored in the snapshot (lti_tool/outreach/statistics.py)
+IDENTITY_LABELS = {
+    "teacher": "教师",
+    "student": "学生",
+    "staff": "职工",
+    "retiree": "离退休人员",
+    "other": "其他",
+}
+VISIT_OUTCOME_LABELS = {"adopted": "采纳意见", "explained": "解释说明", "solved": "协调解决"}
+FOLLOW_UP_STATUS_LABELS = {
+    "received": "待受理",
+    "with_leader": "待校领导批示",
+    "with_unit": "承办单位办理中",
+    "answered": "答复待审核",
+    "released": "已答复待反馈",
+    "closed": "已办结",
+}
+FOLLOW_UP_OUTCOME_LABELS = {
+    "answered": "已答复",
+    "duplicate": "重复来信",
+    "not_for_leaders": "非校领导信箱受理范围",
+    "declined": "不予立案",
+    "withdrawn": "撤销",
+}
+TIMELINESS_LABELS = {"on_time": "按期", "late": "超期答复", "overdue": "已超期", "": "—"}
+SATISFACTION_LABELS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
 EXCERPT = 160
 
 
@@ -101,6 +132,8 @@ def rule_label(rule: Rule) -> str:
         return f"{what}≥{rule.count}次"
     if rule.kind == "summary_submitted":
         return "按时提交年度联系基层工作总结"
+    if rule.kind == "reception_days":
+        return "按学校办公室安排接待来访并记录（每周1位校领导）"
     return rule.kind
 
 
@@ -270,6 +303,9 @@ class ContactStatistics:
     previous: Figures
     previous_start: dt.date
     previous_end: dt.date
+    outreach: OutreachStatistics
+    outreach_frozen: bool = False
+    """The outreach sections come from the archived semester's frozen statistics snapshot."""
     summaries_submitted: int = 0
     summaries_due: int = 0
     suggestions: list[str] = field(default_factory=list)
@@ -512,6 +548,7 @@ class ContactReportService:
         prev_start, prev_end = _year_earlier(start), _year_earlier(end)
         previous = self.figures(prev_start, prev_end)
         summaries = [r for r in report.results if policy.rule(r.rule_id).kind == "summary_submitted"]
+        outreach, frozen = self.outreach(semester, policy)
         stats = ContactStatistics(
             institution_name=inst.name if inst else "",
             semester_code=semester.code,
@@ -535,11 +572,22 @@ class ContactReportService:
             previous=previous,
             previous_start=prev_start,
             previous_end=prev_end,
+            outreach=outreach,
+            outreach_frozen=frozen,
             summaries_submitted=sum(1 for r in summaries if r.status == "ok"),
             summaries_due=len(summaries),
         )
         stats.suggestions = suggestions(stats, summary_deadline(policy.contact, year.code))
         return stats
+
+    def outreach(self, semester: Semester, policy: Policy) -> tuple[OutreachStatistics, bool]:
+        """Sections 十–十二: an archived semester's from its frozen statistics snapshot (the numbers it was
+        closed with, whatever changed since); otherwise, or when that snapshot predates them, computed now."""
+        if semester.status == SemesterStatus.ARCHIVED:
+            stored = StatisticsService(self.session, self.institution_id).stored(semester.id, frozen=True)
+            if stored is not None and stored.outreach is not None:
+                return stored.outreach, True
+        return OutreachStatisticsService(self.session, self.institution_id, policy).compute(semester), False
 
     # -- a leader's archive of the year ---------------------------------------------------------------------
     def archive(self, person_id: int, semester: Semester) -> ContactArchive:
@@ -735,7 +783,7 @@ def _names(items: list[str], limit: int = 12) -> str:
 
 
 def suggestions(stats: ContactStatistics, deadline: dt.date) -> list[str]:
-    """十、工作建议, generated from the numbers so the section never contradicts the tables."""
+    """十三、工作建议, generated from the numbers so the section never contradicts the tables."""
     out: list[str] = []
     for g in stats.groups:
         short = sorted({e.name for e in g.short_list})
@@ -772,6 +820,22 @@ def suggestions(stats: ContactStatistics, deadline: dt.date) -> list[str]:
             f"年度联系基层工作总结应于{deadline:%Y年%m月%d日}前提交，"
             f"尚有{stats.summaries_due - stats.summaries_submitted}人未按时提交。"
         )
+    rec = stats.outreach.reception
+    if rec.weeks_missing:
+        short_leaders = [r.name for r in rec.by_leader if r.missing]
+        out.append(
+            f"本学期接待日有{rec.weeks_missing}周未按时记录接待情况（{_names(short_leaders)}），"
+            f"请学校办公室督促补记，无来访的周也应记录“本周无来访”。"
+        )
+    for figures, what in ((stats.outreach.letters, "校领导信箱来信"), (stats.outreach.proposals, "提案")):
+        if figures.overdue_open:
+            out.append(
+                f"{what}尚有{figures.overdue_open}件超过办理期限未答复，请学校办公室加强督办，"
+                f"承办单位尽快答复。"
+            )
+    waiting = sum(c.count for c in stats.outreach.proposals.by_status if c.name not in ("closed",))
+    if waiting:
+        out.append(f"本学期提案尚有{waiting}件未办结，请按“案案有着落、件件有交代”的要求办理答复。")
     prev = stats.previous
     now = stats.headline.figures
     if prev.records and now.records < prev.records:
@@ -809,6 +873,14 @@ def contact_report_html(stats: ContactStatistics, *, generated_on: dt.date | Non
         charts={"rules": chart_rules, "trend": chart_trend},
         generated_on=generated_on or stats.as_of,
         rule_labels={r.rule_id: r.label for r in stats.rule_summary},
+        words={
+            "identity": IDENTITY_LABELS,
+            "visit_outcome": VISIT_OUTCOME_LABELS,
+            "status": FOLLOW_UP_STATUS_LABELS,
+            "outcome": FOLLOW_UP_OUTCOME_LABELS,
+            "timeliness": TIMELINESS_LABELS,
+            "satisfaction": SATISFACTION_LABELS,
+        },
     )
 
 

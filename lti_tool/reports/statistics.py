@@ -46,6 +46,7 @@ from lti_tool.observations.models import (
     ObservationRating,
     ObservationStatus,
 )
+from lti_tool.outreach.statistics import OutreachStatistics, OutreachStatisticsService
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, Rule
@@ -370,6 +371,10 @@ class SemesterStatistics:
     previous: Headline | None
     fingerprint: str = ""
     """``StatisticsService.data_fingerprint()`` when computed: the snapshot is stale once it differs."""
+    outreach: OutreachStatistics | None = None
+    """Reception days, letters and proposals of the semester (the contact report's sections 十–十二), kept
+    so that an archived semester's contact report shows the numbers it was closed with. ``None`` in a
+    snapshot stored before they were added: the report then computes them from the live data."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -1089,6 +1094,10 @@ class StatisticsService:
         if prev is not None:
             previous = self.headline(prev, self.compliance.evaluate(prev, system="observation"))
         institution = self.session.get(Institution, self.institution_id)
+        progress(88, "统计接待日、来信与提案")
+        outreach = OutreachStatisticsService(self.session, self.institution_id, policy).compute(
+            semester, today=clock.local(now, institution).date()
+        )
         version = (
             self.session.get(PolicyVersion, report.policy_version_id) if report.policy_version_id else None
         )
@@ -1114,6 +1123,7 @@ class StatisticsService:
             trend=trend,
             previous=previous,
             fingerprint=fingerprint,
+            outreach=outreach,
         )
 
     # -- the snapshot ---------------------------------------------------------------------------------
