@@ -104,9 +104,12 @@ def _code(unit_id: int | None, class_id: int | None, kind: str | None, label: st
 class ContactCounting:
     """Counts the contact rules' facts for one institution; ``evaluate_rule`` returns their results."""
 
-    def __init__(self, session: Session, institution_id: int) -> None:
+    def __init__(self, session: Session, institution_id: int, *, today: dt.date | None = None) -> None:
         self.session = session
         self.institution_id = institution_id
+        self.today = today
+        """The day that decides which reception weeks have ended (default: the college's today); an
+        evaluation as of an earlier day (a bulletin's checkpoint) passes the day after it."""
         self._points_cache: dict[tuple[str, tuple[int, ...]], dict[int, list[_PointRow]]] = {}
         self._credits_cache: dict[tuple[Window, tuple[int, ...]], list[CountedContact]] = {}
 
@@ -353,7 +356,7 @@ class ContactCounting:
     ) -> dict[int, ContactFacts]:
         """reception_days: the weeks the school office scheduled each person for, whose Monday falls inside
         their windows, recorded or not (``outreach.counting.scheduled_weeks``), and the college's today."""
-        today = clock.today(self.session.get(Institution, self.institution_id))
+        today = self.today or clock.today(self.session.get(Institution, self.institution_id))
         weeks: dict[int, list[ReceptionWeek]] = defaultdict(list)
         for w in scheduled_weeks(self.session, self.institution_id, period.start, period.end, person_ids=ids):
             if any(win.contains(w.start) for win in windows.get(w.person_id, ())):

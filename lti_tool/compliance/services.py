@@ -369,11 +369,16 @@ class ComplianceService:
         system: str | None = None,
         *,
         under_version: int | None = None,
+        as_of: dt.date | None = None,
     ) -> ComplianceReport:
         """Each person with a duty in ``semester`` (or only ``person_ids``) × each rule of their positions;
         with ``system`` (``observation`` | ``contact``, ``Rule.system``) only that system's rules. With
         ``under_version``, as the semester would stand under that stored policy version (the preview of a
-        policy switch) instead of its own."""
+        policy switch) instead of its own.
+
+        With ``as_of`` (a bulletin's checkpoint, C-7c), as the duties stood at the end of that day: the
+        semester and the academic year end there for every rule (records, patrols, months, courses taught
+        and reception weeks after it are not counted nor owed yet), against the same quotas."""
         if semester.institution_id != self.institution_id:
             raise NotFound("No semester %(id)s.", id=semester.id)
         if under_version is None:
@@ -382,6 +387,8 @@ class ComplianceService:
             policy = PolicyStore(self.session, self.institution_id).for_version(under_version)
             version_id = under_version
         period = Window(semester.start_date, semester.end_date)
+        if as_of is not None:
+            period = Window(period.start, max(period.start, min(period.end, as_of)))
         if self.session.get_bind().dialect.name == "postgresql":
             # These are short aggregate queries; PostgreSQL's JIT compiler (on for plans above
             # jit_above_cost) spent ~200 ms compiling one of them, longer than running it. Off for the
@@ -409,8 +416,16 @@ class ComplianceService:
         ids = sorted(people)
         counts = self._observation_counts(policy, period, ids) if ids else {}
         taught: list[tuple[str, str, dt.date]] | None = None
-        contacts = ContactCounting(self.session, self.institution_id)
+        contacts = ContactCounting(
+            self.session,
+            self.institution_id,
+            today=period.end + dt.timedelta(days=1) if as_of is not None else None,
+        )
         year = academic_year_for(policy, semester.week1_monday)
+        if as_of is not None:
+            year = year._replace(
+                window=Window(year.window.start, max(year.window.start, min(year.window.end, as_of)))
+            )
         for rule in policy.rules:
             if system is not None and rule.system != system:
                 continue

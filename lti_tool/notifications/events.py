@@ -30,6 +30,7 @@ class Event(StrEnum):
     PROPOSAL_ROUTED = "proposal_routed"
     PROPOSAL_OVERDUE = "proposal_overdue"
     LETTER_ANSWERED = "letter_answered"
+    BULLETIN_ISSUED = "bulletin_issued"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,14 @@ TEMPLATES: dict[Event, Template] = {
         N_("The answer to my letter to the school leaders was released"),
         N_("Your letter was answered: %(title)s"),
         N_('The answer to your letter "%(title)s" was released. Open Tingke to read it under "My letters".'),
+    ),
+    Event.BULLETIN_ISSUED: Template(
+        N_("A bulletin names me among those short of a duty"),
+        N_("Bulletin %(number)s names you"),
+        N_(
+            "Bulletin %(number)s of %(issuer)s (%(date)s) lists duties of yours still short on %(as_of)s: "
+            "%(duties)s. Open Tingke to see your lines."
+        ),
     ),
 }
 

@@ -75,8 +75,11 @@ class ReportRunService:
         requested_by_id: int | None = None,
         period: str = "",
         language: str = "",
+        as_of: dt.date | None = None,
+        issuer: str = "",
     ) -> tuple[ReportRun, bool]:
-        """The run for this output: an active one (``False``) or a new pending one (``True``)."""
+        """The run for this output: an active one (``False``) or a new pending one (``True``). A bulletin's
+        checkpoint (``as_of``) is part of what it is; ``issuer`` names the office issuing it."""
         if kind not in ReportKind.__members__.values():
             raise BadRequest("Unknown report kind %(kind)s.", kind=kind)
         if semester_id is not None:
@@ -90,6 +93,7 @@ class ReportRunService:
                 ReportRun.person_id == person_id,
                 ReportRun.period == period,
                 ReportRun.language == language,
+                ReportRun.as_of.is_(None) if as_of is None else ReportRun.as_of == as_of,
                 ReportRun.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
             )
             .order_by(ReportRun.id.desc())
@@ -108,6 +112,8 @@ class ReportRunService:
             period=period,
             language=language,
             status=RunStatus.PENDING,
+            as_of=as_of,
+            issuer=issuer,
         )
         self.session.add(run)
         self.session.flush()
@@ -123,6 +129,8 @@ class ReportRunService:
         requested_by_id: int | None = None,
         period: str = "",
         language: str = "",
+        as_of: dt.date | None = None,
+        issuer: str = "",
     ) -> tuple[ReportRun, bool]:
         """``request`` a run and, when it is a new one, ``enqueue`` it: what views, CLI and archive call."""
         run, created = self.request(
@@ -132,6 +140,8 @@ class ReportRunService:
             requested_by_id=requested_by_id,
             period=period,
             language=language,
+            as_of=as_of,
+            issuer=issuer,
         )
         if created:
             self.enqueue([run], connection)

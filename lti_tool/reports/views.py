@@ -28,6 +28,7 @@ from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.views import STATUS_LABELS as PROBLEM_STATUS_LABELS
+from lti_tool.reports.bulletin import ISSUERS, BulletinService, number_label
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
@@ -59,8 +60,10 @@ STARTABLE = {
     },
     "organization": {ReportKind.CADRE_EXCEL, ReportKind.CONTACT_REPORT},
     "observer": {ReportKind.PERSONAL_ARCHIVE, ReportKind.CONTACT_ARCHIVE},
-    "school_office": {ReportKind.CONTACT_REPORT, ReportKind.CADRE_EXCEL},
+    "school_office": {ReportKind.CONTACT_REPORT, ReportKind.CADRE_EXCEL, ReportKind.BULLETIN},
 }
+# The bulletin of both systems (C-7c) is issued by the offices of ``ISSUERS`` (docs/decisions.md P-18) with
+# its own form: a semester and a checkpoint.
 # A leader's contact archive is started from their page in compliance by the offices that keep and read the
 # archives (七.1: the school office files them; the organization department reads them for cadre work).
 FOR_A_PERSON = {
@@ -103,6 +106,8 @@ def run_output(run: ReportRun, size: int | None = None) -> Output | None:
         return None
     semester = db().get(Semester, run.semester_id) if run.semester_id else None
     label = str(KIND_LABELS.get(ReportKind(run.kind), run.kind)) if run.kind in set(ReportKind) else run.kind
+    if run.kind == ReportKind.BULLETIN and run.number:
+        label = f"{label} {number_label(run.number_year, run.number)}"
     if run.kind == ReportKind.STATISTICS:
         url = url_for("reports.show", run_id=run.id)
         return Output(label, semester.code if semester else "", run.finished_at, "", url, True)
@@ -173,12 +178,15 @@ def index():
         if actor.persona in STAFF
         else [r for r in service.runs(person_id=actor.person_id) if r.kind in OWN_KINDS]
     )
+    startable = STARTABLE.get(actor.persona, set())
     return render_template(
         "reports/index.html",
         runs=runs,
         semesters=_semesters(actor),
         labels=KIND_LABELS,
-        startable=sorted(STARTABLE.get(actor.persona, set())),
+        startable=sorted(startable - {ReportKind.BULLETIN}),
+        issues_bulletins=ReportKind.BULLETIN in startable and actor.persona in ISSUERS,
+        today=BulletinService(db(), actor.institution_id).today(),
     )
 
 
@@ -191,6 +199,15 @@ def start():
     if kind not in STARTABLE.get(actor.persona, set()) and not for_person:
         raise Forbidden("You cannot start this report.")
     semester_id = id_field(request.form, "semester_id")
+    if kind == ReportKind.BULLETIN:
+        run = BulletinService(db(), actor.institution_id).issue(
+            actor.persona,
+            semester_id,
+            _day(request.form.get("as_of", "")),
+            actor.person_id,
+            redis_connection(),
+        )
+        return redirect(url_for("reports.show", run_id=run.id), code=303)
     if for_person:
         person_id = id_field(request.form, "person_id")
         if person_id is None or get_scoped(db(), Person, person_id, actor.institution_id) is None:
@@ -205,6 +222,17 @@ def start():
         requested_by_id=actor.person_id,
     )
     return redirect(url_for("reports.show", run_id=run.id), code=303)
+
+
+def _day(text: str) -> dt.date | None:
+    """A date field (``YYYY-MM-DD``; empty: none given)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:40]) from None
 
 
 @bp.route("/runs/<int:run_id>")
@@ -286,6 +314,17 @@ def _quote(name: str) -> str:
 def _cadre_panel(actor: Actor) -> Panel:
     """The organization department's two tasks on its home page: compliance per cadre, the annual Excel."""
     return Panel("reports/_panel_organization.html", {"semesters": _semesters(actor)})
+
+
+@register_panel("observer", 15)
+def _bulletins_panel(actor: Actor) -> Panel | None:
+    """The bulletins that name this leader (C-7c), with their own lines only (never anybody else's)."""
+    if actor.person_id is None:
+        return None
+    issued = BulletinService(db(), actor.institution_id).naming(actor.person_id)
+    if not issued:
+        return None
+    return Panel("reports/_bulletins_mine.html", {"issued": issued, "issuers": ISSUERS})
 
 
 @register_panel("quality_center", 50)

@@ -1,10 +1,12 @@
-"""The periodic bulletin (通报, O-15, issue 5 §4): a worker-built PDF, numbered, kept with its date."""
+"""The periodic bulletin (通报, O-15, issue 5 §4; both systems since C-7c, test_shortfall_bulletin.py): a
+worker-built PDF, numbered in the year's series, kept with its date."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
+from lti_tool import clock
 from lti_tool.reports.models import ReportRun, RunStatus
 from tests.functional.reports.test_report import _run, pdf_text
 from tests.support import worlds
@@ -19,22 +21,22 @@ def college(session_factory, worker_db):  # type: ignore[no-untyped-def]
 def test_bulletin_pdf_numbers_short_people_and_problems(session_factory, college):  # type: ignore[no-untyped-def]
     first = _run(session_factory, college, "bulletin")
     assert first.status == RunStatus.SUCCEEDED, first.error
-    assert first.filename == "领导干部听课情况通报-2026-2027-1-第1期.pdf"
+    year = clock.today().year
+    assert first.filename == f"领导干部履职情况通报〔{year}〕1号.pdf"
     text = pdf_text(first.content)
     for needle in [
-        "关于领导干部听课制度执行情况的通报",
-        "第1期",
-        "2人已全部完成任务，3人尚未完成，完成率40.0%",
-        "尚未完成听课任务的人员",
+        "关于领导干部履职情况的通报",
+        f"〔{year}〕1号",
+        "听课任务未完成情况",
         "张副校长",
         "共反馈问题3个",
     ]:
         assert needle in text, needle
     second = _run(session_factory, college, "bulletin")
-    assert second.filename.endswith("第2期.pdf")
+    assert second.filename.endswith(f"〔{year}〕2号.pdf")
     with session_factory() as s:
         kept = s.scalars(select(ReportRun).where(ReportRun.kind == "bulletin").order_by(ReportRun.id)).all()
-        assert [r.filename[-8:] for r in kept] == ["-第1期.pdf", "-第2期.pdf"]
+        assert [r.number for r in kept] == [1, 2]
         assert all(r.finished_at is not None for r in kept)
 
 
