@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import asdict
 
 import pypdf
@@ -401,3 +402,41 @@ def test_an_archived_semester_reproduces_its_sections_after_the_live_data_change
     _, after = _render(session_factory, college)
     assert _sections(after) == _sections(before) and "归档后的来信" not in after
     assert "第十至十二部分数据取自本学期归档时的统计快照" in after
+
+
+def test_the_school_office_gets_the_sections_through_the_pages(  # type: ignore[no-untyped-def]
+    session_factory, worker_db, institution_id, launcher, client
+) -> None:
+    from tests.support.platform import ROLE_INSTRUCTOR, LmsUser
+
+    with session_factory.begin() as s:
+        built = build(s, institution_id)
+        office = f.unit(
+            s, institution_id, "学校办公室", kind="department", code="XB", function="school_office"
+        )
+        f.person(s, institution_id, "办公室干事", employee_no="X001", unit=office)
+    launched = launcher.launch(LmsUser("xb-1", "办公室干事", "", "X001", [ROLE_INSTRUCTOR]))
+    page = launched.get(client, "/reports/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="contact_report"' in html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert csrf
+    response = client.post(
+        f"/reports/start?s={launched.token}",
+        data={"kind": "contact_report", "semester_id": str(built["semester"]), "csrf": csrf.group(1)},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    found = re.search(r"/reports/runs/(\d+)", response.headers["Location"])
+    assert found
+    run_id = int(found.group(1))
+    jobs.run_report(run_id)  # what the worker does with the queued run
+    status = launched.get(client, f"/reports/runs/{run_id}/status").get_json()
+    assert status["status"] == "succeeded", status
+    download = launched.get(client, status["download"].split("?")[0])
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    text = "".join(
+        "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(download.data)).pages).split()
+    )
+    assert "本学期共安排接待日6周，已记录3周" in text and "已答复2件，按期答复率33.3%，超期率66.7%" in text
+    for name in WRITERS:
+        assert name not in text, name
