@@ -126,6 +126,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
 def _register_blueprints(app: Flask) -> None:
     """Every domain's pages (importing a views module also registers its panels and navigation)."""
     from lti_tool.archive import views as archive
+    from lti_tool.calendar_feed import views as calendar_feed
     from lti_tool.compliance import views as compliance
     from lti_tool.contacts import summary_views as contact_summaries
     from lti_tool.contacts import views as contacts
@@ -161,5 +162,6 @@ def _register_blueprints(app: Flask) -> None:
         notifications,
         import_runs,
         outreach,
+        calendar_feed,
     ):
         app.register_blueprint(module.bp)

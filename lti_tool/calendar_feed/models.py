@@ -1,4 +1,4 @@
-"""The secret of a person's calendar feed, stored as its SHA-256 only (docs/decisions.md P-17)."""
+"""The secret of a person's calendar feed, stored as its SHA-256 only (docs/decisions.md P-19)."""
 
 from __future__ import annotations
 
