@@ -7,7 +7,8 @@ the timetable course 高等数学 (MATH101): the simulator sends its label as th
 ``course_offering_sourcedid``, so the picker opens on that course's sessions.
 
 1. A school leader picks a session, types, sees the autosave indicator, reloads the frame, continues on a
-   second device (the first tab then refuses to overwrite), is told what is missing, completes, submits.
+   second device (the first tab then refuses to overwrite and shows both texts), is told what is missing,
+   completes, submits.
 2. Group observation: the leader adds a dean as co-observer; after submission the dean co-signs from
    their list, and the record counts once for them.
 3. The teacher sees nothing while the record is a draft; after submission they read it, acknowledge and
@@ -429,11 +430,19 @@ def test_leader_picks_from_course_fills_autosaves_reloads_and_submits(
     expect(record).not_to_contain_text("旧标签页里写的字")
     snap(phone, artifact_path("submitted.png"))
 
-    # The first device, reloaded, shows the submitted record as well (its stale text was never kept).
+    # The first device, reloaded, shows the submitted record as well; its stale text, kept on that device,
+    # is offered beside the server's (empty) one, and choosing the server's drops it (docs/decisions.md S-3).
     reload_frame(lms)
     expect(frame.locator("#narrative")).to_have_value(NARRATIVE)
-    assert frame.locator("#problems_text").input_value() == ""
     assert frame.locator("#record").get_attribute("data-status") == "submitted"
+    stale_field = frame.locator("#draft-conflict .conflict-field[data-field=problems_text]")
+    expect(stale_field.locator(".conflict-device")).to_contain_text("旧标签页里写的字")
+    stale_field.locator("button[data-keep=server]").click()
+    expect(frame.locator("#draft-conflict")).to_have_count(0)
+    assert frame.locator("#problems_text").input_value() == ""
+    reload_frame(lms)
+    expect(frame.locator("#draft-conflict")).to_have_count(0)
+    assert frame.locator("#problems_text").input_value() == ""
 
 
 # -- 2. group observation: a dean co-signs -------------------------------------------------------------

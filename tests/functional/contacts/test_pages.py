@@ -117,6 +117,21 @@ def _autosave(client, session, record_id: int, csrf: str, version: int, fields: 
     )
 
 
+def test_record_form_names_whose_device_copy_it_is(college, launcher, client, session_factory) -> None:  # type: ignore[no-untyped-def]
+    """The shared draft script keeps unsaved text on the device under the institution and the person
+    (docs/decisions.md S-3): the form names both, and says offline, conflict and refusal in Chinese."""
+    leader = _launch(launcher, "100001", "王书记")
+    record_id, _ = _start(client, leader)
+    form = leader.get(client, f"/contacts/{record_id}/edit").get_data(as_text=True)
+    with session_factory() as s:
+        who = select(Person).where(Person.employee_no == "100001", Person.name == "王书记")
+        person = s.scalars(who).one()
+        owner = f"{person.institution_id}:{person.id}"
+    assert f'data-draft-owner="{owner}"' in form
+    for key in ("offline", "offline-not-kept", "conflict", "keep-server", "keep-device", "submit-offline"):
+        assert re.search(rf'data-msg-{key}="[^"]*[\u4e00-\u9fff][^"]*"', form), key
+
+
 def test_leader_records_a_group_visit_with_autosave(college, launcher, client, session_factory) -> None:  # type: ignore[no-untyped-def]
     leader = _launch(launcher, "100001", "王书记")
     record_id, csrf = _start(client, leader)
