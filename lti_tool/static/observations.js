@@ -132,6 +132,9 @@
     if (!statusEl) { return; }
     statusEl.textContent = text;
     statusEl.setAttribute("data-state", state || "");
+    // The notes "not yet saved on the server" show only while the text waits on the device: online saving
+    // takes a second, and notes coming and going while typing would move the form under the finger.
+    form.classList.toggle("kept-here", ["offline", "error", "conflict", "restored"].indexOf(state) !== -1);
     statusEl.classList.toggle("field-error", state === "offline" || state === "conflict" || state === "error");
   }
 
@@ -604,7 +607,7 @@
       removeLocal();
     } else if (base === version) {
       writeLocal();
-      setStatus(msg("restored"), "unsaved");
+      setStatus(msg("restored"), "restored");
       timer = setTimeout(function () { save(false); }, DELAY);
     } else {
       versionInput.value = base;  // the version these edits started from, until the person has chosen

@@ -23,15 +23,17 @@ from typing import Any
 import pytest
 
 from lti_tool.observations.models import Observation
+from tests.browser import test_observation_flow as flow
 from tests.browser.conftest import LmsBrowser
 from tests.browser.test_contacts_flow import PHONE, assert_fits, phone_sized
 from tests.browser.test_observation_flow import EDIT, Campus, autosaved, go, launch, pick_session, snap
-from tests.browser.test_observation_flow import after_the_bell as after_the_bell_fixture  # noqa: F401
-from tests.browser.test_observation_flow import campus as campus_fixture  # noqa: F401
-from tests.browser.test_observation_flow import new_lms as new_lms_fixture  # noqa: F401
 from tests.support.platform import PlatformSimulator
 
 pytestmark = pytest.mark.browser
+# the fixtures: fresh browser contexts on the LMS course page, the campus, the class already over
+new_lms = flow.new_lms
+campus = flow.campus
+after_the_bell = flow.after_the_bell
 expect = pytest.importorskip("playwright.sync_api").expect
 
 BEFORE = "教师以生活实例导入极限概念。"
