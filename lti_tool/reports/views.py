@@ -46,7 +46,7 @@ KIND_LABELS = {
     ReportKind.EXECUTION_REPORT: lazy_gettext("Execution report (PDF)"),
     ReportKind.PERSONAL_ARCHIVE: lazy_gettext("Personal observation archive (PDF)"),
     ReportKind.CADRE_EXCEL: lazy_gettext("Annual cadre assessment (Excel)"),
-    ReportKind.BULLETIN: lazy_gettext("Bulletin (PDF)"),
+    ReportKind.BULLETIN: lazy_gettext("Bulletin on the leaders' duties (PDF)"),
     ReportKind.CONTACT_REPORT: lazy_gettext("Grassroots-contact execution report (PDF)"),
     ReportKind.CONTACT_ARCHIVE: lazy_gettext("Contact archive of the academic year (PDF)"),
 }
