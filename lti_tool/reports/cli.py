@@ -21,7 +21,6 @@ from lti_tool.reports.services import ReportKind, ReportRunService
 KINDS = [
     ReportKind.EXECUTION_REPORT.value,
     ReportKind.PERSONAL_ARCHIVE.value,
-    ReportKind.CADRE_EXCEL.value,
     ReportKind.STATISTICS.value,
 ]
 
@@ -53,7 +52,7 @@ def register(cli: click.Group) -> None:
         employee_no: str | None,
         institution_code: str | None,
     ) -> None:
-        """Build the execution report (PDF), a personal archive, the cadre export or the statistics."""
+        """Build the execution report (PDF), a personal archive or the statistics."""
         if kind != ReportKind.STATISTICS and out is None:
             fail("--out FILE is required for this kind")
         if kind == ReportKind.PERSONAL_ARCHIVE and not employee_no:

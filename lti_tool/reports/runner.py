@@ -37,7 +37,7 @@ def register_builder(kind: str) -> Callable[[Builder], Builder]:
 
 def load_builders() -> dict[str, Builder]:
     """Import the builder modules (each registers itself) and return the registry."""
-    from lti_tool.reports import bulletin, contacts, exports, report, statistics  # noqa: F401
+    from lti_tool.reports import bulletin, cadre_file, contacts, report, statistics  # noqa: F401
 
     return _BUILDERS
 

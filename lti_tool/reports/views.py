@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.actor import Actor
 from lti_tool.db import get_scoped
@@ -29,6 +29,7 @@ from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.problems.views import STATUS_LABELS as PROBLEM_STATUS_LABELS
 from lti_tool.reports.bulletin import ISSUERS, BulletinService, number_label
+from lti_tool.reports.cadre_file import CadreFileService, parse_period, period_label
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.services import ReportKind, ReportRunService
 from lti_tool.reports.statistics import SemesterStatistics, StatisticsService
@@ -38,29 +39,32 @@ from lti_tool.web import current_actor, db, redis_connection, requires_persona, 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 register_nav("quality_center", 40, "reports.index", N_("Statistics and reports"), active_prefix="reports.")
-register_nav("organization", 20, "reports.index", N_("Reports and the cadre Excel"), active_prefix="reports.")
+register_nav("organization", 20, "reports.index", N_("Reports and the cadre file"), active_prefix="reports.")
 
 
 KIND_LABELS = {
     ReportKind.STATISTICS: lazy_gettext("Semester statistics"),
     ReportKind.EXECUTION_REPORT: lazy_gettext("Execution report (PDF)"),
     ReportKind.PERSONAL_ARCHIVE: lazy_gettext("Personal observation archive (PDF)"),
-    ReportKind.CADRE_EXCEL: lazy_gettext("Annual cadre assessment (Excel)"),
+    ReportKind.CADRE_FILE: lazy_gettext("Annual cadre file (Excel)"),
+    ReportKind.CADRE_SUMMARY: lazy_gettext("Annual cadre file, summary (PDF)"),
     ReportKind.BULLETIN: lazy_gettext("Bulletin on the leaders' duties (PDF)"),
     ReportKind.CONTACT_REPORT: lazy_gettext("Grassroots-contact execution report (PDF)"),
     ReportKind.CONTACT_ARCHIVE: lazy_gettext("Contact archive of the academic year (PDF)"),
 }
+CADRE_KINDS = (ReportKind.CADRE_FILE, ReportKind.CADRE_SUMMARY)
+"""The annual cadre file (三个纳入): for a year the office chooses, not for a semester (its own form)."""
 # Who may start which kind; the personal archive is always the actor's own.
 STARTABLE = {
     "quality_center": {
         ReportKind.STATISTICS,
         ReportKind.EXECUTION_REPORT,
-        ReportKind.CADRE_EXCEL,
         ReportKind.BULLETIN,
+        *CADRE_KINDS,
     },
-    "organization": {ReportKind.CADRE_EXCEL, ReportKind.CONTACT_REPORT},
+    "organization": {ReportKind.CONTACT_REPORT, *CADRE_KINDS},
     "observer": {ReportKind.PERSONAL_ARCHIVE, ReportKind.CONTACT_ARCHIVE},
-    "school_office": {ReportKind.CONTACT_REPORT, ReportKind.CADRE_EXCEL, ReportKind.BULLETIN},
+    "school_office": {ReportKind.CONTACT_REPORT, ReportKind.BULLETIN, *CADRE_KINDS},
 }
 # The bulletin of both systems (C-7c) is issued by the offices of ``ISSUERS`` (docs/decisions.md P-18) with
 # its own form: a semester and a checkpoint.
@@ -108,15 +112,16 @@ def run_output(run: ReportRun, size: int | None = None) -> Output | None:
     label = str(KIND_LABELS.get(ReportKind(run.kind), run.kind)) if run.kind in set(ReportKind) else run.kind
     if run.kind == ReportKind.BULLETIN and run.number:
         label = f"{label} {number_label(run.number_year, run.number)}"
+    when = semester.code if semester else period_label(run.period, gettext)
     if run.kind == ReportKind.STATISTICS:
         url = url_for("reports.show", run_id=run.id)
-        return Output(label, semester.code if semester else "", run.finished_at, "", url, True)
+        return Output(label, when, run.finished_at, "", url, True)
     if size is None:
         size = _service_for(run).output_sizes([run.id]).get(run.id)
     if size is None:
         return None
     url = url_for("reports.download", run_id=run.id)
-    return Output(label, semester.code if semester else "", run.finished_at, human_size(size), url, False)
+    return Output(label, when, run.finished_at, human_size(size), url, False)
 
 
 def _service_for(run: ReportRun) -> ReportRunService:
@@ -184,10 +189,18 @@ def index():
         runs=runs,
         semesters=_semesters(actor),
         labels=KIND_LABELS,
-        startable=sorted(startable - {ReportKind.BULLETIN}),
+        startable=sorted(startable - {ReportKind.BULLETIN} - set(CADRE_KINDS)),
         issues_bulletins=ReportKind.BULLETIN in startable and actor.persona in ISSUERS,
         today=BulletinService(db(), actor.institution_id).today(),
+        cadre_years=_cadre_years(actor),
     )
+
+
+def _cadre_years(actor: Actor) -> dict[str, list[str]] | None:
+    """The years the cadre-file form offers, for those who may make it (``None`` for others)."""
+    if not set(CADRE_KINDS) & STARTABLE.get(actor.persona, set()):
+        return None
+    return CadreFileService(db(), actor.institution_id).choices()
 
 
 @bp.route("/start", methods=["POST"])
@@ -198,6 +211,17 @@ def start():
     for_person = kind in FOR_A_PERSON.get(actor.persona, set()) and kind not in _hidden_kinds(actor)
     if kind not in STARTABLE.get(actor.persona, set()) and not for_person:
         raise Forbidden("You cannot start this report.")
+    if kind in CADRE_KINDS:
+        year = parse_period(request.form.get("period"))
+        run, _created = _service(actor).start(
+            kind,
+            redis_connection(),
+            semester_id=None,
+            period=year.code,
+            language=actor.locale,
+            requested_by_id=actor.person_id,
+        )
+        return redirect(url_for("reports.show", run_id=run.id), code=303)
     semester_id = id_field(request.form, "semester_id")
     if kind == ReportKind.BULLETIN:
         run = BulletinService(db(), actor.institution_id).issue(
@@ -312,8 +336,14 @@ def _quote(name: str) -> str:
 
 @register_panel("organization", 5)
 def _cadre_panel(actor: Actor) -> Panel:
-    """The organization department's two tasks on its home page: compliance per cadre, the annual Excel."""
-    return Panel("reports/_panel_organization.html", {"semesters": _semesters(actor)})
+    """The organization department's two tasks on its home page: compliance per cadre, the annual file."""
+    return Panel("reports/_panel_organization.html", {"cadre_years": _cadre_years(actor)})
+
+
+@register_panel("school_office", 45)
+def _office_cadre_panel(actor: Actor) -> Panel:
+    """The school office makes the annual cadre file too (七.1: it shares the responsibility)."""
+    return Panel("reports/_panel_cadre_file.html", {"cadre_years": _cadre_years(actor)})
 
 
 @register_panel("observer", 15)

@@ -444,7 +444,7 @@ def test_quality_center_reads_compliance_and_downloads_the_report(
         assert "统计结果" in text and "O-1 每学期至少听2次课" in text and "月度情况" in text
 
 
-def test_organization_department_reads_each_cadre_and_downloads_the_cadre_excel(
+def test_organization_department_reads_each_cadre_and_downloads_the_cadre_file(
     new_lms: Callable[..., LmsBrowser],
     college: dict[str, Any],
     artifact_path: Callable[[str], Path],
@@ -465,15 +465,16 @@ def test_organization_department_reads_each_cadre_and_downloads_the_cadre_excel(
         )
         assert "O-1" in text
         walk.click(walk.frame.locator(".mainnav a").first, r"/home(\?|$)", "home-again")
-        walk.click(
-            walk.frame.locator("#panel-cadres form button[type=submit]"), r"/reports/runs/\d+", "cadre-run"
-        )
+        make = walk.frame.locator("#panel-cadres form button[value=cadre_file]")
+        walk.click(make, r"/reports/runs/\d+", "cadre-run")
         data = _build_and_download(
             walk.lms, settings, session_factory, f"{walk.device}-cadre.png", artifact_path, magic=b"PK"
         )
         walk.check("cadre-ready")
         book = openpyxl.load_workbook(io.BytesIO(data))
-        names = [row[1] for row in book["汇总"].iter_rows(min_row=3, values_only=True)]
+        summary = book.worksheets[0]  # 汇总, or Summary for the walk in English
+        assert summary.title == ("Summary" if english else "汇总")
+        names = [row[1] for row in summary.iter_rows(min_row=2, values_only=True)]
         assert "王校长" in names
 
 

@@ -109,14 +109,16 @@ def test_raiser_confirms_the_resolution_from_their_record_page(staff, as_user, s
     assert 'value="confirmed"' not in after
 
 
-def test_organization_home_has_compliance_per_cadre_and_the_cadre_excel(staff, as_user) -> None:  # type: ignore[no-untyped-def]
+def test_organization_home_has_compliance_per_cadre_and_the_cadre_file(staff, as_user) -> None:  # type: ignore[no-untyped-def]
     home = as_user(ORG).get("/home").get_data(as_text=True)
     panel = home.split('id="panel-cadres"', 1)[1].split("</section>", 1)[0]
     assert (
         ('href="/policy/"' in panel or 'href="/policy/?' in panel)
-        and 'value="cadre_excel"' in panel
+        and 'value="cadre_file"' in panel
+        and 'value="cadre_summary"' in panel
         and "/reports/start" in panel
     )
+    assert "cadre_excel" not in home  # the observation-only Excel is gone
 
 
 def test_every_link_the_bars_and_next_steps_name_is_a_page(app) -> None:  # type: ignore[no-untyped-def]

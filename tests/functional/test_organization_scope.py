@@ -32,7 +32,7 @@ def test_organization_cannot_open_or_list_another_persons_archive(
         f.person(s, institution_id, "质控中心", employee_no="Q001", unit=qc)
         leader = f.person(s, institution_id, "王院长", employee_no="L001")
         runs = {}
-        for kind, person in ((ReportKind.PERSONAL_ARCHIVE, leader.id), (ReportKind.CADRE_EXCEL, None)):
+        for kind, person in ((ReportKind.PERSONAL_ARCHIVE, leader.id), (ReportKind.CADRE_FILE, None)):
             run = ReportRun(
                 institution_id=institution_id, kind=kind, person_id=person, status=RunStatus.SUCCEEDED
             )
@@ -41,9 +41,9 @@ def test_organization_cannot_open_or_list_another_persons_archive(
             runs[kind] = run.id
     organization = launcher.launch(ORG)
     assert organization.get(client, f"/reports/runs/{runs[ReportKind.PERSONAL_ARCHIVE]}").status_code == 403
-    assert organization.get(client, f"/reports/runs/{runs[ReportKind.CADRE_EXCEL]}").status_code == 200
+    assert organization.get(client, f"/reports/runs/{runs[ReportKind.CADRE_FILE]}").status_code == 200
     listing = organization.get(client, "/reports/").get_data(as_text=True)
-    assert f"/reports/runs/{runs[ReportKind.CADRE_EXCEL]}" in listing
+    assert f"/reports/runs/{runs[ReportKind.CADRE_FILE]}" in listing
     assert f"/reports/runs/{runs[ReportKind.PERSONAL_ARCHIVE]}" not in listing
     # the quality center still opens it (control)
     quality = launcher.launch(QC)

@@ -47,7 +47,7 @@ def _qc_with_a_report(session_factory, institution_id: int) -> int:  # type: ign
         f.person(s, institution_id, "质控中心", employee_no="Q001", unit=qc)
         run = ReportRun(
             institution_id=institution_id,
-            kind=ReportKind.CADRE_EXCEL,
+            kind=ReportKind.CADRE_FILE,
             status=RunStatus.SUCCEEDED,
             filename="cadres.xlsx",
             content=b"PK-cadres",

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import openpyxl
 
-from lti_tool.compliance.services import ComplianceService
 from lti_tool.mail import Mailer
 from lti_tool.policy.schema import default_policy
 from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
-from lti_tool.reports.exports import cadre_workbook
+from lti_tool.reports.cadre_file import CadreFileService, workbook, year_of_period
 from lti_tool.timetable.models import Semester
 from tests.functional.observations import test_workflow as flow
 from tests.functional.observations.test_workflow import OBSERVER, QC, _save, _start, _submitted
@@ -70,30 +69,30 @@ def test_excel_export_has_words_dates_widths_a_filter_and_no_drafts_unless_asked
     assert MONDAY_W3.isoformat() not in text
 
 
-# -- beyond pages: the cadre Excel, the reminder e-mail, English data labels --------------------------------
+# -- beyond pages: the cadre file, the reminder e-mail, English data labels --------------------------------
 INTERNAL_WORDS = re.compile(
     r"\b(True|False|None|yes|no|ok|short|not_applicable|informative|submitted|draft|new|accepted|resolved|"
     r"confirmed|rejected|school_leader|college_dean|school_leaders|min_count|each_course|per_month)\b"
 )
 
 
-def test_cadre_excel_speaks_words_with_filters_and_rule_meanings(world, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cadre_file_speaks_words_with_filters_and_rule_meanings(world, session_factory) -> None:  # type: ignore[no-untyped-def]
     with session_factory() as s:
-        report = ComplianceService(s, world.institution_id).evaluate(world.semester)
-        book = openpyxl.load_workbook(io.BytesIO(cadre_workbook([report])))
+        cf = CadreFileService(s, world.institution_id).build(year_of_period("ay:2026-2027"))
+        book = openpyxl.load_workbook(io.BytesIO(workbook(cf, "zh_CN")))
+    assert book.sheetnames == ["汇总", "听课任务", "联系基层任务", "说明"]
+    for sheet in book.worksheets[:3]:
+        assert sheet.auto_filter.ref, sheet.title  # a filter on every table
     for sheet in book.worksheets:
-        assert sheet.auto_filter.ref, sheet.title  # a filter on every sheet
         texts = [str(v) for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, str)]
         leaked = [t for t in texts if INTERNAL_WORDS.search(t)]
         assert not leaked, (sheet.title, leaked[:5])
-    summary, detail = book["汇总"], book["明细"]
-    rule_heads = [c.value for c in summary[1] if isinstance(c.value, str) and " O-" in c.value]
-    assert rule_heads and all(re.search(r"O-\d+ \S", h) for h in rule_heads)  # an ID never alone
+    detail = book["听课任务"]
     head = [c.value for c in detail[1]]
     rows = [dict(zip(head, r, strict=False)) for r in detail.iter_rows(min_row=2, values_only=True)]
-    assert rows and all(r["要求说明"] for r in rows)  # each rule ID sits beside what it asks
+    assert rows and all(r["要求"] and r["条目"] for r in rows)  # each rule ID sits beside what it asks
     assert {r["状态"] for r in rows} <= {"已完成", "未完成", "不适用", "参考", "低于目标"}
-    assert detail.column_dimensions["K"].width >= 30
+    assert detail.column_dimensions["L"].width >= 30
 
 
 def test_reminder_email_is_words_only(world, session_factory, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
