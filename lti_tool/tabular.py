@@ -25,7 +25,9 @@ import contextvars
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +155,7 @@ def _normalise(header: str) -> str:
     return header.replace("\ufeff", "").strip().lower().replace(" ", "_")
 
 
-def _stream(data: bytes | IO[bytes]) -> IO[bytes]:
+def as_stream(data: bytes | IO[bytes]) -> IO[bytes]:
     return io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
 
 
@@ -172,6 +174,9 @@ class Upload:
     is_xlsx: bool
     size: int
     work_bytes: int
+    declared_rows: int = 0
+    """An XLSX's data rows as its first sheet's ``<dimension>`` declares them (0 when it does not say); a
+    CSV's are counted by ``check_table``."""
 
     @property
     def runs_inline(self) -> bool:
@@ -181,7 +186,7 @@ class Upload:
 def inspect_upload(data: bytes | IO[bytes], filename: str) -> Upload:
     """The cheap checks every upload passes before any row is read: its size, and for an XLSX its zip
     directory (unpacked total, each part's compression ratio). Raises ``TooLarge`` naming the limit."""
-    stream = _stream(data)
+    stream = as_stream(data)
     size = _length(stream)
     if size > _LIMITS.max_bytes:
         raise TooLarge(
@@ -193,20 +198,84 @@ def inspect_upload(data: bytes | IO[bytes], filename: str) -> Upload:
     stream.seek(0)
     if not is_xlsx:
         return Upload(False, size, size)
-    return Upload(True, size, _check_zip(stream))
+    work, declared = _check_zip(stream)
+    return Upload(True, size, work, declared)
 
 
-def _check_zip(stream: IO[bytes]) -> int:
-    """The workbook's unpacked size from its zip directory, refusing a zip bomb before inflating it."""
+def _check_zip(stream: IO[bytes]) -> tuple[int, int]:
+    """The workbook's unpacked size from its zip directory, refusing a zip bomb before inflating it, and
+    the data rows its first sheet declares (refused beyond the row limit before openpyxl reads a row)."""
     try:
         with zipfile.ZipFile(stream) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            _check_parts(members)
+            declared = _declared_rows(archive)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as exc:
         raise ValidationFailed(
             "The file is not a readable XLSX workbook: %(reason)s", reason=str(exc)
         ) from exc
     finally:
         stream.seek(0)
+    if declared > _LIMITS.max_rows:
+        raise TooLarge(
+            "The workbook's first sheet declares %(rows)s rows, more than the import limit of %(max)s rows; "
+            "the file was not opened. Split it into smaller files.",
+            rows=declared,
+            max=_LIMITS.max_rows,
+        )
+    return sum(info.file_size for info in members), declared
+
+
+HEAD_BYTES = 64 * 1024
+"""How much of a workbook part is inflated to find the first sheet and its declared dimension."""
+_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*?\b(?:\w+:)?id=\"([^\"]+)\"")
+_RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*?\bref=\"[A-Za-z$]*\d*(?::[A-Za-z$]*(\d+))?\"")
+
+
+def _head(archive: zipfile.ZipFile, name: str) -> bytes:
+    """The first ``HEAD_BYTES`` of a part, inflating no more (empty when the part is missing)."""
+    try:
+        with archive.open(name) as part:
+            return part.read(HEAD_BYTES)
+    except KeyError:
+        return b""
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str:
+    """The part openpyxl reads as the first worksheet: the workbook's first ``<sheet>`` through its
+    relationship; ``xl/worksheets/sheet1.xml`` when the workbook does not say."""
+    sheet = _SHEET.search(_head(archive, "xl/workbook.xml"))
+    if sheet:
+        for rel in _RELATIONSHIP.findall(_head(archive, "xl/_rels/workbook.xml.rels")):
+            ident, target = re.search(rb'\bId="([^"]*)"', rel), re.search(rb'\bTarget="([^"]*)"', rel)
+            if ident and target and ident.group(1) == sheet.group(1):
+                path = target.group(1).decode(errors="replace")
+                return path.lstrip("/") if path.startswith("/") else f"xl/{path}"
+    return "xl/worksheets/sheet1.xml"
+
+
+MIN_ROW_BYTES = 12
+"""The least XML a row takes (``<row r="9"/>``): a sheet part smaller than its declared rows need lies."""
+
+
+def _declared_rows(archive: zipfile.ZipFile) -> int:
+    """The data rows (header not counted) the first sheet's ``<dimension ref="A1:M2000">`` declares, which
+    spreadsheet programs write before the rows; 0 when it is not there, or when the part is too small to
+    hold them (some programs declare the whole sheet, A1:XFD1048576, for a few rows)."""
+    name = _first_sheet(archive)
+    found = _DIMENSION.search(_head(archive, name))
+    if not found or not found.group(1):
+        return 0
+    last = int(found.group(1))
+    try:
+        unpacked = archive.getinfo(name).file_size
+    except KeyError:
+        return 0
+    return max(last - 1, 0) if unpacked >= last * MIN_ROW_BYTES else 0
+
+
+def _check_parts(members: list[zipfile.ZipInfo]) -> None:
     total = 0
     for info in members:
         total += info.file_size
@@ -227,7 +296,6 @@ def _check_zip(stream: IO[bytes]) -> int:
             size=size_text(total),
             limit=size_text(_LIMITS.max_unpacked_bytes),
         )
-    return total
 
 
 def _encoding(stream: IO[bytes]) -> str:
@@ -358,7 +426,7 @@ def check_table(
 def _read(
     data: bytes | IO[bytes], filename: str, aliases: dict[str, list[str]], required: list[str], *, keep: bool
 ) -> tuple[list[Row], RowErrors, int]:
-    stream = _stream(data)
+    stream = as_stream(data)
     upload = inspect_upload(stream, filename)
     source = _xlsx_rows(stream) if upload.is_xlsx else _csv_rows(stream, upload.size)
     try:

@@ -112,6 +112,8 @@ def run_import(run_id: int) -> str:
 def load_importers() -> None:
     """Import the modules that register importers (``import_runs.services.register_importer``)."""
     import lti_tool.directory.services  # noqa: F401
+    import lti_tool.timetable.importer  # noqa: F401
+    import lti_tool.timetable.periods  # noqa: F401
 
 
 def _retries_left() -> int:
@@ -215,7 +217,7 @@ def _requeue_import_orphans(session: Session, connection: object) -> int:
     for run in imports.orphans(session):
         if not run.job_id and run.status == imports.RUNNING:
             continue  # not started by a job
-        if _job_is_live(imports.job_id_of(run.id), connection):
+        if _job_is_live(imports.job_id_of(run.id, run.stage), connection):
             continue
         if run.status == imports.RUNNING:
             if (run.attempts or 0) >= imports.MAX_ATTEMPTS:
@@ -223,7 +225,7 @@ def _requeue_import_orphans(session: Session, connection: object) -> int:
                 run.error = imports.OUR_ERROR
                 continue
             run.status = imports.PENDING
-        run.job_id = imports.enqueue(run.id, connection)
+        run.job_id = imports.enqueue(run.id, connection, run.stage)
         queued += 1
     session.commit()
     return queued

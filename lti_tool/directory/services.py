@@ -886,3 +886,17 @@ def import_people_job(session: Session, institution_id: int, data: bytes, filena
 
     policy = PolicyStore(session, institution_id).current()
     return DirectoryService(session, institution_id).import_people(data, filename, policy)
+
+
+@register_importer(
+    "units",
+    aliases=UNIT_ALIASES,
+    required=["code", "name", "kind"],
+    label=N_("Import units"),
+    personas=("quality_center",),
+    back="directory.units",
+    back_label=N_("Back to units"),
+)
+def import_units_job(session: Session, institution_id: int, data: bytes, filename: str) -> ImportResult:
+    """The units import as a worker job (``lti_tool/import_runs``): the page's and the CLI's importer."""
+    return DirectoryService(session, institution_id).import_units(data, filename)

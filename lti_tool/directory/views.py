@@ -24,14 +24,14 @@ from lti_tool.actor import Actor
 from lti_tool.directory.identity import IdentityService
 from lti_tool.directory.models import PlatformUser
 from lti_tool.directory.services import DirectoryService, ImportResult
-from lti_tool.errors import BadRequest, ValidationFailed
+from lti_tool.errors import ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.import_runs.services import ImportRunService
+from lti_tool.import_runs.views import follow, receive
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
 from lti_tool.tenancy import Institution
-from lti_tool.web import current_actor, db, redis_connection, requires_persona
+from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
 
@@ -62,12 +62,11 @@ def _directory(actor: Actor) -> DirectoryService:
     return DirectoryService(db(), actor.institution_id)
 
 
-def _upload() -> tuple[bytes, str]:
-    """The uploaded file's bytes and name; the importer decides CSV or XLSX from both."""
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        raise BadRequest("Choose a CSV or XLSX file to upload.")
-    return file.read(), file.filename
+def _filename() -> str:
+    """The uploaded file's name (``receive`` has checked there is one); the importer decides CSV or XLSX
+    from it and the bytes."""
+    file = request.files["file"]
+    return file.filename or ""
 
 
 def _import_failed(kind: str, err: ValidationFailed) -> tuple[str, int]:
@@ -110,9 +109,11 @@ def units():
 @bp.route("/units/import", methods=["POST"])
 @requires_persona("quality_center")
 def import_units():
-    data, filename = _upload()
     try:
-        result = _directory(current_actor()).import_units(data, filename)
+        received = receive("units")
+        if received.run is not None:  # a large file: a worker job imports it, its page follows it
+            return follow(received.run)
+        result = _directory(current_actor()).import_units(received.data, _filename())
     except ValidationFailed as err:
         return _import_failed("units", err)
     return _imported("directory.units", result)
@@ -140,17 +141,12 @@ def people():
 @requires_persona("quality_center")
 def import_people():
     actor = current_actor()
-    data, filename = _upload()
-    imports = ImportRunService(db(), actor.institution_id)
     try:
-        rows = imports.needs_job("people", data, filename)
-        if rows is not None:  # a large file: a worker job imports it, this page follows it
-            run = imports.start(
-                "people", data, filename, redis_connection(), requested_by_id=actor.person_id, rows=rows
-            )
-            return redirect(url_for("import_runs.view", run_id=run.id), code=303)
+        received = receive("people")
+        if received.run is not None:  # a large file: a worker job imports it, its page follows it
+            return follow(received.run)
         policy = PolicyStore(db(), actor.institution_id).current()
-        result = _directory(actor).import_people(data, filename, policy)
+        result = _directory(actor).import_people(received.data, _filename(), policy)
     except ValidationFailed as err:
         return _import_failed("people", err)
     return _imported("directory.people", result)

@@ -40,4 +40,25 @@ class ImportRun(InstitutionScoped, Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     upload: Mapped[bytes | None] = mapped_column(LargeBinary)
-    """The file, kept until the run ends (every host's worker can read it from the database)."""
+    """The file of a run recorded before migration 0019 (now in ``ImportRunPart`` rows), kept until the
+    run ends."""
+    stage: Mapped[str] = mapped_column(String(16), default="import")
+    """``import`` (one step), ``preview`` (the job works out what the import would change and keeps the
+    file) or ``apply`` (a confirmed preview being stored)."""
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    """The importer's choices made on the upload form (e.g. the timetable's ``replace``)."""
+    preview: Mapped[dict] = mapped_column(JSON, default=dict)
+    """What a preview stage found, for its page (the importer's own JSON) and for the confirmation."""
+
+
+class ImportRunPart(Base):
+    """One piece of a run's file, in upload order: the web request writes the file a piece at a time from
+    its spooled upload, so no web worker ever holds a large file (every host's worker reads it from the
+    database); the pieces are deleted when the run ends."""
+
+    __tablename__ = "import_run_part"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

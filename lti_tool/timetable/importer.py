@@ -37,7 +37,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -48,6 +48,8 @@ from lti_tool.acting import logged_import
 from lti_tool.directory.models import Unit
 from lti_tool.directory.services import DirectoryService
 from lti_tool.errors import Conflict, NotFound, ValidationFailed
+from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.observations.models import (
     Observation,
     ObservationMember,
@@ -858,6 +860,8 @@ def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[list[int]]:
 
 # -- preview, then confirm -------------------------------------------------------------------------------
 PREVIEW_LIFETIME = dt.timedelta(hours=1)
+PREVIEW_LINES = 200
+"""How many sections (and observed sessions) the preview lists of each kind; the counts are complete."""
 
 
 class TimetableImportPreviews:
@@ -924,3 +928,105 @@ class TimetableImportPreviews:
         self.session.delete(pending)
         self.session.flush()
         return result
+
+
+# -- as an import run (lti_tool/import_runs): the worker previews, the person confirms, the worker applies --
+_LISTS = ("added", "changed", "removed", "observed")
+
+
+def preview_json(result: TimetableImportResult) -> dict[str, Any]:
+    """A preview as the run keeps it: its counts and lines, and the digest its confirmation must match."""
+    kept = {
+        f.name: getattr(result, f.name)
+        for f in fields(result)
+        if f.name not in (*_LISTS, "observed_ids", "changes")
+    }
+    lines = {name: [asdict(line) for line in getattr(result, name)] for name in _LISTS}
+    for line in lines["observed"]:
+        line["date"] = line["date"].isoformat()
+    return kept | lines | {"digest": result.digest, "nothing_to_do": result.nothing_to_do}
+
+
+def preview_from_json(preview: dict[str, Any]) -> TimetableImportResult:
+    """The preview page's ``result`` again, from ``preview_json``."""
+    counts = {f.name: preview[f.name] for f in fields(TimetableImportResult) if f.name in preview}
+    return TimetableImportResult(
+        **{k: v for k, v in counts.items() if k not in _LISTS},
+        added=[SectionLine(**line) for line in preview.get("added", [])],
+        changed=[SectionLine(**line) for line in preview.get("changed", [])],
+        removed=[SectionLine(**line) for line in preview.get("removed", [])],
+        observed=[
+            ObservedLine(**(line | {"date": dt.date.fromisoformat(line["date"])}))
+            for line in preview.get("observed", [])
+        ],
+        changes=[] if preview.get("nothing_to_do") else [preview.get("digest")],  # only its emptiness is read
+    )
+
+
+@dataclass(frozen=True)
+class AppliedCounts:
+    """What a confirmed import run stored, as the run's page counts it (sections)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+
+
+def _previewed(
+    session: Session, institution_id: int, data: bytes, filename: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    result = TimetableImporter(session, institution_id).preview(data, filename, bool(options.get("replace")))
+    return preview_json(result)
+
+
+def _apply(
+    session: Session,
+    institution_id: int,
+    data: bytes,
+    filename: str,
+    options: dict[str, Any],
+    preview: dict[str, Any],
+) -> AppliedCounts:
+    replace = bool(options.get("replace"))
+    result = TimetableImporter(session, institution_id).apply_previewed(
+        data, filename, replace, preview["digest"]
+    )
+    return AppliedCounts(
+        result.sections_created, result.sections_updated, result.sections_unchanged, result.sections_removed
+    )
+
+
+def _replace_confirmed(options: dict[str, Any]) -> None:
+    if options.get("replace") and not options.get("confirm_replace"):
+        raise ValidationFailed(
+            "Replacing the timetable removes every section the file does not list: tick the box to "
+            "confirm that this is what you want."
+        )
+
+
+def _preview_context(preview: dict[str, Any]) -> dict[str, Any]:
+    return {"result": preview_from_json(preview), "limit": PREVIEW_LINES}
+
+
+@register_importer(
+    "timetable",
+    aliases=TIMETABLE_ALIASES,
+    required=TIMETABLE_REQUIRED,
+    label=N_("Import the timetable"),
+    personas=("quality_center",),
+    back="timetable.import_page",
+    back_label=N_("Back to the import form"),
+    preview=_previewed,
+    apply=_apply,
+    preview_template="timetable/import_preview.html",
+    preview_context=_preview_context,
+    confirm_check=_replace_confirmed,
+)
+def import_timetable_job(session: Session, institution_id: int, data: bytes, filename: str) -> AppliedCounts:
+    """Without a preview (a run recorded as one step): the update import, as ``tingke import timetable
+    --apply``."""
+    result = TimetableImporter(session, institution_id).import_file(data, filename)
+    return AppliedCounts(
+        result.sections_created, result.sections_updated, result.sections_unchanged, result.sections_removed
+    )

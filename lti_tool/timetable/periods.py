@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.acting import logged_import
+from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.tabular import read_table
 from lti_tool.timetable.models import (
     Period,
@@ -132,3 +134,19 @@ class PeriodService:
             result.removed += 1
         self.session.flush()
         return result
+
+
+@register_importer(
+    "periods",
+    aliases=PERIOD_ALIASES,
+    required=["period", "start", "end"],
+    label=N_("Import the period table"),
+    personas=("quality_center",),
+    back="timetable.periods",
+    back_label=N_("Back to the period table"),
+)
+def import_periods_job(
+    session: Session, institution_id: int, data: bytes, filename: str
+) -> PeriodImportResult:
+    """The period table import as a worker job (``lti_tool/import_runs``): the page's and the CLI's."""
+    return PeriodService(session, institution_id).import_periods(data, filename)

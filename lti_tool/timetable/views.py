@@ -18,11 +18,12 @@ from lti_tool.directory.personas import active_positions
 from lti_tool.directory.services import parse_date
 from lti_tool.errors import BadRequest, TingkeError
 from lti_tool.i18n import N_
+from lti_tool.import_runs.views import follow, receive
 from lti_tool.inputs import id_field, row_id
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
-from lti_tool.timetable.importer import TimetableImportPreviews, TimetableImportResult
+from lti_tool.timetable.importer import PREVIEW_LINES, TimetableImportPreviews, TimetableImportResult
 from lti_tool.timetable.mapping import CourseMappingService
 from lti_tool.timetable.periods import PeriodService
 from lti_tool.timetable.search import SessionFilters, SessionSearchService, local_now
@@ -44,13 +45,6 @@ START_ENDPOINT = "observations.start"
 def _start_url() -> str:
     """The observation engineer's start endpoint, when it exists (the picker renders either way)."""
     return url_for(START_ENDPOINT)
-
-
-def _upload() -> tuple[bytes, str]:
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise BadRequest("Choose a CSV or XLSX file to import.")
-    return upload.read(), upload.filename
 
 
 def _search_service(actor: Actor) -> SessionSearchService:
@@ -203,9 +197,11 @@ def periods():
 @requires_persona(*QC)
 def import_periods():
     actor = current_actor()
-    data, filename = _upload()
+    received = receive("periods")
+    if received.run is not None:  # a large file: a worker job imports it, its page follows it
+        return follow(received.run)
     service = PeriodService(db(), actor.institution_id)
-    result = service.import_periods(data, filename)
+    result = service.import_periods(received.data, request.files["file"].filename or "")
     return render_template("timetable/periods.html", periods=service.all(), result=result)
 
 
@@ -223,14 +219,21 @@ def import_timetable():
     actor = current_actor()
     replace = request.form.get("mode") == "replace"
     try:
-        data, filename = _upload()
+        received = receive("timetable", options={"replace": replace})
+        if received.run is not None:  # a large file: a worker job previews it, its page follows it
+            return follow(received.run)
         pending, result = TimetableImportPreviews(db(), actor.institution_id).create(
-            data, filename, replace, actor.person_id
+            received.data, request.files["file"].filename or "", replace, actor.person_id
         )
     except TingkeError as exc:  # back on the form, the file's problems listed by row and column
         return _import_page(actor, error=exc, replace=replace), exc.status
     return render_template(
-        "timetable/import_preview.html", pending=pending, result=result, limit=PREVIEW_LINES
+        "timetable/import_preview.html",
+        pending=pending,
+        filename=pending.filename,
+        confirm_url=url_for("timetable.confirm_import"),
+        result=result,
+        limit=PREVIEW_LINES,
     )
 
 
@@ -246,10 +249,6 @@ def confirm_import():
     except TingkeError as exc:
         return _import_page(actor, error=exc), exc.status
     return _import_page(actor, result=result)
-
-
-PREVIEW_LINES = 200
-"""How many sections (and observed sessions) the preview lists of each kind; the counts are complete."""
 
 
 def _import_page(

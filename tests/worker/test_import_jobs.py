@@ -21,7 +21,7 @@ from sqlalchemy import select
 from lti_tool import tabular
 from lti_tool.directory.models import Person
 from lti_tool.import_runs.models import ImportRun
-from lti_tool.import_runs.services import job_id_of, progress_key
+from lti_tool.import_runs.services import file_of, job_id_of, progress_key
 from lti_tool.tabular import Limits
 from tests.functional.directory.test_pages import QC_USER, TEACHER, count, roster
 from tests.functional.test_import_limits import upload_large
@@ -82,7 +82,7 @@ def test_200_000_rows_are_refused_or_handed_to_a_job_with_bounded_memory(
     assert peak < 48 * MiB, f"{peak / MiB:.0f} MiB"
     with session_factory() as s:
         run = s.scalars(select(ImportRun)).one()
-        assert (run.status, run.rows, run.kind, len(run.upload or b"")) == (
+        assert (run.status, run.rows, run.kind, len(file_of(s, run))) == (
             "pending",
             200_000,
             "people",
@@ -125,7 +125,7 @@ def test_a_large_import_runs_in_the_worker_and_its_page_follows_it(
     assert count(session_factory, Person, institution_id) == 3003
     with session_factory() as s:
         run = s.scalars(select(ImportRun)).one()
-        assert (run.status, run.progress, run.upload) == ("succeeded", 100, None)
+        assert (run.status, run.progress, file_of(s, run)) == ("succeeded", 100, b"")
         assert run.result == {"created": 3000, "updated": 0, "unchanged": 0, "removed": 0}
     done = html.unescape(client.get(page_url).get_data(as_text=True))
     assert "导入完成：新增 3000，更新 0，未变 0" in done and "返回人员列表" in done
@@ -153,7 +153,7 @@ def test_a_refused_large_import_stores_nothing_and_lists_its_rows(
     assert count(session_factory, Person, institution_id) == 3
     with session_factory() as s:
         run = s.scalars(select(ImportRun)).one()
-        assert run.status == "failed" and run.upload is None
+        assert run.status == "failed" and file_of(s, run) == b""
     page = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
     assert "未导入任何数据" in page
     assert "(row 2502, column 邮箱)" in page
