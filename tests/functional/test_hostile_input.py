@@ -482,13 +482,17 @@ def _view(app: Flask, rule: Rule) -> Callable[..., Any]:
 
 
 def _source(view: Callable[..., Any]) -> str:
-    """The view's source and that of the module-level helpers it calls (where it reads the request)."""
+    """The view's source and that of the module-level helpers it calls (where it reads the request), its
+    own module's or the import pages' shared one (``import_runs.views.receive`` reads every upload)."""
     inner = inspect.unwrap(view)
     module = inspect.getmodule(inner)
     parts = [inspect.getsource(inner)]
     for name in inner.__code__.co_names:
         helper = getattr(module, name, None)
-        if inspect.isfunction(helper) and helper.__module__ == inner.__module__:
+        if inspect.isfunction(helper) and helper.__module__ in (
+            inner.__module__,
+            "lti_tool.import_runs.views",
+        ):
             parts.append(inspect.getsource(helper))
     return "\n".join(parts)
 
