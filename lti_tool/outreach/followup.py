@@ -275,6 +275,7 @@ class FollowUpService:
     def _tell_routed(self, fu: FollowUp, people: Iterable[int | None]) -> None:
         """The item reached ``people`` (a leader, or a unit's handlers): one notification call."""
         event = Event.LETTER_ROUTED if fu.kind == FollowUpKind.LETTER else Event.PROPOSAL_ROUTED
+        fu.overdue_told_for = None  # a new holder of an overdue item hears that it is overdue, once
         self.session.flush()
         rows = NotificationService(self.session, self.institution_id).notify(
             event, people, self._words(fu), ref=f"follow-up:{fu.id}:{len(fu.events)}", once=True

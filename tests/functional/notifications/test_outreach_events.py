@@ -145,12 +145,16 @@ def test_overdue_items_are_told_once_per_deadline_to_whoever_owes_the_step(world
     assert row.person_id == w["wang"].id and "实训室开放时间" in row.body  # the leader owes the 批示
     assert [loop.claim_overdue(c) for c in stale] == [False]  # the second worker's claim matches no row
     assert loop.announce_overdue(later) == 0
-    # the office moves the deadline (督办): the new deadline, when it passes, is told to the unit now owing
+    # handed to the unit while overdue: the unit now owing the step hears it, once
     letters.loop.instruct(fu, Acting(w["wang"].id), "请教务处答复。", w["jwc"].id)
-    fu.deadline = later + dt.timedelta(days=1)
-    s.flush()
-    assert loop.announce_overdue(later + dt.timedelta(days=3)) == 2
+    assert loop.announce_overdue(later) == 2
     assert people(told(s, "letter_overdue")[1:]) == sorted([w["handler"].id, w["handler2"].id])
+    assert loop.announce_overdue(later) == 0
+    # the office moves the deadline (督办): told again only once the new deadline has passed
+    letters.loop.reroute(fu, Acting(w["clerk"].id, office=True), deadline=later + dt.timedelta(days=1))
+    assert loop.announce_overdue(later) == 0
+    assert loop.announce_overdue(later + dt.timedelta(days=3)) == 2
+    assert len(told(s, "letter_overdue")) == 5
     # answered items are not overdue
     letters.loop.answer(fu, Acting(w["handler"].id), "已答复")
     fu.deadline = later + dt.timedelta(days=2)
