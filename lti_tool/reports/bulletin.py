@@ -288,16 +288,24 @@ class BulletinService:
         self.session.flush()
         notifications = NotificationService(self.session, self.institution_id)
         number = number_label(run.number_year, run.number)
+        issuer = ISSUERS.get(run.issuer, ISSUERS["quality_center"])
         for person_id, rows in entries.items():
+            # The message is rendered in the person's language; the words passed in follow it too.
+            en = notifications.addresses.language(person_id) == "en"
+            duties = (
+                "; ".join(f"{e.duty_en} ({e.short} short)" for e in rows)
+                if en
+                else "；".join(f"{e.duty_zh}（差{e.short}）" for e in rows)
+            )
             notifications.notify(
                 Event.BULLETIN_ISSUED,
                 [person_id],
                 {
                     "number": number,
-                    "issuer": ISSUERS.get(run.issuer, ISSUERS["quality_center"])[0],
+                    "issuer": issuer[1] if en else issuer[0],
                     "date": issued_on.isoformat(),
                     "as_of": found.as_of.isoformat(),
-                    "duties": "；".join(f"{e.duty_zh}（差{e.short}）" for e in rows),
+                    "duties": duties,
                 },
                 ref=f"bulletin:{run.id}",
                 once=True,

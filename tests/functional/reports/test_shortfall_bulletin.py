@@ -299,3 +299,21 @@ def test_the_engine_judges_as_of_the_checkpoint(session_factory, college, instit
         assert later is not None
         o9 = later.result("O-9")
         assert o9 is not None and (o9.required, o9.done, o9.remaining) == (2, 1, 1)  # Sep missing, Oct done
+
+
+def test_a_leader_who_reads_english_is_told_in_english(session_factory, college, launcher, client):  # type: ignore[no-untyped-def]
+    wang = launcher.launch(WANG)
+    home = wang.get(client, "/home").get_data(as_text=True)
+    switched = client.post(f"/home/locale?s={wang.token}", data={"locale": "en", "csrf": _csrf(home)})
+    assert switched.status_code == 303
+    _issued(client, launcher.launch(OFFICE), college["semester"])
+    year = clock.today().year
+    with session_factory() as s:
+        told = {
+            n.person_id: n
+            for n in s.scalars(select(Notification).where(Notification.event == "bulletin_issued"))
+        }
+    english, chinese = told[college["wang"]], told[college["zhao"]]
+    assert english.subject == f"Bulletin 〔{year}〕1号 names you"
+    assert "the school office" in english.body and "at least 1 patrol a month (1 short)" in english.body
+    assert "学校办公室" in chinese.body and "召开师生员工座谈会（差1）" in chinese.body
