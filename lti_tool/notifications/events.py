@@ -1,19 +1,35 @@
 """The event types and their messages: msgids (English) translated into each person's language.
 
 A message names things a person knows (a course, a date, a problem's text), never an internal code; the
-caller passes those words as ``params``. Adding an event is one entry here: the preferences page, the
-log and the delivery read this table.
+caller passes those words as ``params`` — a word that has a name in each language (a policy's problem
+category) as ``Localized``, so each reader gets theirs. Adding an event is one entry in ``TEMPLATES`` and
+one in ``AUDIENCES``: the preferences page, the log and the delivery read these tables.
+
+Who an event can concern (``AUDIENCES``) is data: each event names the kinds of people (``Audience``) the
+code tells of it, and a person's preferences page lists only the events of the audiences they belong to.
+Which audiences a person belongs to comes from what they hold: a persona (computed at launch from the
+roster and the policy: a position with a duty, a functional department, timetabled classes, a party
+branch), or a fact a domain registers here without the notifications importing it
+(``register_audience``: the problem loop's unit heads, the school leaders of the division of work, the
+writers of letters). An event must name every audience its callers send it to, or someone would get a
+message they cannot turn off.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import TYPE_CHECKING
 
 from babel.support import NullTranslations, Translations
 
 from lti_tool.i18n import N_, TRANSLATIONS_DIR, ensure_compiled
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Event(StrEnum):
@@ -132,7 +148,90 @@ TEMPLATES: dict[Event, Template] = {
     ),
 }
 
+
+class Audience(StrEnum):
+    TEACHER = "teacher"
+    """Teaches a timetabled section (the teacher persona): their classes' records."""
+    OBSERVER = "observer"
+    """Holds a position with an observing, patrol or contact duty (the observer persona): records,
+    groups, reminders, the problems they raised, bulletins naming them."""
+    UNIT_HANDLER = "handler"
+    """Works in a functional department (the handler persona): problems, letters and proposals routed
+    to the unit."""
+    UNIT_HEAD = "unit_head"
+    """Holds a position in a unit that is not a functional department (a college's heads): that unit's
+    problems, letters and proposals (problems.services ``handlers_of``)."""
+    SCHOOL_LEADER = "school_leader"
+    """A school leader of the division of work: letters routed by it (outreach.division)."""
+    BRANCH_SECRETARY = "branch_secretary"
+    """Secretary of a party branch (the persona): branch activities to confirm."""
+    LETTER_WRITER = "letter_writer"
+    """Wrote a letter to the school leaders (outreach.letters): the answer's release."""
+
+
+AUDIENCES: dict[Event, frozenset[Audience]] = {
+    Event.RECORD_AVAILABLE: frozenset({Audience.TEACHER}),
+    Event.RECORD_REPLIED: frozenset({Audience.OBSERVER}),
+    Event.PROBLEM_ROUTED: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.PROBLEM_OVERDUE: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.PROBLEM_RESOLVED: frozenset({Audience.OBSERVER}),
+    Event.GROUP_INVITED: frozenset({Audience.OBSERVER}),
+    Event.REMINDER: frozenset({Audience.OBSERVER}),
+    Event.BRANCH_CONFIRMATION: frozenset({Audience.BRANCH_SECRETARY}),
+    Event.LETTER_ROUTED: frozenset({Audience.SCHOOL_LEADER, Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.LETTER_OVERDUE: frozenset({Audience.SCHOOL_LEADER, Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.PROPOSAL_ROUTED: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.PROPOSAL_OVERDUE: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
+    Event.LETTER_ANSWERED: frozenset({Audience.LETTER_WRITER}),
+    Event.BULLETIN_ISSUED: frozenset({Audience.OBSERVER}),
+}
+"""Who each event can concern: the preferences page shows a person the events of their audiences."""
+
+PERSONA_AUDIENCES: dict[str, Audience] = {
+    "teacher": Audience.TEACHER,
+    "observer": Audience.OBSERVER,
+    "handler": Audience.UNIT_HANDLER,
+    "branch_secretary": Audience.BRANCH_SECRETARY,
+}
+"""The audiences a persona (directory/personas.py) is."""
+
+AudienceCheck = Callable[["Session", int, int, dt.date], bool]
+"""(session, institution_id, person_id, the college's today) → whether the person belongs."""
+_AUDIENCE_CHECKS: dict[Audience, AudienceCheck] = {}
+
+
+def register_audience(audience: Audience) -> Callable[[AudienceCheck], AudienceCheck]:
+    """Decorator for the domain that knows who belongs to ``audience`` (the same rule it tells people by)."""
+
+    def decorator(fn: AudienceCheck) -> AudienceCheck:
+        _AUDIENCE_CHECKS[audience] = fn
+        return fn
+
+    return decorator
+
+
+def audience_checks() -> dict[Audience, AudienceCheck]:
+    return dict(_AUDIENCE_CHECKS)
+
+
+def events_for(audiences: set[Audience] | frozenset[Audience]) -> list[Event]:
+    """The events that can concern someone of ``audiences``, in the table's order."""
+    return [event for event in TEMPLATES if AUDIENCES[event] & audiences]
+
+
 LANGUAGES = ("zh_CN", "en")
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A word a message names that has a name in each language (a policy's problem category): each
+    reader's message shows theirs."""
+
+    zh: str
+    en: str = ""
+
+    def text(self, language: str) -> str:
+        return self.en if language_of(language) == "en" and self.en else self.zh
 
 
 @cache
@@ -158,7 +257,10 @@ def render(event: Event, params: dict[str, object], language: str) -> tuple[str,
     """The subject and body of ``event`` in ``language`` (``zh_CN`` or ``en``)."""
     template = TEMPLATES[event]
     t = translations(language_of(language))
-    values = _Words({k: "" if v is None else v for k, v in params.items()})
+    lang = language_of(language)
+    values = _Words(
+        {k: "" if v is None else v.text(lang) if isinstance(v, Localized) else v for k, v in params.items()}
+    )
     return t.gettext(template.subject) % values, t.gettext(template.body) % values
 
 

@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool import clock
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, PlatformUser
 from lti_tool.errors import BadRequest
 from lti_tool.lti.models import LaunchSession, Platform
 from lti_tool.notifications import outbox
-from lti_tool.notifications.events import TEMPLATES, Event, language_of, render
+from lti_tool.notifications.events import (
+    PERSONA_AUDIENCES,
+    TEMPLATES,
+    Audience,
+    Event,
+    audience_checks,
+    events_for,
+    language_of,
+    render,
+)
 from lti_tool.notifications.models import (
     Channel,
     ChannelSetting,
@@ -31,6 +41,7 @@ from lti_tool.notifications.models import (
     Notification,
     Preference,
 )
+from lti_tool.tenancy import Institution
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +216,22 @@ class NotificationService:
         return [s for s in channel_settings(self.session, self.institution_id) if s.enabled]
 
     # -- the person's choices -------------------------------------------------------------------------
-    def preferences(self, person_id: int) -> list[PreferenceRow]:
+    def audiences(self, person_id: int, personas: Iterable[str]) -> set[Audience]:
+        """The audiences the person belongs to: their personas', then each domain's registered check
+        (events.py ``register_audience``)."""
+        found = {PERSONA_AUDIENCES[p] for p in personas if p in PERSONA_AUDIENCES}
+        today = clock.today(self.session.get(Institution, self.institution_id))
+        for audience, check in audience_checks().items():
+            if audience not in found and check(self.session, self.institution_id, person_id, today):
+                found.add(audience)
+        return found
+
+    def my_events(self, person_id: int, personas: Iterable[str]) -> list[Event]:
+        """The events that can concern the person (events.py ``AUDIENCES``): what their page offers."""
+        return events_for(self.audiences(person_id, personas))
+
+    def preferences(self, person_id: int, events: Iterable[Event] | None = None) -> list[PreferenceRow]:
+        """The person's choice per event and channel, for ``events`` (default: every event)."""
         off = {
             (p.event, p.channel)
             for p in self.session.scalars(
@@ -219,17 +245,23 @@ class NotificationService:
         channels = [s.channel for s in self.active_channels()] or [c.value for c in Channel]
         return [
             PreferenceRow(event.value, {c: (event.value, c) not in off for c in channels})
-            for event in TEMPLATES
+            for event in (TEMPLATES if events is None else events)
         ]
 
     def set_preferences(
-        self, person_id: int, chosen: set[tuple[str, str]], channels: list[str] | None = None
+        self,
+        person_id: int,
+        chosen: set[tuple[str, str]],
+        channels: list[str] | None = None,
+        events: Iterable[Event] | None = None,
     ) -> None:
-        """``chosen``: the (event, channel) pairs the person wants; every other pair of ``channels`` (the
-        ones the page showed; default: all) is turned off, the others are left as they were."""
+        """``chosen``: the (event, channel) pairs the person wants; every other pair of ``channels`` and
+        ``events`` (the ones the page showed; default: all) is turned off, the others are left as they
+        were. A pair outside what the page showed is refused."""
         among = set(channels) if channels is not None else {c.value for c in Channel}
+        shown = {e.value for e in (Event if events is None else events)}
         for event, channel in chosen:
-            if event not in Event.__members__.values() or channel not in Channel.__members__.values():
+            if event not in shown or channel not in Channel.__members__.values():
                 raise BadRequest("Unknown notification choice.")
         existing = {
             (p.event, p.channel): p
@@ -240,6 +272,8 @@ class NotificationService:
             )
         }
         for event in Event:
+            if event.value not in shown:
+                continue
             for channel in Channel:
                 if channel.value not in among:
                     continue

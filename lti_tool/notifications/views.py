@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from lti_tool.db import utcnow
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
-from lti_tool.notifications.events import TEMPLATES, label
+from lti_tool.notifications.events import label
 from lti_tool.notifications.models import Channel
 from lti_tool.notifications.services import NotificationService
 from lti_tool.notifications.settings import (
@@ -74,18 +74,18 @@ def mine_preferences():
     actor = current_actor()
     person_id = actor.require_person()
     service = NotificationService(db(), actor.institution_id)
+    events = service.my_events(person_id, actor.personas)
     if request.method == "POST":
         chosen = {tuple(v.split(":", 1)) for v in request.form.getlist("on") if ":" in v}
         shown = [s.channel for s in service.active_channels()]
-        service.set_preferences(person_id, chosen, shown)  # type: ignore[arg-type]
+        service.set_preferences(person_id, chosen, shown, events)  # type: ignore[arg-type]
         return redirect(url_for("notifications.mine_preferences", saved=1), code=303)
     saved = bool(request.args.get("saved"))
     return render_template(
         "notifications/preferences.html",
-        rows=service.preferences(person_id),
+        rows=service.preferences(person_id, events),
         channels=[s.channel for s in service.active_channels()],
         saved=saved,
-        events=list(TEMPLATES),
         **_common(),
     )
 

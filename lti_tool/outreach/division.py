@@ -17,9 +17,11 @@ from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PositionHolding
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
+from lti_tool.notifications.events import Audience, register_audience
 from lti_tool.outreach.followup import clean_text, refuse
 from lti_tool.outreach.models import Portfolio
 from lti_tool.policy.schema import Policy
+from lti_tool.policy.store import PolicyStore
 from lti_tool.tabular import read_table
 from lti_tool.tenancy import Institution
 
@@ -239,3 +241,23 @@ class DivisionService:
             unchanged,
             [(f"{y} {labels.get(a, a)}", p.name, n) for y, a, p, n in parsed],
         )
+
+
+@register_audience(Audience.SCHOOL_LEADER)
+def holds_a_leader_position(session: Session, institution_id: int, person_id: int, today: dt.date) -> bool:
+    """Letters are routed to the school leaders of the division of work: whoever holds, today, a position
+    of the policy's school-leaders group (``DivisionService.leaders``' rule) can hear of one."""
+    codes = DivisionService(session, institution_id, PolicyStore(session, institution_id).current())
+    ph = PositionHolding
+    found = session.scalar(
+        select(ph.id)
+        .where(
+            ph.institution_id == institution_id,
+            ph.person_id == person_id,
+            ph.position_code.in_(sorted(codes.leader_positions())),
+            or_(ph.start_date.is_(None), ph.start_date <= today),
+            or_(ph.end_date.is_(None), ph.end_date >= today),
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -24,6 +24,7 @@ from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PlatformUser
 from lti_tool.errors import NotFound
 from lti_tool.i18n import N_
+from lti_tool.notifications.events import Audience, register_audience
 from lti_tool.outreach.division import DivisionService
 from lti_tool.outreach.followup import Acting, FollowUpService, clean_text, parse_day, refuse
 from lti_tool.outreach.models import (
@@ -303,3 +304,14 @@ class LetterService:
     def leaders_with_areas(self, year: str) -> list[tuple[Person, list[str]]]:
         areas = self.division.areas_of(year)
         return [(p, areas.get(p.id, [])) for p in self.division.leaders(year)]
+
+
+@register_audience(Audience.LETTER_WRITER)
+def wrote_a_letter(session: Session, institution_id: int, person_id: int, today: dt.date) -> bool:
+    """Whoever wrote a letter on the roster hears when its answer is released (``FollowUpService``)."""
+    found = session.scalar(
+        select(Letter.id)
+        .where(Letter.institution_id == institution_id, Letter.writer_person_id == person_id)
+        .limit(1)
+    )
+    return found is not None

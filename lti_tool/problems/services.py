@@ -19,7 +19,7 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.errors import Conflict, Detail, Forbidden, NotFound, ValidationFailed
 from lti_tool.i18n import N_
-from lti_tool.notifications.events import Event
+from lti_tool.notifications.events import Audience, Event, Localized, register_audience
 from lti_tool.notifications.services import NotificationService
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import (
@@ -163,11 +163,14 @@ class ProblemService:
         return list(self.session.scalars(stmt))
 
     def _words(self, problem: Problem) -> dict[str, object]:
-        categories = {c.code: c.display("zh_CN") for c in self.policy.problem_categories}
+        """The message's words; the category in each reader's language (the policy names it in both)."""
+        categories = {
+            c.code: Localized(c.display("zh_CN"), c.display("en")) for c in self.policy.problem_categories
+        }
         unit = self.session.get(Unit, problem.unit_id) if problem.unit_id is not None else None
         return {
             "unit": unit.name if unit else "",
-            "category": categories.get(problem.category, problem.category),
+            "category": categories.get(problem.category, Localized(problem.category)),
             "room": problem.room or "—",
             "description": problem.description[:300],
             "date": problem.created_at.date().isoformat() if problem.created_at else "",
@@ -347,3 +350,23 @@ class ProblemService:
             .group_by(Problem.status)
         )
         return {status: int(n) for status, n in rows}
+
+
+@register_audience(Audience.UNIT_HEAD)
+def heads_a_unit(session: Session, institution_id: int, person_id: int, today: dt.date) -> bool:
+    """``ProblemService.handlers_of``' rule for a unit that is not a functional department: its people
+    who hold a position hear of its problems (and letters and proposals routed to it)."""
+    from lti_tool.directory.models import PositionHolding
+
+    found = session.scalar(
+        select(Person.id)
+        .join(Unit, Unit.id == Person.unit_id)
+        .where(
+            Person.institution_id == institution_id,
+            Person.id == person_id,
+            Unit.kind != UnitKind.DEPARTMENT,
+            Person.id.in_(select(PositionHolding.person_id)),
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -35,13 +35,14 @@ def test_teacher_sets_notification_preferences(  # type: ignore[no-untyped-def]
     text = walk.click(
         walk.frame.get_by_role("link", name="选择接收哪些消息"), r"/notifications/preferences", "preferences"
     )
-    assert "有我所授课程的听课记录" in text and "有问题转交本单位处理" in text
-    box = walk.frame.locator('input[value="problem_routed:email"]')
+    # only what can concern a teacher (events.AUDIENCES): not the units' problems
+    assert "有我所授课程的听课记录" in text and "有问题转交本单位处理" not in text
+    box = walk.frame.locator('input[value="record_available:email"]')
     expect(box).to_be_checked()
     box.uncheck()
     walk.click(walk.frame.get_by_role("button", name="保存"), r"/notifications/preferences\?", "saved")
-    expect(walk.frame.locator('input[value="problem_routed:email"]')).not_to_be_checked()
+    expect(walk.frame.locator('input[value="record_available:email"]')).not_to_be_checked()
     expect(walk.frame.get_by_text("您的选择已保存")).to_be_visible()
     with session_factory() as s:
         off = s.scalars(select(Preference).where(Preference.enabled.is_(False))).all()
-        assert [(p.event, p.channel) for p in off] == [("problem_routed", "email")]
+        assert [(p.event, p.channel) for p in off] == [("record_available", "email")]

@@ -368,3 +368,43 @@ def test_every_event_has_words_in_both_languages() -> None:
         en_subject, en_body = render(event, PARAMS, "en")
         if event != Event.REMINDER:  # the reminder's words are the reminder's own (Chinese, issue 11 §7)
             assert (zh_subject, zh_body) != (en_subject, en_body), event
+
+
+def test_a_problems_category_in_each_readers_language(world, session_factory, institution_id):  # type: ignore[no-untyped-def]
+    """The policy names each problem category in Chinese and English: the unit's handlers read it in theirs
+    (it used to be Chinese in every message)."""
+    from lti_tool.policy.store import PolicyStore
+    from lti_tool.problems.models import Problem
+    from lti_tool.problems.services import ProblemService
+
+    with session_factory.begin() as s:
+        unit = f.unit(s, institution_id, "后勤管理处", kind="department", code="HQ")
+        english = f.person(s, institution_id, "Ann", email="ann@jti.edu", unit=unit)
+        chinese = f.person(s, institution_id, "赵干事", email="zhao@jti.edu", unit=unit)
+        s.add(
+            LaunchSession(
+                id="ls-en-category",
+                institution_id=institution_id,
+                platform_id=world["platform"],
+                person_id=english.id,
+                lti_user_id="9",
+                locale="en",
+                expires_at=clock.utcnow() + dt.timedelta(hours=1),
+            )
+        )
+        problem = Problem(
+            institution_id=institution_id,
+            raised_by_id=world["person"],
+            unit_id=unit.id,
+            category="facilities",
+            room="A101",
+            description="投影仪不亮",
+        )
+        s.add(problem)
+        s.flush()
+        ProblemService(s, institution_id, PolicyStore(s, institution_id).current()).announce_routed([problem])
+        rows = s.scalars(select(Notification).where(Notification.channel == "email")).all()
+        by_person = {r.person_id: r for r in rows}
+    assert "(Facilities, A101)" in by_person[english.id].body
+    assert "教学设施" not in by_person[english.id].body
+    assert "教学设施" in by_person[chinese.id].body and "Facilities" not in by_person[chinese.id].body

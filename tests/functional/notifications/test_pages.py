@@ -12,7 +12,7 @@ from lti_tool.notifications.events import Event
 from lti_tool.notifications.models import ChannelSetting, Notification, Preference
 from lti_tool.notifications.services import NotificationService
 from tests.functional.observations import test_workflow as flow
-from tests.functional.observations.test_workflow import OBSERVER, QC, TEACHER
+from tests.functional.observations.test_workflow import CO_OBSERVER, OBSERVER, QC, TEACHER
 
 world, as_user = flow.world, flow.as_user
 
@@ -128,3 +128,49 @@ def test_account_ids_edited_on_the_person_page(world, as_user, session_factory) 
     assert bad.status_code == 422 and "企业微信账号：只能包含" in bad.get_data(as_text=True)
     with session_factory() as s:
         assert s.get(Person, teacher_id).wecom_userid == "LiLaoshi"
+
+
+def _offered(page: str) -> set[str]:
+    return {v.split(":")[0] for v in re.findall(r'name="on" value="([^"]+)"', page)}
+
+
+def test_each_person_is_offered_only_the_events_that_can_concern_them(
+    world, as_user, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """The relation is events.AUDIENCES; what a person belongs to comes from what they hold (issue 15)."""
+    teacher = as_user(TEACHER).get("/notifications/preferences").get_data(as_text=True)
+    assert _offered(teacher) == {"record_available"}  # teaches classes, holds nothing else
+    assert "有人回复" not in teacher and "校领导的来信" not in teacher
+
+    leader = as_user(OBSERVER).get("/notifications/preferences").get_data(as_text=True)
+    assert _offered(leader) == {  # a school leader with no unit: observing duties and letters to leaders
+        "record_replied",
+        "problem_resolved",
+        "group_invited",
+        "reminder",
+        "letter_routed",
+        "letter_overdue",
+        "bulletin_issued",
+    }
+    dean = as_user(CO_OBSERVER).get("/notifications/preferences").get_data(as_text=True)
+    # a college's dean: observing duties, and the college's problems, letters and proposals as its head
+    assert {"problem_routed", "problem_overdue", "proposal_routed", "record_replied"} <= _offered(dean)
+    assert "record_available" not in _offered(dean) and "branch_confirmation" not in _offered(dean)
+
+
+def test_a_choice_outside_the_persons_events_is_refused_and_the_others_are_left_alone(  # type: ignore[no-untyped-def]
+    world, as_user, session_factory
+) -> None:
+    teacher = as_user(TEACHER)
+    assert teacher.post("/notifications/preferences", {"on": ["reminder:email"]}).status_code == 400
+    assert teacher.post("/notifications/preferences", {"on": []}).status_code == 303
+    with session_factory() as s:
+        events = set(s.scalars(select(Preference.event)).all())
+    assert events == {"record_available"}  # saving the page touched only the events it showed
+
+
+def test_the_relation_covers_every_event() -> None:
+    from lti_tool.notifications.events import AUDIENCES, TEMPLATES
+
+    assert set(AUDIENCES) == set(TEMPLATES) == set(Event)
+    assert all(AUDIENCES[e] for e in Event)
