@@ -239,6 +239,7 @@ def test_who_may_issue(session_factory, college, launcher, client):  # type: ign
     office = launcher.launch(OFFICE)
     assert _issue(client, office, college["semester"], as_of="2030-01-01").status_code == 400  # after today
     assert _issue(client, office, college["semester"], as_of="2026-08-01").status_code == 400  # before start
+    assert _issue(client, office, college["semester"], as_of="30/09/2026").status_code == 400  # not a date
     with session_factory() as s:
         assert not s.scalars(select(ReportRun).where(ReportRun.kind == "bulletin")).all()
 
