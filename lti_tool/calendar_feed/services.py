@@ -21,7 +21,9 @@ clients update rather than duplicate:
 - the year-end contact summary's due date (C-7b, ``contacts.summaries.summary_deadline``) while the
   person holds a position with that duty and has not submitted it;
 - letters and proposals waiting on the person (the leader's 批示) or on their unit (its answer), on their
-  deadline (C-6b, C-6c; ``outreach.models.HANDLING_STATUSES``).
+  deadline (C-6b, C-6c; ``outreach.models.HANDLING_STATUSES``);
+- the open problems routed to the unit the person handles (``ProblemService.handlers_of``), on the day
+  they become overdue (P-6).
 
 The body is a function of those rows (DTSTAMP is each item's own last change, not the fetch time), so an
 unchanged calendar has an unchanged ETag and clients polling it get 304s.
@@ -57,6 +59,8 @@ from lti_tool.observations.models import Observation, ObservationStatus
 from lti_tool.outreach.counting import scheduled_weeks
 from lti_tool.outreach.models import FollowUp, FollowUpKind, FollowUpStatus, ReceptionDuty
 from lti_tool.policy.schema import Policy
+from lti_tool.problems.models import OPEN_STATUSES, Problem
+from lti_tool.problems.services import ProblemService, released
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession
 
@@ -92,6 +96,8 @@ WORDS = {
     "proposal": N_("Proposal to answer: %(title)s"),
     "follow_up_leader": N_("Your instruction (批示) is due on this day."),
     "follow_up_unit": N_("Your unit's answer is due on this day."),
+    "problem": N_("Problem to handle: %(category)s, %(room)s"),
+    "problem_note": N_("Still open after this day, the problem is overdue: %(description)s"),
 }
 
 
@@ -254,6 +260,7 @@ class CalendarFeedService:
             *self.planned_observations(end),
             *self.summary_deadlines(end),
             *self.follow_ups(start, end),
+            *self.open_problems(start, end),
         ]
         return sorted(events, key=lambda e: (_sort_key(e.start, self.tz), e.uid))
 
@@ -407,6 +414,49 @@ class CalendarFeedService:
                     end=fu.deadline + dt.timedelta(days=1),
                     stamp=fu.updated_at,
                     description=self._word(whose),
+                    categories=("deadline",),
+                )
+            )
+        return out
+
+    def open_problems(self, start: dt.date, end: dt.date) -> list[FeedEvent]:
+        """The open problems routed to the person's unit, when the person is among those told of them."""
+        problems = ProblemService(self.session, self.institution_id, self.policy)
+        unit_id = self.session.scalar(
+            select(Person.unit_id).where(
+                Person.id == self.person_id, Person.institution_id == self.institution_id
+            )
+        )
+        if unit_id is None or self.person_id not in problems.handlers_of(unit_id):
+            return []
+        rows = self.session.scalars(
+            select(Problem).where(
+                Problem.institution_id == self.institution_id,
+                Problem.unit_id == unit_id,
+                Problem.status.in_(OPEN_STATUSES),
+                *released(),
+            )
+        )
+        categories = {c.code: c.display(self.language) for c in self.policy.problem_categories}
+        days = dt.timedelta(days=self.policy.problem_overdue_days)
+        out = []
+        for problem in rows:
+            due = clock.local(problem.created_at + days, self.tz).date()
+            if not start <= due <= end:
+                continue
+            out.append(
+                FeedEvent(
+                    uid=self._uid("problem", problem.id),
+                    summary=self._word(
+                        "problem",
+                        category=categories.get(problem.category, problem.category),
+                        room=problem.room or "—",
+                    ),
+                    start=due,
+                    end=due + dt.timedelta(days=1),
+                    stamp=problem.created_at,
+                    description=self._word("problem_note", description=problem.description[:300]),
+                    location=problem.room,
                     categories=("deadline",),
                 )
             )

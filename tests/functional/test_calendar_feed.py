@@ -29,6 +29,7 @@ from lti_tool.lti.models import LaunchSession
 from lti_tool.observations.models import ObservationStatus
 from lti_tool.outreach.models import FollowUp, Letter, Proposal, ReceptionDuty
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.models import Problem
 from lti_tool.tenancy import Institution
 from tests.support import factories as f
 from tests.support.launch import LaunchResult
@@ -132,6 +133,17 @@ def college(session_factory, institution_id):
                 proposer_name="周老师",
                 title="增加实训室开放时间",
                 content="……",
+            )
+        )
+        # a problem routed to the academic affairs office (a patrol's: released at once), open
+        s.add(
+            Problem(
+                institution_id=institution_id,
+                raised_by_id=wang.id,
+                unit_id=jwc.id,
+                category="facilities",
+                room="A101",
+                description="投影仪不亮",
             )
         )
         # Another institution: rows that name 王's person id must never reach his calendar.
@@ -269,9 +281,13 @@ def test_the_leaders_calendar_holds_his_dates_in_the_colleges_zone(
 def test_the_units_handler_sees_the_proposal_his_unit_owes(college, launcher, client, app) -> None:
     handler = launcher.launch(HANDLER)
     body = _fetch(app, _path(_address(_page(handler, client, "/my-calendar")))).data
-    (event,) = Calendar.from_ical(body).walk("VEVENT")
-    assert str(event["SUMMARY"]) == "待办提案：增加实训室开放时间"
-    assert event.decoded("DTSTART") == college["today"] + dt.timedelta(days=5)
+    events = {str(e["UID"]).split("-")[0]: e for e in Calendar.from_ical(body).walk("VEVENT")}
+    assert set(events) == {"follow", "problem"}
+    assert str(events["follow"]["SUMMARY"]) == "待办提案：增加实训室开放时间"
+    assert events["follow"].decoded("DTSTART") == college["today"] + dt.timedelta(days=5)
+    # the open problem routed to the unit, on the day it becomes overdue (the policy's 7 days)
+    assert str(events["problem"]["SUMMARY"]) == "待处理问题：教学设施，A101"
+    assert events["problem"].decoded("DTSTART") == college["today"] + dt.timedelta(days=7)
 
 
 def test_the_feed_speaks_the_persons_language(college, launcher, client, app, session_factory) -> None:
