@@ -274,7 +274,8 @@
   function offlineText() { return kept ? msg("offline") : msg("offline-not-kept"); }
 
   function unsavedStatus() {
-    setStatus(isOffline() ? offlineText() : msg("unsaved"), isOffline() ? "offline" : "unsaved");
+    var waiting = kept ? msg("unsaved") : msg("field-unsynced");
+    setStatus(isOffline() ? offlineText() : waiting, isOffline() ? "offline" : "unsaved");
   }
 
   // Resolves to "ok", "offline", "conflict", "invalid" or "error".
@@ -327,7 +328,7 @@
         var late = document.getElementById("late-flag");
         if (late) { late.classList.toggle("hidden", !body.arrived_late); }
         if (Object.keys(pending).length) {
-          setStatus(msg("unsaved"), "unsaved");
+          unsavedStatus();
           clearTimeout(timer);
           timer = setTimeout(function () { save(false); }, DELAY);
         } else {
@@ -409,7 +410,7 @@
     if (panel) { panel.remove(); }
     writeLocal();
     if (Object.keys(pending).length) { save(false); }
-    else { setStatus(msg("unsaved"), "unsaved"); }
+    else { setStatus(msg("in-sync"), "saved"); }  // every choice was the server's text
   }
 
   function showConflicts() {

@@ -6,6 +6,8 @@ blocked.
    the contact point, and nothing on the way is wider than the phone.
 2. The school office on a desktop reaches its contact points, records and branch confirmations from the
    home page, confirms a branch activity from paper evidence (a confirmation dialog first).
+3. The leader's contact record typed with the network cut is kept, submitting is refused, and it is saved
+   once the network returns (the observation form's script, docs/decisions.md S-3).
 
 Screenshots go to test-artifacts/ (gitignored).
 """
@@ -197,3 +199,34 @@ def test_school_office_reaches_its_pages_and_confirms_on_paper(
     with session_factory() as s:
         assert s.scalars(select(ContactRecord.confirmed_on_paper)).one() is True
     go(desk, lambda: f.locator("nav.tabs a").first.click(), r"/home")
+
+
+def test_contact_record_typed_offline_is_kept_and_saved_when_the_network_returns(
+    new_lms: Callable[..., LmsBrowser], people: dict[str, LmsUser], session_factory: Any
+) -> None:
+    """The contact form shares the observation form's script (docs/decisions.md S-3): text typed with the
+    network cut is kept and marked, submitting is refused, and back online it reaches the server."""
+    phone = new_lms(PHONE)
+    phone.open_course(people["leader"])
+    phone_sized(phone)
+    f = phone.frame
+    go(phone, lambda: f.locator("#panel-contacts button[type=submit]").click(), r"/contacts/(\d+)/edit")
+    record_id = int(f.url.split("/contacts/", 1)[1].split("/", 1)[0])
+    status = f.locator("#save-status")
+    phone.context.set_offline(True)
+    f.locator("#content").press_sequentially(CONTENT, delay=5)
+    expect(status).to_have_attribute("data-state", "offline")
+    expect(f.locator(".unsynced-note[data-for=content]")).to_be_visible()
+    f.locator("button[data-action=submit]").click()
+    expect(status).to_have_text(str(f.locator("#record").get_attribute("data-msg-submit-offline")))
+    with session_factory() as s:
+        assert s.get(ContactRecord, record_id).content == ""  # type: ignore[union-attr]
+
+    def carries_content(response: Any) -> bool:
+        return "/autosave" in response.url and "content" in (response.request.post_data or "")
+
+    with phone.page.expect_response(carries_content):
+        phone.context.set_offline(False)
+    expect(status).to_have_attribute("data-state", "saved")
+    with session_factory() as s:
+        assert s.get(ContactRecord, record_id).content == CONTENT  # type: ignore[union-attr]
