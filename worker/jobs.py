@@ -111,7 +111,10 @@ def run_import(run_id: int) -> str:
 
 def load_importers() -> None:
     """Import the modules that register importers (``import_runs.services.register_importer``)."""
+    import lti_tool.contacts.transfer  # noqa: F401
     import lti_tool.directory.services  # noqa: F401
+    import lti_tool.outreach.division  # noqa: F401
+    import lti_tool.outreach.reception  # noqa: F401
     import lti_tool.timetable.importer  # noqa: F401
     import lti_tool.timetable.periods  # noqa: F401
 

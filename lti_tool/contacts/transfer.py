@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,8 @@ from lti_tool.contacts.services import ContactDirectory, ContactPointService, Co
 from lti_tool.db import utcnow
 from lti_tool.directory.models import Person
 from lti_tool.directory.services import ImportResult, parse_date
+from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.policy.schema import Policy
 from lti_tool.tabular import Row, RowErrors, read_table
 
@@ -519,3 +522,70 @@ class ContactTransfer:
                 result.unchanged += 1
         self.session.flush()
         return result
+
+
+# -- contact points as an import run (lti_tool/import_runs): previewed by the job, applied by the job ------
+PREVIEW_ROWS = 300
+"""Rows the preview lists (its counts are complete)."""
+
+
+def point_lines(points: list[_PointRow]) -> list[dict[str, str]]:
+    """The preview's rows as the page lists them (the same for a preview in the request and in a run)."""
+    return [
+        {"person": p.person.name, "year": p.year, "kind": p.kind, "target": p.target.name}
+        for p in points[:PREVIEW_ROWS]
+    ]
+
+
+def preview_points(transfer: ContactTransfer, data: bytes, filename: str, actor: str) -> dict[str, Any]:
+    """What importing the file would do, nothing stored (a savepoint, rolled back): counts, the people it
+    names and its first rows. Raises ``ValidationFailed`` listing every bad row and column."""
+    savepoint = transfer.session.begin_nested()
+    try:
+        result = transfer.import_points(data, filename, actor=actor)
+        people = sorted({p.person.name for p in transfer.last_points})
+        lines = point_lines(transfer.last_points)
+    finally:
+        savepoint.rollback()
+    counts = {k: int(getattr(result, k)) for k in ("created", "updated", "unchanged", "removed")}
+    return {"result": counts, "people": people, "rows": lines}
+
+
+def _transfer(session: Session, institution_id: int) -> ContactTransfer:
+    from lti_tool.policy.store import PolicyStore
+
+    return ContactTransfer(session, institution_id, PolicyStore(session, institution_id).current())
+
+
+def _preview_job(
+    session: Session, institution_id: int, data: bytes, filename: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    return preview_points(_transfer(session, institution_id), data, filename, "worker")
+
+
+def _apply_job(
+    session: Session,
+    institution_id: int,
+    data: bytes,
+    filename: str,
+    options: dict[str, Any],
+    preview: dict[str, Any],
+) -> ImportResult:
+    return _transfer(session, institution_id).import_points(data, filename, actor="worker")
+
+
+@register_importer(
+    "contact_points",
+    aliases=POINT_ALIASES,
+    required=["employee_no", "academic_year", "kind", "target"],
+    label=N_("Import contact points"),
+    personas=("school_office",),
+    back="contacts.office_points",
+    back_label=N_("Back to the contact points"),
+    preview=_preview_job,
+    apply=_apply_job,
+    preview_template="contacts/office_points_preview.html",
+)
+def import_points_job(session: Session, institution_id: int, data: bytes, filename: str) -> ImportResult:
+    """Contact points in one step (a run recorded without a preview), as ``tingke import contact-points``."""
+    return _transfer(session, institution_id).import_points(data, filename, actor="worker")

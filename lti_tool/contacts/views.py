@@ -32,7 +32,7 @@ from lti_tool.contacts.services import (
     UnitReportService,
     target_of,
 )
-from lti_tool.contacts.transfer import ContactTransfer
+from lti_tool.contacts.transfer import ContactTransfer, preview_points
 from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.directory.services import DirectoryService
@@ -46,10 +46,12 @@ from lti_tool.draft_views import (
 )
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.import_runs.views import follow, receive
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tabular import inspect_upload
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -61,7 +63,6 @@ register_nav("school_office", 7, "contacts.office_branch", N_("Branch activities
 register_nav("branch_secretary", 10, "contacts.branch", N_("Branch activities to confirm"))
 
 LEADER, OFFICE, SECRETARY = "observer", "school_office", "branch_secretary"
-PAGE_IMPORT_MAX = 2 * 1024 * 1024
 """A contact-point file uploaded on the page travels back with its preview: kept small."""
 
 KIND_LABELS = {
@@ -117,6 +118,12 @@ def _labels() -> dict[str, Any]:
         "target_kinds": TARGET_KIND_LABELS,
         "field_labels": {k: gettext(v) for k, v in FIELD_LABELS.items()},
     }
+
+
+@bp.app_context_processor
+def _contact_labels() -> dict[str, Any]:
+    """The labels for the contact-point preview on its import run's page (rendered by import_runs)."""
+    return {"contact_labels": _labels}
 
 
 def _target_choices(institution_id: int) -> dict[str, list[str]]:
@@ -493,35 +500,28 @@ def office_remove_point(point_id: int):
     return redirect(url_for("contacts.office_points", year=point.academic_year), code=303)
 
 
-def _upload() -> tuple[bytes, str]:
-    if "data" in request.form:  # the confirmed preview sends the file back
-        try:
-            data = base64.b64decode(request.form["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("The file of the preview is damaged; upload it again.") from None
-        return data, request.form.get("filename", "upload.csv")[:200]
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        raise BadRequest("Choose a CSV or XLSX file to upload.")
-    data = file.read(PAGE_IMPORT_MAX + 1)
-    if len(data) > PAGE_IMPORT_MAX:
-        raise ValidationFailed(
-            "The file is larger than %(mb)s MB; import it with `tingke import contact-points`.",
-            mb=PAGE_IMPORT_MAX // 1024 // 1024,
-        )
-    return data, file.filename
+def _confirmed_file() -> tuple[bytes, str]:
+    """The file a preview in the request sent back with its confirmation (a small file: a large one's
+    preview is an import run, which keeps the file itself)."""
+    try:
+        data = base64.b64decode(request.form.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("The file of the preview is damaged; upload it again.") from None
+    return data, request.form.get("filename", "upload.csv")[:200]
 
 
 @bp.route("/office/points/import", methods=["POST"])
 @requires_persona(OFFICE)
 def office_import_points():
-    """Upload → preview (what the import would do, nothing stored) → confirm (the same bytes, stored)."""
+    """Upload → preview (what the import would do, nothing stored) → confirm (the same bytes, stored). A
+    file beyond the inline size is previewed and stored by jobs (its import run's page)."""
     actor, policy = _office()
-    data, filename = _upload()
     transfer = ContactTransfer(db(), actor.institution_id, policy)
     who = str(actor.person_id)
     try:
         if request.form.get("confirm") == "yes":
+            data, filename = _confirmed_file()
+            inspect_upload(data, filename)  # the limits, as for an upload
             result = transfer.import_points(data, filename, actor=who)
             return redirect(
                 url_for(
@@ -533,21 +533,18 @@ def office_import_points():
                 ),
                 code=303,
             )
-        savepoint = db().begin_nested()
-        try:
-            result = transfer.import_points(data, filename, actor=who)
-            people = sorted({p.person.name for p in transfer.last_points})
-        finally:
-            savepoint.rollback()
+        received = receive("contact_points")
+        if received.run is not None:
+            return follow(received.run)
+        data, filename = received.data, request.files["file"].filename or ""
+        preview = preview_points(transfer, data, filename, who)
     except ValidationFailed as err:
         return render_template(
             "contacts/import_failed.html", message=err.translated(), details=err.translated_details()
         ), err.status
     return render_template(
         "contacts/office_points_preview.html",
-        result=result,
-        people=people,
-        rows=transfer.last_points,
+        preview=preview,
         data=base64.b64encode(data).decode(),
         filename=filename,
         **_labels(),

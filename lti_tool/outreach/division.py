@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person, PositionHolding
 from lti_tool.errors import BadRequest
 from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.notifications.events import Audience, register_audience
 from lti_tool.outreach.followup import clean_text, refuse
 from lti_tool.outreach.models import Portfolio
@@ -261,3 +263,56 @@ def holds_a_leader_position(session: Session, institution_id: int, person_id: in
         .limit(1)
     )
     return found is not None
+
+
+# -- as an import run (lti_tool/import_runs): the job previews, the office confirms, the job stores -------
+@dataclass(frozen=True)
+class StoredCounts:
+    """What a confirmed import run stored, as the run's page counts it."""
+
+    created: int
+    unchanged: int
+
+
+def division_service(session: Session, institution_id: int) -> DivisionService:
+    return DivisionService(session, institution_id, PolicyStore(session, institution_id).current())
+
+
+def _preview_division(
+    session: Session, institution_id: int, data: bytes, filename: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    return asdict(division_service(session, institution_id).import_file(data, filename, store=False))
+
+
+def _apply_division(
+    session: Session,
+    institution_id: int,
+    data: bytes,
+    filename: str,
+    options: dict[str, Any],
+    preview: dict[str, Any],
+) -> StoredCounts:
+    return import_division_job(session, institution_id, data, filename)
+
+
+def _division_context(preview: dict[str, Any]) -> dict[str, Any]:
+    return {"result": preview}
+
+
+@register_importer(
+    "division",
+    aliases=ALIASES,
+    required=["academic_year", "area", "employee_no"],
+    label=N_("Import the division of work"),
+    personas=("school_office",),
+    back="outreach.office_division",
+    back_label=N_("Back to the division of work"),
+    preview=_preview_division,
+    apply=_apply_division,
+    preview_template="outreach/division_preview.html",
+    preview_context=_division_context,
+)
+def import_division_job(session: Session, institution_id: int, data: bytes, filename: str) -> StoredCounts:
+    """The division of work stored from a file (a confirmed preview, or a run of one step)."""
+    result = division_service(session, institution_id).import_file(data, filename, store=True)
+    return StoredCounts(result.set, result.unchanged)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,8 +26,9 @@ from lti_tool.db import get_scoped, utcnow
 from lti_tool.directory.models import Person, Unit
 from lti_tool.errors import Conflict, Forbidden, NotFound
 from lti_tool.i18n import N_
+from lti_tool.import_runs.services import register_importer
 from lti_tool.outreach.counting import ScheduledWeek, scheduled_weeks
-from lti_tool.outreach.division import DivisionService
+from lti_tool.outreach.division import DivisionService, StoredCounts
 from lti_tool.outreach.followup import clean_text, parse_day, refuse
 from lti_tool.outreach.models import (
     ReceptionDuty,
@@ -473,3 +475,59 @@ class ReceptionService:
         if record is None:
             raise NotFound("No such reception record.")
         return record
+
+
+# -- as an import run (lti_tool/import_runs): the job previews, the office confirms, the job stores -------
+def _reception(
+    session: Session, institution_id: int, options: dict[str, Any]
+) -> tuple[ReceptionService, Semester]:
+    from lti_tool.policy.store import PolicyStore
+
+    service = ReceptionService(session, institution_id, PolicyStore(session, institution_id).current())
+    semester = service.semester(options.get("semester"))
+    if semester is None:
+        raise NotFound("No semester has been set up yet.")
+    return service, semester
+
+
+def _preview_roster(
+    session: Session, institution_id: int, data: bytes, filename: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    service, semester = _reception(session, institution_id, options)
+    found = asdict(service.import_roster(semester, data, filename, store=False))
+    return found | {"semester": {"id": semester.id, "code": semester.code}}
+
+
+def _apply_roster(
+    session: Session,
+    institution_id: int,
+    data: bytes,
+    filename: str,
+    options: dict[str, Any],
+    preview: dict[str, Any],
+) -> StoredCounts:
+    service, semester = _reception(session, institution_id, options)
+    result = service.import_roster(semester, data, filename, store=True)
+    return StoredCounts(result.assigned, result.unchanged)
+
+
+def _roster_context(preview: dict[str, Any]) -> dict[str, Any]:
+    return {"result": preview, "semester": preview.get("semester", {})}
+
+
+@register_importer(
+    "reception_roster",
+    aliases=ROSTER_ALIASES,
+    required=["week", "employee_no"],
+    label=N_("Import the reception roster"),
+    personas=("school_office",),
+    back="outreach.office_reception",
+    back_label=N_("Back to the reception roster"),
+    preview=_preview_roster,
+    apply=_apply_roster,
+    preview_template="outreach/roster_preview.html",
+    preview_context=_roster_context,
+)
+def import_roster_job(session: Session, institution_id: int, data: bytes, filename: str) -> StoredCounts:
+    """A run of one step (none is recorded so: a roster's semester comes with its preview's options)."""
+    return _apply_roster(session, institution_id, data, filename, {}, {})

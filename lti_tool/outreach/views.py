@@ -27,6 +27,7 @@ from lti_tool.directory.models import Person, Unit, UnitKind
 from lti_tool.directory.services import DirectoryService
 from lti_tool.errors import BadRequest, NotFound, ValidationFailed
 from lti_tool.i18n import N_
+from lti_tool.import_runs.views import follow, receive
 from lti_tool.inputs import id_field
 from lti_tool.nav import register_nav
 from lti_tool.outreach.division import DivisionService
@@ -46,12 +47,12 @@ from lti_tool.outreach.reception import ReceptionService, VisitInput
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
+from lti_tool.tabular import inspect_upload
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("outreach", __name__, url_prefix="/outreach")
 
 OFFICE, LEADER, HANDLER = "school_office", "observer", "handler"
-PAGE_IMPORT_MAX = 2 * 1024 * 1024
 EVERY_PERSONA = (
     "",
     "observer",
@@ -241,30 +242,38 @@ def _office() -> tuple[Actor, Policy]:
     return actor, _policy(actor)
 
 
-def _upload() -> tuple[bytes, str]:
-    """The uploaded file, or the preview's copy of it (sent back with the confirmation)."""
-    if "data" in request.form:
-        try:
-            data = base64.b64decode(request.form["data"], validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("The file of the preview is damaged; upload it again.") from None
-        return data, request.form.get("filename", "upload.csv")[:200]
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        raise BadRequest("Choose a CSV or XLSX file to upload.")
-    data = file.read(PAGE_IMPORT_MAX + 1)
-    if len(data) > PAGE_IMPORT_MAX:
-        raise ValidationFailed("The file is larger than %(mb)s MB.", mb=PAGE_IMPORT_MAX // 1024 // 1024)
-    return data, file.filename
+def _confirmed_file() -> tuple[bytes, str]:
+    """The file a preview in the request sent back with its confirmation (a small file: a large one's
+    preview is an import run, which keeps the file itself)."""
+    try:
+        data = base64.b64decode(request.form.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("The file of the preview is damaged; upload it again.") from None
+    inspect_upload(data, request.form.get("filename", "upload.csv"))  # the limits, as for an upload
+    return data, request.form.get("filename", "upload.csv")[:200]
 
 
-def _preview_or_store(run: Callable[[bool], Any], back: str, template: str, **context: Any) -> Any:
+def _preview_or_store(
+    kind: str,
+    run: Callable[[bytes, str, bool], Any],
+    back: str,
+    template: str,
+    options: dict[str, Any] | None = None,
+    **context: Any,
+) -> Any:
     """Upload → preview (nothing stored) → confirm (the same bytes, stored); a bad file lists its problems
-    by row and column with a link back to the form."""
-    data, filename = _upload()
+    by row and column with a link back to the form. A file beyond the inline size is previewed and stored
+    by jobs (its import run's page, ``lti_tool/import_runs``)."""
     confirm = request.form.get("confirm") == "yes"
     try:
-        result = run(confirm)
+        if confirm:
+            data, filename = _confirmed_file()
+        else:
+            received = receive(kind, options=options)
+            if received.run is not None:
+                return follow(received.run)
+            data, filename = received.data, request.files["file"].filename or ""
+        result = run(data, filename, confirm)
     except ValidationFailed as err:
         return render_template(
             "outreach/import_failed.html",
@@ -318,9 +327,9 @@ def office_division_save():
 def office_division_import():
     actor, policy = _office()
     service = DivisionService(db(), actor.institution_id, policy)
-    data, filename = _upload()
     return _preview_or_store(
-        lambda store: service.import_file(data, filename, store=store),
+        "division",
+        lambda data, filename, store: service.import_file(data, filename, store=store),
         url_for("outreach.office_division"),
         "outreach/division_preview.html",
     )
@@ -398,11 +407,12 @@ def office_reception_import():
     actor, policy = _office()
     service = ReceptionService(db(), actor.institution_id, policy)
     semester = _semester_arg(service, request.form)
-    data, filename = _upload()
     return _preview_or_store(
-        lambda store: service.import_roster(semester, data, filename, store=store),
+        "reception_roster",
+        lambda data, filename, store: service.import_roster(semester, data, filename, store=store),
         url_for("outreach.office_reception", semester=semester.id),
         "outreach/roster_preview.html",
+        options={"semester": semester.id},
         semester=semester,
     )
 

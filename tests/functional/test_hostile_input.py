@@ -482,18 +482,24 @@ def _view(app: Flask, rule: Rule) -> Callable[..., Any]:
 
 
 def _source(view: Callable[..., Any]) -> str:
-    """The view's source and that of the module-level helpers it calls (where it reads the request), its
-    own module's or the import pages' shared one (``import_runs.views.receive`` reads every upload)."""
+    """The view's source and that of the module-level helpers it calls, and theirs (where it reads the
+    request): its own module's, or the import pages' shared one (``import_runs.views.receive`` reads
+    every upload)."""
     inner = inspect.unwrap(view)
     module = inspect.getmodule(inner)
-    parts = [inspect.getsource(inner)]
-    for name in inner.__code__.co_names:
-        helper = getattr(module, name, None)
-        if inspect.isfunction(helper) and helper.__module__ in (
-            inner.__module__,
-            "lti_tool.import_runs.views",
-        ):
-            parts.append(inspect.getsource(helper))
+    parts, seen, todo = [], {inner}, [inner]
+    while todo:
+        function = todo.pop()
+        parts.append(inspect.getsource(function))
+        for name in function.__code__.co_names:
+            helper = getattr(module, name, None)
+            if (
+                inspect.isfunction(helper)
+                and helper not in seen
+                and helper.__module__ in (inner.__module__, "lti_tool.import_runs.views")
+            ):
+                seen.add(helper)
+                todo.append(helper)
     return "\n".join(parts)
 
 
