@@ -209,3 +209,33 @@ def test_reconciler_takes_back_import_runs_too(session_factory, settings, instit
     finally:
         conn.flushdb()
         conn.close()
+
+
+def test_reconciler_queues_a_confirmed_preview_under_its_apply_job(
+    session_factory, settings, institution_id, worker_db
+):  # type: ignore[no-untyped-def]
+    """A timetable run confirmed while Redis was down: its apply stage gets its own job (the preview's
+    finished job keeps the run's first id), and a finished preview waiting for its confirmation is left be."""
+    from lti_tool.import_runs import services as imports
+    from lti_tool.import_runs.models import ImportRun
+
+    conn = _own_redis(settings)
+    with session_factory.begin() as s:
+        confirmed = ImportRun(
+            institution_id=institution_id, kind="timetable", status="pending", stage="apply"
+        )
+        waiting = ImportRun(
+            institution_id=institution_id, kind="timetable", status="succeeded", stage="preview"
+        )
+        s.add_all([confirmed, waiting])
+        s.flush()
+        confirmed_id, waiting_id = confirmed.id, waiting.id
+    try:
+        assert requeue_orphans(conn) == 1
+        assert Job.exists(imports.job_id_of(confirmed_id, "apply"), connection=conn)
+        assert imports.job_id_of(confirmed_id, "apply") == f"import-run-{confirmed_id}-apply"
+        assert not Job.exists(imports.job_id_of(waiting_id), connection=conn)
+        assert requeue_orphans(conn) == 0
+    finally:
+        conn.flushdb()
+        conn.close()
