@@ -68,6 +68,7 @@ from bench.launch import (
     seed,
 )
 from bench.launch import _json_members as json_members
+from lti_tool.web import SESSION_COOKIE
 
 STEPS = ("start", "open", "autosave", "submit")
 SECTIONS = 20
@@ -176,12 +177,17 @@ class Failed(Exception):
 
 
 class Browser:
-    """One leader's browser: a kept-alive connection, the session token from the launch, the CSRF token
-    from the home page, and any cookie the tool sets (the launch's state cookie; a session cookie if the
-    tool keeps the session in one)."""
+    """One leader's browser: a kept-alive connection, the session's link token, the CSRF token from the
+    home page, and the cookies the tool sets (the launch's state cookie; the partitioned session cookie
+    unless ``keep_session_cookie`` is off, as in a browser that does not keep it).
 
-    def __init__(self, port: int) -> None:
+    Every answer of a session's page or fetch may bring a fresh link token (``X-Tingke-Session``, and the
+    links of its pages): the browser goes on with the newest, as the page's script does, so a run longer
+    than a link token's life (15 min, lti/sessions.py) goes on working without the cookie."""
+
+    def __init__(self, port: int, keep_session_cookie: bool = True) -> None:
         self.port = port
+        self.keep_session_cookie = keep_session_cookie
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.cookies: dict[str, str] = {}
         self.token = ""
@@ -193,26 +199,41 @@ class Browser:
         sent = dict(headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        status, got, data = self.send(method, path, body, sent)
+        for name, value in got:
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                if key.strip() == SESSION_COOKIE and not self.keep_session_cookie:
+                    continue
+                self.cookies[key.strip()] = rest.split(";", 1)[0]
+        answer = {k.lower(): v for k, v in got}
+        if answer.get("x-tingke-session"):
+            self.token = answer["x-tingke-session"]
+        return status, answer, data
+
+    def send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         for attempt in (1, 2):
             try:
-                self.conn.request(method, path, body=body or None, headers=sent)
+                self.conn.request(method, path, body=body or None, headers=headers)
                 response = self.conn.getresponse()
-                data = response.read()
-                break
+                return response.status, response.getheaders(), response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # gunicorn closed a kept-alive connection (keepalive = 5 s) before this request: the request
                 # never reached the app, so sending it again on a fresh connection is what a browser does.
                 self.conn.close()
                 if attempt == 2:
                     raise
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                key, _, rest = value.partition("=")
-                self.cookies[key.strip()] = rest.split(";", 1)[0]
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
 
     def with_token(self, path: str) -> str:
-        if not self.token or "s=" in path:
+        """``path`` carrying the newest link token (none where the session cookie comes back)."""
+        path = re.sub(r"([?&])s=[^&]*&?", r"\1", path).rstrip("?&")
+        if not self.token:
             return path
         return path + ("&" if "?" in path else "?") + "s=" + self.token
 
@@ -252,9 +273,11 @@ def launch(browser: Browser, signer: IdTokenSigner, issuer: str, person: tuple[s
     home = urlsplit(headers["location"])
     session = re.search(r"(?:^|&)s=([^&]+)", home.query)
     browser.token = session.group(1) if session else ""
-    status, _, page = browser.request("GET", f"{home.path}?{home.query}" if home.query else home.path)
+    status, headers, page = browser.request("GET", f"{home.path}?{home.query}" if home.query else home.path)
     if status != 200:
         raise Failed(f"home {status}")
+    if not headers.get("x-tingke-session"):
+        browser.token = ""  # the session cookie came back: the page carries no session, nor do its calls
     csrf = re.search(rb'data-csrf="([^"]+)"', page) or re.search(rb'name="csrf" value="([^"]+)"', page)
     if not csrf:
         raise Failed("no CSRF token on the home page")
@@ -343,6 +366,7 @@ class Spec:
     autosaves: int
     think: float
     seed: int
+    keep_session_cookie: bool
 
 
 def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
@@ -359,7 +383,7 @@ def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
             if spec.think:
                 time.sleep(rng.uniform(0.5, 1.5) * spec.think)
 
-        browser = Browser(spec.port)
+        browser = Browser(spec.port, spec.keep_session_cookie)
         outcome = Outcome(person_id, session_id)
         try:
             launch(browser, spec.signer, spec.issuer, (no, name, email))
@@ -373,7 +397,7 @@ def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
                 record(browser, outcome, spec.fields, spec.autosaves, think)
             except Exception as exc:  # noqa: BLE001
                 outcome.errors.append(f"{type(exc).__name__}: {exc}")
-        browser.conn.close()
+        browser.close()
         with lock:
             outcomes.append(outcome)
 
@@ -389,13 +413,15 @@ def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
     out.put(outcomes)
 
 
-def warm_up(port: int, platform: Platform, signer: IdTokenSigner, world: World) -> None:
+def warm_up(
+    port: int, platform: Platform, signer: IdTokenSigner, world: World, keep_session_cookie: bool
+) -> None:
     def one(i: int) -> None:
         no, name, email, person_id = world.leaders[i]
-        browser = Browser(port)
+        browser = Browser(port, keep_session_cookie)
         launch(browser, signer, platform.issuer, (no, name, email))
         record(browser, Outcome(person_id, world.sessions[-1 - i]), world.fields, 1, lambda: None)
-        browser.conn.close()
+        browser.close()
 
     for first in range(0, WARM_UP, 4):
         threads = [threading.Thread(target=one, args=(i,)) for i in range(first, first + 4)]
@@ -403,6 +429,134 @@ def warm_up(port: int, platform: Platform, signer: IdTokenSigner, world: World) 
             t.start()
         for t in threads:
             t.join()
+
+
+# -- where the server's time goes (no load) ----------------------------------------------------------------
+class InProcessBrowser(Browser):
+    """A leader's browser on the Flask test client, in this process: each request's CPU time (this
+    process's clock: the app runs on this thread) and SQL statements are recorded per step, and the
+    step named in ``profiling`` runs under cProfile on the CPU clock."""
+
+    def __init__(self, client: Any, keep_session_cookie: bool, probe: dict[str, Any]) -> None:
+        super().__init__(9, keep_session_cookie)  # launch() addresses 127.0.0.1:9, the base URL below
+        self.client = client
+        self.probe = probe
+
+    def send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        step = step_of(method, path.split("?", 1)[0])
+        statements: list[str] = self.probe["statements"]
+        statements.clear()
+        profiler = self.probe["profiler"] if self.probe["profiling"] == step else None
+        if profiler is not None:
+            profiler.enable()
+        t0 = time.process_time()
+        response = self.client.open(path, method=method, data=body or None, headers=headers)
+        cpu = time.process_time() - t0
+        if profiler is not None:
+            profiler.disable()
+        if self.probe["record"] is not None:
+            self.probe["record"].setdefault(step, []).append((cpu, len(statements)))
+            if self.probe["show"] and step not in self.probe["shown"]:
+                self.probe["shown"].add(step)
+                print(f"  {step} ({method} {path.split('?', 1)[0]}): {len(statements)} statements")
+                print("".join(f"    {st}\n" for st in statements), end="")
+        return response.status_code, list(response.headers.items()), response.get_data()
+
+
+def profile(args: argparse.Namespace, postgres: bool) -> None:
+    """Each step's CPU milliseconds and SQL statements in this process (the Flask test client, one leader
+    at a time, after a warm-up), then a cProfile of each step on the CPU clock: self time by package and
+    the cumulative time of Tingke's frames."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    from bench.launch import self_time_by_package
+    from lti_tool.app import create_app
+
+    label = "PostgreSQL" if postgres else "SQLite"
+    keep = args.session == "cookie"
+    with tempfile.TemporaryDirectory(prefix="tingke-submit-") as tmp:
+        workdir = Path(tmp)
+        platform = Platform()
+        try:
+            with fresh_database(postgres, workdir) as url:
+                base = "http://127.0.0.1:9"
+                world = build_world(url, base, platform, args.leaders + WARM_UP, workdir)
+                signer = IdTokenSigner(platform.private, platform.kid, fixed_claims(platform.issuer, base))
+                os.environ.update(
+                    TINGKE_DATABASE_URL=url,
+                    TINGKE_SECRET_KEY="bench-secret",
+                    TINGKE_BASE_URL=base,
+                    TINGKE_INSTANCE_PATH=str(workdir / "instance"),
+                    TINGKE_REDIS_URL="redis://127.0.0.1:1/0",
+                    TINGKE_LOG_FORMAT="json",
+                    TINGKE_TIMEZONE=ZONE,
+                )
+                app = create_app()
+                engine = app.extensions["tingke"].session_factory.kw["bind"]
+                probe: dict[str, Any] = {
+                    "statements": [],
+                    "profiler": None,
+                    "profiling": "",
+                    "record": None,
+                    "show": False,
+                    "shown": set(),
+                }
+                event.listen(
+                    engine,
+                    "before_cursor_execute",
+                    lambda conn, cur, stmt, *rest: probe["statements"].append(" ".join(stmt.split())[:140]),
+                )
+
+                def one(person: tuple[str, str, str, int], round_: int) -> None:
+                    """The leader's record of the ``round_``-th class session: a new record every round."""
+                    browser = InProcessBrowser(app.test_client(use_cookies=False), keep, probe)
+                    launch(browser, signer, platform.issuer, person[:3])
+                    outcome = Outcome(person[3], world.sessions[round_])
+                    record(browser, outcome, world.fields, args.autosaves, lambda: None)
+
+                for person in world.leaders[:WARM_UP]:
+                    one(person, 0)
+                leaders = world.leaders[WARM_UP:]
+                print(f"\n{label}: SQL statements of each step (a leader's first record):")
+                probe.update(record={}, show=True)
+                one(leaders[0], 0)
+                probe.update(show=False)
+                for person in leaders[1:]:
+                    one(person, 0)
+                record_: dict[str, list[tuple[float, int]]] = probe["record"]
+                print(f"\n{label}: median per request over {len(leaders)} leaders (in-process, no profiler):")
+                for step in ("other", *STEPS):
+                    cpu = [c for c, _ in record_.get(step, [])]
+                    stm = [n for _, n in record_.get(step, [])]
+                    print(
+                        f"  {step:9} {statistics.median(cpu) * 1000:6.2f} ms CPU  "
+                        f"(mean {statistics.fmean(cpu) * 1000:6.2f})  {statistics.median(stm):.0f} statements"
+                    )
+                probe.update(record=None)
+                for round_, step in enumerate(STEPS, start=1):
+                    profiler = cProfile.Profile(time.process_time)
+                    probe.update(profiler=profiler, profiling=step)
+                    for person in leaders:
+                        one(person, round_)
+                    stats = pstats.Stats(profiler)
+                    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats' table
+                    calls = sum(nc for (_cc, nc, _tt, _ct, _callers) in raw.values())
+                    n = len(leaders) * (args.autosaves if step == "autosave" else 1)
+                    print(
+                        f"\ncProfile of {step} ({n} requests, {calls / n:,.0f} function calls per request); "
+                        "self time by package:"
+                    )
+                    print(self_time_by_package(stats))
+                    print(f"cProfile of {step}: cumulative")
+                    stats.sort_stats("cumulative").print_stats(args.profile_lines)
+                engine.dispose()
+        finally:
+            platform.stop()
 
 
 # -- a run -------------------------------------------------------------------------------------------------
@@ -419,12 +573,25 @@ class Result:
     server_cpu: float
     db_cpu: float | None
     load: tuple[float, float, float]
+    started: float
+    """``time.monotonic()`` when the leaders were released (the same clock in every process)."""
+    step_cpu: dict[str, list[float]] = field(default_factory=dict)
+    """Each step's requests' CPU seconds on their gunicorn thread (``measuring_config``)."""
 
     def pct(self, step: str, q: float) -> float:
         values = sorted(self.latencies[step])
         if not values:
             return float("nan")
         return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+    def cpu_ms(self, step: str) -> float:
+        """The mean CPU milliseconds of one request of ``step`` on its gunicorn thread."""
+        values = self.step_cpu.get(step, [])
+        return 1000 * statistics.fmean(values) if values else float("nan")
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -437,6 +604,7 @@ class Result:
                     "p95_ms": self.pct(s, 0.95),
                     "p99_ms": self.pct(s, 0.99),
                     "max_ms": self.pct(s, 1.0),
+                    "server_thread_cpu_ms": self.cpu_ms(s),
                 }
                 for s in STEPS
             },
@@ -478,6 +646,63 @@ def check_records(database_url: str, outcomes: list[Outcome]) -> tuple[int, int]
     return lost, duplicated
 
 
+MEASURING_HOOKS = r"""
+# bench/submit.py: deploy/gunicorn.conf.py as it is, plus the CPU time of each request's thread.
+import os as _os
+import time as _time
+
+exec(compile(open({deploy!r}).read(), {deploy!r}, "exec"))
+_CPU_DIR = _os.environ["BENCH_REQUEST_CPU_DIR"]
+
+
+def pre_request(worker, req):
+    req.bench_cpu = _time.thread_time()
+
+
+def post_request(worker, req, environ, resp):
+    cpu = _time.thread_time() - req.bench_cpu
+    status = getattr(resp, "status_code", 0) or 0
+    line = f"{{_time.monotonic():.6f}}\t{{req.method}}\t{{req.path}}\t{{status}}\t{{cpu * 1e6:.0f}}\n"
+    fd = _os.open(f"{{_CPU_DIR}}/{{_os.getpid()}}.tsv", _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o600)
+    try:
+        _os.write(fd, line.encode())
+    finally:
+        _os.close(fd)
+"""
+
+
+def measuring_config(workdir: Path) -> Path:
+    """deploy/gunicorn.conf.py with two hooks that time each request on its thread's CPU clock (from
+    before the WSGI app is called to after the answer is written): the server's CPU per step, measured
+    where it is spent, so a busy machine slows the steps but does not change their cost."""
+    path = workdir / "gunicorn_measuring.conf.py"
+    path.write_text(MEASURING_HOOKS.format(deploy=str(ROOT / "deploy" / "gunicorn.conf.py")))
+    return path
+
+
+def step_of(method: str, path: str) -> str:
+    if path == "/observations/start":
+        return "start"
+    if path.endswith("/autosave"):
+        return "autosave"
+    if path.endswith("/submit"):
+        return "submit"
+    if method == "GET" and re.fullmatch(r"/observations/\d+/edit", path):
+        return "open"
+    return "other"
+
+
+def request_cpu(folder: Path, since: float) -> dict[str, list[float]]:
+    """Each step's requests' CPU seconds in the gunicorn workers (their threads), from ``since`` on."""
+    out: dict[str, list[float]] = {}
+    for path in folder.glob("*.tsv"):
+        for line in path.read_text().splitlines():
+            at, method, url, _status, micros = line.split("\t")
+            if float(at) >= since:
+                out.setdefault(step_of(method, url), []).append(int(micros) / 1e6)
+    return out
+
+
 def run(args: argparse.Namespace, postgres: bool) -> Result:
     label = "PostgreSQL" if postgres else "SQLite"
     with tempfile.TemporaryDirectory(prefix="tingke-submit-") as tmp:
@@ -491,6 +716,8 @@ def run(args: argparse.Namespace, postgres: bool) -> Result:
                 if len(world.leaders) < args.leaders + WARM_UP:
                     raise RuntimeError(f"only {len(world.leaders)} leaders in the roster")
                 signer = IdTokenSigner(platform.private, platform.kid, fixed_claims(platform.issuer, base))
+                cpu_dir = workdir / "request-cpu"
+                cpu_dir.mkdir()
                 with gunicorn(
                     url,
                     port,
@@ -498,10 +725,15 @@ def run(args: argparse.Namespace, postgres: bool) -> Result:
                     args.workers,
                     "gthread",
                     args.threads,
-                    config=ROOT / "deploy" / "gunicorn.conf.py",
-                    extra_env={"TINGKE_LOG_FORMAT": "json", "TINGKE_TIMEZONE": ZONE},
+                    config=measuring_config(workdir),
+                    extra_env={
+                        "TINGKE_LOG_FORMAT": "json",
+                        "TINGKE_TIMEZONE": ZONE,
+                        "BENCH_REQUEST_CPU_DIR": str(cpu_dir),
+                    },
                 ) as server:
                     result = drive(args, label, url, port, platform, signer, world, server.pid, postgres)
+                    result.step_cpu = request_cpu(cpu_dir, result.started)
         finally:
             platform.stop()
     return result
@@ -527,11 +759,19 @@ def drive(
     processes = max(1, min(args.processes, len(assigned)))
     specs = [
         Spec(
-            port, platform.issuer, signer, assigned[i::processes], world.fields, args.autosaves, args.think, i
+            port,
+            platform.issuer,
+            signer,
+            assigned[i::processes],
+            world.fields,
+            args.autosaves,
+            args.think,
+            i,
+            args.session == "cookie",
         )
         for i in range(processes)
     ]
-    warm_up(port, platform, signer, world)
+    warm_up(port, platform, signer, world, args.session == "cookie")
     procs = [ctx.Process(target=client_process, args=(spec, go, ready, out)) for spec in specs]
     for p in procs:
         p.start()
@@ -541,6 +781,7 @@ def drive(
     db_cpu0 = postgres_backends_cpu(db_name) if postgres else {}
     cpu0 = process_tree_cpu(server_pid)
     t0 = time.perf_counter()
+    started = time.monotonic()
     go.set()
     outcomes: list[Outcome] = []
     for _ in procs:
@@ -571,34 +812,46 @@ def drive(
         server_cpu,
         db_cpu,
         load,
+        started,
     )
 
 
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
+    session = (
+        "the session cookie kept"
+        if args.session == "cookie"
+        else "no session cookie (link tokens, renewed from each answer)"
+    )
     print(
         f"\n{args.leaders} leaders at once, {args.autosaves} autosaves each, think time "
         f"{args.think:g} s (±50 %), gunicorn gthread {args.workers}×{args.threads} "
-        f"(deploy/gunicorn.conf.py), {args.processes} client processes on the same machine\n"
+        f"(deploy/gunicorn.conf.py), {args.processes} client processes on the same machine, {session}\n"
     )
-    print("| database | step | requests | p50 ms | p95 ms | p99 ms | max ms |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| database | step | requests | p50 ms | p95 ms | p99 ms | max ms | server CPU ms/request |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         for s in STEPS:
             print(
                 f"| {r.database} | {s} | {len(r.latencies[s])} | {r.pct(s, 0.5):.0f} | {r.pct(s, 0.95):.0f} "
-                f"| {r.pct(s, 0.99):.0f} | {r.pct(s, 1.0):.0f} |"
+                f"| {r.pct(s, 0.99):.0f} | {r.pct(s, 1.0):.0f} | {r.cpu_ms(s):.1f} |"
             )
     print()
     for r in results:
-        requests = sum(len(v) for v in r.latencies.values())
+        requests = r.requests
         mean = statistics.fmean(v for vs in r.latencies.values() for v in vs) * 1000 if requests else 0
-        db = f", PostgreSQL CPU {r.db_cpu:.1f} s" if r.db_cpu is not None else ""
+        db = (
+            f", PostgreSQL CPU {r.db_cpu:.1f} s ({1000 * r.db_cpu / max(requests, 1):.1f} ms/request)"
+            if r.db_cpu is not None
+            else ""
+        )
         print(
             f"{r.database}: submitted {r.submitted_ok}/{r.leaders}, lost {r.lost}, "
             f"duplicated {r.duplicated}, errors {len(r.errors)}; {requests} requests in {r.wall:.1f} s "
-            f"(mean {mean:.0f} ms), "
-            f"gunicorn CPU {r.server_cpu:.1f} s ({1000 * r.server_cpu / max(requests, 1):.1f} ms/request)"
-            f"{db}; load average {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}"
+            f"(mean {mean:.0f} ms); gunicorn CPU {r.server_cpu:.1f} s "
+            f"({1000 * r.server_cpu / max(requests, 1):.1f} ms/request, of which on the requests' threads "
+            f"{sum(map(sum, r.step_cpu.values())):.1f} s){db}; gunicorn got "
+            f"{r.server_cpu / max(r.wall, 1e-9):.2f} of a core; "
+            f"load average {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}"
         )
         for e in sorted(set(r.errors))[:10]:
             print(f"  error ×{r.errors.count(e)}: {e}")
@@ -619,9 +872,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (TINGKE_WEB_WORKERS)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (TINGKE_WEB_THREADS)")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--session",
+        choices=("cookie", "token"),
+        default="cookie",
+        help="cookie: the browser keeps the partitioned session cookie (what browsers do); token: it does "
+        "not, and every request carries the link token the last answer brought (lti/sessions.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="no load: each step's CPU and SQL in-process, then a cProfile of each (--leaders of them)",
+    )
+    parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows per step")
     args = parser.parse_args(argv)
     databases = [False] if args.sqlite else [True] if args.postgres else [False, True]
+    if args.profile:
+        for postgres in databases:
+            profile(args, postgres)
+        return 0
     results = [run(args, postgres) for postgres in databases]
     print_table(results, args)
     if args.json:
