@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from lti_tool import clock
 from lti_tool.academic_year import academic_year_bounds, academic_year_of, parse_academic_year
@@ -76,19 +77,23 @@ class DivisionService:
     def leader_positions(self) -> set[str]:
         return {code for code, p in self.policy.positions.items() if p.group == LEADER_GROUP}
 
-    def leaders(self, year: str | None = None) -> list[Person]:
-        """School leaders holding a leader position at some time in the academic year (default: today)."""
+    def _holds_leader_position(self, year: str | None) -> ColumnElement[bool]:
+        """A position holding of a leader position at some time in the academic year (default: today)."""
         if year is None:
             start = end = self.today()
         else:
             start, end = academic_year_bounds(year, self.policy.contact.academic_year_start)
         ph = PositionHolding
-        ids = select(ph.person_id).where(
+        return and_(
             ph.institution_id == self.institution_id,
             ph.position_code.in_(sorted(self.leader_positions())),
             or_(ph.start_date.is_(None), ph.start_date <= end),
             or_(ph.end_date.is_(None), ph.end_date >= start),
         )
+
+    def leaders(self, year: str | None = None) -> list[Person]:
+        """School leaders holding a leader position at some time in the academic year (default: today)."""
+        ids = select(PositionHolding.person_id).where(self._holds_leader_position(year))
         return list(
             self.session.scalars(
                 select(Person)
@@ -97,10 +102,20 @@ class DivisionService:
             )
         )
 
+    def is_leader(self, person_id: int, year: str | None = None) -> bool:
+        """Whether the person is one of ``leaders(year)`` (one EXISTS: the nav asks on every page)."""
+        return bool(
+            self.session.scalar(
+                select(
+                    exists().where(PositionHolding.person_id == person_id, self._holds_leader_position(year))
+                )
+            )
+        )
+
     def leader(self, person_id: object, year: str | None = None) -> Person:
         """A school leader of the year by id, else a 422 (a form's choice that is not a leader)."""
         person = get_scoped(self.session, Person, person_id, self.institution_id) if person_id else None
-        if person is None or person.id not in {p.id for p in self.leaders(year)}:
+        if person is None or not self.is_leader(person.id, year):
             raise refuse(N_("Leader in charge: choose a school leader."))
         return person
 

@@ -31,8 +31,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from lti_tool import clock
 from lti_tool.db import get_scoped, utcnow
@@ -169,21 +170,26 @@ class FollowUpService:
             raise NotFound("No such item.")
         return fu
 
+    def _of_unit(self, unit_id: int) -> ColumnElement[bool]:
+        helping = select(FollowUpUnit.follow_up_id).where(FollowUpUnit.unit_id == unit_id)
+        return and_(
+            FollowUp.institution_id == self.institution_id,
+            FollowUp.status != FollowUpStatus.RECEIVED,
+            or_(FollowUp.unit_id == unit_id, FollowUp.id.in_(helping)),
+        )
+
     def for_unit(self, unit_id: int) -> list[FollowUp]:
         """Letters and proposals whose handling unit — or an assisting unit — is ``unit_id``: the unit's one
         list for both kinds, earliest deadline first."""
-        helping = select(FollowUpUnit.follow_up_id).where(FollowUpUnit.unit_id == unit_id)
         return list(
             self.session.scalars(
-                select(FollowUp)
-                .where(
-                    FollowUp.institution_id == self.institution_id,
-                    FollowUp.status != FollowUpStatus.RECEIVED,
-                    or_(FollowUp.unit_id == unit_id, FollowUp.id.in_(helping)),
-                )
-                .order_by(FollowUp.deadline, FollowUp.id)
+                select(FollowUp).where(self._of_unit(unit_id)).order_by(FollowUp.deadline, FollowUp.id)
             )
         )
+
+    def has_items_for_unit(self, unit_id: int) -> bool:
+        """Whether ``for_unit`` would list anything (one EXISTS: the nav asks on every page)."""
+        return bool(self.session.scalar(select(exists().where(self._of_unit(unit_id)))))
 
     def unit_of(self, person_id: int | None) -> int | None:
         if person_id is None:

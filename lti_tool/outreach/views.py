@@ -180,8 +180,7 @@ def _is_leader(actor: Actor) -> bool:
     """A school leader today (a position of the policy's school-leaders group)."""
     if actor.person_id is None:
         return False
-    service = DivisionService(db(), actor.institution_id, _policy(actor))
-    return actor.person_id in {p.id for p in service.leaders()}
+    return DivisionService(db(), actor.institution_id, _policy(actor)).is_leader(actor.person_id)
 
 
 def _my_unit(actor: Actor) -> int | None:
@@ -198,7 +197,7 @@ def _has_unit_items(actor: Actor) -> bool:
     unit_id = _my_unit(actor)
     if unit_id is None:
         return False
-    return bool(FollowUpService(db(), actor.institution_id, _policy(actor)).for_unit(unit_id))
+    return FollowUpService(db(), actor.institution_id, _policy(actor)).has_items_for_unit(unit_id)
 
 
 def _platform_user_id(actor: Actor, letters: LetterService) -> int | None:
