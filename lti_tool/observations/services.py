@@ -132,6 +132,9 @@ class ObservationService:
         self.institution_id = institution_id
         self.policy = policy
         self._tz: ZoneInfo | None = None
+        self._semesters: dict[int, Semester] = {}
+        """Semesters this service has read, held: the session's identity map keeps only rows something
+        references, so each check of a record's semester would otherwise read it again."""
 
     # -- lookups ------------------------------------------------------------------------------------
     @property
@@ -210,8 +213,14 @@ class ObservationService:
         return next((m for m in obs.members if m.person_id == person_id), None)
 
     def semester(self, obs: Observation) -> Semester:
-        sem = self.session.get(Semester, obs.semester_id)
-        assert sem is not None
+        return self._semester(obs.semester_id)
+
+    def _semester(self, semester_id: int) -> Semester:
+        sem = self._semesters.get(semester_id)
+        if sem is None:
+            sem = self.session.get(Semester, semester_id)
+            assert sem is not None
+            self._semesters[semester_id] = sem
         return sem
 
     def is_locked(self, obs: Observation) -> bool:
@@ -387,8 +396,7 @@ class ObservationService:
             raise Conflict("Only courses for full-time students can be observed (O-10).")
         if class_session.status == SessionStatus.VANISHED:
             raise Conflict("This class session is no longer in the timetable.")
-        semester = self.session.get(Semester, class_session.semester_id)
-        assert semester is not None
+        semester = self._semester(class_session.semester_id)
         if semester.status == SemesterStatus.ARCHIVED:
             raise Conflict(
                 "Semester %(code)s has been archived; no new records can be made.", code=semester.code
