@@ -113,7 +113,13 @@ def build_world(database_url: str, base: str, platform: Platform, leaders: int, 
         inst_id = s.scalar(select(Institution.id).where(Institution.code == "BENCH"))
         assert inst_id is not None
         unit_id = s.scalar(select(Unit.id).where(Unit.institution_id == inst_id).order_by(Unit.id))
-        teacher = Person(institution_id=inst_id, employee_no="T0001", name="任课教师", unit_id=unit_id)
+        teacher = Person(
+            institution_id=inst_id,
+            employee_no="T0001",
+            name="任课教师",
+            email="t0001@bench.example",
+            unit_id=unit_id,
+        )
         s.add(teacher)
         semester = Semester(institution_id=inst_id, code="BENCH-1", week1_monday=monday, weeks=20)
         s.add(semester)
@@ -538,7 +544,7 @@ def profile(args: argparse.Namespace, postgres: bool) -> None:
                         f"(mean {statistics.fmean(cpu) * 1000:6.2f})  {statistics.median(stm):.0f} statements"
                     )
                 probe.update(record=None)
-                for round_, step in enumerate(STEPS, start=1):
+                for round_, step in enumerate(STEPS if args.profile_lines else (), start=1):
                     profiler = cProfile.Profile(time.process_time)
                     probe.update(profiler=profiler, profiling=step)
                     for person in leaders:
@@ -885,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no load: each step's CPU and SQL in-process, then a cProfile of each (--leaders of them)",
     )
-    parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows per step")
+    parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows per step (0: no cProfile)")
     args = parser.parse_args(argv)
     databases = [False] if args.sqlite else [True] if args.postgres else [False, True]
     if args.profile:
