@@ -534,9 +534,14 @@ def profile(args: argparse.Namespace, postgres: bool) -> None:
                 probe.update(show=False)
                 for person in leaders[1:]:
                     one(person, 0)
+                # the plumbing every request pays (authenticate, headers, log line, commit): a session renewal
+                browser = InProcessBrowser(app.test_client(use_cookies=False), keep, probe)
+                launch(browser, signer, platform.issuer, leaders[0][:3])
+                for _ in leaders:
+                    browser.request("GET", browser.with_token("/lti/session"), b"", browser.headers())
                 record_: dict[str, list[tuple[float, int]]] = probe["record"]
                 print(f"\n{label}: median per request over {len(leaders)} leaders (in-process, no profiler):")
-                for step in ("other", *STEPS):
+                for step in ("other", "session", *STEPS):
                     cpu = [c for c, _ in record_.get(step, [])]
                     stm = [n for _, n in record_.get(step, [])]
                     print(
@@ -695,6 +700,8 @@ def step_of(method: str, path: str) -> str:
         return "submit"
     if method == "GET" and re.fullmatch(r"/observations/\d+/edit", path):
         return "open"
+    if path == "/lti/session":
+        return "session"
     return "other"
 
 
@@ -891,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no load: each step's CPU and SQL in-process, then a cProfile of each (--leaders of them)",
     )
-    parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows per step (0: no cProfile)")
+    parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows a step (0: none)")
     args = parser.parse_args(argv)
     databases = [False] if args.sqlite else [True] if args.postgres else [False, True]
     if args.profile:
