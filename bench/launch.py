@@ -314,7 +314,7 @@ def gunicorn(
     log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine boots two workers slowly
         while True:
             if proc.poll() is not None:
                 raise RuntimeError("gunicorn exited:\n" + (workdir / "gunicorn.log").read_text())
