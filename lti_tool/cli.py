@@ -15,7 +15,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool import acting
+from lti_tool import PROJECT_ROOT, acting
 from lti_tool.cli_support import CliContext, guarded, institution_option, pass_ctx, resolve_institution
 from lti_tool.config import Settings
 from lti_tool.lti.keys import KeyService
@@ -252,26 +252,20 @@ def keys_remove(ctx: CliContext, kid: str) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-@click.option("--workers", default=2, type=int, help="gunicorn worker processes")
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the web app under gunicorn."""
-    # The access log leaves out query strings: they carry the session token (lti/sessions.py).
-    os.execvp(
+@click.option(
+    "--workers", default=None, type=int, help="gunicorn processes (default: TINGKE_WEB_WORKERS, else 2)"
+)
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the web app under gunicorn with the production settings (deploy/gunicorn.conf.py: gthread,
+    TINGKE_WEB_WORKERS processes × TINGKE_WEB_THREADS threads; README "Production" says why)."""
+    env = dict(os.environ, TINGKE_BIND=f"{host}:{port}")
+    if workers is not None:
+        env["TINGKE_WEB_WORKERS"] = str(workers)
+    config = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+    os.execvpe(
         sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-b",
-            f"{host}:{port}",
-            "-w",
-            str(workers),
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss',
-            "lti_tool.wsgi:app",
-        ],
+        [sys.executable, "-m", "gunicorn", "--config", str(config), "lti_tool.wsgi:app"],
+        env,
     )
 
 
