@@ -1,8 +1,14 @@
-"""gunicorn settings for Tingke's web app (deploy/systemd/tingke-web.service; the scale-out test uses it too).
+"""gunicorn settings for Tingke's web app (deploy/systemd/tingke-web.service, ``tingke serve`` and
+scripts/run.sh, bench/submit.py and bench/launch.py; the scale-out test uses it too).
 
 gthread workers: each process serves ``threads`` requests at once, which suits a tool whose requests wait
 on PostgreSQL and on LMS key sets. Size: ``workers`` = the host's cores, ``threads`` = 4 (README,
-"Production"). Every value can be changed in /etc/tingke/tingke.env.
+"Production"). Why: a request is 5–20 ms of CPU in Python (bench/submit.py measures it per step) and a
+process runs Python on one core at a time (the GIL), so one process per core is what uses the machine;
+more processes than cores only take memory and compete for the same cores. The threads let a process
+overlap its requests' waits (PostgreSQL round trips, a slow phone's upload, an LMS key-set fetch);
+beyond a few, further threads only queue for the same core and stretch every request's latency.
+Every value can be changed in /etc/tingke/tingke.env.
 """
 
 import glob
