@@ -29,6 +29,7 @@ from lti_tool.lti.sessions import LaunchSessionService
 from lti_tool.notifications import outbox
 from lti_tool.ops.observability import init_observability
 from lti_tool.ops.probes import Probes
+from lti_tool.problems import photos
 from lti_tool.web import Tingke, init_request_handling, select_locale
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     clock.set_default_zone(settings.timezone)
     tabular.configure(tabular.Limits.from_settings(settings))
+    photos.configure(photos.PhotoLimits.from_settings(settings))
     app = Flask(
         "lti_tool",
         template_folder=str(TEMPLATES_DIR),

@@ -79,6 +79,10 @@ class Settings:
     import_inline_bytes: int = 1024 * 1024
     """Imports whose work (a CSV's bytes, an XLSX's unpacked bytes) is larger run as a worker job with a
     progress page (lti_tool/import_runs), not inside the web request."""
+    photo_max_bytes: int = 8 * 1024 * 1024
+    """One photo of a problem as uploaded (lti_tool/problems/photos.py); beyond it 413."""
+    photo_max_count: int = 6
+    """Photos one problem may have."""
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -110,6 +114,8 @@ class Settings:
             import_max_unpacked_bytes=int(_env("TINGKE_IMPORT_MAX_UNPACKED_BYTES", str(100 * 1024 * 1024))),
             import_max_ratio=int(_env("TINGKE_IMPORT_MAX_RATIO", "100")),
             import_inline_bytes=int(_env("TINGKE_IMPORT_INLINE_BYTES", str(1024 * 1024))),
+            photo_max_bytes=int(_env("TINGKE_PHOTO_MAX_BYTES", str(8 * 1024 * 1024))),
+            photo_max_count=int(_env("TINGKE_PHOTO_MAX_COUNT", "6")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

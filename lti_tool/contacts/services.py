@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,6 +52,7 @@ from lti_tool.notifications.events import Event
 from lti_tool.notifications.services import NotificationService
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemStatus
+from lti_tool.problems.photos import PhotoUpload
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tenancy import Institution
 
@@ -723,12 +725,20 @@ class ContactRecordService:
 
     # -- problems raised ---------------------------------------------------------------------------
     def raise_problem(
-        self, record: ContactRecord, person_id: int, *, category: str, unit_id: Any, description: str
+        self,
+        record: ContactRecord,
+        person_id: int,
+        *,
+        category: str,
+        unit_id: Any,
+        description: str,
+        photos: Sequence[PhotoUpload] = (),
     ) -> Problem:
-        """A problem heard in the contact, routed to its responsible unit (the problem loop, O-9)."""
+        """A problem heard in the contact, routed to its responsible unit (the problem loop, O-9), with the
+        photos the author took (lti_tool/problems/photos.py)."""
         if record.author_id != person_id:
             raise Forbidden("Only the author may change this record.")
-        item = NewProblem(category, row_id(unit_id), (record.place or "")[:100], description or "")
+        item = NewProblem(category, row_id(unit_id), (record.place or "")[:100], description or "", photos)
         (problem,) = ProblemService(self.session, self.institution_id, self.policy).raise_problems(
             [item], person_id, contact_record_id=record.id
         )

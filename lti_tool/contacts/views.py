@@ -51,6 +51,7 @@ from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.photos import uploads
 from lti_tool.tabular import inspect_upload
 from lti_tool.web import current_actor, db, requires_persona
 
@@ -349,6 +350,7 @@ def add_problem(record_id: int):
         category=request.form.get("category", ""),
         unit_id=request.form.get("unit_id"),
         description=request.form.get("description", ""),
+        photos=uploads(request.files.getlist("photos")),
     )
     target = "contacts.edit" if service.can_edit(record, person_id) else "contacts.view"
     return redirect(url_for(target, record_id=record.id, _anchor="problems"), code=303)

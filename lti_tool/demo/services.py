@@ -32,6 +32,7 @@ from lti_tool.demo.catalog import PERIODS
 from lti_tool.demo.contacts import POINT_HEADERS, ContactGenerator, point_rows
 from lti_tool.demo.notifications import seed_notifications
 from lti_tool.demo.outreach import build_outreach
+from lti_tool.demo.photos import attach_demo_photo, handler_of
 from lti_tool.demo.records import GeneratedCounts, RecordGenerator
 from lti_tool.demo.roster import Roster, build_roster, people_rows
 from lti_tool.demo.summaries import build_summaries
@@ -55,7 +56,7 @@ from lti_tool.outreach.models import (
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import Policy
 from lti_tool.policy.store import PolicyStore
-from lti_tool.problems.models import Problem
+from lti_tool.problems.models import Photo, Problem
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun, StatisticsSnapshot
 from lti_tool.tenancy import Institution
@@ -240,6 +241,7 @@ class DemoService:
         iid = inst.id
         follow_ups = select(FollowUp.id).where(FollowUp.institution_id == iid)
         for stmt in (
+            delete(Photo).where(Photo.institution_id == iid),
             delete(Problem).where(Problem.institution_id == iid),
             delete(Letter).where(Letter.institution_id == iid),
             delete(Proposal).where(Proposal.institution_id == iid),
@@ -336,6 +338,10 @@ class DemoService:
                 clock.zone(inst),
             )
             summary.generated[plan.code] = generator.run()
+        photo_problem = attach_demo_photo(self.session, inst.id, semesters[current.code])
+        photo_handler = handler_of(self.session, photo_problem) if photo_problem else None
+        if photo_problem is not None:
+            summary.steps.append(f"photo: problem #{photo_problem.id} (a dim projector) has a demo photo")
         told = seed_notifications(self.session, inst, policy)
         summary.steps.append(
             f"notifications: {told} written (e-mail on; Moodle, 企业微信, 钉钉 set up but off)"
@@ -364,6 +370,16 @@ class DemoService:
             readme = README.format(code=inst.code, semesters=adds)
             (out_dir / "README.txt").write_text(readme, encoding="utf-8")
         self._describe(inst, summary, [semesters[previous.code], semesters[current.code]], now, roster)
+        if photo_problem is not None and photo_handler is not None:
+            summary.showcase.append(
+                Showcase(
+                    "asset office (problem handler: a projector problem with a photo)",
+                    photo_handler.employee_no,
+                    photo_handler.name,
+                    photo_handler.email or "",
+                    f"problem #{photo_problem.id}",
+                )
+            )
         return summary
 
     def _contacts(

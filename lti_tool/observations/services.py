@@ -21,6 +21,7 @@ never drafts and never anything in advance (O-12), with observer names hidden wh
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +60,7 @@ from lti_tool.observations.models import (
 )
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import Problem, ProblemStatus
+from lti_tool.problems.photos import PhotoUpload
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import (
@@ -654,11 +656,17 @@ class ObservationService:
         unit_id: Any,
         room: str = "",
         description: str,
+        photos: Sequence[PhotoUpload] = (),
     ) -> Problem:
-        """A problem seen in the class, routed to a responsible unit; handled in lti_tool/problems (O-9)."""
+        """A problem seen in the class, routed to a responsible unit; handled in lti_tool/problems (O-9).
+        Photos taken in the class go with it (lti_tool/problems/photos.py)."""
         self._check_editable(obs, person_id)
         item = NewProblem(
-            category, row_id(unit_id), (room or "").strip()[:100] or obs.session.room, description or ""
+            category,
+            row_id(unit_id),
+            (room or "").strip()[:100] or obs.session.room,
+            description or "",
+            photos,
         )
         (problem,) = ProblemService(self.session, self.institution_id, self.policy).raise_problems(
             [item], person_id, observation_id=obs.id

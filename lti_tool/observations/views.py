@@ -44,6 +44,7 @@ from lti_tool.observations.services import (
 from lti_tool.observations.transfer import ObservationTransfer
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.photos import uploads
 from lti_tool.timetable.models import Semester
 from lti_tool.timetable.search import register_session_decoration
 from lti_tool.web import current_actor, db, requires_persona, serves_download
@@ -339,6 +340,7 @@ def add_problem(obs_id: int):
         unit_id=request.form.get("unit_id"),
         room=request.form.get("room", ""),
         description=request.form.get("description", ""),
+        photos=uploads(request.files.getlist("photos")),
     )
     return redirect(url_for("observations.edit", obs_id=obs.id, _anchor="problems"), code=303)
 

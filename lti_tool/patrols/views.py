@@ -14,6 +14,7 @@ from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.patrols.services import PatrolService
 from lti_tool.policy.store import PolicyStore
+from lti_tool.problems.photos import uploads
 from lti_tool.problems.services import NewProblem, ProblemService
 from lti_tool.web import current_actor, db, requires_persona
 
@@ -33,7 +34,10 @@ def _problems_from_form() -> list[NewProblem]:
         if not description:
             continue
         unit = id_field(request.form, f"problem_unit_{i}")
-        items.append(NewProblem(category, unit, request.form.get(f"problem_room_{i}", ""), description))
+        photos = uploads(request.files.getlist(f"problem_photos_{i}"))
+        items.append(
+            NewProblem(category, unit, request.form.get(f"problem_room_{i}", ""), description, photos)
+        )
     return items
 
 

@@ -63,6 +63,8 @@ class Problem(InstitutionScoped, Base):
     events: Mapped[list[ProblemEvent]] = relationship(
         cascade="all, delete-orphan", order_by="ProblemEvent.at"
     )
+    photos: Mapped[list[Photo]] = relationship(viewonly=True, order_by="Photo.id")
+    """Its photos (their bytes deferred); shown only to whoever may see the problem."""
 
 
 class ProblemEvent(Base):

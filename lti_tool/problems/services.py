@@ -10,7 +10,8 @@ overdue when it is still open (new/accepted) after the policy's ``problem_overdu
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import column, func, or_, select, table
 from sqlalchemy.orm import Session, aliased
@@ -24,6 +25,8 @@ from lti_tool.notifications.services import NotificationService
 from lti_tool.policy.schema import Policy
 from lti_tool.problems.models import (
     OPEN_STATUSES,
+    Photo,
+    PhotoStage,
     Problem,
     ProblemEvent,
     ProblemStatus,
@@ -31,6 +34,7 @@ from lti_tool.problems.models import (
     overdue_condition,
     release_conditions,
 )
+from lti_tool.problems.photos import PhotoService, PhotoUpload
 
 OPEN = OPEN_STATUSES
 _CONTACT_RECORD = table("contact_record", column("id"), column("status"))
@@ -76,6 +80,12 @@ class NewProblem:
     unit_id: int | None
     room: str
     description: str
+    photos: Sequence[PhotoUpload] = field(default=())
+    """Photos the raiser took (lti_tool/problems/photos.py), checked before anything is stored."""
+
+
+PHOTO_READERS = ("handler", "quality_center", "observer", "organization")
+"""The personas that open problem pages (and so their photos); ``require_visible`` narrows them."""
 
 
 class ProblemService:
@@ -119,6 +129,8 @@ class ProblemService:
         errors = self.validate_new(items)
         if errors:
             raise ValidationFailed("The problems cannot be stored.", details=errors)
+        photo_service = PhotoService(self.session, self.institution_id)
+        prepared = [photo_service.prepare_all(item.photos) for item in items]  # all checked before any row
         out = []
         for item in items:
             problem = Problem(
@@ -142,6 +154,8 @@ class ProblemService:
             self.session.add(problem)
             out.append(problem)
         self.session.flush()
+        for problem, photos in zip(out, prepared, strict=True):
+            photo_service.attach(problem, photos, stage=PhotoStage.RAISED, person_id=raised_by_id)
         if observation_id is None and contact_record_id is None:
             self.announce_routed(out)  # a patrol's problems reach their unit at once
         return out
@@ -289,6 +303,50 @@ class ProblemService:
             problem, self.is_overdue(problem, now), (now - problem.created_at).days, recurrences
         )
 
+    # -- who sees a problem -----------------------------------------------------------------------------
+    def require_readable(self, persona: str) -> None:
+        """Problems and their handling notes are not the organization department's unless the policy
+        grants it (``organization_reads_personal_files``, issue 13 §7); decided before any problem is read."""
+        if not self.policy.reads_personal_files(persona):
+            raise Forbidden("Problems and their handling are not part of your role's pages.")
+
+    def require_visible(self, problem: Problem, persona: str, person: Person | None) -> None:
+        """The one rule for a problem's page and its photos: the quality center (and the organization
+        department where the policy lets it) sees every problem; a handler or an observer only one routed to
+        their unit or raised by them."""
+        self.require_readable(persona)
+        if persona not in PHOTO_READERS:
+            raise Forbidden("This problem is not routed to your unit and was not raised by you.")
+        if persona in ("handler", "observer") and not self.role_of(problem, person):
+            raise Forbidden("This problem is not routed to your unit and was not raised by you.")
+
+    # -- photos ---------------------------------------------------------------------------------------
+    def photos(self, problem: Problem) -> list[Photo]:
+        return PhotoService(self.session, self.institution_id).of_problem(problem.id)
+
+    def photo_stage(self, problem: Problem, person: Person | None, persona: str) -> PhotoStage | None:
+        """Which photos this person may add now: the unit's (resolution) while it handles the problem, the
+        raiser's while it is not closed; ``None`` when they may add none."""
+        roles = self.role_of(problem, person)
+        if persona == "handler" and "handler" in roles and problem.status in OPEN:
+            return PhotoStage.RESOLUTION
+        if "raiser" in roles and problem.status in (*OPEN, ProblemStatus.RESOLVED):
+            return PhotoStage.RAISED
+        return None
+
+    def add_photos(
+        self, problem_id: int, person: Person, persona: str, uploads: Sequence[PhotoUpload]
+    ) -> list[Photo]:
+        problem = self.get(problem_id)
+        if not self.role_of(problem, person):  # before the state, as for a step
+            raise Forbidden("Only the responsible unit or the person who raised it can do this.")
+        stage = self.photo_stage(problem, person, persona)
+        if stage is None:
+            raise Conflict("This problem is closed; no photos can be added.")
+        return PhotoService(self.session, self.institution_id).add(
+            problem, uploads, stage=stage, person_id=person.id
+        )
+
     # -- handling -------------------------------------------------------------------------------------
     def role_of(self, problem: Problem, person: Person | None) -> set[str]:
         roles = set()
@@ -303,7 +361,16 @@ class ProblemService:
         roles = self.role_of(problem, person)
         return [to for (frm, to), who in TRANSITIONS.items() if frm == problem.status and who in roles]
 
-    def step(self, problem_id: int, to_status: str, person: Person, note: str) -> Problem:
+    def step(
+        self,
+        problem_id: int,
+        to_status: str,
+        person: Person,
+        note: str,
+        photos: Sequence[PhotoUpload] = (),
+    ) -> Problem:
+        """One step of the handling; photos sent with it (the unit's, of what was done) are checked before
+        the step is stored."""
         problem = self.get(problem_id)
         roles = self.role_of(problem, person)
         if not roles:  # decided before the state: no 409 tells an outsider where the problem stands
@@ -324,11 +391,15 @@ class ProblemService:
         note = note.strip()
         if to_status in NOTE_REQUIRED and not note:
             raise ValidationFailed("Please say what was done (处理情况) or why it is rejected.")
+        photo_service = PhotoService(self.session, self.institution_id)
+        prepared = photo_service.prepare_all(photos, already=photo_service.count(problem.id))
         problem.status = to_status
         if to_status == ProblemStatus.RESOLVED:
             problem.resolved_at = utcnow()
         problem.events.append(ProblemEvent(person_id=person.id, status=to_status, note=note[:5000]))
         self.session.flush()
+        stage = PhotoStage.RESOLUTION if who == "handler" else PhotoStage.RAISED
+        photo_service.attach(problem, prepared, stage=stage, person_id=person.id)
         if to_status == ProblemStatus.RESOLVED:
             NotificationService(self.session, self.institution_id).notify(
                 Event.PROBLEM_RESOLVED,

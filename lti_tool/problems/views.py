@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext
 
 from lti_tool.actor import Actor
 from lti_tool.directory.models import Person
-from lti_tool.errors import Forbidden
 from lti_tool.i18n import N_
 from lti_tool.nav import register_nav
 from lti_tool.panels import Panel, register_panel
 from lti_tool.policy.store import PolicyStore
-from lti_tool.problems.services import ProblemService
+from lti_tool.problems.photos import PhotoService, limits, uploads
+from lti_tool.problems.services import PHOTO_READERS, ProblemService
 from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("problems", __name__, url_prefix="/problems")
@@ -36,6 +36,12 @@ STEP_LABELS = {
 }
 
 
+@bp.app_context_processor
+def _photo_limits() -> dict[str, object]:
+    """The photo limits for every form with a camera input (records, patrols, contacts, this blueprint)."""
+    return {"photo_limits": limits()}
+
+
 def _service(actor: Actor) -> ProblemService:
     return ProblemService(db(), actor.institution_id, PolicyStore(db(), actor.institution_id).current())
 
@@ -45,10 +51,7 @@ def _person(actor: Actor) -> Person | None:
 
 
 def _may_read_handling(actor: Actor, service: ProblemService) -> None:
-    """Problems and their handling notes are not the organization department's unless the policy grants
-    it (``organization_reads_personal_files``, issue 13 §7); decided before any problem is read."""
-    if not service.policy.reads_personal_files(actor.persona):
-        raise Forbidden("Problems and their handling are not part of your role's pages.")
+    service.require_readable(actor.persona)
 
 
 def _category_labels(service: ProblemService, locale: str) -> dict[str, str]:
@@ -93,8 +96,7 @@ def show(problem_id: int):
     _may_read_handling(actor, service)
     problem = service.get(problem_id)
     person = _person(actor)
-    if actor.persona in ("handler", "observer") and not service.role_of(problem, person):
-        raise Forbidden("This problem is not routed to your unit and was not raised by you.")
+    service.require_visible(problem, actor.persona, person)
     return render_template(
         "problems/show.html",
         item=service.view(problem),
@@ -102,6 +104,9 @@ def show(problem_id: int):
         steps=service.allowed_steps(problem, person),
         step_labels=STEP_LABELS,
         categories=_category_labels(service, actor.locale),
+        photos=service.photos(problem),
+        photo_stage=service.photo_stage(problem, person, actor.persona),
+        photo_limits=limits(),
     )
 
 
@@ -117,6 +122,7 @@ def step(problem_id: int):
         request.form.get("status", ""),
         person,  # type: ignore[arg-type]
         request.form.get("note", ""),
+        uploads(request.files.getlist("photos")),
     )
     if request.form.get("return_to") == "record" and problem.observation_id and actor.persona == "observer":
         # confirmed from the observer's own record page: back there (issue 11 §4)
@@ -124,6 +130,62 @@ def step(problem_id: int):
             url_for("observations.view", obs_id=problem.observation_id, _anchor="problems"), code=303
         )
     return redirect(url_for("problems.show", problem_id=problem_id), code=303)
+
+
+@bp.route("/<int:problem_id>/photos", methods=["POST"])
+@requires_persona("handler", "observer")
+def add_photos(problem_id: int):
+    actor = current_actor()
+    person = _person(actor)
+    if person is None:
+        actor.require_person()
+    _service(actor).add_photos(
+        problem_id,
+        person,  # type: ignore[arg-type]
+        actor.persona,
+        uploads(request.files.getlist("photos")),
+    )
+    return redirect(url_for("problems.show", problem_id=problem_id, _anchor="photos"), code=303)
+
+
+def _photo_response(photo_id: int, *, thumbnail: bool) -> Response:
+    """A photo for whoever may see its problem (the problem page's own rule), inline, never sniffed and,
+    like every answer to a launched person, never stored by any cache (web.py: ``no-store``); another
+    institution's photo is one that does not exist (404)."""
+    actor = current_actor()
+    service = _service(actor)
+    service.require_readable(actor.persona)
+    photos = PhotoService(db(), actor.institution_id)
+    photo = photos.get(photo_id)
+    service.require_visible(service.get(photo.problem_id), actor.persona, _person(actor))
+    body = photos.thumbnail(photo) if thumbnail else photos.image(photo)
+    mimetype = "image/jpeg" if thumbnail else photo.content_type
+    response = Response(body, mimetype=mimetype)
+    extension = "png" if mimetype == "image/png" else "jpg"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="problem-{photo.problem_id}-photo-{photo.id}.{extension}"'
+    )
+    return response
+
+
+@bp.route("/photos/<int:photo_id>")
+@requires_persona(*PHOTO_READERS)
+def photo(photo_id: int):
+    return _photo_response(photo_id, thumbnail=False)
+
+
+@bp.route("/photos/<int:photo_id>/thumbnail")
+@requires_persona(*PHOTO_READERS)
+def photo_thumbnail(photo_id: int):
+    return _photo_response(photo_id, thumbnail=True)
+
+
+@bp.route("/photos/<int:photo_id>/remove", methods=["POST"])
+@requires_persona("handler", "observer")
+def remove_photo(photo_id: int):
+    actor = current_actor()
+    photo = PhotoService(db(), actor.institution_id).remove(photo_id, actor.require_person())
+    return redirect(url_for("problems.show", problem_id=photo.problem_id, _anchor="photos"), code=303)
 
 
 @register_panel("handler", 10)

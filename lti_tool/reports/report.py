@@ -30,6 +30,7 @@ from lti_tool.observations.models import (
     ObservationMember,
     ObservationStatus,
 )
+from lti_tool.problems.photos import PhotoService
 from lti_tool.reports import charts
 from lti_tool.reports.models import ReportRun
 from lti_tool.reports.pdf import render_pdf, render_template
@@ -212,8 +213,12 @@ def execution_report_html(
     generated_on: dt.date | None = None,
     rule_labels: dict[str, str] | None = None,
     as_of_week: int | None = None,
+    photos: dict[int, list[str]] | None = None,
 ) -> str:
     """The execution report's HTML (autoescaped); the charts are SVG built from ``stats``.
+
+    ``photos``: each listed problem's first thumbnails as ``data:`` URIs (lti_tool/problems/photos.py), so
+    the PDF's fetcher still fetches nothing (docs/decisions.md W-5).
 
     ``as_of_week`` is the teaching week of ``stats.as_of``: a report made before the semester's last day
     says so ("截至 2026年11月20日（第11周）") and draws no end-of-term conclusions."""
@@ -221,6 +226,7 @@ def execution_report_html(
     return render_template(
         "reports/execution_report.html",
         s=stats,
+        photos=photos or {},
         charts=charts.report_charts(stats),
         semester_label=semester_label(stats.semester_code),
         sections=SECTIONS,
@@ -285,7 +291,12 @@ def build_execution_report(
     progress(60, "绘制图表与版面")
     as_of = dt.date.fromisoformat(stats.as_of)
     week = semester.week_of(as_of) if semester.start_date <= as_of <= semester.end_date else None
-    html = execution_report_html(stats, generated_on=report_date(session, run, semester), as_of_week=week)
+    photos = PhotoService(session, run.institution_id).thumbnails_as_data_uris(
+        [i.id for i in stats.problems.items]
+    )
+    html = execution_report_html(
+        stats, generated_on=report_date(session, run, semester), as_of_week=week, photos=photos
+    )
     progress(68, "排版")
     pdf = render_pdf(html, on_step=lambda _step: progress(90, "写入 PDF"))
     return report_filename(stats, run.version if run.frozen else None), pdf

@@ -59,7 +59,8 @@ from lti_tool.outreach.reception import ROSTER_ALIASES
 from lti_tool.patrols.services import PATROL_ALIASES, PatrolService
 from lti_tool.policy.schema import default_policy
 from lti_tool.policy.store import PolicyStore
-from lti_tool.problems.models import Problem
+from lti_tool.problems.models import PhotoStage, Problem
+from lti_tool.problems.photos import PhotoService, PhotoUpload
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
 from lti_tool.reports.models import ReportRun
 from lti_tool.timetable.importer import TIMETABLE_ALIASES, TimetableImporter
@@ -67,6 +68,7 @@ from lti_tool.timetable.models import CourseContextMapping
 from lti_tool.timetable.periods import PERIOD_ALIASES, PeriodService
 from tests.conftest import make_institution
 from tests.support import factories
+from tests.support.images import phone_jpeg
 from tests.support.launch import drop_session_cookie
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
 from tests.support.worlds import observation_world
@@ -187,6 +189,12 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
     checkpoint = ReminderCheckpoint(institution_id=inst, semester_id=w.semester.id, week=6)
     s.add_all([problem, checkpoint])
     s.flush()
+    (photo,) = PhotoService(s, inst).add(
+        problem,
+        [PhotoUpload("p.jpg", io.BytesIO(phone_jpeg()))],
+        stage=PhotoStage.RAISED,
+        person_id=w.observer.id,
+    )
     reminder = Reminder(
         institution_id=inst,
         checkpoint_id=checkpoint.id,
@@ -306,6 +314,7 @@ def _seed(s: Session, inst: int, platform_id: int, tag: str) -> dict[str, int]:
         "draft_id": draft.id,
         "member_id": member.id,
         "problem_id": problem.id,
+        "photo_id": photo.id,
         "reminder_id": reminder.id,
         "run_id": run.id,
         "mapping_id": mapping.id,

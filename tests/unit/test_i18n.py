@@ -197,8 +197,9 @@ def visible_text(html: str) -> str:
     return "\n".join(parser.parts)
 
 
-# Words that stay English in the Chinese UI: the language switch, and file formats/protocols.
+# Words that stay English in the Chinese UI: the language switch, file formats/protocols and size units.
 ALLOWED = {
+    "MB",
     "English",
     "ID",
     "CSV",

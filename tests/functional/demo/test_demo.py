@@ -27,7 +27,7 @@ from lti_tool.observations.models import (
 )
 from lti_tool.patrols.models import Patrol
 from lti_tool.policy.schema import default_policy
-from lti_tool.problems.models import Problem, ProblemEvent
+from lti_tool.problems.models import Photo, Problem, ProblemEvent
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, SectionTeacher, Semester
 from tests.support.cli import Run, cli_runner
@@ -57,6 +57,7 @@ def _totals(s, iid: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "members": ObservationMember,
         "patrols": Patrol,
         "problems": Problem,
+        "photos": Photo,
         "semesters": Semester,
     }
     out = {
@@ -311,6 +312,28 @@ def check_contacts(session_factory, iid: int, client, launcher, people, by_role)
     assert "确认参加" in session.get(client, "/contacts/branch").get_data(as_text=True)
 
 
+def check_photo(session_factory, iid: int, client, launcher, output: str) -> None:  # type: ignore[no-untyped-def]
+    """One open projector problem carries the demo's photo (issue 15 §4); the output names somebody of its
+    unit, whose problem page shows it."""
+    with session_factory() as s:
+        photo = s.scalars(select(Photo).where(Photo.institution_id == iid)).one()
+        problem = s.get(Problem, photo.problem_id)
+        assert problem is not None and "投影仪" in problem.description
+        assert photo.stage == "raised" and photo.uploaded_by_id == problem.raised_by_id
+        handler = s.scalars(
+            select(Person).where(Person.institution_id == iid, Person.unit_id == problem.unit_id)
+        ).first()
+        assert handler is not None
+    assert f"problem #{problem.id}" in output and handler.employee_no in output
+    as_handler = launcher.launch(
+        LmsUser("demo-asset", handler.name, handler.email, handler.employee_no, [ROLE_INSTRUCTOR])
+    )
+    page = as_handler.get(client, f"/problems/{problem.id}")
+    assert page.status_code == 200 and f"/problems/photos/{photo.id}/thumbnail" in page.get_data(as_text=True)
+    served = as_handler.get(client, f"/problems/photos/{photo.id}")
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+
+
 def test_demo_builds_a_living_college_idempotently(
     run,
     session_factory,
@@ -363,6 +386,7 @@ def test_demo_builds_a_living_college_idempotently(
     )
     assert page.status_code == 200 and "O-4" in page.get_data(as_text=True)
     check_contacts(session_factory, iid, client, launcher, people, by_role)
+    check_photo(session_factory, iid, client, launcher, result.output)
     qc = people[by_role["quality-center staff"]]
     page = launcher.launch(LmsUser("demo-qc", qc.name, qc.email, qc.employee_no, [ROLE_INSTRUCTOR])).get(
         client, "/home"
