@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool import jobqueue
@@ -72,12 +72,11 @@ def _after_commit(session: Session) -> None:
     # Record the job ids in a transaction of their own (the caller's is over).
     from lti_tool.notifications.models import Notification
 
+    # One UPDATE per row, nothing read back (a row deleted meanwhile is simply not updated).
     bind = session.get_bind()
     with Session(bind) as own:
         for nid, job_id in jobs.items():
-            row = own.get(Notification, nid)
-            if row is not None:
-                row.job_id = job_id
+            own.execute(update(Notification).where(Notification.id == nid).values(job_id=job_id))
         own.commit()
 
 
