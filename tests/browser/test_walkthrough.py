@@ -419,7 +419,9 @@ def test_quality_center_reads_compliance_and_downloads_the_report(
         assert "王校长" in text and "O-1 " in text
         walk.click(walk.frame.locator(".mainnav a[href*='/reports/']").first, r"/reports/(\?|$)", "reports")
         walk.frame.select_option("#kind", "execution_report")
-        walk.click(walk.frame.locator("main form button[type=submit]"), r"/reports/runs/\d+", "report-run")
+        # the semester report form's button (not the bulletin's nor the cadre file's)
+        start = walk.frame.locator("main form:has(#kind) button[type=submit]")
+        walk.click(start, r"/reports/runs/\d+", "report-run")
         pdf = _build_and_download(
             walk.lms, settings, session_factory, f"{walk.device}-report.png", artifact_path
         )
@@ -430,9 +432,7 @@ def test_quality_center_reads_compliance_and_downloads_the_report(
         # the semester statistics: a page that shows what was computed (issue 11 §6)
         walk.click(walk.frame.locator(".mainnav a[href*='/reports/']").first, r"/reports/(\?|$)", "reports-2")
         walk.frame.select_option("#kind", "statistics")
-        walk.click(
-            walk.frame.locator("main form button[type=submit]"), r"/reports/runs/\d+", "statistics-run"
-        )
+        walk.click(start, r"/reports/runs/\d+", "statistics-run")
         run_id = int(re.search(r"/reports/runs/(\d+)", walk.frame.url).group(1))  # type: ignore[union-attr]
         jobs.configure(settings)
         try:
