@@ -15,7 +15,8 @@ docs/policy-rules.md ("Grassroots-contact system") and docs/decisions.md P-7 …
   contacted college, the own contact point), else the activity; a rule for party members only is not
   applicable to anybody else (C-3a, C-3b).
 - ``summary_submitted`` (C-7b), judged for the academic year: ok once submitted on or before the deadline;
-  short when late, or missing once the deadline falls inside the evaluated period; not applicable before.
+  short when late, or missing once the deadline falls inside the evaluated semester or has passed in the
+  break after it (the year's last semester); not applicable before.
 - ``reception_days`` (C-6a): every teaching week the school office scheduled the person for (inside their
   windows) needs its reception record; ``required`` is the weeks scheduled, ``done`` those recorded, short
   as soon as a week has ended unrecorded (``outreach.models.reception_week_state``, the one definition the
@@ -92,6 +93,10 @@ class ContactFacts:
     semester_end: dt.date | None = None
     """The evaluated semester's last day: an annual rule's ``period`` is the academic year, but whether the
     summary is due yet is decided against the semester at hand (so an old semester reproduces)."""
+    deadline_passed_in_break: bool = False
+    """summary_submitted: the deadline fell after the evaluated semester, in the break before the next one
+    starts, and has passed; the academic year's last semester then answers for a summary never submitted
+    (the policy's 07-15 falls in the summer break, so without this a missed summary would never be due)."""
     reception_weeks: tuple[ReceptionWeek, ...] = ()
     """reception_days: the weeks scheduled for the person inside the windows, recorded or not."""
     today: dt.date | None = None
@@ -250,7 +255,7 @@ def summary_submitted(
             explanation=msg,
             params=params,
         )
-    if deadline > (facts.semester_end or period.end):
+    if deadline > (facts.semester_end or period.end) and not facts.deadline_passed_in_break:
         msg = (
             N_("Year-end summary of %(year)s due by %(deadline)s; a draft is saved.")
             if facts.summary_draft

@@ -46,6 +46,7 @@ from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.outreach.counting import scheduled_weeks
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.tenancy import Institution
+from lti_tool.timetable.models import Semester
 
 __all__ = ["CONTACT_KINDS", "AcademicYear", "ContactCounting", "academic_year_for", "summary_deadline"]
 
@@ -364,13 +365,38 @@ class ContactCounting:
         return {pid: ContactFacts(year.code, reception_weeks=tuple(weeks[pid]), today=today) for pid in ids}
 
     # -- the year-end summary -------------------------------------------------------------------------------
+    def _semester_starts(self, after: dt.date, until: dt.date) -> bool:
+        """Whether a semester of the institution starts after ``after`` and on or before ``until``."""
+        stmt = select(Semester.id).where(
+            Semester.institution_id == self.institution_id,
+            Semester.week1_monday > after,
+            Semester.week1_monday <= until,
+        )
+        return self.session.execute(stmt.limit(1)).first() is not None
+
     def _summary_facts(
         self, policy: Policy, ids: list[int], year: AcademicYear, semester: Window
     ) -> dict[int, ContactFacts]:
         """summary_submitted (C-7b): each person's summary of the year, its status and submission day."""
         deadline = summary_deadline(policy.contact, year.code)
         inst = self.session.get(Institution, self.institution_id)
-        out = {pid: ContactFacts(year.code, deadline=deadline, semester_end=semester.end) for pid in ids}
+        today = self.today or clock.today(inst)
+        # a deadline in the break after this semester (07-15): this semester answers for it once passed
+        in_break = (
+            deadline > semester.end and today > deadline and not self._semester_starts(semester.end, deadline)
+        )
+
+        def facts(submitted_on: dt.date | None = None, draft: bool = False) -> ContactFacts:
+            return ContactFacts(
+                year.code,
+                deadline=deadline,
+                semester_end=semester.end,
+                deadline_passed_in_break=in_break,
+                summary_submitted_on=submitted_on,
+                summary_draft=draft,
+            )
+
+        out = {pid: facts() for pid in ids}
         stmt = select(ContactSummary.person_id, ContactSummary.status, ContactSummary.submitted_at).where(
             ContactSummary.institution_id == self.institution_id,
             ContactSummary.academic_year == year.code,
@@ -378,11 +404,5 @@ class ContactCounting:
         )
         for pid, status, submitted_at in self.session.execute(stmt):
             on = local_day(submitted_at, inst) if status == SummaryStatus.SUBMITTED and submitted_at else None
-            out[pid] = ContactFacts(
-                year.code,
-                deadline=deadline,
-                semester_end=semester.end,
-                summary_draft=on is None,
-                summary_submitted_on=on,
-            )
+            out[pid] = facts(on, draft=on is None)
         return out

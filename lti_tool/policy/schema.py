@@ -216,8 +216,12 @@ class Rule:
                 )
             return "主要听本院（部）的课" + (f"（目标 {target}）" if target else "") + "，参考指标"
         if self.kind == "contact_points":
+            # a label may already say 联系 ("联系教学院（部）"): said once, not "每学年联系联系…"
             held = "、".join(
-                f"{q.label}{q.min}–{q.max}个" if q.max else f"{q.label}至少{q.min}个" for q in self.requires
+                f"{q.label.removeprefix('联系')}{q.min}–{q.max}个"
+                if q.max
+                else f"{q.label.removeprefix('联系')}至少{q.min}个"
+                for q in self.requires
             )
             if en:
                 held_en = ", ".join(

@@ -114,6 +114,30 @@ def test_C7b_submitted_draft_and_late(db_session, world, results):  # type: igno
     assert _fig(by[("L001", "C-1a")]) == (2, 1, "ok")
 
 
+def test_C7b_a_deadline_in_the_summer_break_is_owed_by_the_last_semester_once_passed(
+    db_session, world, time_machine
+):  # type: ignore[no-untyped-def]
+    """A spring of 18 weeks ends 2027-07-04, before the 07-15 deadline: 钱's draft is not due on 07-15, short
+    on 07-16 in the spring; the autumn, followed by the spring before the deadline, never answers for it."""
+    world.spring.weeks = 18
+    db_session.flush()
+    service = ComplianceService(db_session, world.institution_id)
+
+    def c7b(semester, no):  # type: ignore[no-untyped-def]
+        return next(
+            r
+            for r in service.evaluate(semester, system="contact").results
+            if r.employee_no == no and r.rule_id == "C-7b"
+        )
+
+    time_machine.move_to(dt.datetime(2027, 7, 15, 12, tzinfo=dt.UTC))
+    assert c7b(world.spring, "H002").status == "not_applicable"
+    time_machine.move_to(dt.datetime(2027, 7, 16, 12, tzinfo=dt.UTC))
+    assert _fig(c7b(world.spring, "H002")) == (0, 1, "short")
+    assert c7b(world.spring, "H001").status == "ok"
+    assert c7b(world.semester, "H002").status == "not_applicable"
+
+
 def test_observation_and_contact_rows_together(db_session, world):  # type: ignore[no-untyped-def]
     report = ComplianceService(db_session, world.institution_id).evaluate(world.semester)
     rules = {r["rule"] for r in report.to_list() if r["employee_no"] == "L001"}

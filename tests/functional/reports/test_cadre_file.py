@@ -203,7 +203,9 @@ def test_the_calendar_year_file_counts_the_semesters_begun_in_it(session_factory
     assert sun[4:10] == [2, 1, "1项未完成", 2, 1, "1项未完成"]  # 2025-2026-2 short, 2026-2027-1 met
     assert wang[4:] == [
         2, 1, "1项未完成",  # O-1: 2025-2026-2 none, 2026-2027-1 two
-        8, 4, "4项未完成",  # 2025-2026-2: C-1a, C-1b, C-4 short; 2026-2027-1: C-6a short, four met
+        # 2025-2026-2: C-1a, C-1b, C-4 short and C-7b (its summary, due 2026-07-15 in the summer break after
+        # it, never written); 2026-2027-1: C-6a short, four met
+        9, 4, "5项未完成",
         2, 1,  # the autumn's weeks only (the spring of 2027 is another calendar year)
         3, 2, 1, 0, 0,  # letters received in 2026: March (on time), October (on time), November (late)
         "未撰写",  # the summary due in 2026 is 2025-2026's (due 2026-07-15): none was written

@@ -224,3 +224,24 @@ def test_C7b_missing_when_due_inside_the_semester():
 def test_C7b_not_yet_due_in_the_autumn():
     r = judge("C-7b", ContactFacts("2026-2027", deadline=DEADLINE, semester_end=SEMESTER.end))
     assert r.status == NOT_APPLICABLE and "2027-07-15" in r.explanation_text
+
+
+def test_C7b_missing_once_a_deadline_in_the_summer_break_has_passed():
+    # a spring semester that ends 2027-07-04, before the 07-15 deadline: not due while the break's deadline
+    # is ahead, short once it has passed with nothing submitted (the year's last semester answers for it)
+    early = Window(D(2027, 3, 1), D(2027, 7, 4))
+    ahead = judge("C-7b", ContactFacts("2026-2027", deadline=DEADLINE, semester_end=early.end), period=early)
+    assert ahead.status == NOT_APPLICABLE
+    passed = ContactFacts(
+        "2026-2027", deadline=DEADLINE, semester_end=early.end, deadline_passed_in_break=True
+    )
+    r = judge("C-7b", passed, period=early)
+    assert (r.required, r.done, r.status) == (1, 0, SHORT) and r.missing[0].code == "summary"
+
+
+def test_contact_points_rules_read_as_one_sentence():
+    # the requirement's label already says 联系: the rule's plain words say it once
+    assert POLICY.rule("C-1a").titled() == "C-1a 每学年联系教学院（部）1–2个，每年轮换"
+    assert POLICY.rule("C-1a").titled("en") == (
+        "C-1a contact points each academic year: a teaching college 1–2, rotated yearly"
+    )
