@@ -46,6 +46,7 @@ class Event(StrEnum):
     PROPOSAL_ROUTED = "proposal_routed"
     PROPOSAL_OVERDUE = "proposal_overdue"
     LETTER_ANSWERED = "letter_answered"
+    PROPOSAL_ANSWERED = "proposal_answered"
     BULLETIN_ISSUED = "bulletin_issued"
 
 
@@ -138,6 +139,14 @@ TEMPLATES: dict[Event, Template] = {
         N_("Your letter was answered: %(title)s"),
         N_('The answer to your letter "%(title)s" was released. Open Tingke to read it under "My letters".'),
     ),
+    Event.PROPOSAL_ANSWERED: Template(
+        N_("The answer to my congress proposal was released"),
+        N_("Your proposal was answered: %(title)s"),
+        N_(
+            'The answer to your proposal "%(title)s" was released. Open Tingke to read it under "My congress '
+            'proposals" and say whether you are satisfied.'
+        ),
+    ),
     Event.BULLETIN_ISSUED: Template(
         N_("A bulletin names me among those short of a duty"),
         N_("Bulletin %(number)s names you"),
@@ -167,6 +176,8 @@ class Audience(StrEnum):
     """Secretary of a party branch (the persona): branch activities to confirm."""
     LETTER_WRITER = "letter_writer"
     """Wrote a letter to the school leaders (outreach.letters): the answer's release."""
+    PROPOSER = "proposer"
+    """Made a congress proposal, on the roster (outreach.proposals): the answer's release."""
 
 
 AUDIENCES: dict[Event, frozenset[Audience]] = {
@@ -183,6 +194,7 @@ AUDIENCES: dict[Event, frozenset[Audience]] = {
     Event.PROPOSAL_ROUTED: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
     Event.PROPOSAL_OVERDUE: frozenset({Audience.UNIT_HANDLER, Audience.UNIT_HEAD}),
     Event.LETTER_ANSWERED: frozenset({Audience.LETTER_WRITER}),
+    Event.PROPOSAL_ANSWERED: frozenset({Audience.PROPOSER}),
     Event.BULLETIN_ISSUED: frozenset({Audience.OBSERVER}),
 }
 """Who each event can concern: the preferences page shows a person the events of their audiences."""

@@ -354,16 +354,22 @@ class FollowUpService:
             )
         return told
 
-    def _tell_writer(self, fu: FollowUp) -> None:
-        """A letter's answer is released: its writer hears it (when on the roster), anonymous or not."""
-        letter = fu.letter
-        if letter is None or letter.writer_person_id is None:
+    def _tell_originator(self, fu: FollowUp) -> None:
+        """An answer is released: the letter's writer (anonymous or not) or the proposer hears it, when on
+        the roster; a proposal's second answer (after "not satisfied") is told again."""
+        if fu.letter is not None:
+            event, person_id = Event.LETTER_ANSWERED, fu.letter.writer_person_id
+        elif fu.proposal is not None:
+            event, person_id = Event.PROPOSAL_ANSWERED, fu.proposal.proposer_id
+        else:
+            return
+        if person_id is None:
             return
         NotificationService(self.session, self.institution_id).notify(
-            Event.LETTER_ANSWERED,
-            [letter.writer_person_id],
+            event,
+            [person_id],
             {"title": fu.title[:200]},
-            ref=f"follow-up-answered:{fu.id}",
+            ref=f"follow-up-answered:{fu.id}:{fu.round}",
             once=True,
         )
 
@@ -537,7 +543,7 @@ class FollowUpService:
             self.session.flush()
         else:
             self._close(fu, acting, FollowUpOutcome.ANSWERED, "", "release")
-            self._tell_writer(fu)
+        self._tell_originator(fu)
         return fu
 
     def satisfaction(self, fu: FollowUp, acting: Acting, value: str, note: object = "") -> FollowUp:

@@ -22,6 +22,7 @@ from lti_tool.db import get_scoped
 from lti_tool.directory.models import Person
 from lti_tool.errors import Conflict, NotFound
 from lti_tool.i18n import N_
+from lti_tool.notifications.events import Audience, register_audience
 from lti_tool.outreach.followup import Acting, FollowUpService, clean_text, parse_day, refuse
 from lti_tool.outreach.models import (
     CongressBody,
@@ -218,3 +219,14 @@ class ProposalService:
         proposal.satisfaction = value
         self.session.flush()
         return fu
+
+
+@register_audience(Audience.PROPOSER)
+def made_a_proposal(session: Session, institution_id: int, person_id: int, today: dt.date) -> bool:
+    """A proposer on the roster hears when the answer to their proposal is released (``FollowUpService``)."""
+    found = session.scalar(
+        select(Proposal.id)
+        .where(Proposal.institution_id == institution_id, Proposal.proposer_id == person_id)
+        .limit(1)
+    )
+    return found is not None

@@ -1,7 +1,7 @@
 """Letters and proposals tell people through the one notification call (issue 15 §1): the leader in charge and
 the handling units when the follow-up loop hands them an item, whoever owes the step when it is overdue (once
-per deadline, even with two workers), the writer when the answer is released — and nobody learns who wrote an
-anonymous letter."""
+per deadline, even with two workers), the writer or the proposer when the answer is released — and nobody
+learns who wrote an anonymous letter."""
 
 from __future__ import annotations
 
@@ -119,10 +119,16 @@ def test_a_proposal_tells_its_units_at_acceptance_and_again_in_round_two(world) 
     assert routed.person_id == w["cook"].id and "增加教工停车位" in routed.body
     fu = proposal.follow_up
     proposals.loop.answer(fu, Acting(w["cook"].id), "已规划20个车位。")
+    assert told(s, "proposal_answered") == []  # answered is not released
     proposals.loop.release(fu, office)
-    assert told(s, "letter_answered") == []  # the proposer's view is asked on their page (no event)
+    assert told(s, "letter_answered") == []
+    (answered,) = told(s, "proposal_answered")  # the proposer on the roster, asked for their view
+    assert answered.person_id == w["writer"].id and "增加教工停车位" in answered.subject
     proposals.satisfaction(proposal, Acting(w["writer"].id, originator=True), "unsatisfied", "太少")
     assert people(told(s, "proposal_routed")) == [w["cook"].id, w["cook"].id]  # round 2 reaches it again
+    proposals.loop.answer(fu, Acting(w["cook"].id), "已规划40个车位。")
+    proposals.loop.release(fu, office)
+    assert people(told(s, "proposal_answered")) == [w["writer"].id, w["writer"].id]  # the second answer too
 
 
 def test_overdue_items_are_told_once_per_deadline_to_whoever_owes_the_step(world) -> None:  # type: ignore[no-untyped-def]
