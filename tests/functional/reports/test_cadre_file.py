@@ -404,3 +404,34 @@ def test_others_get_403_another_institution_404_and_a_bad_year_400(  # type: ign
     assert _start(client, leader, page, kind="cadre_summary", period="ay:2026-2027").status_code == 403
     assert leader.get(client, f"/reports/runs/{run_id}").status_code == 403
     assert leader.get(client, f"/reports/runs/{run_id}/download").status_code == 403
+
+
+def test_the_cli_makes_the_cadre_file_for_a_year_and_names_what_is_missing(  # type: ignore[no-untyped-def]
+    world, database_url, tmp_path, monkeypatch
+):
+    from tests.support.cli import cli_runner
+
+    run = cli_runner(monkeypatch, database_url, tmp_path / "instance")
+    out = tmp_path / "cadre.xlsx"
+    result = run(
+        "report", "--kind", "cadre_file", "--year", "ay:2026-2027", "--out", str(out), "--institution", "CAD"
+    )
+    assert result.exit_code == 0, result.output
+    assert "干部考核档案-2026—2027学年.xlsx" in result.output
+    book = openpyxl.load_workbook(io.BytesIO(out.read_bytes()), read_only=True)
+    assert "汇总" in book.sheetnames
+    pdf = tmp_path / "cadre.pdf"
+    result = run(
+        "report", "--kind", "cadre_summary", "--year", "cy:2026", "--language", "en", "--out", str(pdf),
+        "--institution", "CAD",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    for args, said in (
+        (("--kind", "cadre_file", "--out", str(out)), "--year is required"),
+        (("--kind", "cadre_file", "--year", "2026", "--out", str(out)), "neither ay:YYYY-YYYY nor cy:YYYY"),
+        (("--kind", "contact_report", "--out", str(out)), "--semester CODE is required"),
+        (("--kind", "contact_archive", "--semester", "2026-2027-1", "--out", str(out)), "--person"),
+    ):
+        bad = run("report", *args, "--institution", "CAD")
+        assert bad.exit_code != 0 and said in bad.output, bad.output
