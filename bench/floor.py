@@ -36,6 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a file (python bench/X.py): bench/ is on the path, the root is not
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.launch import Connection, free_port, http_request, process_tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent

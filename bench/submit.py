@@ -57,6 +57,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+if __package__ in (None, ""):  # run as a file (python bench/X.py): bench/ is on the path, the root is not
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.launch import (
     CLIENT_ID,
     DEPLOYMENT_ID,
