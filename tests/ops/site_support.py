@@ -136,13 +136,14 @@ class Visitor:
     def send(
         self, step: str, method: str, path: str, *, retry_statuses: set[int] = RETRYABLE, **kwargs: Any
     ) -> requests.Response:
-        """As the page's script does: a request that met a dead host is sent again."""
+        """As the page's script does: a request that met a dead host is sent again — also when the host died
+        after the answer's headers, in the middle of its body (fetch() rejects then too)."""
         for attempt in range(20):
             try:
                 response = self.http.request(
                     method, self.base + path, timeout=30, allow_redirects=False, **kwargs
                 )
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 time.sleep(0.2 * (attempt + 1))
                 continue
             self.seen.append((self.user.sourcedid, step, response.headers.get("X-Upstream", "")))
