@@ -11,7 +11,10 @@ Each leader is one client thread with its own kept-alive connection, the threads
 processes. Before the run, ``WARM_UP`` other leaders make a record each, unmeasured, so that the server is
 warm (templates compiled, connections open), as a server in use is. Unmeasured set-up: the leader
 launches from the LMS (login → signed id_token → launch → home).
-Then all leaders are released at the same moment and each, with a think time between steps:
+Then the leaders are released: each begins at a random moment of the first ``--ramp`` seconds (by default
+the think time, so that 200 leaders are in their records at once as 200 people at their phones are, not
+200 clicks in the same millisecond; ``--ramp 0`` releases them all at the same moment, the worst burst)
+and each, with a think time between steps:
 
 1. **start** — ``POST /observations/start`` with a class session (303 to the form);
 2. **open** — ``GET`` the form (200; the page's draft version is read from it);
@@ -29,6 +32,7 @@ Usage::
 
     .venv/bin/python bench/submit.py                       # 200 leaders, SQLite then PostgreSQL
     .venv/bin/python bench/submit.py --postgres --leaders 50 --think 0
+    .venv/bin/python bench/submit.py --postgres --ramp 0   # all 200 starts in the same moment
     .venv/bin/python bench/submit.py --sqlite --leaders 5 --json out.json   # what the test runs
 """
 
@@ -379,6 +383,8 @@ class Spec:
     fields: dict[str, str]
     autosaves: int
     think: float
+    ramp: float
+    """Each leader begins at a uniform random moment of the first ``ramp`` seconds (0: the same moment)."""
     seed: int
     keep_session_cookie: bool
     launching: int = 2
@@ -412,7 +418,8 @@ def client_process(spec: Spec, go: Any, ready: Any, out: Any) -> None:
         release.wait()
         if not outcome.errors:
             try:
-                time.sleep(rng.uniform(0, 0.05))  # the same second, not the same microsecond
+                # the same second, not the same microsecond, or spread over the ramp
+                time.sleep(rng.uniform(0, spec.ramp or 0.05))
                 record(browser, outcome, spec.fields, spec.autosaves, think)
             except Exception as exc:  # noqa: BLE001
                 outcome.errors.append(f"{type(exc).__name__}: {exc}")
@@ -826,6 +833,7 @@ def drive(
             world.fields,
             args.autosaves,
             args.think,
+            args.ramp,
             i,
             args.session == "cookie",
         )
@@ -882,8 +890,9 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         if args.session == "cookie"
         else "no session cookie (link tokens, renewed from each answer)"
     )
+    begin = f"beginning within {args.ramp:g} s" if args.ramp else "released at the same moment"
     print(
-        f"\n{args.leaders} leaders at once, {args.autosaves} autosaves each, think time "
+        f"\n{args.leaders} leaders at once ({begin}), {args.autosaves} autosaves each, think time "
         f"{args.think:g} s (±50 %), gunicorn gthread {args.workers}×{args.threads} "
         f"(deploy/gunicorn.conf.py), {args.processes} client processes on the same machine, {session}\n"
     )
@@ -927,7 +936,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leaders", type=int, default=200)
     parser.add_argument("--autosaves", type=int, default=3)
     parser.add_argument(
-        "--think", type=float, default=1.0, help="seconds between a leader's steps, ±50 %% (0: none)"
+        "--think", type=float, default=5.0, help="seconds between a leader's steps, ±50 %% (0: none)"
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="the leaders begin at random moments of the first RAMP seconds (default: the think time; "
+        "0: all at the same moment)",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (TINGKE_WEB_WORKERS)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (TINGKE_WEB_THREADS)")
@@ -947,6 +963,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-lines", type=int, default=40, help="cProfile rows a step (0: none)")
     args = parser.parse_args(argv)
+    if args.ramp is None:
+        args.ramp = args.think
     databases = [False] if args.sqlite else [True] if args.postgres else [False, True]
     if args.profile:
         for postgres in databases:
