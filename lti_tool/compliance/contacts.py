@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -127,17 +127,22 @@ class ContactCounting:
         period = year.window if rule.period == "academic_year" else semester
         subjects: dict[int, Subject] = {}
         windows: dict[int, list[Window]] = defaultdict(list)
+        bound: set[int] = set()
+        """People bound by a party-members-only rule whatever their 政治面貌: they hold one of the rule's
+        positions that is not listed in ``party_member_positions`` (C-3b: the college's party head)."""
         for h, p in holdings:
             subjects[p.id] = Subject(p.id, p.employee_no, p.name)
             w = clip(h.start_date, h.end_date, period)
             if w is not None:
                 windows[p.id].append(w)
+                if rule.party_member_positions and h.position_code not in rule.party_member_positions:
+                    bound.add(p.id)
         merged = {pid: merge(windows.get(pid, ())) for pid in subjects}
         ids = sorted(subjects)
         if rule.kind == "contact_points":
             facts = self._point_facts(policy, rule, ids, merged, year)
         elif rule.kind == "contact_count":
-            facts = self._count_facts(policy, rule, ids, merged, period, year)
+            facts = self._count_facts(policy, rule, ids, merged, period, year, bound)
         elif rule.kind == "reception_days":
             facts = self._reception_facts(ids, merged, period, year)
         else:
@@ -250,8 +255,10 @@ class ContactCounting:
         windows: dict[int, tuple[Window, ...]],
         period: Window,
         year: AcademicYear,
+        bound: Collection[int] = (),
     ) -> dict[int, ContactFacts]:
-        """contact_count: counted records per person inside the windows and at the rule's targets."""
+        """contact_count: counted records per person inside the windows and at the rule's targets; with
+        ``party_members_only``, a person in ``bound`` owes it whether or not a party member."""
         points: dict[int, list[_PointRow]] = {}
         if rule.at in ("contacted_colleges", "own_points"):
             kinds = (
@@ -277,7 +284,7 @@ class ContactCounting:
         ]
         class_units = self._class_units({c.student_class_id for c in credits if c.student_class_id})
         homes = self._homes(ids) if rule.at == "own_college" else {}
-        members = self._party_members(ids) if rule.party_members_only else set()
+        members = (self._party_members(ids) | set(bound)) if rule.party_members_only else set()
         records: dict[int, set[int]] = defaultdict(set)
         visited: dict[int, set[str]] = defaultdict(set)
         for c in credits:

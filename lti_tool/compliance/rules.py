@@ -14,7 +14,8 @@ How a rule is judged for one person in one semester (docs/decisions.md K-1 … K
   at least once; a course observed twice is covered once.
 - ``tenure_coverage`` (O-6): every teacher of the unit observed within one term of office, which may span
   several semesters; progress = teachers observed / teachers teaching.
-- ``per_month`` (O-9): ``count`` activities in every calendar month the windows touch.
+- ``per_month`` (O-9): ``count`` activities in every calendar month the windows touch (at a checkpoint
+  inside the semester, a month still under way is not owed yet).
 - ``in_scope_share`` (O-10): the share of observations inside the person's own scope; informative, so it is
   never "short".
 
@@ -81,6 +82,12 @@ def months_of(windows: Iterable[Window]) -> list[tuple[int, int]]:
     return sorted(seen)
 
 
+def month_end(month: tuple[int, int]) -> dt.date:
+    """The last day of a calendar month (year, month)."""
+    y, m = (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
+    return dt.date(y, m, 1) - dt.timedelta(days=1)
+
+
 def month_label(month: tuple[int, int]) -> str:
     return f"{month[0]:04d}-{month[1]:02d}"
 
@@ -120,6 +127,9 @@ class Facts:
     required_items: tuple[Item, ...] = ()
     covered: frozenset[str] = frozenset()
     per_month: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    checkpoint: dt.date | None = None
+    """per_month: the day a checkpoint inside the semester judges as of (a bulletin's ``as_of``): a month
+    that ends after it is still under way, owed only from its last day (like a reception week)."""
 
 
 @dataclass(frozen=True)
@@ -390,8 +400,17 @@ def tenure_coverage(
 def per_month(
     rule: Rule, who: Subject, windows: tuple[Window, ...], period: Window, facts: Facts
 ) -> RuleResult:
-    """O-9: at least ``rule.count`` activities in every calendar month touched by the windows."""
-    months = months_of(windows)
+    """O-9: at least ``rule.count`` activities in every calendar month touched by the windows.
+
+    At a checkpoint inside the semester (``facts.checkpoint``), a month still under way is owed only once it
+    has ended: until then it is left out, unless its activity is already done (then it counts as done).
+    """
+    cut = facts.checkpoint
+    months = [
+        m
+        for m in months_of(windows)
+        if cut is None or month_end(m) <= cut or facts.per_month.get(m, 0) >= rule.count
+    ]
     if not months:
         return _result(rule, who, windows, period, required=0, done=0, status=NOT_APPLICABLE)
     missing = [Item(month_label(m), month_label(m)) for m in months if facts.per_month.get(m, 0) < rule.count]

@@ -422,6 +422,7 @@ class ComplianceService:
             today=period.end + dt.timedelta(days=1) if as_of is not None else None,
         )
         year = academic_year_for(policy, semester.week1_monday)
+        checkpoint = as_of if as_of is not None and as_of < semester.end_date else None
         if as_of is not None:
             year = year._replace(
                 window=Window(year.window.start, max(year.window.start, min(year.window.end, as_of)))
@@ -437,7 +438,9 @@ class ComplianceService:
             if rule.kind in CONTACT_KINDS:  # the contact system's rules (C-*), counted beside
                 rule_results = contacts.evaluate_rule(policy, rule, rule_holdings, period, year)
             else:
-                rule_results = self._evaluate_rule(policy, rule, rule_holdings, period, counts, taught or [])
+                rule_results = self._evaluate_rule(
+                    policy, rule, rule_holdings, period, counts, taught or [], checkpoint
+                )
             for result in rule_results:
                 pc = people[result.person_id]
                 held = [c for c in rule.positions if any(p.code == c for p in pc.positions)]
@@ -508,9 +511,11 @@ class ComplianceService:
         period: Window,
         counts: dict[int, dict[str, tuple[int, int]]],
         taught: list[tuple[str, str, dt.date]],
+        checkpoint: dt.date | None = None,
     ) -> list[RuleResult]:
         """Each person's windows (their tenures of the rule's positions ∩ the semester), their facts, and
-        the rule kind's judgement."""
+        the rule kind's judgement. ``checkpoint``: the day a judgement inside the semester stands at (a
+        per-month duty's month still under way then is not owed yet)."""
         subjects = {p.id: Subject(p.id, p.employee_no, p.name) for _, p in holdings}
         if rule.kind == "tenure_coverage":
             return self._tenure_coverage(rule, holdings, subjects, period)
@@ -523,7 +528,8 @@ class ComplianceService:
         ids = sorted(merged)
         facts: dict[int, Facts]
         if rule.kind == "per_month":
-            facts = self._month_facts(policy, rule, ids, period)
+            months = self._month_facts(policy, rule, ids, period)
+            facts = {pid: replace(months.get(pid, Facts()), checkpoint=checkpoint) for pid in ids}
         elif rule.kind == "each_course":
             facts = self._course_facts(policy, rule, ids, period, merged, taught)
         elif rule.activity == "patrol":
@@ -593,7 +599,8 @@ class ComplianceService:
         position) gives the number of people with duties who observed at all.
 
         O-10's scope (三.2 "本院（部）教师承担的课程以及其他院（部）为本院学生开设的课程"): the
-        section's students belong to the observer's unit, or one of its teachers does.
+        section's students belong to the observer's unit, or one of its teachers does, directly or through
+        a teaching office or lab of it.
         """
         rules = [
             r
@@ -614,11 +621,17 @@ class ComplianceService:
             # A correlated EXISTS: PostgreSQL's generic plan for a join to a (section, unit) subquery
             # expected one row and nested-looped over every teacher (bench/compliance.py: 10.8 s → ≈ 4 s for
             # 100 institutions).
-            observer, st_, t_ = aliased(Person), aliased(SectionTeacher), aliased(Person)
+            # A teacher on the roster under a teaching office or lab of the college (a sub-unit whose
+            # parent is the college) is the college's teacher too (本院（部）教师).
+            observer, st_, t_, tu = aliased(Person), aliased(SectionTeacher), aliased(Person), aliased(Unit)
             teacher_here = (
                 select(st_.section_id)
                 .join(t_, t_.id == st_.person_id)
-                .where(st_.section_id == sec.id, t_.unit_id == observer.unit_id)
+                .outerjoin(tu, tu.id == t_.unit_id)
+                .where(
+                    st_.section_id == sec.id,
+                    or_(t_.unit_id == observer.unit_id, tu.parent_id == observer.unit_id),
+                )
                 .exists()
             )
             in_scope = or_(sec.student_unit_id == observer.unit_id, teacher_here)

@@ -50,9 +50,11 @@ class MemberStatus(StrEnum):
     DECLINED = "declined"
 
 
-COUNTED_MEMBER_STATUSES: tuple[str, ...] = (MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value)
-"""Which memberships count for an observer (docs/decisions.md K-1): the author on submission, a
-co-observer who co-signed, or one who wrote a record of their own; invited and declined ones never do.
+COUNTED_MEMBER_STATUSES: tuple[str, ...] = (MemberStatus.SIGNED.value,)
+"""Which memberships count for an observer (docs/decisions.md K-1): the author on submission, or a
+co-observer who co-signed; invited and declined ones never do. A co-observer who answered by writing a
+record of their own (``own_record``) is counted by that record once it is submitted (its author signs on
+submission), never by the group record: while their own record is a draft they have submitted nothing.
 The compliance engine, the picker and the statistics read this, never a list of their own."""
 
 

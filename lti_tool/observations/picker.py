@@ -59,7 +59,8 @@ def duty_marks(
     - a rule with ``courses = "ideological"`` (O-3 each course, O-8 at least N): a 思政 course, unless
       that course (O-3) or that number of 思政 observations (O-8) is already done;
     - ``tenure_coverage`` (O-6): a teacher of the rule's unit kind (the Marxism School) not yet observed;
-    - ``in_scope_share`` (O-10): a teacher of the observer's own college, or its students.
+    - ``in_scope_share`` (O-10): a teacher of the observer's own college (or of a teaching office or lab
+      under it), or its students.
     """
     progress = progress or ObserverProgress()
     marks: list[str] = []
@@ -83,7 +84,8 @@ def duty_marks(
         elif rule.kind == "in_scope_share":
             unit = progress.unit_id
             if unit is not None and (
-                session.student_unit_id == unit or any(t.unit_id == unit for t in session.teachers)
+                session.student_unit_id == unit
+                or any(unit in (t.unit_id, t.unit_parent_id) for t in session.teachers)
             ):
                 marks.append(rule.id)
     return tuple(dict.fromkeys(marks))

@@ -158,6 +158,10 @@ class Rule:
     """contact_count: branch activities count only once the branch confirmed attendance (C-3c)."""
     party_members_only: bool = False
     """contact_count: people who are not party members have no such duty (C-3a, C-3b)."""
+    party_member_positions: tuple[str, ...] = ()
+    """contact_count with ``party_members_only``: the rule's positions that bind only a party member; holding
+    any other of its positions binds whatever the roster's 政治面貌 says (C-3b: 「党组织负责人和党员院长」 —
+    the party head always, the dean as a party member). Empty: every position binds party members only."""
     exclude_own_branch: bool = False
     """contact_count: the person's own party branch never counts (C-3b 交叉联系)."""
     activity_label: str = ""
@@ -376,6 +380,7 @@ RULE_KEYS = {
     "point_kinds",
     "confirmed_only",
     "party_members_only",
+    "party_member_positions",
     "exclude_own_branch",
     "activity_label",
     "activity_label_en",
@@ -397,6 +402,7 @@ KIND_KEYS = {
         "point_kinds",
         "confirmed_only",
         "party_members_only",
+        "party_member_positions",
         "exclude_own_branch",
         "activity_label",
         "activity_label_en",
@@ -577,6 +583,23 @@ def _contact_params(
             problems.append(f"{where}: 'point_kinds' applies only with at = \"own_points\"")
         for key in ("confirmed_only", "party_members_only", "exclude_own_branch"):
             out[key] = _flag(raw, key, where, problems)
+        if "party_member_positions" in raw:
+            conditional = raw["party_member_positions"]
+            raw_positions = raw.get("positions")
+            listed: list[Any] = raw_positions if isinstance(raw_positions, list) else []
+            if not out["party_members_only"]:
+                problems.append(
+                    f"{where}: 'party_member_positions' applies only with party_members_only = true"
+                )
+            elif not isinstance(conditional, list) or not all(
+                isinstance(p, str) and p in listed for p in conditional
+            ):
+                problems.append(
+                    f"{where}: 'party_member_positions' must be a list of the rule's positions "
+                    f"(got {conditional!r})"
+                )
+            else:
+                out["party_member_positions"] = tuple(conditional)
         label = raw.get("activity_label", "")
         if not isinstance(label, str):
             problems.append(f"{where}: 'activity_label' must be a text")

@@ -49,6 +49,8 @@ class TeacherFacts:
     person_id: int
     unit_id: int | None
     unit_kind: str | None
+    unit_parent_id: int | None = None
+    """The college of a teacher whose unit is a teaching office or lab under it (O-10's 本院（部）教师)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class TeacherView:
     unit_id: int | None
     unit_kind: str | None
     unit_name: str
+    unit_parent_id: int | None = None
 
 
 @dataclass
@@ -124,7 +127,7 @@ class SessionView:
         return SessionFacts(
             self.course_code,
             self.course_kind,
-            tuple(TeacherFacts(t.person_id, t.unit_id, t.unit_kind) for t in self.teachers),
+            tuple(TeacherFacts(t.person_id, t.unit_id, t.unit_kind, t.unit_parent_id) for t in self.teachers),
             self.student_unit_id,
         )
 
@@ -321,7 +324,7 @@ class SessionSearchService:
             )
             section_of[cs.id] = cs.section_id
         teachers: dict[int, list[TeacherView]] = defaultdict(list)
-        for section_id, pid, pname, pno, unit_id, unit_kind, unit_name in self.session.execute(
+        for section_id, pid, pname, pno, unit_id, unit_kind, unit_name, parent_id in self.session.execute(
             select(
                 SectionTeacher.section_id,
                 Person.id,
@@ -330,13 +333,16 @@ class SessionSearchService:
                 Person.unit_id,
                 Unit.kind,
                 Unit.name,
+                Unit.parent_id,
             )
             .join(Person, Person.id == SectionTeacher.person_id)
             .outerjoin(Unit, Unit.id == Person.unit_id)
             .where(SectionTeacher.section_id.in_(set(section_of.values())))
             .order_by(Person.employee_no)
         ):
-            teachers[section_id].append(TeacherView(pid, pname, pno, unit_id, unit_kind, unit_name or ""))
+            teachers[section_id].append(
+                TeacherView(pid, pname, pno, unit_id, unit_kind, unit_name or "", parent_id)
+            )
         for sid, view in by_id.items():
             view.teachers = teachers.get(section_of[sid], [])
         return [by_id[i] for i in ids if i in by_id]

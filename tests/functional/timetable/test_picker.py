@@ -489,3 +489,13 @@ def test_duty_marks_o6_and_o10() -> None:
     assert duty_marks(policy, {"head_security"}, session) == ()  # patrol duty only (O-9)
     both = duty_marks(policy, {"vp_ideology", "marxism_school_leader"}, session)
     assert set(both) == {"O-3", "O-6"}
+
+
+def test_duty_marks_o10_a_teacher_of_a_teaching_office_under_the_college() -> None:
+    """本院（部）教师 includes a teacher on the roster under one of the college's teaching offices (unit 21,
+    parent 20), as the engine counts it (docs/decisions.md P-5)."""
+    policy = default_policy()
+    office_teacher = TeacherFacts(3, 21, "teaching_office", 20)
+    session = SessionFacts("CS301", "专业必修", (office_teacher,), 40)
+    assert duty_marks(policy, {"college_dean"}, session, ObserverProgress(unit_id=20)) == ("O-10",)
+    assert duty_marks(policy, {"college_dean"}, session, ObserverProgress(unit_id=30)) == ()

@@ -132,3 +132,18 @@ def test_not_toml_and_wrong_types_do_not_crash():
     assert any("rule O-4: 'positions' names unknown position" in p for p in problems)
     problems = problems_of(swap('kind = "tenure_coverage"', 'kind = ["tenure_coverage"]'))
     assert any("rule O-6: 'kind' must be one of" in p for p in problems)
+
+
+def test_party_member_positions_name_the_rules_own_positions_and_need_party_members_only():
+    policy = default_policy()
+    assert policy.rule("C-3b").party_member_positions == ("college_dean",)
+    assert policy.rule("C-3a").party_member_positions == ()
+    wrong = swap('party_member_positions = ["college_dean"]', 'party_member_positions = ["president"]')
+    assert any(
+        "rule C-3b: 'party_member_positions' must be a list of the rule's" in p for p in problems_of(wrong)
+    )
+    alone = swap(
+        'party_members_only = true\nparty_member_positions = ["college_dean"]',
+        'party_member_positions = ["college_dean"]',
+    )
+    assert any("rule C-3b: 'party_member_positions' applies only with" in p for p in problems_of(alone))
