@@ -661,7 +661,9 @@ class ComplianceService:
 
     def _taught_courses(self, policy: Policy, period: Window) -> list[tuple[str, str, dt.date]]:
         """The 思政 courses' teaching days in the semester: distinct (code, name, date), a few hundred rows,
-        so each person's required set follows their own tenure exactly. Driven by the few 思政 courses."""
+        so each person's required set follows their own tenure exactly. Driven by the few 思政 courses. A
+        session gone from the timetable (``vanished``, kept only for its records) is not a teaching day: it
+        cannot be observed any more, so it never makes a course owed (its submitted records still count)."""
 
         def build() -> Any:
             cs, c = ClassSession, Course
@@ -675,6 +677,7 @@ class ComplianceService:
                     func.trim(c.kind).in_(sorted(policy.ideological_course_kinds)),
                     cs.date >= _param("start", Date()),
                     cs.date <= _param("end", Date()),
+                    cs.status != SessionStatus.VANISHED.value,
                 )
                 .group_by(c.code, c.name, cs.date)
             )
@@ -834,7 +837,11 @@ class ComplianceService:
         def build() -> Any:
             ph, sec, st, t, cs = PositionHolding, CourseSection, SectionTeacher, Person, ClassSession
             teaches_in_term = exists(
-                select(cs.id).where(cs.section_id == sec.id, *self._in_term(ph, cs.date))
+                select(cs.id).where(
+                    cs.section_id == sec.id,
+                    cs.status != SessionStatus.VANISHED.value,  # gone from the timetable: owes nothing
+                    *self._in_term(ph, cs.date),
+                )
             )
             return (
                 select(ph.person_id, t.employee_no, t.name)

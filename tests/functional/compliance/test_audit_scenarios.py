@@ -21,6 +21,7 @@ from lti_tool.observations.models import MemberStatus, ObservationStatus
 from lti_tool.observations.services import ObservationService
 from lti_tool.outreach.models import ReceptionDuty, ReceptionRecord
 from lti_tool.policy.store import PolicyStore
+from lti_tool.timetable.models import SessionStatus
 from tests.support import factories as f
 
 D = dt.date
@@ -161,6 +162,33 @@ def test_O3_partial_tenure_owes_only_the_courses_taught_inside_it(db_session, in
     assert fig(o3) == (1, 2, "short")
     c_code = s.get(type(c_sessions[0].section.course), c_sessions[0].section.course_id).code
     assert [m.code for m in o3.missing] == [c_code]
+
+
+def test_O3_O6_a_session_gone_from_the_timetable_makes_nothing_owed(db_session, inst, sem):  # type: ignore[no-untyped-def]
+    """A re-import keeps a session somebody has a record of but flags it vanished: it is no longer in the
+    timetable and cannot be observed (ObservationService.start refuses it). SZ-b's only section vanished, so
+    the president owes SZ-a only (observed) → O-3 1/1 ok; the Marxism-School leader owes the teacher of
+    SZ-a only (observed), not SZ-b's → O-6 1/1 ok. A submitted record of a vanished session still counts."""
+    s = db_session
+    mx = f.unit(s, inst, "马克思主义学院", kind="marxism_school")
+    pres = f.person(s, inst, employee_no="P1", positions=["president"])
+    lead = f.person(s, inst, employee_no="M1", unit=mx, positions=["marxism_school_leader"])
+    t1, t2 = f.person(s, inst, unit=mx), f.person(s, inst, unit=mx)
+    (a,) = sessions(s, sem, [D(2025, 9, 8)], teacher=t1, offering_unit=mx, kind=SZ)
+    (b,) = sessions(s, sem, [D(2025, 9, 9)], teacher=t2, offering_unit=mx, kind=SZ)
+    f.observation(s, a, pres)
+    f.observation(s, a, lead)
+    f.observation(s, b, f.person(s, inst), status=ObservationStatus.DRAFT)
+    b.status = SessionStatus.VANISHED
+    s.flush()
+    got = evaluate(s, inst, sem)
+    assert fig(got[("P1", "O-3")]) == (1, 1, "ok")
+    assert fig(got[("M1", "O-6")]) == (1, 1, "ok")
+    (c,) = sessions(s, sem, [D(2025, 9, 10)])
+    f.observation(s, c, pres)
+    c.status = SessionStatus.VANISHED
+    s.flush()
+    assert evaluate(s, inst, sem)[("P1", "O-1")].done == 2
 
 
 def test_O4_O5_supervision_counts_for_the_dean_only(db_session, inst, sem):  # type: ignore[no-untyped-def]
