@@ -299,10 +299,19 @@ class ComplianceService:
 
     # -- what would close a gap ---------------------------------------------------------------------------
     def gap_sessions(
-        self, semester: Semester, pc: PersonCompliance, today: dt.date, per_item: int = 1
+        self,
+        semester: Semester,
+        pc: PersonCompliance,
+        today: dt.date,
+        per_item: int = 1,
+        *,
+        now: dt.time | None = None,
     ) -> list[GapSession]:
         """The next sessions (from ``today`` to the semester's end) that would close a short rule's gap:
-        a 思政 course not yet observed (O-3), a Marxism-School teacher not yet covered (O-6)."""
+        a 思政 course not yet observed (O-3), a Marxism-School teacher not yet covered (O-6).
+
+        With ``now`` (the college's wall-clock time on ``today``), today's classes that are already over
+        are left out, as the picker leaves them out: nobody can arrive before such a class starts (O-12)."""
         start, end = max(today, semester.start_date), semester.end_date
         if start > end:
             return []
@@ -334,6 +343,10 @@ class ComplianceService:
                 )
             else:
                 continue
+            if now is not None:
+                stmt = stmt.where(
+                    or_(cs.date > today, cs.ends_at.is_(None), cs.ends_at > now.replace(tzinfo=None))
+                )
             stmt = (
                 stmt.where(cs.date >= start, cs.date <= end, cs.status != SessionStatus.VANISHED.value)
                 .order_by(cs.date, cs.starts_at, cs.id)

@@ -65,6 +65,11 @@ def _today(actor: Actor) -> dt.date:
     return clock.today(db().get(Institution, actor.institution_id))
 
 
+def _now(actor: Actor) -> dt.datetime:
+    """The institution's local date and wall-clock time (a class that is over cannot be suggested)."""
+    return clock.now(db().get(Institution, actor.institution_id))
+
+
 def _semester(service: ComplianceService, actor: Actor) -> Semester | None:
     """``?semester=<id>``, else the semester running today (or the latest one)."""
     raw = request.args.get("semester", "").strip()
@@ -133,7 +138,10 @@ def _person_page(actor: Actor, person_id: int):
         raise NotFound("No person %(id)s.", id=person_id)
     semester = _semester(service, actor)
     pc = service.person(semester, person_id) if semester is not None else None
-    gaps = service.gap_sessions(semester, pc, _today(actor)) if semester is not None and pc else []
+    now = _now(actor)
+    gaps = (
+        service.gap_sessions(semester, pc, now.date(), now=now.time()) if semester is not None and pc else []
+    )
     policy = (
         service.policy_for(semester)[0]
         if semester is not None
@@ -242,7 +250,8 @@ def _observer_panel(actor: Actor) -> Panel | None:
     if actor.person_id is None:
         return None
     service = ComplianceService(db(), actor.institution_id)
-    today = _today(actor)
+    now = _now(actor)
+    today = now.date()
     semester = service.default_semester(today)
     if semester is None:
         return None
@@ -254,7 +263,7 @@ def _observer_panel(actor: Actor) -> Panel | None:
         {
             "semester": semester,
             "pc": pc,
-            "gaps": service.gap_sessions(semester, pc, today),
+            "gaps": service.gap_sessions(semester, pc, today, now=now.time()),
             "start_url": _start_url(),
         },
     )

@@ -42,6 +42,12 @@
     var el = ev.target;
     if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) { el.form.submit(); }
   });
+  // An error page's way back (templates/error.html): back in the history, where a refused form keeps its input.
+  document.querySelectorAll("a[data-back]").forEach(function (link) {
+    link.addEventListener("click", function (ev) {
+      if (window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+    });
+  });
   var autoform = document.querySelector("form[data-autopost]");
   if (autoform) { autoform.submit(); }
 })();

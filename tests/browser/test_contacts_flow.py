@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from lti_tool import clock
 from lti_tool.contacts.models import ContactMember, ContactPoint, ContactRecord
+from lti_tool.contacts.summaries import ContactSummary
 from lti_tool.directory.models import Person, Unit
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LmsBrowser, third_party_cookies_seen
 from tests.browser.test_observation_flow import NEXT_PAINT, OVERFLOWING, go, snap
@@ -230,3 +231,39 @@ def test_contact_record_typed_offline_is_kept_and_saved_when_the_network_returns
     expect(status).to_have_attribute("data-state", "saved")
     with session_factory() as s:
         assert s.get(ContactRecord, record_id).content == CONTENT  # type: ignore[union-attr]
+
+
+def test_year_end_summary_asks_before_submitting_or_redrafting(
+    new_lms: Callable[..., LmsBrowser],
+    people: dict[str, LmsUser],
+    session_factory: Any,
+    artifact_path: Callable[[str], Path],
+) -> None:
+    """C-7b: submitting the summary cannot be undone and drafting it again replaces the first three parts;
+    both ask first, and saying no leaves the page and the database as they were."""
+    phone = new_lms(PHONE)
+    phone.open_course(people["leader"])
+    phone_sized(phone)
+    f = phone.frame
+    go(phone, lambda: f.goto(phone.tool_base + "/contacts/summary/"), r"/contacts/summary/")
+    f.fill("#reflection", "明年继续深入联系学院。")
+    asked: list[str] = []
+
+    def say_no(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    phone.page.on("dialog", say_no)
+    f.locator("button[name=action][value=submit]").click()
+    f.locator("form[action*='/contacts/summary/redraft'] button").click()
+    f.wait_for_timeout(300)
+    phone.page.remove_listener("dialog", say_no)
+    assert asked == [
+        "将总结提交学校办公室？提交后不能再修改。",
+        "用根据联系记录重新生成的初稿替换前三部分？“体会与改进”保留不变。",
+    ], asked
+    expect(f.locator("#reflection")).to_have_value("明年继续深入联系学院。")
+    with session_factory() as s:
+        assert s.scalars(select(ContactSummary)).first() is None
+    assert_fits(phone, "the year-end summary")
+    snap(phone, artifact_path("summary-asks.png"))

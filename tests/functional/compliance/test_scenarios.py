@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from lti_tool.compliance.services import ComplianceReport, ComplianceService
+from lti_tool.directory.models import Person
 from lti_tool.errors import NotFound
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import Semester
@@ -90,6 +92,28 @@ def test_O3_party_secretary_and_partial_president(report, scenario):  # type: ig
     assert (wang.done, wang.status, [m.code for m in wang.missing]) == (1, "short", ["SZ1"])
     zhao = result(report, scenario.people["zhao"], "O-3")
     assert (zhao.required, zhao.done, zhao.status, zhao.partial) == (2, 2, "ok", True)
+
+
+def test_O3_gap_sessions_leave_out_todays_classes_that_are_over(db_session, scenario):  # type: ignore[no-untyped-def]
+    """张 misses SZ2, taught 2026-11-11 and 2026-12-09 at 08:00-09:40: on the 11th at 07:50 that day's class
+    is suggested; at 10:00 it is over (nobody can arrive before it starts, O-12), so the next one is."""
+    service = ComplianceService(db_session, scenario.institution_id)
+    zhang = db_session.scalar(
+        select(Person).where(
+            Person.institution_id == scenario.institution_id,
+            Person.employee_no == scenario.people["zhang"],
+        )
+    )
+    pc = service.person(scenario.semester, zhang.id)
+    day = D(2026, 11, 11)
+
+    def suggested(now: dt.time | None) -> list[tuple[str, dt.date]]:
+        return [(g.item.code, g.date) for g in service.gap_sessions(scenario.semester, pc, day, now=now)]
+
+    assert suggested(dt.time(7, 50)) == [("SZ2", D(2026, 11, 11))]
+    assert suggested(dt.time(9, 39)) == [("SZ2", D(2026, 11, 11))]
+    assert suggested(dt.time(10, 0)) == [("SZ2", D(2026, 12, 9))]
+    assert suggested(None) == [("SZ2", D(2026, 11, 11))]  # by date only, as before
 
 
 # -- O-4 / O-5 ---------------------------------------------------------------------------------------------
