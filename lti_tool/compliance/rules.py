@@ -14,8 +14,9 @@ How a rule is judged for one person in one semester (docs/decisions.md K-1 … K
   at least once; a course observed twice is covered once.
 - ``tenure_coverage`` (O-6): every teacher of the unit observed within one term of office, which may span
   several semesters; progress = teachers observed / teachers teaching.
-- ``per_month`` (O-9): ``count`` activities in every calendar month the windows touch (at a checkpoint
-  inside the semester, a month still under way is not owed yet).
+- ``per_month`` (O-9): ``count`` activities in every calendar month the windows touch on a teaching day
+  (Monday to Friday, not a holiday); at a checkpoint inside the semester a month still under way is not
+  owed yet.
 - ``in_scope_share`` (O-10): the share of observations inside the person's own scope; informative, so it is
   never "short".
 
@@ -26,12 +27,13 @@ print them in English.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lti_tool.i18n import N_
 from lti_tool.policy.schema import Rule
+from lti_tool.timetable.teaching_days import teaching_months
 
 OK = "ok"
 SHORT = "short"
@@ -71,15 +73,11 @@ def merge(windows: Iterable[Window]) -> tuple[Window, ...]:
     return tuple(out)
 
 
-def months_of(windows: Iterable[Window]) -> list[tuple[int, int]]:
-    """Calendar months (year, month) touched by any window, in order."""
-    seen: set[tuple[int, int]] = set()
-    for w in windows:
-        y, m = w.start.year, w.start.month
-        while (y, m) <= (w.end.year, w.end.month):
-            seen.add((y, m))
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return sorted(seen)
+def months_of(windows: Iterable[Window], holidays: Collection[dt.date] = ()) -> list[tuple[int, int]]:
+    """Calendar months (year, month) holding a teaching day (Monday to Friday, not a holiday) inside any
+    window, in order: a month the windows touch only on weekends or holidays is not owed (O-9; the one
+    definition, ``timetable.teaching_days``, which the patrol page reads too)."""
+    return teaching_months(((w.start, w.end) for w in windows), holidays)
 
 
 def month_end(month: tuple[int, int]) -> dt.date:
@@ -127,6 +125,8 @@ class Facts:
     required_items: tuple[Item, ...] = ()
     covered: frozenset[str] = frozenset()
     per_month: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    holidays: frozenset[dt.date] = frozenset()
+    """per_month: the semester's holidays (a month with no teaching day in the windows is not owed)."""
     checkpoint: dt.date | None = None
     """per_month: the day a checkpoint inside the semester judges as of (a bulletin's ``as_of``): a month
     that ends after it is still under way, owed only from its last day (like a reception week)."""
@@ -408,7 +408,7 @@ def per_month(
     cut = facts.checkpoint
     months = [
         m
-        for m in months_of(windows)
+        for m in months_of(windows, facts.holidays)
         if cut is None or month_end(m) <= cut or facts.per_month.get(m, 0) >= rule.count
     ]
     if not months:

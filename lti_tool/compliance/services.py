@@ -436,6 +436,7 @@ class ComplianceService:
         )
         year = academic_year_for(policy, semester.week1_monday)
         checkpoint = as_of if as_of is not None and as_of < semester.end_date else None
+        holidays = frozenset(dt.date.fromisoformat(d) for d in semester.holidays or [])
         if as_of is not None:
             year = year._replace(
                 window=Window(year.window.start, max(year.window.start, min(year.window.end, as_of)))
@@ -452,7 +453,7 @@ class ComplianceService:
                 rule_results = contacts.evaluate_rule(policy, rule, rule_holdings, period, year)
             else:
                 rule_results = self._evaluate_rule(
-                    policy, rule, rule_holdings, period, counts, taught or [], checkpoint
+                    policy, rule, rule_holdings, period, counts, taught or [], checkpoint, holidays
                 )
             for result in rule_results:
                 pc = people[result.person_id]
@@ -525,10 +526,11 @@ class ComplianceService:
         counts: dict[int, dict[str, tuple[int, int]]],
         taught: list[tuple[str, str, dt.date]],
         checkpoint: dt.date | None = None,
+        holidays: frozenset[dt.date] = frozenset(),
     ) -> list[RuleResult]:
         """Each person's windows (their tenures of the rule's positions ∩ the semester), their facts, and
         the rule kind's judgement. ``checkpoint``: the day a judgement inside the semester stands at (a
-        per-month duty's month still under way then is not owed yet)."""
+        per-month duty's month still under way then is not owed yet); ``holidays``: the semester's."""
         subjects = {p.id: Subject(p.id, p.employee_no, p.name) for _, p in holdings}
         if rule.kind == "tenure_coverage":
             return self._tenure_coverage(rule, holdings, subjects, period)
@@ -542,7 +544,10 @@ class ComplianceService:
         facts: dict[int, Facts]
         if rule.kind == "per_month":
             months = self._month_facts(policy, rule, ids, period)
-            facts = {pid: replace(months.get(pid, Facts()), checkpoint=checkpoint) for pid in ids}
+            facts = {
+                pid: replace(months.get(pid, Facts()), checkpoint=checkpoint, holidays=holidays)
+                for pid in ids
+            }
         elif rule.kind == "each_course":
             facts = self._course_facts(policy, rule, ids, period, merged, taught)
         elif rule.activity == "patrol":

@@ -29,6 +29,7 @@ from lti_tool.tabular import read_table
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 from lti_tool.timetable.semesters import SemesterService
+from lti_tool.timetable.teaching_days import teaching_months
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,9 @@ class MonthStatus:
 
 
 def semester_months(semester: Semester) -> list[tuple[int, int]]:
-    months, day = [], semester.start_date.replace(day=1)
-    while day <= semester.end_date:
-        months.append((day.year, day.month))
-        day = (day + dt.timedelta(days=32)).replace(day=1)
-    return months
+    """The semester's months with a teaching day, as the engine owes them (``timetable.teaching_days``)."""
+    holidays = {dt.date.fromisoformat(d) for d in semester.holidays or []}
+    return teaching_months([(semester.start_date, semester.end_date)], holidays)
 
 
 class PatrolService:

@@ -20,6 +20,7 @@ from lti_tool.directory.models import StudentClass
 from lti_tool.observations.models import MemberStatus, ObservationStatus
 from lti_tool.observations.services import ObservationService
 from lti_tool.outreach.models import ReceptionDuty, ReceptionRecord
+from lti_tool.patrols.services import semester_months
 from lti_tool.policy.store import PolicyStore
 from lti_tool.timetable.models import SessionStatus
 from tests.support import factories as f
@@ -223,6 +224,36 @@ def test_O9_month_boundaries_and_a_tenure_starting_mid_month(db_session, inst, s
     o9 = evaluate(s, inst, sem)[("S1", "O-9")]
     assert fig(o9) == (3, 4, "short") and o9.partial
     assert [m.code for m in o9.missing] == ["2025-12"]
+
+
+def test_O9_a_month_touched_only_on_holidays_or_a_weekend_is_not_owed(db_session, inst):  # type: ignore[no-untyped-def]
+    """S ends on Sunday 2026-01-04; 2026-01-01 and 01-02 (Thu, Fri) are holidays (元旦), 01-03/04 a weekend:
+    January has no teaching day, so 4 months are owed (Sep … Dec), and the patrol page lists the same four.
+    Without the holidays January is owed (5). A tenure ending on Saturday 2025-11-01 owes no November."""
+    s = db_session
+    holiday = f.semester(
+        s,
+        inst,
+        "2025-2026-1",
+        week1_monday=D(2025, 9, 1),
+        weeks=18,
+        holidays=[D(2026, 1, 1), D(2026, 1, 2)],
+    )
+    full = f.person(s, inst, employee_no="S1", positions=["head_security"])
+    left = f.person(s, inst, employee_no="S2", positions=[("head_assets", None, D(2025, 11, 1))])
+    for who in (full, left):
+        for day in (D(2025, 9, 10), D(2025, 10, 10)):
+            f.patrol(s, who, day)
+    f.patrol(s, full, D(2025, 11, 10))
+    f.patrol(s, full, D(2025, 12, 10))
+    got = evaluate(s, inst, holiday)
+    assert fig(got[("S1", "O-9")]) == (4, 4, "ok")
+    assert fig(got[("S2", "O-9")]) == (2, 2, "ok")
+    assert semester_months(holiday) == [(2025, 9), (2025, 10), (2025, 11), (2025, 12)]
+    holiday.holidays = []
+    s.flush()
+    again = evaluate(s, inst, holiday)[("S1", "O-9")]
+    assert fig(again) == (4, 5, "short") and [m.code for m in again.missing] == ["2026-01"]
 
 
 def test_O9_at_a_checkpoint_a_month_still_under_way_is_not_owed_yet(db_session, inst, sem):  # type: ignore[no-untyped-def]
