@@ -16,7 +16,8 @@ docs/policy-rules.md ("Grassroots-contact system") and docs/decisions.md P-7 …
   applicable to anybody else (C-3a, C-3b).
 - ``summary_submitted`` (C-7b), judged for the academic year: ok once submitted on or before the deadline;
   short when late, or missing once the deadline falls inside the evaluated semester or has passed in the
-  break after it (the year's last semester); not applicable before.
+  break after it (the year's last semester); not applicable before, and not applicable to a leader who
+  left office before the deadline and submitted none.
 - ``reception_days`` (C-6a): every teaching week the school office scheduled the person for (inside their
   windows) needs its reception record; ``required`` is the weeks scheduled, ``done`` those recorded, short
   as soon as a week has ended unrecorded (``outreach.models.reception_week_state``, the one definition the
@@ -262,6 +263,17 @@ def summary_submitted(
             else N_("Year-end summary of %(year)s due by %(deadline)s.")
         )
         return _na(rule, who, windows, period, msg, **params)
+    if not any(w.contains(deadline) for w in windows):
+        # Left office before the deadline: not one of the leaders who sum up the year (docs/decisions.md
+        # P-12), whichever semester they left in (one who left in the autumn is never judged in the spring).
+        return _na(
+            rule,
+            who,
+            windows,
+            period,
+            N_("Left office before the year-end summary of %(year)s was due (%(deadline)s)."),
+            **params,
+        )
     return _result(
         rule,
         who,

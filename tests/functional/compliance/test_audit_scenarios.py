@@ -540,3 +540,22 @@ def test_C7b_a_summary_submitted_late_on_the_deadline_evening_in_utc(db_session,
     assert got[("L1", "C-7b")].status == "ok"
     assert fig(got[("L2", "C-7b")]) == (0, 1, "short")
     assert evaluate(s, inst, sem, system="contact")[("L2", "C-7b")].status == "short"  # submitted: late
+
+
+def test_C7b_a_leader_who_left_before_the_deadline_owes_no_summary_wherever_the_month(db_session, inst, sem):  # type: ignore[no-untyped-def]
+    """Summary of 2025-2026 due 2026-07-15 (the spring S2 runs 2026-03-02 … 07-05, so the deadline falls in
+    the summer break and has passed). None of them submitted. Left in December (autumn only) and left in
+    March (autumn and spring): both not applicable, the same whatever the month they left; in office all
+    year, or only from June: short in the spring."""
+    s = db_session
+    spring = f.semester(s, inst, "2025-2026-2", week1_monday=D(2026, 3, 2), weeks=18)
+    f.person(s, inst, employee_no="L1", positions=[("school_leader", None, D(2025, 12, 15))])
+    f.person(s, inst, employee_no="L2", positions=[("school_leader", None, D(2026, 3, 20))])
+    f.person(s, inst, employee_no="L3", positions=["school_leader"])
+    f.person(s, inst, employee_no="L4", positions=[("school_leader", D(2026, 6, 1), None)])
+    autumn = evaluate(s, inst, sem, system="contact")
+    later = evaluate(s, inst, spring, system="contact")
+    assert autumn[("L1", "C-7b")].status == "not_applicable"
+    assert later[("L2", "C-7b")].status == "not_applicable"
+    assert fig(later[("L3", "C-7b")]) == (0, 1, "short")
+    assert fig(later[("L4", "C-7b")]) == (0, 1, "short")

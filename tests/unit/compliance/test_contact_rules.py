@@ -229,14 +229,28 @@ def test_C7b_not_yet_due_in_the_autumn():
 def test_C7b_missing_once_a_deadline_in_the_summer_break_has_passed():
     # a spring semester that ends 2027-07-04, before the 07-15 deadline: not due while the break's deadline
     # is ahead, short once it has passed with nothing submitted (the year's last semester answers for it)
+    # (the period of an annual rule is the academic year; the semester is told by semester_end)
     early = Window(D(2027, 3, 1), D(2027, 7, 4))
-    ahead = judge("C-7b", ContactFacts("2026-2027", deadline=DEADLINE, semester_end=early.end), period=early)
+    ahead = judge("C-7b", ContactFacts("2026-2027", deadline=DEADLINE, semester_end=early.end))
     assert ahead.status == NOT_APPLICABLE
     passed = ContactFacts(
         "2026-2027", deadline=DEADLINE, semester_end=early.end, deadline_passed_in_break=True
     )
-    r = judge("C-7b", passed, period=early)
+    r = judge("C-7b", passed)
     assert (r.required, r.done, r.status) == (1, 0, SHORT) and r.missing[0].code == "summary"
+
+
+def test_C7b_a_leader_who_left_before_the_deadline_owes_none():
+    # in office until 2027-03-20 (the year's windows end there), nothing submitted, deadline passed: not
+    # applicable; submitted late before leaving: still short (late)
+    left = (Window(YEAR.start, D(2027, 3, 20)),)
+    facts = ContactFacts(
+        "2026-2027", deadline=DEADLINE, semester_end=D(2027, 7, 4), deadline_passed_in_break=True
+    )
+    r = judge("C-7b", facts, windows=left)
+    assert r.status == NOT_APPLICABLE and "2027-07-15" in r.explanation_text
+    stayed = judge("C-7b", facts, windows=(Window(YEAR.start, DEADLINE),))
+    assert stayed.status == SHORT
 
 
 def test_contact_points_rules_read_as_one_sentence():
