@@ -343,12 +343,15 @@ def tenure_coverage(
     *,
     term: Window | None = None,
     term_open: bool = False,
+    last_semester: bool = False,
 ) -> RuleResult:
     """O-6: every teacher teaching in the unit during the term of office observed within that term.
 
     ``windows`` is the term of office up to the end of ``period`` (the evaluated semester); ``term`` is the
     whole term as recorded, ``term_open`` when it has no end date. While the term continues past the
-    semester, a gap is still "short" (the duty is not met yet), and the explanation says the term goes on.
+    semester, a gap is still "short" (the duty is not met yet), and the explanation says the term goes on;
+    ``last_semester``: the term ends in the break after this semester (no semester starts before its end),
+    so this result is the term's final one.
     """
     required = facts.required_items
     term = term or (Window(windows[0].start, windows[-1].end) if windows else period)
@@ -371,7 +374,7 @@ def tenure_coverage(
             partial=partial,
         )
     missing = [t for t in required if t.code not in facts.covered]
-    ongoing = term_open or term.end > period.end
+    ongoing = not last_semester and (term_open or term.end > period.end)
     if not missing:
         msg = N_("All %(required)s teachers of this term of office (from %(term_start)s) observed.")
     elif ongoing:

@@ -533,7 +533,7 @@ class ComplianceService:
         per-month duty's month still under way then is not owed yet); ``holidays``: the semester's."""
         subjects = {p.id: Subject(p.id, p.employee_no, p.name) for _, p in holdings}
         if rule.kind == "tenure_coverage":
-            return self._tenure_coverage(rule, holdings, subjects, period)
+            return self._tenure_coverage(rule, holdings, subjects, period, at_end=checkpoint is None)
         windows: dict[int, list[Window]] = defaultdict(list)
         for h, p in holdings:
             w = clip(h.start_date, h.end_date, period)
@@ -804,6 +804,8 @@ class ComplianceService:
         holdings: list[tuple[_Holding, _Who]],
         subjects: dict[int, Subject],
         period: Window,
+        *,
+        at_end: bool = True,
     ) -> list[RuleResult]:
         """O-6 (二.2 "马克思主义学院领导班子每位成员，在一个任期内要对所有授课教师做到听课全覆盖").
 
@@ -831,12 +833,37 @@ class ComplianceService:
             required = tuple(t for t in teaching.get(pid, ()) if t.code != subjects[pid].employee_no)
             term = Window(h.start_date or period.start, h.end_date or period.end)
             facts = Facts(required_items=required, covered=frozenset(observed.get(pid, ())))
+            # A term ending in the break after the semester (no semester starts before its end) is judged
+            # for the last time here: the result is final, not "the term continues" (``at_end``: the whole
+            # semester is judged, not a checkpoint inside it).
+            last = (
+                at_end
+                and h.end_date is not None
+                and h.end_date > period.end
+                and not self._semester_starts(period.end, h.end_date)
+            )
             results.append(
                 evaluate(
-                    rule, subjects[pid], (window,), period, facts, term=term, term_open=h.end_date is None
+                    rule,
+                    subjects[pid],
+                    (window,),
+                    period,
+                    facts,
+                    term=term,
+                    term_open=h.end_date is None,
+                    last_semester=last,
                 )
             )
         return results
+
+    def _semester_starts(self, after: dt.date, until: dt.date) -> bool:
+        """Whether a semester of the institution starts after ``after`` and on or before ``until``."""
+        stmt = select(Semester.id).where(
+            Semester.institution_id == self.institution_id,
+            Semester.week1_monday > after,
+            Semester.week1_monday <= until,
+        )
+        return self.session.execute(stmt.limit(1)).first() is not None
 
     @staticmethod
     def _in_term(ph: Any, day: Any) -> list[ColumnElement[bool]]:

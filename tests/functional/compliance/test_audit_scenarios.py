@@ -302,7 +302,8 @@ def test_O10_a_teacher_of_a_teaching_office_under_the_college_is_the_colleges_te
 
 def test_O6_term_ending_in_the_break_is_judged_by_the_semester_it_ends_after(db_session, inst, sem):  # type: ignore[no-untyped-def]
     """A Marxism-School leader's term runs 2025-03-01 … 2026-02-10 (in the winter break after S). Two
-    teachers teach the school's course in S; one is observed → 1/2 short, and the term is over."""
+    teachers teach the school's course in S; one is observed → 1/2 short, and S's result is the term's final
+    one while no semester starts before 02-10; with a spring from 2026-02-02, the term continues into it."""
     s = db_session
     mx = f.unit(s, inst, "马克思主义学院", kind="marxism_school")
     lead = f.person(
@@ -318,6 +319,11 @@ def test_O6_term_ending_in_the_break_is_judged_by_the_semester_it_ends_after(db_
     f.observation(s, a, lead)
     o6 = evaluate(s, inst, sem)[("M1", "O-6")]
     assert fig(o6) == (1, 2, "short")
+    # No semester starts before 2026-02-10: S is the term's last, its result final (not "continues").
+    assert o6.params["term_end"] == "2026-02-10" and "continues" not in o6.explanation
+    f.semester(s, inst, "2025-2026-2", week1_monday=D(2026, 2, 2), weeks=18)
+    again = evaluate(s, inst, sem)[("M1", "O-6")]
+    assert fig(again) == (1, 2, "short") and "continues" in again.explanation
 
 
 # -- contact system ----------------------------------------------------------------------------------------
@@ -559,3 +565,19 @@ def test_C7b_a_leader_who_left_before_the_deadline_owes_no_summary_wherever_the_
     assert later[("L2", "C-7b")].status == "not_applicable"
     assert fig(later[("L3", "C-7b")]) == (0, 1, "short")
     assert fig(later[("L4", "C-7b")]) == (0, 1, "short")
+
+
+def test_C6a_a_week_ends_at_midnight_in_beijing_not_in_utc(db_session, inst, time_machine):  # type: ignore[no-untyped-def]
+    """Week 2 of a semester from Monday 2026-09-07 runs 09-14 … Sunday 09-20. At 15:00 UTC on the Sunday
+    (23:00 Beijing) the week is still under way → ok; at 17:00 UTC (Monday 01:00 in Beijing, still Sunday on
+    a UTC server) it has ended unrecorded → short, week 2 missing."""
+    s = db_session
+    autumn = f.semester(s, inst, "2026-2027-1", week1_monday=D(2026, 9, 7), weeks=18)
+    lead = f.person(s, inst, employee_no="L1", positions=["school_leader"])
+    s.add(ReceptionDuty(institution_id=inst.id, semester_id=autumn.id, week=2, person_id=lead.id))
+    s.flush()
+    time_machine.move_to(dt.datetime(2026, 9, 20, 15, tzinfo=dt.UTC))
+    assert evaluate(s, inst, autumn, system="contact")[("L1", "C-6a")].status == "ok"
+    time_machine.move_to(dt.datetime(2026, 9, 20, 17, tzinfo=dt.UTC))
+    late = evaluate(s, inst, autumn, system="contact")[("L1", "C-6a")]
+    assert fig(late) == (0, 1, "short") and [m.code for m in late.missing] == ["week:2"]
