@@ -264,14 +264,15 @@ def summary_submitted(
         )
         return _na(rule, who, windows, period, msg, **params)
     if not any(w.contains(deadline) for w in windows):
-        # Left office before the deadline: not one of the leaders who sum up the year (docs/decisions.md
-        # P-12), whichever semester they left in (one who left in the autumn is never judged in the spring).
+        # Not in office on the deadline (left before it, or came after it): not one of the leaders who sum
+        # up the year (docs/decisions.md P-12), whichever semester they left in (one who left in the autumn
+        # is never judged in the spring).
         return _na(
             rule,
             who,
             windows,
             period,
-            N_("Left office before the year-end summary of %(year)s was due (%(deadline)s)."),
+            N_("Not in office on %(deadline)s, when the year-end summary of %(year)s was due."),
             **params,
         )
     return _result(

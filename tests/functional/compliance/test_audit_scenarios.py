@@ -565,6 +565,7 @@ def test_C7b_a_leader_who_left_before_the_deadline_owes_no_summary_wherever_the_
     assert later[("L2", "C-7b")].status == "not_applicable"
     assert fig(later[("L3", "C-7b")]) == (0, 1, "short")
     assert fig(later[("L4", "C-7b")]) == (0, 1, "short")
+    assert "2026-07-15" in later[("L2", "C-7b")].explanation_text
 
 
 def test_C6a_a_week_ends_at_midnight_in_beijing_not_in_utc(db_session, inst, time_machine):  # type: ignore[no-untyped-def]
