@@ -29,10 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool import clock
-from lti_tool.compliance.rules import SHORT
+from lti_tool.compliance.rules import SHORT, RuleResult
 from lti_tool.compliance.services import ComplianceReport, ComplianceService
 from lti_tool.errors import BadRequest, Forbidden
-from lti_tool.notifications.events import Event
+from lti_tool.notifications.events import Event, translations
 from lti_tool.notifications.services import NotificationService
 from lti_tool.reports.models import BulletinEntry, ReportRun, RunStatus
 from lti_tool.reports.pdf import render_pdf, render_template
@@ -115,6 +115,27 @@ class Shortfalls:
         return sorted({line.person_id for s in self.systems for d in s.duties for line in d.lines})
 
 
+def _what_is_missing(r: RuleResult) -> tuple[str, ...]:
+    """The items still missing; a duty short for another reason (C-1a: enough contact colleges, but one of
+    them the same as last year's, so nothing is "missing" and 0 is short) says why, in the engine's words,
+    instead of naming the leader with an empty line."""
+    if r.missing:
+        return tuple(str(m.label) for m in r.missing)
+    if r.remaining > 0 or not r.explanation:  # the figures say it
+        return ()
+    text = translations("zh_CN").gettext(r.explanation)
+    try:
+        text = text % dict(r.params) if r.params else text
+    except (KeyError, TypeError, ValueError):
+        text = r.explanation_text
+    return (text.rstrip("。."),)
+
+
+def _short_zh(e: BulletinEntry) -> str:
+    """What a notified leader is short of: 差N, or the reason when nothing is short in figures (C-1a)."""
+    return f"差{e.short}" if e.short > 0 or not e.missing else e.missing
+
+
 def shortfalls_of(report: ComplianceReport, as_of: dt.date, week: int | None) -> Shortfalls:
     """Group the engine's short results (never informative ones) by system and duty, in the policy's
     order; the people of a duty in employee-number order."""
@@ -134,7 +155,7 @@ def shortfalls_of(report: ComplianceReport, as_of: dt.date, week: int | None) ->
                     r.required,
                     r.done,
                     r.remaining,
-                    tuple(str(m.label) for m in r.missing),
+                    _what_is_missing(r),
                 )
                 for r in report.results
                 if r.rule_id == rule.id and r.status == SHORT and not r.informative
@@ -293,9 +314,9 @@ class BulletinService:
             # The message is rendered in the person's language; the words passed in follow it too.
             en = notifications.addresses.language(person_id) == "en"
             duties = (
-                "; ".join(f"{e.duty_en} ({e.short} short)" for e in rows)
+                "; ".join(f"{e.duty_en} ({e.short} short)" if e.short > 0 else e.duty_en for e in rows)
                 if en
-                else "；".join(f"{e.duty_zh}（差{e.short}）" for e in rows)
+                else "；".join(f"{e.duty_zh}（{_short_zh(e)}）" for e in rows)
             )
             notifications.notify(
                 Event.BULLETIN_ISSUED,

@@ -60,8 +60,12 @@ def test_the_office_issues_a_bulletin_and_the_named_leader_reads_his_lines_on_a_
     expect(form).to_contain_text("印发通报")
     expect(form.locator("#as_of")).to_have_value(clock.today().isoformat())
     shot(desk, artifact_path("office-reports.png"))
+    asked: list[str] = []
+    # a numbered bulletin: asked first
+    desk.page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     with desk.frame.expect_navigation(url=re.compile(r"/reports/runs/\d+")):
         form.locator("button[type=submit]").click()
+    assert asked == ["印发下一号通报？被点名的领导干部将看到与本人有关的内容。"], asked
     data = _build_and_download(desk, settings, session_factory, "office-bulletin-run.png", artifact_path)
     text = re.sub(r"\s+", "", "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages))
     assert f"〔{clock.today().year}〕1号" in text and "王保卫" in text and "召开师生员工座谈会" in text

@@ -176,6 +176,9 @@ def test_policy_page_lists_rules_and_sources(launcher, client, college):  # type
     html = page(qc, client, "/policy/rules")
     assert 'id="rule-O-6"' in html and "二.2" in html and "马克思主义学院领导班子成员" in html
     assert "立德树人融入课程教学" in html and "思政必修" in html
+    o6 = html[html.index('id="rule-O-6"') :].split("</tr>", 1)[0]
+    # the unit's kind in words, not its code
+    assert "听课覆盖本单位全部授课教师（马克思主义学院）" in o6 and "marxism_school" not in o6
     exported = qc.get(client, "/policy/export")
     assert exported.status_code == 200
     assert parse_policy(exported.get_data(as_text=True)).rule("O-4").count == 5

@@ -63,3 +63,24 @@ def test_number_and_missing_words() -> None:
     assert number_label(None, None) == ""
     many = ShortLine(1, "王", "", 8, 0, 8, tuple(f"教师{i}" for i in range(8)))
     assert many.missing_text == "教师0、教师1、教师2、教师3、教师4、教师5等8项"
+
+
+def test_a_duty_short_with_nothing_to_count_says_why() -> None:
+    """C-1a: two contact colleges (1–2 required) but one of them also last year's: short, 0 to count, no
+    missing item. The bulletin names the leader with the engine's reason in Chinese, not an empty line."""
+    dong = PersonCompliance(4, "E4", "董", "")
+    dong.results = [
+        _result(
+            4,
+            "董",
+            "C-1a",
+            1,
+            2,
+            SHORT,
+            explanation="Not rotated: %(repeated)s was also contacted in the previous academic year.",
+            params={"repeated": "轨道交通学院"},
+        )
+    ]
+    (line,) = shortfalls_of(_report(dong), dt.date(2026, 12, 4), 13).systems[1].duties[0].lines
+    assert (line.required, line.done, line.short) == (1, 2, 0)
+    assert line.missing_text == "未轮换：轨道交通学院上一学年已联系"
