@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from lti_tool import clock
 from lti_tool.directory.models import Person, PositionHolding, Unit
 from lti_tool.observations.models import (
+    COUNTED_MEMBER_STATUSES,
     MemberRole,
     MemberStatus,
     Observation,
@@ -32,8 +33,6 @@ from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, Course, CourseSection, SectionTeacher, Semester
 from tests.support.cli import Run, cli_runner
 from tests.support.platform import ROLE_INSTRUCTOR, ROLE_LEARNER, LmsUser
-
-COUNTED = (MemberStatus.SIGNED.value, MemberStatus.OWN_RECORD.value)
 
 
 @pytest.fixture
@@ -263,7 +262,7 @@ def check_records(s, iid: int) -> None:  # type: ignore[no-untyped-def]
             .where(
                 Observation.semester_id == previous.id,
                 Observation.status == "submitted",
-                ObservationMember.status.in_(COUNTED),
+                ObservationMember.status.in_(COUNTED_MEMBER_STATUSES),
                 PositionHolding.position_code == "college_dean",
             )
             .group_by(ObservationMember.person_id)
