@@ -106,7 +106,9 @@ class ReminderService:
         today = (
             today or clock.local(checkpoint.due_at, self.session.get(Institution, self.institution_id)).date()
         )
-        report = self.compliance.evaluate(semester, system="observation")
+        # As the duties stand at the checkpoint (a bulletin's as_of): the semester's quotas in full, but a
+        # month or a course still to come is not listed as missing in week 6.
+        report = self.compliance.evaluate(semester, system="observation", as_of=today)
         search = SessionSearchService(self.session, self.institution_id, report.policy)
         # Suggested classes are those still to come when the reminder is written (never one already past).
         written = max(now, checkpoint.due_at) if now is not None else checkpoint.due_at

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from lti_tool import clock
 from lti_tool.reminders.models import Reminder, ReminderCheckpoint
-from lti_tool.reminders.services import ReminderService, checkpoint_due_at
+from lti_tool.reminders.services import Checkpoint, ReminderService, checkpoint_due_at
 from lti_tool.timetable.models import ClassSession, CourseSection, Semester
 from tests.support import factories as f
 from tests.support.clock import pinned_command, pinned_env
@@ -192,3 +192,42 @@ def test_the_tick_schedules_the_next_one_even_when_a_round_fails(monkeypatch) ->
     with pytest.raises(RuntimeError):
         tick_module.tick()
     assert scheduled == [True]
+
+
+def test_a_week_6_reminder_lists_only_the_months_already_over(session_factory, institution_id):  # type: ignore[no-untyped-def]
+    """O-9 (a patrol every month) at week 6 of a 20-week semester: the months wholly before the checkpoint
+    are owed, the month under way and the months to come are not listed as 未完成 yet."""
+    today = clock.today()
+    monday = today - dt.timedelta(days=7 * 6)
+    with session_factory.begin() as s:
+        sem = f.semester(s, institution_id, "S-O9", week1_monday=monday, weeks=20)
+        f.person(
+            s, institution_id, "保卫处长", employee_no="B1", email="b1@jti.edu", positions=["head_security"]
+        )
+        sem_id, end = sem.id, sem.end_date
+    with session_factory.begin() as s:
+        due = checkpoint_due_at(s.get(Semester, sem_id), 6, "Asia/Shanghai")
+        (reminder,) = ReminderService(s, institution_id).run_checkpoint(
+            Checkpoint(institution_id, sem_id, 6, due)
+        )
+        body = reminder.body
+    checkpoint = today - dt.timedelta(days=1)  # the Sunday that ended week 6
+    owed = {m for m in _months(monday, checkpoint) if _month_end(m) <= checkpoint}
+    to_come = {m for m in _months(checkpoint, end)} - owed
+    assert "O-9" in body
+    assert owed and all(f"{y:04d}-{m:02d}" in body for y, m in owed), body
+    for y, m in to_come:
+        assert f"{y:04d}-{m:02d}" not in body, body
+
+
+def _months(start: dt.date, end: dt.date) -> list[tuple[int, int]]:
+    out, day = [], start.replace(day=1)
+    while day <= end:
+        out.append((day.year, day.month))
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+    return out
+
+
+def _month_end(ym: tuple[int, int]) -> dt.date:
+    first = dt.date(*ym, 1)
+    return (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
