@@ -466,6 +466,18 @@ def test_co_observer_dean_cosigns_the_submitted_record(
     expect(member.locator(".badge.warn")).to_be_visible()  # invited
     expect(f.locator("#suggestions")).to_have_value(SUGGESTIONS + "（补充）")
 
+    # Removing a co-observer leaves the page too: what was just typed is saved first (the page comes back
+    # with it and keeps saving, no stale version), then the dean is invited again.
+    f.locator("#suggestions").fill(SUGGESTIONS + "（再补充）")
+    go(leader, member.locator("form[action*='/members/'] button").click, EDIT)
+    expect(f.locator("#group li", has_text="赵院长")).to_have_count(0)
+    expect(f.locator("#suggestions")).to_have_value(SUGGESTIONS + "（再补充）")
+    f.locator("#find").fill("赵院长")
+    go(leader, f.locator("form.search-row button[type=submit]").click, EDIT)
+    go(leader, f.locator("#people-found li", has_text="赵院长").locator("button[type=submit]").click, EDIT)
+    expect(member).to_have_count(1)
+    expect(f.locator("#suggestions")).to_have_value(SUGGESTIONS + "（再补充）")
+
     # Before submission the dean sees the invitation but cannot co-sign yet.
     dean = new_lms()
     launch(dean, campus.dean)

@@ -77,8 +77,10 @@ def test_duty_page_shows_both_systems_and_the_next_step(launcher: Launcher, clie
     assert f"/contacts/new?kind=visit&amp;contact_point_id={point_id}&amp;target_kind=college" in html
     # C-4: the lecture still owed, with the form prefilled with its kind
     assert "/contacts/new?kind=lecture" in html
-    # C-7b: not due in the autumn; the summary page is one click away
+    # C-7b: not due in the autumn; the summary page is one click away, and its bar is empty, not full
     assert "/contacts/summary/" in html
+    c7b = html[html.index('id="rule-C-7b"') :]
+    assert re.search(r'<progress class="duty na" max="100" value="0"', c7b[: c7b.index("</progress>") + 11])
 
 
 def test_branch_activity_step_and_own_branch(launcher, client, college):  # type: ignore[no-untyped-def]
