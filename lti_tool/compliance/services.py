@@ -79,7 +79,6 @@ from lti_tool.timetable.models import (
     CourseSection,
     SectionTeacher,
     Semester,
-    SessionStatus,
 )
 from lti_tool.timetable.semesters import SemesterService
 
@@ -348,7 +347,7 @@ class ComplianceService:
                     or_(cs.date > today, cs.ends_at.is_(None), cs.ends_at > now.replace(tzinfo=None))
                 )
             stmt = (
-                stmt.where(cs.date >= start, cs.date <= end, cs.status != SessionStatus.VANISHED.value)
+                stmt.where(cs.date >= start, cs.date <= end, cs.in_timetable())
                 .order_by(cs.date, cs.starts_at, cs.id)
                 .limit(50 * per_item)
             )
@@ -695,7 +694,7 @@ class ComplianceService:
                     func.trim(c.kind).in_(sorted(policy.ideological_course_kinds)),
                     cs.date >= _param("start", Date()),
                     cs.date <= _param("end", Date()),
-                    cs.status != SessionStatus.VANISHED.value,
+                    cs.in_timetable(),
                 )
                 .group_by(c.code, c.name, cs.date)
             )
@@ -884,7 +883,7 @@ class ComplianceService:
             teaches_in_term = exists(
                 select(cs.id).where(
                     cs.section_id == sec.id,
-                    cs.status != SessionStatus.VANISHED.value,  # gone from the timetable: owes nothing
+                    cs.in_timetable(),  # gone from the timetable: owes nothing
                     *self._in_term(ph, cs.date),
                 )
             )

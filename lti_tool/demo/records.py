@@ -50,7 +50,6 @@ from lti_tool.timetable.models import (
     CourseSection,
     SectionTeacher,
     Semester,
-    SessionStatus,
 )
 
 
@@ -192,7 +191,7 @@ class RecordGenerator:
             .where(
                 ClassSession.institution_id == self.institution_id,
                 ClassSession.semester_id == self.semester.id,
-                ClassSession.status != SessionStatus.VANISHED.value,
+                ClassSession.in_timetable(),
                 CourseSection.full_time.is_(True),
                 ClassSession.date <= self.last_day,
             )

@@ -547,12 +547,17 @@ class StatisticsService:
         )
 
     def _teaching_teachers(self, semester: Semester) -> Any:
-        """Distinct teachers with at least one class session in the semester (person_id, unit_id)."""
+        """Distinct teachers with at least one class session in the semester (person_id, unit_id); a session
+        gone from the timetable does not make its teacher one who teaches (as in the engine's O-6)."""
         return (
             select(SectionTeacher.person_id.label("person_id"), Person.unit_id.label("unit_id"))
             .join(ClassSession, ClassSession.section_id == SectionTeacher.section_id)
             .join(Person, Person.id == SectionTeacher.person_id)
-            .where(ClassSession.institution_id == self.institution_id, *self._period(semester))
+            .where(
+                ClassSession.institution_id == self.institution_id,
+                ClassSession.in_timetable(),
+                *self._period(semester),
+            )
             .group_by(SectionTeacher.person_id, Person.unit_id)
             .subquery()
         )

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from lti_tool.db import Base, InstitutionScoped, UTCDateTime, utcnow
 from lti_tool.directory.models import Person, Unit
@@ -176,6 +177,13 @@ class ClassSession(InstitutionScoped, Base):
     def has_ended(self, now: dt.datetime, tz: ZoneInfo) -> bool:
         """Whether the class is over at ``now`` (an aware datetime)."""
         return now >= self.ends_local(tz)
+
+    @classmethod
+    def in_timetable(cls) -> ColumnElement[bool]:
+        """SQL: the session is still in the timetable. One a re-import flagged ``vanished`` is kept only for
+        the records made of it: it cannot be observed, so it makes nobody owed nor counts as teaching (its
+        submitted records still count; docs/decisions.md K-1)."""
+        return cls.status != SessionStatus.VANISHED.value
 
 
 class SemesterEvent(InstitutionScoped, Base):

@@ -165,7 +165,7 @@ class SessionSearchService:
             .where(
                 ClassSession.institution_id == self.institution_id,
                 CourseSection.full_time.is_(True),
-                ClassSession.status != SessionStatus.VANISHED.value,
+                ClassSession.in_timetable(),
             )
         )
         if filters.date_from:

@@ -274,3 +274,18 @@ def test_O14_frozen_snapshot_of_an_archived_semester_is_kept_and_reproduced(sess
         assert (
             len(s.scalars(select(StatisticsSnapshot).where(StatisticsSnapshot.frozen.is_(True))).all()) == 1
         )
+
+
+def test_a_teacher_whose_classes_left_the_timetable_is_not_one_who_teaches(db_session, built):  # type: ignore[no-untyped-def]
+    """A teacher whose only sessions a re-import flagged vanished neither teaches nor lacks an observation
+    (the engine's O-6 and the picker skip such sessions too); the hand count stays 5 teaching, 4 covered."""
+    from lti_tool.timetable.models import SessionStatus
+
+    iid = built.institution_id
+    gone = f.person(db_session, iid, "停课教师", employee_no="T-GONE")
+    sec = f.section(db_session, built.semester, f.course(db_session, iid, "已撤销课程", code="GONE1"), [gone])
+    f.class_session(db_session, sec, built.semester.start_date).status = SessionStatus.VANISHED.value
+    db_session.flush()
+    stats = StatisticsService(db_session, iid).compute(built.semester, now=worlds.STATISTICS_NOW)
+    h = stats.headline
+    assert (h.teachers_teaching, h.teachers_covered, h.teachers_never_observed) == (5, 4, 1)
