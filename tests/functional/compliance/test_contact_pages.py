@@ -154,6 +154,9 @@ def test_school_office_sees_contact_compliance_and_drills_down(launcher, client,
     for rule in ("C-1a", "C-1b", "C-2a", "C-3b", "C-5", "C-7b"):
         assert f">{rule}<" in html
     assert ">O-1<" not in html
+    # no tab to the policy page, which is the quality center's and the organization department's (no 403)
+    assert "/policy/rules" not in html
+    page(office, client, "/policy/rules", 403)
     drill = page(office, client, f"/policy/person/{ids['L003']}?semester={sem_id}")
     assert "轨道交通学院" in drill and 'value="contact_archive"' in drill
     assert "/contacts/new" not in drill  # next-step buttons are the leader's, not the office's
