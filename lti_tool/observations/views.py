@@ -145,6 +145,7 @@ def _render_form(service: ObservationService, obs: Observation, errors: dict[str
         deadline=service.correction_deadline(obs),
         class_over=service.class_ended(obs.session),
         class_end=service.class_end(obs.session),
+        class_today=obs.session.date == service.now().astimezone(service.tz).date(),
         labels=service.labels(),
         saved=request.args.get("saved"),
         categories={

@@ -64,6 +64,21 @@ def test_record_can_be_filled_during_class_but_submitted_only_after(world, as_us
     assert done.status_code == 200, done.get_data(as_text=True)
 
 
+def test_a_class_on_another_day_says_which_day_it_ends(world, as_user, clock):  # type: ignore[no-untyped-def]
+    """Opened the evening before, "the class ends at 11:40" would read as today's 11:40: the day is said."""
+    observer = as_user(OBSERVER)
+    obs_id = _start(observer, world.session_w1.id)
+
+    def notice() -> str:
+        page = observer.get(f"/observations/{obs_id}/edit").get_data(as_text=True)
+        return page[page.index('id="not-over"') :].split("</p>", 1)[0]
+
+    clock.at = dt.datetime(2026, 9, 6, 20, 0, tzinfo=SHANGHAI)
+    assert "2026/9/7 11:40" in notice()
+    clock.at = DURING_CLASS
+    assert "11:40" in notice() and "2026/9/7" not in notice()
+
+
 def test_after_class_exchange_is_never_before_the_class_ends(world, as_user, clock):  # type: ignore[no-untyped-def]
     observer = as_user(OBSERVER)
     obs_id = _start(observer, world.session_w1.id)
