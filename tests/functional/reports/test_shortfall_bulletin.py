@@ -274,6 +274,33 @@ def test_each_named_leader_sees_only_their_own_lines(session_factory, college, l
         } == {"at least 1 a semester: a symposium with teachers, students and staff"}
 
 
+def test_a_line_short_by_nothing_countable_reads_as_its_reason(session_factory, college, launcher, client):  # type: ignore[no-untyped-def]
+    """C-1a not rotated (2 colleges held, 1 required, 0 short): the leader's panel gives the reason as it is,
+    not "still missing: not rotated: …"."""
+    run_id = _issued(client, launcher.launch(OFFICE), college["semester"])
+    with session_factory.begin() as s:
+        run = s.get(ReportRun, run_id)
+        s.add(
+            BulletinEntry(
+                institution_id=run.institution_id,
+                run_id=run_id,
+                person_id=college["wang"],
+                system="contact",
+                rule_id="C-1a",
+                duty_zh="每学年联系教学院（部）1–2个，每年轮换",
+                duty_en="1–2 teaching colleges a year, changed every year",
+                required=1,
+                done=2,
+                short=0,
+                missing="未轮换：轨道交通学院上一学年已联系",
+            )
+        )
+    home = launcher.launch(WANG).get(client, "/home").get_data(as_text=True)
+    panel = home[home.index('id="my-bulletins"') :]
+    assert "未轮换：轨道交通学院上一学年已联系" in panel
+    assert "尚未完成：未轮换" not in panel
+
+
 def test_another_institution_sees_nothing(session_factory, college, institution_id, launcher, client):  # type: ignore[no-untyped-def]
     run_id = _issued(client, launcher.launch(OFFICE), college["semester"])
     with session_factory.begin() as s:
