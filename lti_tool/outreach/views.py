@@ -52,6 +52,9 @@ from lti_tool.web import current_actor, db, requires_persona
 
 bp = Blueprint("outreach", __name__, url_prefix="/outreach")
 
+ROUTABLE_KINDS = (UnitKind.DEPARTMENT, UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL)
+"""The units a problem, a letter or a proposal is routed to: departments and colleges."""
+
 OFFICE, LEADER, HANDLER = "school_office", "observer", "handler"
 EVERY_PERSONA = (
     "",
@@ -470,10 +473,9 @@ def reception_week(duty_id: int):
     duty = service.my_duty(duty_id, person_id)
     start, end = service.bounds(duty)
     categories = [(c.code, c.display(str(get_locale()))) for c in service.policy.problem_categories]
-    routable = [UnitKind.DEPARTMENT, UnitKind.COLLEGE, UnitKind.MARXISM_SCHOOL]
     units = db().scalars(
         select(Unit)
-        .where(Unit.institution_id == actor.institution_id, Unit.kind.in_(routable))
+        .where(Unit.institution_id == actor.institution_id, Unit.kind.in_(ROUTABLE_KINDS))
         .order_by(Unit.kind, Unit.code)
     )
     record = duty.record
@@ -788,7 +790,14 @@ def item(follow_up_id: int):
         context["areas"] = [(a.code, a.display(str(get_locale()))) for a in policy.contact.work_areas]
         context["suggested_deadline"] = loop.suggested_deadline(fu.kind)
     if {"accept", "instruct", "reroute"} & set(steps):
-        context["units"] = DirectoryService(db(), actor.institution_id).units()
+        # the units a letter or proposal can go to (as on the reception record): departments and colleges,
+        # not every teaching office, lab and party branch; the ones it already has stay choosable
+        keep = {fu.unit_id, *(h.unit_id for h in fu.helpers)}
+        context["units"] = [
+            u
+            for u in DirectoryService(db(), actor.institution_id).units()
+            if u.kind in ROUTABLE_KINDS or u.id in keep
+        ]
     if "close" in steps and letter is not None:
         context["earlier"] = [x for x in letters.office_list("all") if x.id != letter.id][:100]
     if acting.office:

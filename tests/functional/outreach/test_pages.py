@@ -71,7 +71,9 @@ def count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_a_students_letter_through_every_hand(college, launcher: Launcher, client, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_students_letter_through_every_hand(
+    college, launcher: Launcher, client, session_factory, institution_id
+) -> None:  # type: ignore[no-untyped-def]
     student = launcher.launch(STUDENT)
     home = page(student, client, "/home")
     assert "写信给校领导" in home or "致校领导" in home  # the learner's home offers the letter
@@ -112,10 +114,15 @@ def test_a_students_letter_through_every_hand(college, launcher: Launcher, clien
     )
 
     # the leader in charge: the writer is hidden; the instruction names the unit
+    with session_factory.begin() as s:  # units a letter does not go to: not offered
+        f.unit(s, institution_id, "教务处党支部", kind="party_branch", code="JWC-DZB")
+        f.unit(s, institution_id, "数学教研室", kind="teaching_office", code="SX-JYS")
     wang = launcher.launch(WANG)
     assert "图书馆开放时间" in page(wang, client, "/outreach/leader/letters")
     item = page(wang, client, f"/outreach/items/{fu_id}")
     assert "学生甲" not in item and "stu1@example.edu" not in item and "匿名" in item
+    assert f'<option value="{college["jwc"]}"' in item
+    assert "教务处党支部" not in item and "数学教研室" not in item
     post(
         wang,
         client,
