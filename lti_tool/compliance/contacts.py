@@ -46,7 +46,7 @@ from lti_tool.directory.models import Person, StudentClass, Unit
 from lti_tool.outreach.counting import scheduled_weeks
 from lti_tool.policy.schema import Policy, Rule
 from lti_tool.tenancy import Institution
-from lti_tool.timetable.models import Semester
+from lti_tool.timetable.semesters import SemesterService
 
 __all__ = ["CONTACT_KINDS", "AcademicYear", "ContactCounting", "academic_year_for", "summary_deadline"]
 
@@ -372,15 +372,6 @@ class ContactCounting:
         return {pid: ContactFacts(year.code, reception_weeks=tuple(weeks[pid]), today=today) for pid in ids}
 
     # -- the year-end summary -------------------------------------------------------------------------------
-    def _semester_starts(self, after: dt.date, until: dt.date) -> bool:
-        """Whether a semester of the institution starts after ``after`` and on or before ``until``."""
-        stmt = select(Semester.id).where(
-            Semester.institution_id == self.institution_id,
-            Semester.week1_monday > after,
-            Semester.week1_monday <= until,
-        )
-        return self.session.execute(stmt.limit(1)).first() is not None
-
     def _summary_facts(
         self, policy: Policy, ids: list[int], year: AcademicYear, semester: Window
     ) -> dict[int, ContactFacts]:
@@ -390,7 +381,9 @@ class ContactCounting:
         today = self.today or clock.today(inst)
         # a deadline in the break after this semester (07-15): this semester answers for it once passed
         in_break = (
-            deadline > semester.end and today > deadline and not self._semester_starts(semester.end, deadline)
+            deadline > semester.end
+            and today > deadline
+            and not SemesterService(self.session, self.institution_id).starts_between(semester.end, deadline)
         )
 
         def facts(submitted_on: dt.date | None = None, draft: bool = False) -> ContactFacts:

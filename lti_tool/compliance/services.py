@@ -839,7 +839,9 @@ class ComplianceService:
                 at_end
                 and h.end_date is not None
                 and h.end_date > period.end
-                and not self._semester_starts(period.end, h.end_date)
+                and not SemesterService(self.session, self.institution_id).starts_between(
+                    period.end, h.end_date
+                )
             )
             results.append(
                 evaluate(
@@ -854,15 +856,6 @@ class ComplianceService:
                 )
             )
         return results
-
-    def _semester_starts(self, after: dt.date, until: dt.date) -> bool:
-        """Whether a semester of the institution starts after ``after`` and on or before ``until``."""
-        stmt = select(Semester.id).where(
-            Semester.institution_id == self.institution_id,
-            Semester.week1_monday > after,
-            Semester.week1_monday <= until,
-        )
-        return self.session.execute(stmt.limit(1)).first() is not None
 
     @staticmethod
     def _in_term(ph: Any, day: Any) -> list[ColumnElement[bool]]:

@@ -33,6 +33,16 @@ class SemesterService:
         self.session = session
         self.institution_id = institution_id
 
+    def starts_between(self, after: dt.date, until: dt.date) -> bool:
+        """Whether a semester starts after ``after`` and on or before ``until``: a deadline or a term's end
+        in the break after a semester (no semester starts before it) is that semester's to judge."""
+        stmt = select(Semester.id).where(
+            Semester.institution_id == self.institution_id,
+            Semester.week1_monday > after,
+            Semester.week1_monday <= until,
+        )
+        return self.session.execute(stmt.limit(1)).first() is not None
+
     def all(self) -> list[Semester]:
         return list(
             self.session.scalars(
