@@ -23,6 +23,10 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 5000  # recycle a process now and then (memory), staggered so they never all restart at once
 max_requests_jitter = 500
+# gunicorn's control interface (gunicornc) is not used; its socket is one path per user
+# (~/.gunicorn/gunicorn.ctl), which a second gunicorn on the host (a bench, a test, another instance)
+# would take over from the first.
+control_socket_disable = True
 accesslog = "-"
 # No query strings in the access log: they carry the session token (lti/sessions.py).
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss %({x-request-id}i)s'

@@ -26,14 +26,25 @@ from sqlalchemy.orm import Session
 
 from lti_tool import clock
 from lti_tool.academic_year import academic_year_of
+from lti_tool.db import utcnow
 from lti_tool.directory.models import Person, PlatformUser, PositionHolding, Unit, UnitFunction, UnitKind
 from lti_tool.outreach.division import DivisionService
 from lti_tool.outreach.followup import Acting
 from lti_tool.outreach.letters import LetterService
-from lti_tool.outreach.models import FollowUp, Letter, LetterChannel, Proposal, ReceptionDuty, week_bounds
+from lti_tool.outreach.models import (
+    CongressSession,
+    FollowUp,
+    FollowUpEvent,
+    Letter,
+    LetterChannel,
+    Proposal,
+    ReceptionDuty,
+    week_bounds,
+)
 from lti_tool.outreach.proposals import ProposalService
 from lti_tool.outreach.reception import ReceptionService, VisitInput
 from lti_tool.policy.schema import Policy
+from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import Semester
 
 DEMO_STUDENT_SUB = "demo-student"
@@ -95,28 +106,67 @@ VISITS = (
         False,
     ),
 )
+# (subject, text, area of the division of work, code of the department the leader hands it to)
 LETTERS = (
-    ("希望增加教学楼饮水机", "教学楼三楼以上没有饮水机，学生课间打水很不方便。", "logistics"),
-    ("关于实训课时安排的建议", "部分专业实训课集中在学期末，建议均衡安排到整个学期。", "teaching"),
-    ("校园夜间照明", "图书馆到宿舍的路段夜间照明不足，存在安全隐患。", "security"),
-    ("青年教师职称评审", "希望公开职称评审的评分细则，让青年教师心中有数。", "personnel"),
-    ("学生社团活动场地", "社团活动场地紧张，希望开放部分教室晚间使用。", "student_affairs"),
-    ("科研经费报销流程", "科研经费报销环节多、周期长，建议简化流程。", "research"),
-    ("食堂价格", "近期食堂部分菜品涨价，希望说明原因。", "logistics"),
-    ("校园网速度", "宿舍区晚间校园网很慢，影响学习。", "logistics"),
-    ("重复：食堂价格", "食堂菜品涨价问题，再次反映。", "logistics"),
+    ("希望增加教学楼饮水机", "教学楼三楼以上没有饮水机，学生课间打水很不方便。", "logistics", "LOG"),
+    ("关于实训课时安排的建议", "部分专业实训课集中在学期末，建议均衡安排到整个学期。", "teaching", "AA"),
+    ("校园夜间照明", "图书馆到宿舍的路段夜间照明不足，存在安全隐患。", "security", "SEC"),
+    ("青年教师职称评审", "希望公开职称评审的评分细则，让青年教师心中有数。", "personnel", "HR"),
+    ("学生社团活动场地", "社团活动场地紧张，希望开放部分教室晚间使用。", "student_affairs", "STU"),
+    ("科研经费报销流程", "科研经费报销环节多、周期长，建议简化流程。", "research", "RES"),
+    ("食堂价格", "近期食堂部分菜品涨价，希望说明原因。", "logistics", "LOG"),
+    ("校园网速度", "宿舍区晚间校园网很慢，影响学习。", "logistics", "IT"),
+    ("重复：食堂价格", "食堂菜品涨价问题，再次反映。", "logistics", "LOG"),
 )
+# (title, content, code of the department that handles it)
 PROPOSALS = (
-    ("增加教职工停车位", "校内停车位不足，建议在体育馆东侧增设停车场。"),
-    ("完善青年教师导师制", "为新入职教师配备教学导师，并纳入考核。"),
-    ("提高实训耗材经费", "实训耗材经费多年未调整，建议按学生数增加。"),
-    ("建设教职工活动中心", "建议利用旧图书馆改建教职工活动中心。"),
-    ("优化课表编排", "减少教师一天内跨校区上课的情况。"),
-    ("改善食堂就餐环境", "增加就餐座位，延长晚餐供应时间。"),
-    ("设立教学成果奖励", "对获得省级以上教学成果奖的团队给予奖励。"),
-    ("加强校园绿化", "在新教学楼周边增加绿化。"),
-    ("提高课时费标准", "建议提高超课时部分的课时费标准。"),
+    ("增加教职工停车位", "校内停车位不足，建议在体育馆东侧增设停车场。", "ASSET"),
+    ("完善青年教师导师制", "为新入职教师配备教学导师，并纳入考核。", "HR"),
+    ("提高实训耗材经费", "实训耗材经费多年未调整，建议按学生数增加。", "AA"),
+    ("建设教职工活动中心", "建议利用旧图书馆改建教职工活动中心。", "ASSET"),
+    ("优化课表编排", "减少教师一天内跨校区上课的情况。", "AA"),
+    ("改善食堂就餐环境", "增加就餐座位，延长晚餐供应时间。", "LOG"),
+    ("设立教学成果奖励", "对获得省级以上教学成果奖的团队给予奖励。", "AA"),
+    ("加强校园绿化", "在新教学楼周边增加绿化。", "LOG"),
+    ("提高课时费标准", "建议提高超课时部分的课时费标准。", "HR"),
 )
+
+
+def _spread_histories(session: Session, iid: int) -> None:
+    """The demo makes every step of a letter or proposal now; its history reads as if it had happened: the
+    first step on the day the letter was received (the congress was held), the next ones a day or two
+    apart, and none after now (only the steps' times move: deadlines and answers stay as made)."""
+    session.flush()
+    inst = session.get(Institution, iid)
+    now = utcnow()
+    started = dict(
+        session.execute(
+            select(Letter.follow_up_id, Letter.received_on).where(Letter.institution_id == iid)
+        ).all()
+    ) | dict(
+        session.execute(
+            select(Proposal.follow_up_id, CongressSession.held_on)
+            .join(CongressSession, CongressSession.id == Proposal.session_id)
+            .where(Proposal.institution_id == iid)
+        ).all()
+    )
+    events: dict[int, list[FollowUpEvent]] = {}
+    for event in session.scalars(
+        select(FollowUpEvent).where(FollowUpEvent.follow_up_id.in_(started)).order_by(FollowUpEvent.id)
+    ):
+        events.setdefault(event.follow_up_id, []).append(event)
+    zone = clock.zone(inst)
+    for fu_id, steps in events.items():
+        first = dt.datetime.combine(started[fu_id], dt.time(9, 30), tzinfo=zone).astimezone(dt.UTC)
+        span = max((now - first) / (len(steps) + 1), dt.timedelta(0))
+        gap = min(dt.timedelta(days=2), span)
+        for n, event in enumerate(steps):
+            event.at = min(first + n * gap, now - (len(steps) - n) * dt.timedelta(minutes=1))
+
+
+def _handling_unit(units: list[Unit], code: str) -> Unit:
+    """The department a letter or proposal is about (its code in the demo catalog), else the first one."""
+    return next((u for u in units if u.code == code), units[0])
 
 
 def _people(session: Session, iid: int, function: str | None = None, kind: str | None = None) -> list[Person]:
@@ -154,6 +204,7 @@ def build_outreach(
         return "; ".join(made)
     made.append(_letters(session, iid, policy, today, leaders, office, units, rng))
     made.append(_proposals(session, iid, policy, semester, today, office, units, rng))
+    _spread_histories(session, iid)
     return "; ".join(made)
 
 
@@ -261,7 +312,7 @@ def _letters(
     ][:10]
     year = academic_year_of(today, policy.contact.academic_year_start)
     letters: list[Letter] = []
-    for i, (subject, body, _area) in enumerate(LETTERS):
+    for i, (subject, body, _area, _unit) in enumerate(LETTERS):
         if i == 0:  # a student, not on the roster: their LMS identity once the demo LMS exists
             student = _demo_student(session, iid)
             if student is not None:
@@ -304,12 +355,13 @@ def _letters(
     deadline = (today + dt.timedelta(days=policy.contact.letter_answer_days)).isoformat()
 
     def route(letter: Letter) -> FollowUp:
-        area = next(a for s, _b, a in LETTERS if s == letter.subject)
+        area = next(a for s, _b, a, _u in LETTERS if s == letter.subject)
         leader = service.division.leader_for(area, year) or leaders[0]
         return service.route(letter, staff, area=area, leader=str(leader.id), deadline=deadline)
 
-    def instruct(fu: FollowUp, unit: Unit) -> None:
+    def instruct(fu: FollowUp) -> None:
         assert fu.leader_id is not None
+        unit = _handling_unit(units, next(u for s, _b, _a, u in LETTERS if s == fu.title))
         service.loop.instruct(fu, Acting(fu.leader_id), "请认真研究，按期答复来信人。", unit.id)
 
     def answer(fu: FollowUp, text: str) -> None:
@@ -317,16 +369,16 @@ def _letters(
 
     # 0: the student's letter — answered and released
     fu = route(letters[0])
-    instruct(fu, units[0])
+    instruct(fu)
     answer(fu, "已在教学楼三至五楼各增设饮水机两台，下周投入使用。")
     service.loop.release(fu, staff)
     # 1: answered, waiting for the office's check
     fu = route(letters[1])
-    instruct(fu, units[1 % len(units)])
+    instruct(fu)
     answer(fu, "教务处已要求各专业在下学期均衡安排实训课时。")
     # 2 (anonymous): with the unit, overdue
     fu = route(letters[2])
-    instruct(fu, units[2 % len(units)])
+    instruct(fu)
     fu.deadline = today - dt.timedelta(days=3)
     # 3: with the leader, overdue
     fu = route(letters[3])
@@ -335,10 +387,10 @@ def _letters(
     route(letters[4])
     # 5: with the unit, on time
     fu = route(letters[5])
-    instruct(fu, units[3 % len(units)])
+    instruct(fu)
     # 6 (anonymous, paper): answered and released
     fu = route(letters[6])
-    instruct(fu, units[0])
+    instruct(fu)
     answer(fu, "食堂部分菜品因原材料价格上涨调价，已增加平价窗口。")
     service.loop.release(fu, staff)
     # 7: waiting to be screened; 8: a duplicate of 6, closed with the reason
@@ -415,7 +467,7 @@ def _proposals(
     )
     teachers = [p for p in _people(session, iid, kind=UnitKind.COLLEGE)][:12]
     proposals = []
-    for i, (title, content) in enumerate(PROPOSALS):
+    for i, (title, content, _unit) in enumerate(PROPOSALS):
         proposer = teachers[i % len(teachers)] if teachers else None
         proposals.append(
             service.register(
@@ -430,8 +482,9 @@ def _proposals(
         )
     deadline = (today + dt.timedelta(days=policy.contact.proposal_answer_days)).isoformat()
 
-    def accept(p: Proposal, unit: Unit) -> FollowUp:
-        return service.accept(p, staff, unit=unit.id, helpers=[], deadline=deadline)
+    def accept(p: Proposal, code: str = "") -> FollowUp:
+        code = code or next(u for t, _c, u in PROPOSALS if t == p.title)
+        return service.accept(p, staff, unit=_handling_unit(units, code).id, helpers=[], deadline=deadline)
 
     def answer(fu: FollowUp, text: str) -> None:
         service.loop.answer(fu, Acting(_member_of(session, fu.unit_id)), text)
@@ -442,14 +495,14 @@ def _proposals(
     # 0: received (waiting for acceptance); 8: declined with the reason
     service.decline(proposals[8], staff, "属薪酬分配政策，已转人事处在修订绩效方案时统筹研究。")
     # 1: with the unit; 2: with the unit, overdue
-    accept(proposals[1], units[0])
-    fu = accept(proposals[2], units[1 % len(units)])
+    accept(proposals[1])
+    fu = accept(proposals[2])
     fu.deadline = today - dt.timedelta(days=5)
     # 3: answered, to check
-    fu = accept(proposals[3], units[2 % len(units)])
+    fu = accept(proposals[3])
     answer(fu, "已完成旧图书馆改造的可行性论证，拟列入明年建设计划。")
     # 4: released, waiting for the proposer's view
-    fu = accept(proposals[4], units[0])
+    fu = accept(proposals[4])
     answer(fu, "教务处已调整排课规则，同一教师一天内不跨校区排课。")
     service.loop.release(fu, staff)
     # 5: satisfied; 6: basically satisfied
@@ -457,12 +510,12 @@ def _proposals(
         (proposals[5], "食堂新增座位120个，晚餐延长至19:30。", "satisfied"),
         (proposals[6], "教学成果奖励办法已起草，提交校长办公会审议。", "basic"),
     ):
-        fu = accept(p, units[3 % len(units)])
+        fu = accept(p)
         answer(fu, text)
         service.loop.release(fu, staff)
         service.satisfaction(p, by_proposer(p), view)
     # 7: not satisfied with the first answer: back with the unit for a second round
-    fu = accept(proposals[7], units[1 % len(units)])
+    fu = accept(proposals[7])
     answer(fu, "将在明年春季植树。")
     service.loop.release(fu, staff)
     service.satisfaction(
@@ -471,9 +524,9 @@ def _proposals(
     student = service.create_session(
         body="student", number=12, title="第十二次学生代表大会", held_on=held.isoformat()
     )
-    for title, content in (
-        ("增加自习室", "考试周自习室座位紧张。"),
-        ("丰富体育场馆开放时间", "希望周末开放体育馆。"),
+    for title, content, code in (
+        ("增加自习室", "考试周自习室座位紧张。", "AA"),
+        ("丰富体育场馆开放时间", "希望周末开放体育馆。", "LOG"),
     ):
         p = service.register(
             student,
@@ -484,7 +537,7 @@ def _proposals(
             title=title,
             content=content,
         )
-        accept(p, units[0])
+        accept(p, code)
     session.flush()
     return f"proposals: {len(proposals)} + 2 (every state)"
 
