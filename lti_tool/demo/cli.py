@@ -73,7 +73,8 @@ def register(cli: click.Group) -> None:
             click.echo(f"  {person.employee_no}  {person.name:<4}  {person.email:<36} {person.role}")
         click.echo("")
         click.echo(
-            f"Register your LMS for institution {summary.institution_code} "
+            "The demo LMS (scripts/run.sh starts it) launches any of them from its course page. To use your "
+            f"own LMS, register it for institution {summary.institution_code} "
             f"(`tingke platform add --institution {summary.institution_code} …`, see README), "
             f"then launch the tool from a course as one of the users above."
         )
