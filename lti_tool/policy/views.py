@@ -4,10 +4,12 @@ new version (quality center only), download it to edit.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_date, gettext
 from sqlalchemy import select
 
 from lti_tool.actor import Actor
@@ -17,6 +19,8 @@ from lti_tool.policy.models import PolicyVersion
 from lti_tool.policy.schema import Policy, PolicyError
 from lti_tool.policy.store import PolicyStore, version_users
 from lti_tool.web import current_actor, db, requires_persona, serves_download
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 
@@ -64,6 +68,9 @@ def _rule_words() -> dict[str, Any]:
         if english():
             for key in [k for k in params if k.endswith("_en") and params[k]]:
                 params[key[:-3]] = params[key]
+        for key, value in params.items():  # a day as the page writes days (2026/12/7, Dec 7, 2026)
+            if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+                params[key] = format_date(dt.date.fromisoformat(value), "medium")
         return params
 
     def item_text(rule_id: str, item: Any) -> str:

@@ -81,6 +81,9 @@ def test_duty_page_shows_both_systems_and_the_next_step(launcher: Launcher, clie
     assert "/contacts/summary/" in html
     c7b = html[html.index('id="rule-C-7b"') :]
     assert re.search(r'<progress class="duty na" max="100" value="0"', c7b[: c7b.index("</progress>") + 11])
+    # the deadline as the pages write days (not the ISO form the engine keeps in the row)
+    c7b_text = c7b[: c7b.index("</section>")]
+    assert "2027年7月15日" in c7b_text and "2027-07-15" not in c7b_text, c7b_text
 
 
 def test_branch_activity_step_and_own_branch(launcher, client, college):  # type: ignore[no-untyped-def]
