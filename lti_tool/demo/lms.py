@@ -33,14 +33,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Request, Response
 
+from lti_tool import clock
 from lti_tool.config import Settings
 from lti_tool.demo.outreach import link_demo_student
 from lti_tool.directory.models import Person, PositionHolding, Unit, UnitFunction
 from lti_tool.errors import Conflict
 from lti_tool.lti.registration import PlatformSpec, RegistrationService
 from lti_tool.observations.models import Observation, ObservationStatus
+from lti_tool.outreach.models import ReceptionDuty
 from lti_tool.tenancy import Institution
 from lti_tool.timetable.models import ClassSession, SectionTeacher
+from lti_tool.timetable.semesters import SemesterService
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,20 @@ class DemoUser:
     roles: tuple[str, ...]
     who: str
     """What this person shows of Tingke (Chinese, for the course page)."""
+
+
+def _receiving_this_week(session: Session, institution_id: int) -> Person | None:
+    """The school leader the reception roster schedules for the college's current teaching week."""
+    today = clock.today(session.get(Institution, institution_id))
+    semester = SemesterService(session, institution_id).of_date(today)
+    if semester is None:
+        return None
+    duty = session.scalars(
+        select(ReceptionDuty).where(
+            ReceptionDuty.semester_id == semester.id, ReceptionDuty.week == semester.week_of(today)
+        )
+    ).first()
+    return duty.person if duty is not None else None
 
 
 def demo_users(session: Session, institution_id: int) -> list[DemoUser]:
@@ -98,6 +115,7 @@ def demo_users(session: Session, institution_id: int) -> list[DemoUser]:
         return next((p for p in found if p.id not in seen), None)
 
     add(holder("vp_teaching"), "校领导（分管教学）：听课任务、选课听课、填写听课记录")
+    add(_receiving_this_week(session, institution_id), "本周接待日值班校领导：在手机上记录来访接待")
     add(holder("party_secretary"), "党委书记：思政课听课（O-3）")
     add(holder("college_dean"), "教学院长：听课任务、集体听课")
     add(holder("marxism_school_leader"), "马克思主义学院领导：任期内听课全覆盖（O-6）")

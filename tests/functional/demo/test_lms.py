@@ -127,3 +127,29 @@ def test_demo_lms_refuses_strangers_and_production(demo_lms: DemoLms, settings, 
             "JTI",
             "http://127.0.0.1:1",
         )
+
+
+def test_the_leader_receiving_visitors_this_week_is_one_of_the_demo_people(  # type: ignore[no-untyped-def]
+    settings, session_factory, college, institution_id: int
+):
+    """The reception roster's leader of the current teaching week can be launched, so a newcomer can record
+    this week's reception day from the demo LMS."""
+    import datetime as dt
+
+    from lti_tool import clock
+    from lti_tool.outreach.models import ReceptionDuty
+
+    today = clock.today()
+    with session_factory.begin() as s:
+        sem = factories.semester(
+            s, institution_id, "S-NOW", week1_monday=today - dt.timedelta(days=14), weeks=18
+        )
+        li = factories.person(s, institution_id, "李副校长", employee_no="L009", positions=["school_leader"])
+        s.add(
+            ReceptionDuty(
+                institution_id=institution_id, semester_id=sem.id, week=sem.week_of(today), person_id=li.id
+            )
+        )
+    lms = DemoLms(settings, session_factory, "JTI", "http://127.0.0.1:1")
+    by_no = {u.employee_no: u for u in lms.users()}
+    assert "L009" in by_no and "接待" in by_no["L009"].who
